@@ -1,1 +1,23 @@
-fn main() {}
+//! convoy: parse the command line, run, exit with the documented status.
+
+mod app;
+mod cli;
+mod connect;
+mod error;
+mod plan;
+mod report;
+mod run;
+mod schema;
+mod security;
+mod spec;
+
+use std::io::Write;
+
+use clap::Parser;
+
+fn main() {
+    let cli = cli::Cli::parse();
+    let code = app::main(cli);
+    let _ = std::io::stdout().flush();
+    std::process::exit(code);
+}

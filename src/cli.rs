@@ -1,0 +1,167 @@
+//! Command-line definitions. Shell completions are generated from these same
+//! definitions (`convoy completions SHELL`), so they cannot drift apart.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub const EXIT_CODES: &str = "\
+Exit status:
+  0    every copy succeeded and was verified
+  1    a copy failed; its destination was left as it was before the run
+  2    usage or spec error (nothing was contacted)
+  3    refused by policy: TLS, plaintext secret, region, insecure option without its flag
+  4    verification failed (counts or checksums differ); nothing was published
+  130  interrupted; the destination was left as it was";
+
+/// Copy tables and files between data stores: TLS verified on every
+/// connection, credentials never on the command line, and a destination that
+/// is either fully updated or left exactly as it was.
+#[derive(Debug, Parser)]
+#[command(name = "convoy", version, after_help = EXIT_CODES, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOpts,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalOpts {
+    /// Print one JSON summary document on stdout instead of the table.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Progress on stderr: bars on a terminal with `auto`; `always` also
+    /// prints plain periodic lines when stderr is not a terminal.
+    #[arg(long, global = true, value_enum, default_value_t = ProgressMode::Auto)]
+    pub progress: ProgressMode,
+    /// Print only errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Print more about what is being done (repeat for more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Permit insecure settings a spec asks for (TLS off, plain HTTP). Each use
+    /// is warned about and listed in the summary. Without this flag they are
+    /// refused (exit 3).
+    #[arg(long, global = true)]
+    pub allow_insecure: bool,
+    /// Permit copies whose source, staging and sink regions differ.
+    #[arg(long, global = true)]
+    pub allow_cross_region: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProgressMode {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Copy one source to one destination.
+    ///
+    /// Local paths, directories and globs (`data/*.csv`) are read as one
+    /// table. The format comes from the file extension, or --source-format
+    /// and --format.
+    Copy(CopyArgs),
+    /// Run the copies of a spec file (all, or those named with --copy).
+    Run(RunArgs),
+    /// Show what a spec (or SRC DST) would do, without doing it.
+    Plan(PlanArgs),
+    /// Print shell completions for bash, zsh, fish or powershell.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CopyArgs {
+    /// Source: a file, directory or glob.
+    pub source: String,
+    /// Destination: a file, or a directory ending in `/` for split output.
+    pub destination: String,
+    #[command(flatten)]
+    pub opts: CopyOpts,
+    /// Validate and open the source, write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The spec file (TOML).
+    pub spec: PathBuf,
+    /// Run only the copies with these names (repeatable).
+    #[arg(long = "copy", value_name = "NAME")]
+    pub copies: Vec<String>,
+    /// Validate and open every source, write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// A spec file, or SRC DST.
+    #[arg(num_args = 1..=2, value_name = "SPEC | SRC DST", required = true)]
+    pub args: Vec<String>,
+    /// With a spec: only these copies (repeatable).
+    #[arg(long = "copy", value_name = "NAME")]
+    pub copies: Vec<String>,
+    #[command(flatten)]
+    pub opts: CopyOpts,
+}
+
+/// Settings of a command-line copy; a spec file has the same under
+/// `from`/`to`.
+#[derive(Debug, Args, Default, Clone)]
+pub struct CopyOpts {
+    /// Destination format: csv, parquet, json (JSON Lines) or ipc (Arrow).
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+    /// Source format, when the extension does not tell it.
+    #[arg(long, value_name = "FORMAT")]
+    pub source_format: Option<String>,
+    /// Column types of a CSV or JSON source, e.g.
+    /// `id:int64,amount:decimal(18,4),at:timestamptz`. Without it types are
+    /// inferred from a sample.
+    #[arg(long, value_name = "COLUMNS")]
+    pub schema: Option<String>,
+    /// Rows sampled to infer a CSV or JSON schema.
+    #[arg(long, value_name = "N")]
+    pub infer_rows: Option<usize>,
+    /// CSV files have no header line (columns are named column_1, column_2, …).
+    #[arg(long)]
+    pub no_header: bool,
+    /// CSV field delimiter (one character, or `tab`).
+    #[arg(long, value_name = "CHAR")]
+    pub delimiter: Option<String>,
+    /// CSV quote character.
+    #[arg(long, value_name = "CHAR")]
+    pub quote: Option<String>,
+    /// CSV escape character (default: quotes are doubled).
+    #[arg(long, value_name = "CHAR")]
+    pub escape: Option<String>,
+    /// Text that stands for NULL in CSV (default: empty field).
+    #[arg(long, value_name = "TEXT")]
+    pub null: Option<String>,
+    /// Split the output into files of at most N rows in the destination
+    /// directory, with a manifest written last.
+    #[arg(long, value_name = "N")]
+    pub max_rows_per_file: Option<u64>,
+    /// Parquet row-group size in rows.
+    #[arg(long, value_name = "ROWS")]
+    pub row_group_size: Option<usize>,
+    /// Parquet compression: zstd (default), zstd(LEVEL), snappy, lz4, gzip, none.
+    #[arg(long, value_name = "CODEC")]
+    pub compression: Option<String>,
+    /// How the destination is updated: replace (files, default), append,
+    /// merge, incremental (databases).
+    #[arg(long, value_name = "MODE")]
+    pub mode: Option<String>,
+    /// Name of the copy in reports.
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+}

@@ -1,0 +1,609 @@
+//! Strict conversion of text values into exact Arrow types.
+//!
+//! Text sources (CSV, JSON) are decoded by arrow with decimal, timestamp,
+//! date, time and UUID columns kept as strings, then converted here. The
+//! parsers refuse what arrow's lenient casts would silently round or
+//! truncate: `1.23456` into `decimal(18,4)`, nanoseconds into a microsecond
+//! column, a timestamp without an offset into a column with a zone. A
+//! refusal names the file, row, column, value and expected type.
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use arrow::array::{
+    Array, ArrayRef, Date32Builder, Decimal128Builder, Decimal256Builder,
+    FixedSizeBinaryBuilder, RecordBatch, StringArray, Time64MicrosecondBuilder,
+};
+use arrow::buffer::NullBuffer;
+use arrow::datatypes::{
+    i256, DataType, Field, Schema, SchemaRef, TimeUnit, TimestampMicrosecondType,
+    TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType,
+};
+
+use crate::schema::{is_uuid, type_name};
+
+/// Which values a timestamp column accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Zone {
+    /// With or without an offset (inference).
+    Any,
+    /// Only with an offset or `Z` (a column with a zone).
+    Required,
+    /// Only without (a column without a zone).
+    Forbidden,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Timestamp {
+    pub value: i64,
+    pub zoned: bool,
+    pub frac_digits: u8,
+}
+
+fn digits(b: &[u8]) -> Option<u32> {
+    if b.is_empty() || !b.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(b.iter().fold(0u32, |a, &c| a * 10 + (c - b'0') as u32))
+}
+
+/// `YYYY-MM-DD` → days since 1970-01-01.
+pub fn parse_date(s: &str) -> Result<i32, String> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return Err("expected a date as YYYY-MM-DD".into());
+    }
+    let (y, m, d) = match (digits(&b[..4]), digits(&b[5..7]), digits(&b[8..])) {
+        (Some(y), Some(m), Some(d)) => (y, m, d),
+        _ => return Err("expected a date as YYYY-MM-DD".into()),
+    };
+    let date = chrono::NaiveDate::from_ymd_opt(y as i32, m, d)
+        .ok_or_else(|| "no such date".to_string())?;
+    Ok((date - chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32)
+}
+
+/// `HH:MM:SS[.ffffff]` → (seconds of the day, nanoseconds, fraction digits).
+fn parse_clock(b: &[u8]) -> Result<(u32, u32, u8, usize), String> {
+    const ERR: &str = "expected a time as HH:MM:SS[.fraction]";
+    if b.len() < 8 || b[2] != b':' || b[5] != b':' {
+        return Err(ERR.into());
+    }
+    let (h, m, sec) = match (digits(&b[..2]), digits(&b[3..5]), digits(&b[6..8])) {
+        (Some(h), Some(m), Some(s)) => (h, m, s),
+        _ => return Err(ERR.into()),
+    };
+    if h > 23 || m > 59 || sec > 59 {
+        return Err("hour, minute or second out of range".into());
+    }
+    let mut i = 8;
+    let mut nanos = 0u32;
+    let mut frac = 0u8;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            if frac < 9 {
+                nanos = nanos * 10 + (b[i] - b'0') as u32;
+                frac += 1;
+            } else if b[i] != b'0' {
+                return Err("more than 9 fractional digits of a second".into());
+            }
+            i += 1;
+        }
+        if i == start {
+            return Err(ERR.into());
+        }
+        for _ in frac..9 {
+            nanos *= 10;
+        }
+    }
+    Ok((h * 3600 + m * 60 + sec, nanos, frac, i))
+}
+
+/// `HH:MM:SS[.ffffff]` → microseconds since midnight.
+pub fn parse_time(s: &str) -> Result<i64, String> {
+    let (secs, nanos, _, used) = parse_clock(s.as_bytes())?;
+    if used != s.len() {
+        return Err("unexpected text after the time".into());
+    }
+    if nanos % 1000 != 0 {
+        return Err("more precision than microseconds".into());
+    }
+    Ok(secs as i64 * 1_000_000 + (nanos / 1000) as i64)
+}
+
+fn unit_per_second(unit: TimeUnit) -> i64 {
+    match unit {
+        TimeUnit::Second => 1,
+        TimeUnit::Millisecond => 1_000,
+        TimeUnit::Microsecond => 1_000_000,
+        TimeUnit::Nanosecond => 1_000_000_000,
+    }
+}
+
+/// `YYYY-MM-DD[T ]HH:MM:SS[.f][Z|±HH[:MM]]` → an instant in `unit`.
+pub fn parse_timestamp(s: &str, unit: TimeUnit, zone: Zone) -> Result<Timestamp, String> {
+    let b = s.as_bytes();
+    if b.len() < 19 || !matches!(b[10], b'T' | b't' | b' ') {
+        return Err("expected a timestamp as YYYY-MM-DDTHH:MM:SS[.fraction][Z|±HH:MM]".into());
+    }
+    let days = parse_date(&s[..10])? as i64;
+    let (secs, nanos, frac, used) = parse_clock(&b[11..])?;
+    let rest = &b[11 + used..];
+    let (zoned, offset_secs) = match rest {
+        [] => (false, 0i64),
+        [b'Z' | b'z'] => (true, 0),
+        [sign @ (b'+' | b'-'), tail @ ..] => {
+            let (h, m) = match tail {
+                [h1, h2] => (digits(&[*h1, *h2]), Some(0)),
+                [h1, h2, m1, m2] => (digits(&[*h1, *h2]), digits(&[*m1, *m2])),
+                [h1, h2, b':', m1, m2] => (digits(&[*h1, *h2]), digits(&[*m1, *m2])),
+                _ => (None, None),
+            };
+            match (h, m) {
+                (Some(h), Some(m)) if h <= 23 && m <= 59 => {
+                    let off = (h * 3600 + m * 60) as i64;
+                    (true, if *sign == b'-' { -off } else { off })
+                }
+                _ => return Err("the UTC offset is not ±HH, ±HHMM or ±HH:MM".into()),
+            }
+        }
+        _ => return Err("unexpected text after the time".into()),
+    };
+    match (zone, zoned) {
+        (Zone::Required, false) => {
+            return Err("has no UTC offset, but the column has a time zone".into())
+        }
+        (Zone::Forbidden, true) => {
+            return Err("has a UTC offset, but the column has no time zone".into())
+        }
+        _ => {}
+    }
+    let per_sec = unit_per_second(unit);
+    let nanos_per_unit = 1_000_000_000 / per_sec;
+    if nanos as i64 % nanos_per_unit != 0 {
+        return Err(format!(
+            "more fractional digits than the column's unit ({}) holds",
+            match unit {
+                TimeUnit::Second => "seconds",
+                TimeUnit::Millisecond => "milliseconds",
+                TimeUnit::Microsecond => "microseconds",
+                TimeUnit::Nanosecond => "nanoseconds",
+            }
+        ));
+    }
+    let total_secs = days * 86_400 + secs as i64 - offset_secs;
+    let value = total_secs
+        .checked_mul(per_sec)
+        .and_then(|v| v.checked_add(nanos as i64 / nanos_per_unit))
+        .ok_or_else(|| "out of range for the column's unit".to_string())?;
+    Ok(Timestamp {
+        value,
+        zoned,
+        frac_digits: frac,
+    })
+}
+
+/// Digits and scale of a decimal literal: `[-+]digits[.digits][e[-+]digits]`.
+struct DecimalText<'a> {
+    negative: bool,
+    /// All mantissa digits, integer part then fraction.
+    digits: Vec<&'a [u8]>,
+    /// Power of ten the digit string must be multiplied by.
+    exponent: i32,
+}
+
+fn split_decimal(s: &str) -> Result<DecimalText<'_>, String> {
+    const ERR: &str = "not a decimal number";
+    let b = s.as_bytes();
+    let (negative, b) = match b.first() {
+        Some(b'-') => (true, &b[1..]),
+        Some(b'+') => (false, &b[1..]),
+        _ => (false, b),
+    };
+    let (mant, exp) = match b.iter().position(|&c| c == b'e' || c == b'E') {
+        Some(i) => {
+            let e = std::str::from_utf8(&b[i + 1..])
+                .ok()
+                .and_then(|e| e.parse::<i32>().ok())
+                .filter(|e| e.abs() < 1000)
+                .ok_or(ERR)?;
+            (&b[..i], e)
+        }
+        None => (b, 0),
+    };
+    let (int, frac) = match mant.iter().position(|&c| c == b'.') {
+        Some(i) => (&mant[..i], &mant[i + 1..]),
+        None => (mant, &mant[..0]),
+    };
+    if (int.is_empty() && frac.is_empty())
+        || !int.iter().all(u8::is_ascii_digit)
+        || !frac.iter().all(u8::is_ascii_digit)
+    {
+        return Err(ERR.into());
+    }
+    Ok(DecimalText {
+        negative,
+        digits: vec![int, frac],
+        exponent: exp - frac.len() as i32,
+    })
+}
+
+/// The unscaled digits of a decimal at `scale`, refusing to drop any
+/// non-zero digit, and checking `precision`.
+fn unscaled_digits(s: &str, precision: u8, scale: i8) -> Result<(bool, Vec<u8>), String> {
+    let t = split_decimal(s)?;
+    let mut all: Vec<u8> = t.digits.concat();
+    // value = all × 10^exponent; we want all × 10^(exponent + scale).
+    let shift = t.exponent + scale as i32;
+    if shift >= 0 {
+        all.extend(std::iter::repeat_n(b'0', shift as usize));
+    } else {
+        let drop = (-shift) as usize;
+        let keep = all.len().saturating_sub(drop);
+        if all[keep..].iter().any(|&c| c != b'0') {
+            return Err(format!(
+                "has more than {scale} digit{} after the decimal point",
+                if scale == 1 { "" } else { "s" }
+            ));
+        }
+        all.truncate(keep);
+    }
+    let first = all.iter().position(|&c| c != b'0').unwrap_or(all.len());
+    let all = all[first..].to_vec();
+    if all.len() > precision as usize {
+        return Err(format!(
+            "has more than {} digit{} before the decimal point",
+            precision as i32 - scale as i32,
+            if precision as i32 - scale as i32 == 1 { "" } else { "s" }
+        ));
+    }
+    Ok((t.negative, all))
+}
+
+/// A decimal literal as an exact `decimal(precision, scale)` (≤ 38 digits).
+pub fn parse_decimal128(s: &str, precision: u8, scale: i8) -> Result<i128, String> {
+    let (negative, digits) = unscaled_digits(s, precision, scale)?;
+    let v = digits
+        .iter()
+        .fold(0i128, |a, &c| a * 10 + (c - b'0') as i128);
+    Ok(if negative { -v } else { v })
+}
+
+/// A decimal literal as an exact `decimal(precision, scale)` (≤ 76 digits).
+pub fn parse_decimal256(s: &str, precision: u8, scale: i8) -> Result<i256, String> {
+    let (negative, digits) = unscaled_digits(s, precision, scale)?;
+    let ten = i256::from_i128(10);
+    let v = digits.iter().fold(i256::ZERO, |a, &c| {
+        a.wrapping_mul(ten)
+            .wrapping_add(i256::from_i128((c - b'0') as i128))
+    });
+    Ok(if negative { v.wrapping_neg() } else { v })
+}
+
+/// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` (or 32 hex digits) → 16 bytes.
+pub fn parse_uuid(s: &str) -> Result<[u8; 16], String> {
+    let b = s.as_bytes();
+    let hex: Vec<u8> = match b.len() {
+        36 if b[8] == b'-' && b[13] == b'-' && b[18] == b'-' && b[23] == b'-' => b
+            .iter()
+            .copied()
+            .filter(|&c| c != b'-')
+            .collect(),
+        32 => b.to_vec(),
+        _ => return Err("expected a UUID as xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx".into()),
+    };
+    let mut out = [0u8; 16];
+    hex::decode_to_slice(&hex, &mut out)
+        .map_err(|_| "expected a UUID as xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx".to_string())?;
+    Ok(out)
+}
+
+/// A 16-byte UUID as lowercase hyphenated text.
+pub fn format_uuid(b: &[u8]) -> String {
+    let h = hex::encode(b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
+#[derive(Debug, Clone)]
+enum Conv {
+    Decimal128(u8, i8),
+    Decimal256(u8, i8),
+    Timestamp(TimeUnit, Zone),
+    Date,
+    Time,
+    Uuid,
+}
+
+/// Where the rows of a batch came from, for error messages.
+#[derive(Debug, Clone)]
+pub struct Location<'a> {
+    pub file: &'a str,
+    /// 1-based number of the batch's first data row in the file.
+    pub first_row: u64,
+    /// Whether the schema was inferred (changes the hint).
+    pub inferred: bool,
+}
+
+/// Converts batches decoded with the "wire" schema (strings for the columns
+/// that need strict parsing) into the declared schema.
+#[derive(Debug, Clone)]
+pub struct Conformer {
+    target: SchemaRef,
+    wire: SchemaRef,
+    convs: Vec<Option<Conv>>,
+}
+
+impl Conformer {
+    pub fn new(target: SchemaRef) -> Conformer {
+        let mut convs = Vec::new();
+        let mut wire_fields = Vec::new();
+        for f in target.fields() {
+            let conv = if is_uuid(f) {
+                Some(Conv::Uuid)
+            } else {
+                match f.data_type() {
+                    DataType::Decimal128(p, s) => Some(Conv::Decimal128(*p, *s)),
+                    DataType::Decimal256(p, s) => Some(Conv::Decimal256(*p, *s)),
+                    DataType::Timestamp(u, tz) => Some(Conv::Timestamp(
+                        *u,
+                        if tz.is_some() {
+                            Zone::Required
+                        } else {
+                            Zone::Forbidden
+                        },
+                    )),
+                    DataType::Date32 => Some(Conv::Date),
+                    DataType::Time64(TimeUnit::Microsecond) => Some(Conv::Time),
+                    _ => None,
+                }
+            };
+            wire_fields.push(if conv.is_some() {
+                Field::new(f.name(), DataType::Utf8, true)
+            } else {
+                f.as_ref().clone()
+            });
+            convs.push(conv);
+        }
+        Conformer {
+            wire: Arc::new(Schema::new(wire_fields)),
+            target,
+            convs,
+        }
+    }
+
+    /// The schema the text decoder should produce.
+    pub fn wire(&self) -> SchemaRef {
+        self.wire.clone()
+    }
+
+    pub fn target(&self) -> SchemaRef {
+        self.target.clone()
+    }
+
+    /// Convert one decoded batch; the first value that does not fit fails it.
+    pub fn apply(&self, batch: RecordBatch, at: &Location) -> Result<RecordBatch> {
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(batch.num_columns());
+        for (i, (col, conv)) in batch.columns().iter().zip(&self.convs).enumerate() {
+            let Some(conv) = conv else {
+                columns.push(col.clone());
+                continue;
+            };
+            let strings = col
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .expect("wire schema holds strings for converted columns");
+            let field = self.target.field(i);
+            let fail = |row: usize, reason: String| -> anyhow::Error {
+                let value = strings.value(row);
+                let shown: String = value.chars().take(60).collect();
+                let ellipsis = if shown.len() < value.len() { "…" } else { "" };
+                let hint = if at.inferred {
+                    format!(
+                        "the type was inferred from a sample; declare it, e.g. --schema '{}:string', or raise --infer-rows",
+                        field.name()
+                    )
+                } else {
+                    "fix the value, or declare the column with a type that holds it".to_string()
+                };
+                crate::error::input(
+                    format!(
+                        "{}: row {}, column \"{}\": {:?}{} is not a valid {}: {}",
+                        at.file,
+                        at.first_row + row as u64,
+                        field.name(),
+                        shown,
+                        ellipsis,
+                        type_name(field),
+                        reason
+                    ),
+                    Some(hint),
+                )
+            };
+            let nulls = strings.nulls().cloned();
+            let array: ArrayRef = match conv {
+                Conv::Decimal128(p, s) => {
+                    let mut b = Decimal128Builder::with_capacity(strings.len());
+                    for row in 0..strings.len() {
+                        if strings.is_null(row) {
+                            b.append_null();
+                        } else {
+                            b.append_value(
+                                parse_decimal128(strings.value(row).trim(), *p, *s)
+                                    .map_err(|e| fail(row, e))?,
+                            );
+                        }
+                    }
+                    Arc::new(b.finish().with_precision_and_scale(*p, *s)?)
+                }
+                Conv::Decimal256(p, s) => {
+                    let mut b = Decimal256Builder::with_capacity(strings.len());
+                    for row in 0..strings.len() {
+                        if strings.is_null(row) {
+                            b.append_null();
+                        } else {
+                            b.append_value(
+                                parse_decimal256(strings.value(row).trim(), *p, *s)
+                                    .map_err(|e| fail(row, e))?,
+                            );
+                        }
+                    }
+                    Arc::new(b.finish().with_precision_and_scale(*p, *s)?)
+                }
+                Conv::Timestamp(unit, zone) => {
+                    let mut values = Vec::with_capacity(strings.len());
+                    for row in 0..strings.len() {
+                        if strings.is_null(row) {
+                            values.push(0);
+                        } else {
+                            values.push(
+                                parse_timestamp(strings.value(row), *unit, *zone)
+                                    .map_err(|e| fail(row, e))?
+                                    .value,
+                            );
+                        }
+                    }
+                    let tz = match field.data_type() {
+                        DataType::Timestamp(_, tz) => tz.clone(),
+                        _ => None,
+                    };
+                    timestamp_array(*unit, values, nulls, tz)
+                }
+                Conv::Date => {
+                    let mut b = Date32Builder::with_capacity(strings.len());
+                    for row in 0..strings.len() {
+                        if strings.is_null(row) {
+                            b.append_null();
+                        } else {
+                            b.append_value(
+                                parse_date(strings.value(row)).map_err(|e| fail(row, e))?,
+                            );
+                        }
+                    }
+                    Arc::new(b.finish())
+                }
+                Conv::Time => {
+                    let mut b = Time64MicrosecondBuilder::with_capacity(strings.len());
+                    for row in 0..strings.len() {
+                        if strings.is_null(row) {
+                            b.append_null();
+                        } else {
+                            b.append_value(
+                                parse_time(strings.value(row)).map_err(|e| fail(row, e))?,
+                            );
+                        }
+                    }
+                    Arc::new(b.finish())
+                }
+                Conv::Uuid => {
+                    let mut b = FixedSizeBinaryBuilder::with_capacity(strings.len(), 16);
+                    for row in 0..strings.len() {
+                        if strings.is_null(row) {
+                            b.append_null();
+                        } else {
+                            b.append_value(
+                                parse_uuid(strings.value(row)).map_err(|e| fail(row, e))?,
+                            )?;
+                        }
+                    }
+                    Arc::new(b.finish())
+                }
+            };
+            columns.push(array);
+        }
+        Ok(RecordBatch::try_new(self.target.clone(), columns)?)
+    }
+}
+
+fn timestamp_array(
+    unit: TimeUnit,
+    values: Vec<i64>,
+    nulls: Option<NullBuffer>,
+    tz: Option<Arc<str>>,
+) -> ArrayRef {
+    fn build<T: arrow::datatypes::ArrowTimestampType>(
+        values: Vec<i64>,
+        nulls: Option<NullBuffer>,
+        tz: Option<Arc<str>>,
+    ) -> ArrayRef {
+        Arc::new(
+            arrow::array::PrimitiveArray::<T>::new(values.into(), nulls).with_timezone_opt(tz),
+        )
+    }
+    match unit {
+        TimeUnit::Second => build::<TimestampSecondType>(values, nulls, tz),
+        TimeUnit::Millisecond => build::<TimestampMillisecondType>(values, nulls, tz),
+        TimeUnit::Microsecond => build::<TimestampMicrosecondType>(values, nulls, tz),
+        TimeUnit::Nanosecond => build::<TimestampNanosecondType>(values, nulls, tz),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_are_exact_or_refused() {
+        assert_eq!(parse_decimal128("12.34", 18, 4), Ok(123400));
+        assert_eq!(parse_decimal128("-0.0001", 18, 4), Ok(-1));
+        assert_eq!(parse_decimal128("1.50000", 18, 4), Ok(15000));
+        assert_eq!(parse_decimal128("1.5e2", 18, 4), Ok(1_500_000));
+        assert!(parse_decimal128("1.23456", 18, 4)
+            .unwrap_err()
+            .contains("more than 4 digits after"));
+        assert!(parse_decimal128("123456789012345", 18, 4)
+            .unwrap_err()
+            .contains("more than 14 digits before"));
+        assert!(parse_decimal128("12a", 18, 4).is_err());
+        assert!(parse_decimal128("", 18, 4).is_err());
+        assert_eq!(
+            parse_decimal256("-123456789012345678901234567890123456789012.5", 60, 2)
+                .unwrap()
+                .to_string(),
+            "-12345678901234567890123456789012345678901250"
+        );
+    }
+
+    #[test]
+    fn timestamps_keep_their_instant_and_refuse_loss() {
+        let us = TimeUnit::Microsecond;
+        let t = parse_timestamp("2024-03-01T12:00:00.123456+02:00", us, Zone::Required).unwrap();
+        let u = parse_timestamp("2024-03-01 10:00:00.123456Z", us, Zone::Required).unwrap();
+        assert_eq!(t.value, u.value);
+        assert_eq!(t.value, 1_709_287_200_123_456);
+        assert!(parse_timestamp("2024-03-01T10:00:00.1234567Z", us, Zone::Required)
+            .unwrap_err()
+            .contains("microseconds"));
+        assert!(parse_timestamp("2024-03-01T10:00:00", us, Zone::Required)
+            .unwrap_err()
+            .contains("no UTC offset"));
+        assert!(parse_timestamp("2024-03-01T10:00:00Z", us, Zone::Forbidden)
+            .unwrap_err()
+            .contains("has a UTC offset"));
+        assert!(parse_timestamp("2023-02-29T10:00:00", us, Zone::Any).is_err());
+        assert_eq!(
+            parse_timestamp("1969-12-31T23:59:59.999999", us, Zone::Forbidden)
+                .unwrap()
+                .value,
+            -1
+        );
+    }
+
+    #[test]
+    fn dates_times_uuids() {
+        assert_eq!(parse_date("1970-01-02"), Ok(1));
+        assert!(parse_date("2024-13-01").is_err());
+        assert_eq!(parse_time("00:00:01.5"), Ok(1_500_000));
+        let u = parse_uuid("6F9619FF-8B86-D011-B42D-00C04FC964FF").unwrap();
+        assert_eq!(u[0], 0x6f);
+        assert_eq!(format_uuid(&u), "6f9619ff-8b86-d011-b42d-00c04fc964ff");
+        assert!(parse_uuid("not-a-uuid").is_err());
+    }
+}

@@ -1,0 +1,147 @@
+//! Sources and sinks: the two traits every connector implements, and the
+//! function that opens one for an endpoint of a spec.
+//!
+//! Arrow `RecordBatch`es are the one format between them. A [`Source`] knows
+//! its schema before any data moves and hands out one or more partitions that
+//! the runner may read in parallel. A [`Sink`] makes nothing visible before
+//! [`Sink::commit`]: `begin` → `write`… → `prepare` (everything durable, still
+//! invisible, rows counted) → `commit`, or `abort` at any point, which leaves
+//! the destination exactly as it was.
+
+pub mod file;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use anyhow::Result;
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
+
+use crate::spec::{Endpoint, Kind, Spec};
+
+/// A blocking iterator of batches: readers that parse (CSV, Parquet) run on a
+/// blocking thread.
+pub type BatchIter = Box<dyn Iterator<Item = Result<RecordBatch>> + Send>;
+
+/// One independently readable share of a source.
+pub enum Partition {
+    Blocking(BatchIter),
+}
+
+pub trait Source: Send {
+    /// Short, secret-free identity for messages (`local orders.csv`).
+    fn describe(&self) -> String;
+    /// The schema every batch will have.
+    fn schema(&self) -> SchemaRef;
+    /// What a dry run reports about the source (files found, schema origin).
+    fn details(&self) -> Vec<String> {
+        Vec::new()
+    }
+    /// Hand out the partitions; the source is consumed.
+    fn partitions(self: Box<Self>) -> Result<Vec<Partition>>;
+}
+
+/// One file or object a sink wrote, for the summary and manifests.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Output {
+    pub location: String,
+    pub rows: u64,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+/// What a sink has durably written but not yet published.
+#[derive(Debug, Clone, Default)]
+pub struct Prepared {
+    /// Rows as the sink counted them (for files, read back from the writer's
+    /// own metadata where the format has it).
+    pub rows: u64,
+    pub outputs: Vec<Output>,
+}
+
+#[async_trait]
+pub trait Sink: Send {
+    fn describe(&self) -> String;
+    async fn begin(&mut self, schema: SchemaRef) -> Result<()>;
+    async fn write(&mut self, batch: RecordBatch) -> Result<()>;
+    /// Flush and make durable without publishing; returns what was written.
+    async fn prepare(&mut self) -> Result<Prepared>;
+    /// The single point where data becomes visible.
+    async fn commit(&mut self) -> Result<()>;
+    /// Remove everything this run wrote; the destination is as before.
+    async fn abort(&mut self) -> Result<()>;
+}
+
+/// Counters shared between the runner, the connectors and the progress display.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub rows: AtomicU64,
+    pub bytes_read: AtomicU64,
+    /// Bytes the source will read in all, when known (file sizes).
+    pub bytes_total: AtomicU64,
+}
+
+impl Counters {
+    pub fn add_bytes(&self, n: u64) {
+        self.bytes_read.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// What connectors need from the run.
+#[derive(Clone)]
+pub struct OpenContext {
+    pub counters: Arc<Counters>,
+    pub cancel: CancellationToken,
+    /// Unique per run; names temporary files and staging prefixes.
+    pub run_id: String,
+    /// `YYYY-MM-DD` (UTC) for `{run_date}` in destination paths.
+    pub run_date: String,
+}
+
+/// The kind of store an endpoint names.
+pub fn kind_of(spec: &Spec, ep: &Endpoint) -> Kind {
+    spec.connections
+        .get(&ep.connection)
+        .map_or(Kind::Local, |c| c.kind)
+}
+
+fn not_available(kind: Kind) -> anyhow::Error {
+    crate::error::usage(
+        format!("{} connections are not available in this version of convoy", kind.name()),
+        Some("local files (CSV, Parquet, JSON Lines, Arrow IPC) are supported".to_string()),
+    )
+}
+
+/// Open the source an endpoint names.
+pub fn open_source(spec: &Spec, ep: &Endpoint, ctx: &OpenContext) -> Result<Box<dyn Source>> {
+    match kind_of(spec, ep) {
+        Kind::Local => Ok(Box::new(file::FileSource::open(spec, ep, ctx)?)),
+        other => Err(not_available(other)),
+    }
+}
+
+/// Open the sink an endpoint names. Nothing is written before `begin`.
+pub fn open_sink(spec: &Spec, ep: &Endpoint, ctx: &OpenContext) -> Result<Box<dyn Sink>> {
+    match kind_of(spec, ep) {
+        Kind::Local => Ok(Box::new(file::FileSink::new(spec, ep, ctx)?)),
+        other => Err(not_available(other)),
+    }
+}
+
+/// Describe an endpoint without opening it (for plans and reports).
+pub fn describe(spec: &Spec, ep: &Endpoint) -> String {
+    let kind = kind_of(spec, ep);
+    let what = ep
+        .path
+        .as_deref()
+        .or(ep.table.as_deref())
+        .or(ep.query.as_ref().map(|_| "(query)"))
+        .unwrap_or("?");
+    if kind == Kind::Local && !spec.connections.contains_key(&ep.connection) {
+        format!("local {what}")
+    } else {
+        format!("{} {} {what}", kind.name(), ep.connection)
+    }
+}

@@ -1,0 +1,137 @@
+//! What a copy would do, without doing it: source, sink, formats, mode, how
+//! the destination is published, regions, and every network endpoint the
+//! copy needs (what an administrator opens in a firewall; convoy needs no
+//! inbound port). Drives `convoy plan`.
+
+use serde::Serialize;
+
+use crate::connect::{self, file::MANIFEST};
+use crate::spec::{Copy, Endpoint, Format, Kind, Spec};
+
+/// One outbound connection a copy makes.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct NetworkEndpoint {
+    pub host: String,
+    pub port: u16,
+    pub protocol: String,
+    pub tls: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CopyPlan {
+    pub name: String,
+    pub source: String,
+    pub source_format: Option<String>,
+    pub source_schema: String,
+    pub sink: String,
+    pub sink_format: Option<String>,
+    pub mode: String,
+    pub publish: String,
+    pub source_region: Option<String>,
+    pub sink_region: Option<String>,
+    pub endpoints: Vec<NetworkEndpoint>,
+}
+
+fn format_of(ep: &Endpoint) -> Option<Format> {
+    ep.format
+        .or_else(|| ep.path.as_deref().and_then(Format::from_path))
+}
+
+fn region(spec: &Spec, ep: &Endpoint) -> Option<String> {
+    spec.connections
+        .get(&ep.connection)
+        .and_then(|c| c.region.clone())
+}
+
+pub fn plan_copy(spec: &Spec, copy: &Copy) -> CopyPlan {
+    let sink_kind = connect::kind_of(spec, &copy.to);
+    let sink_format = format_of(&copy.to);
+    let publish = match (sink_kind, copy.to.max_rows_per_file) {
+        (Kind::Local, None) => {
+            "written to a hidden temporary file beside the destination, fsynced, renamed into place"
+                .to_string()
+        }
+        (Kind::Local, Some(n)) => format!(
+            "files of at most {n} rows written into a hidden staging directory with {MANIFEST} last, swapped with the destination directory"
+        ),
+        (k, _) => format!("{} sink", k.name()),
+    };
+    let source_schema = match (&copy.from.schema, format_of(&copy.from)) {
+        (Some(s), _) => format!("declared: {}", crate::schema::format_schema(s)),
+        (None, Some(Format::Csv | Format::Json)) => format!(
+            "inferred at run time from the first {} rows",
+            copy.from.infer_rows
+        ),
+        _ => "from the source".to_string(),
+    };
+    CopyPlan {
+        name: copy.name.clone(),
+        source: connect::describe(spec, &copy.from),
+        source_format: format_of(&copy.from).map(|f| f.name().to_string()),
+        source_schema,
+        sink: connect::describe(spec, &copy.to),
+        sink_format: sink_format.map(|f| {
+            if f == Format::Parquet {
+                format!(
+                    "parquet ({}, row groups of {} rows)",
+                    copy.to.parquet.compression, copy.to.parquet.row_group_size
+                )
+            } else {
+                f.name().to_string()
+            }
+        }),
+        mode: copy.mode.name().to_string(),
+        publish,
+        source_region: region(spec, &copy.from),
+        sink_region: region(spec, &copy.to),
+        endpoints: Vec::new(),
+    }
+}
+
+/// Print plans as text.
+pub fn print_human(plans: &[CopyPlan]) {
+    let mut out = String::new();
+    for p in plans {
+        out.push_str(&format!("copy {}\n", p.name));
+        out.push_str(&format!(
+            "  from:     {}{}\n",
+            p.source,
+            p.source_format
+                .as_ref()
+                .map(|f| format!(" ({f})"))
+                .unwrap_or_default()
+        ));
+        out.push_str(&format!("  schema:   {}\n", p.source_schema));
+        out.push_str(&format!(
+            "  to:       {}{}\n",
+            p.sink,
+            p.sink_format
+                .as_ref()
+                .map(|f| format!(" ({f})"))
+                .unwrap_or_default()
+        ));
+        out.push_str(&format!("  mode:     {}\n", p.mode));
+        out.push_str(&format!("  publish:  {}\n", p.publish));
+        if p.source_region.is_some() || p.sink_region.is_some() {
+            out.push_str(&format!(
+                "  regions:  {} -> {}\n",
+                p.source_region.as_deref().unwrap_or("unknown"),
+                p.sink_region.as_deref().unwrap_or("unknown")
+            ));
+        }
+        out.push('\n');
+    }
+    let endpoints: Vec<&NetworkEndpoint> = plans.iter().flat_map(|p| &p.endpoints).collect();
+    if endpoints.is_empty() {
+        out.push_str("network endpoints: none (local files only; convoy needs no inbound port)\n");
+    } else {
+        out.push_str("network endpoints (outbound only):\n");
+        for e in endpoints {
+            out.push_str(&format!(
+                "  {}:{}  {}  {}\n",
+                e.host, e.port, e.protocol, e.tls
+            ));
+        }
+    }
+    print!("{}", crate::security::redact::redact(&out));
+}

@@ -1,0 +1,333 @@
+//! The runner: one bounded pipeline per copy, from a source's partitions to
+//! a sink, with cancellation and verification before commit.
+//!
+//! Memory stays flat: batches travel through a channel bounded both by
+//! count and by bytes (a semaphore of KiB permits). A producer blocks when
+//! the budget is spent and never drops a batch; a single batch larger than
+//! the whole budget takes all of it, so it passes alone instead of
+//! deadlocking.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Result;
+use arrow::array::RecordBatch;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+use crate::connect::{self, Counters, OpenContext, Output, Partition, Sink};
+use crate::error::{self, ExitKind};
+use crate::report::{CopyReport, Progress, Status};
+use crate::spec::{Copy, Spec};
+
+/// Bytes of batches in flight between source and sink.
+pub const BUDGET_BYTES: usize = 48 << 20;
+/// Batches in flight between source and sink.
+pub const BUDGET_BATCHES: usize = 8;
+
+/// The byte and count budget of one pipeline.
+#[derive(Clone)]
+pub struct Budget {
+    permits: Arc<Semaphore>,
+    total_kib: u32,
+    batches: usize,
+}
+
+impl Budget {
+    pub fn new(bytes: usize, batches: usize) -> Budget {
+        let total_kib = (bytes / 1024).max(1) as u32;
+        Budget {
+            permits: Arc::new(Semaphore::new(total_kib as usize)),
+            total_kib,
+            batches: batches.max(1),
+        }
+    }
+
+    /// Permits for a batch: its size in KiB, at most the whole budget.
+    fn cost(&self, batch: &RecordBatch) -> u32 {
+        let kib = batch.get_array_memory_size().div_ceil(1024) as u64;
+        kib.clamp(1, self.total_kib as u64) as u32
+    }
+
+    pub fn available_kib(&self) -> usize {
+        self.permits.available_permits()
+    }
+}
+
+type Item = (RecordBatch, OwnedSemaphorePermit);
+
+/// Send a partition's batches into the channel, blocking on the budget.
+fn produce_blocking(
+    iter: connect::BatchIter,
+    tx: mpsc::Sender<Item>,
+    budget: Budget,
+    cancel: CancellationToken,
+    handle: tokio::runtime::Handle,
+) -> Result<()> {
+    for batch in iter {
+        if cancel.is_cancelled() {
+            return Ok(());
+        }
+        let batch = batch?;
+        if batch.num_rows() == 0 {
+            continue;
+        }
+        let cost = budget.cost(&batch);
+        let permit = match handle.block_on(budget.permits.clone().acquire_many_owned(cost)) {
+            Ok(p) => p,
+            // The budget was closed: the consumer has stopped.
+            Err(_) => return Ok(()),
+        };
+        if tx.blocking_send((batch, permit)).is_err() {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// Everything a run needs besides the spec.
+pub struct RunContext {
+    pub cancel: CancellationToken,
+    pub dry_run: bool,
+    pub run_id: String,
+    pub run_date: String,
+    pub progress: Progress,
+}
+
+/// Run one copy end to end and report how it went. Never panics on bad
+/// input; any failure aborts the sink.
+pub async fn run_copy(spec: &Spec, copy: &Copy, ctx: &RunContext) -> CopyReport {
+    let started = Instant::now();
+    let counters = Arc::new(Counters::default());
+    let mut report = CopyReport::new(copy, spec);
+    let open = OpenContext {
+        counters: counters.clone(),
+        cancel: ctx.cancel.clone(),
+        run_id: ctx.run_id.clone(),
+        run_date: ctx.run_date.clone(),
+    };
+    let bar = ctx.progress.start(&copy.name, counters.clone());
+    let result = transfer(spec, copy, &open, ctx, &mut report).await;
+    bar.finish();
+    report.duration = started.elapsed();
+    report.rows_read = counters.rows.load(Ordering::Relaxed);
+    report.bytes_read = counters.bytes_read.load(Ordering::Relaxed);
+    match result {
+        Ok(outputs) => {
+            report.rows_written = outputs.iter().map(|o| o.rows).sum();
+            report.bytes_written = outputs.iter().map(|o| o.bytes).sum();
+            report.outputs = outputs;
+            report.status = if ctx.dry_run {
+                Status::DryRun
+            } else {
+                Status::Succeeded
+            };
+        }
+        Err(e) => report.fail(&e),
+    }
+    report
+}
+
+async fn transfer(
+    spec: &Spec,
+    copy: &Copy,
+    open: &OpenContext,
+    ctx: &RunContext,
+    report: &mut CopyReport,
+) -> Result<Vec<Output>> {
+    let source = {
+        let spec = spec.clone();
+        let ep = copy.from.clone();
+        let open2 = open.clone();
+        tokio::task::spawn_blocking(move || connect::open_source(&spec, &ep, &open2))
+            .await
+            .map_err(|e| anyhow::anyhow!("internal error opening the source: {e}"))??
+    };
+    report.source = source.describe();
+    report.details = source.details();
+    let schema = source.schema();
+    report.schema = Some(crate::schema::format_schema(&schema));
+    let mut sink = connect::open_sink(spec, &copy.to, open)?;
+    report.sink = sink.describe();
+    if ctx.dry_run {
+        return Ok(Vec::new());
+    }
+    if ctx.cancel.is_cancelled() {
+        return Err(error::interrupted());
+    }
+    if let Err(e) = sink.begin(schema).await {
+        let _ = sink.abort().await;
+        return Err(e);
+    }
+    match pump(source, sink.as_mut(), open, &ctx.cancel).await {
+        Ok(outputs) => Ok(outputs),
+        Err(e) => {
+            if let Err(abort_err) = sink.abort().await {
+                return Err(e.context(format!("and aborting {} failed: {abort_err}", sink.describe())));
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Move every batch from the source to the sink, verify, commit.
+async fn pump(
+    source: Box<dyn connect::Source>,
+    sink: &mut dyn Sink,
+    open: &OpenContext,
+    cancel: &CancellationToken,
+) -> Result<Vec<Output>> {
+    let budget = Budget::new(BUDGET_BYTES, BUDGET_BATCHES);
+    let (tx, mut rx) = mpsc::channel::<Item>(budget.batches);
+    let partitions = tokio::task::block_in_place(|| source.partitions())?;
+    let mut producers = Vec::new();
+    for p in partitions {
+        let tx = tx.clone();
+        let budget = budget.clone();
+        let cancel = cancel.clone();
+        let handle = tokio::runtime::Handle::current();
+        producers.push(match p {
+            Partition::Blocking(iter) => tokio::task::spawn_blocking(move || {
+                produce_blocking(iter, tx, budget, cancel, handle)
+            }),
+        });
+    }
+    drop(tx);
+
+    let mut rows_read = 0u64;
+    let mut failure: Option<anyhow::Error> = None;
+    loop {
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => {
+                failure = Some(error::interrupted());
+                break;
+            }
+            item = rx.recv() => match item {
+                Some((batch, permit)) => {
+                    let n = batch.num_rows() as u64;
+                    if let Err(e) = sink.write(batch).await {
+                        failure = Some(e.context(format!("writing to {}", sink.describe())));
+                        break;
+                    }
+                    drop(permit);
+                    rows_read += n;
+                    open.counters.rows.fetch_add(n, Ordering::Relaxed);
+                }
+                None => break,
+            }
+        }
+    }
+    // Stop producers that are still running: close the budget and the channel.
+    budget.permits.close();
+    drop(rx);
+    for p in producers {
+        let result = p
+            .await
+            .map_err(|e| anyhow::anyhow!("internal error in a reader: {e}"))
+            .and_then(|r| r);
+        if let Err(e) = result {
+            // A read error explains a stopped pipeline better than what followed.
+            if failure
+                .as_ref()
+                .is_none_or(|f| error::exit_kind(f) != ExitKind::Interrupted)
+            {
+                failure = Some(e);
+            }
+        }
+    }
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    if cancel.is_cancelled() {
+        return Err(error::interrupted());
+    }
+    let prepared = sink.prepare().await?;
+    if prepared.rows != rows_read {
+        return Err(error::verify(format!(
+            "{} rows were read but {} reports {} written; nothing was published",
+            rows_read,
+            sink.describe(),
+            prepared.rows
+        )));
+    }
+    if cancel.is_cancelled() {
+        return Err(error::interrupted());
+    }
+    sink.commit().await?;
+    Ok(prepared.outputs)
+}
+
+/// Cancel the token on Ctrl-C or SIGTERM.
+pub fn cancel_on_signals(cancel: CancellationToken) {
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let mut term = match signal(SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return,
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        cancel.cancel();
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::Int64Array;
+    use arrow::datatypes::{DataType, Field, Schema};
+    use std::time::Duration;
+
+    fn batch(rows: usize) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![Field::new("a", DataType::Int64, false)]));
+        RecordBatch::try_new(
+            schema,
+            vec![Arc::new(Int64Array::from_iter_values(0..rows as i64))],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn an_oversized_batch_takes_the_whole_budget_but_passes() {
+        let budget = Budget::new(64 * 1024, 4);
+        let big = batch(100_000); // ~800 KiB > 64 KiB budget
+        assert_eq!(budget.cost(&big), 64);
+        assert_eq!(budget.cost(&batch(1)), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn producers_block_on_the_byte_budget() {
+        // 10 batches of ~80 KiB against a 200 KiB budget: at most two fit.
+        let budget = Budget::new(200 * 1024, 100);
+        let (tx, mut rx) = mpsc::channel::<Item>(100);
+        let iter: connect::BatchIter = Box::new((0..10).map(|_| Ok(batch(10_000))));
+        let b2 = budget.clone();
+        let handle = tokio::runtime::Handle::current();
+        let producer = tokio::task::spawn_blocking(move || {
+            produce_blocking(iter, tx, b2, CancellationToken::new(), handle)
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let cost = budget.cost(&batch(10_000)) as usize;
+        let in_flight = (200 - budget.available_kib()) / cost;
+        assert!(in_flight <= 2, "{in_flight} batches in flight");
+        let mut got = 0;
+        while let Some((b, permit)) = rx.recv().await {
+            got += b.num_rows();
+            drop(permit);
+        }
+        producer.await.unwrap().unwrap();
+        assert_eq!(got, 100_000);
+        assert_eq!(budget.available_kib(), 200);
+    }
+}

@@ -1,0 +1,2 @@
+//! Security: secrets, redaction, TLS policy.
+pub mod redact;

@@ -1,0 +1,305 @@
+//! The copy spec: what the user asked for, validated, before anything is contacted.
+//!
+//! Two front doors build the same [`Spec`]: a TOML file (`parse`) and the
+//! command line (`convoy copy SRC DST`, in `cli_spec`). Both end in
+//! [`validate::check`], so a copy means the same thing whichever way it was
+//! written. Parsing collects every problem with its field path before giving
+//! up, so a user fixes a spec in one pass.
+
+pub mod cli_spec;
+pub mod parse;
+pub mod validate;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use arrow::datatypes::SchemaRef;
+
+/// A validated spec: named connections and the copies between them.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    /// Relative paths in the spec resolve against this directory (the spec
+    /// file's own directory, or the working directory on the command line).
+    pub base_dir: PathBuf,
+    pub connections: BTreeMap<String, Connection>,
+    pub copies: Vec<Copy>,
+}
+
+/// The kinds of store a connection can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Local,
+    Postgres,
+    Mssql,
+    S3,
+    Azure,
+    Gcs,
+    Http,
+}
+
+impl Kind {
+    pub const ALL: &'static [(&'static str, Kind)] = &[
+        ("local", Kind::Local),
+        ("postgres", Kind::Postgres),
+        ("mssql", Kind::Mssql),
+        ("s3", Kind::S3),
+        ("azure", Kind::Azure),
+        ("gcs", Kind::Gcs),
+        ("http", Kind::Http),
+    ];
+
+    pub fn name(self) -> &'static str {
+        Kind::ALL
+            .iter()
+            .find(|(_, k)| *k == self)
+            .map(|(n, _)| *n)
+            .unwrap_or("?")
+    }
+
+    /// Whether this kind stores files (as opposed to tables).
+    pub fn is_file_store(self) -> bool {
+        !matches!(self, Kind::Postgres | Kind::Mssql)
+    }
+}
+
+/// A named connection. Connector-specific settings stay as TOML values here;
+/// each connector turns them into its own validated runtime configuration.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    pub name: String,
+    pub kind: Kind,
+    pub region: Option<String>,
+    pub settings: toml::Table,
+}
+
+/// The name of the implicit connection to the local file system.
+pub const LOCAL: &str = "local";
+
+/// One copy: a source, a sink and how to write.
+#[derive(Debug, Clone)]
+pub struct Copy {
+    pub name: String,
+    pub from: Endpoint,
+    pub to: Endpoint,
+    pub mode: Mode,
+    pub allow_cross_region: bool,
+}
+
+/// How a sink is updated. Each mode is atomic: the destination is either
+/// fully updated or left exactly as it was.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase", tag = "mode")]
+pub enum Mode {
+    Append,
+    Replace,
+    Merge { key: Vec<String> },
+    Incremental { cursor: String },
+}
+
+impl Mode {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Mode::Append => "append",
+            Mode::Replace => "replace",
+            Mode::Merge { .. } => "merge",
+            Mode::Incremental { .. } => "incremental",
+        }
+    }
+}
+
+/// File formats convoy reads and writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Csv,
+    Parquet,
+    Json,
+    Ipc,
+}
+
+impl Format {
+    pub const NAMES: &'static [&'static str] = &["csv", "parquet", "json", "ipc"];
+
+    pub fn from_name(name: &str) -> Option<Format> {
+        match name.to_ascii_lowercase().as_str() {
+            "csv" | "tsv" => Some(Format::Csv),
+            "parquet" | "pq" => Some(Format::Parquet),
+            "json" | "jsonl" | "ndjson" => Some(Format::Json),
+            "ipc" | "arrow" | "feather" => Some(Format::Ipc),
+            _ => None,
+        }
+    }
+
+    /// The format a file name's extension implies (`.csv.gz` is not read).
+    pub fn from_path(path: &str) -> Option<Format> {
+        let name = path.rsplit(['/', '\\']).next().unwrap_or(path);
+        let ext = name.rsplit_once('.')?.1;
+        Format::from_name(ext)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Parquet => "parquet",
+            Format::Json => "json",
+            Format::Ipc => "ipc",
+        }
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Parquet => "parquet",
+            Format::Json => "jsonl",
+            Format::Ipc => "arrow",
+        }
+    }
+}
+
+/// CSV dialect, shared by reading and writing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CsvOptions {
+    pub header: bool,
+    pub delimiter: u8,
+    pub quote: u8,
+    pub escape: Option<u8>,
+    /// The text that stands for NULL; empty by default (an empty field is NULL).
+    pub null: String,
+}
+
+impl Default for CsvOptions {
+    fn default() -> Self {
+        CsvOptions {
+            header: true,
+            delimiter: b',',
+            quote: b'"',
+            escape: None,
+            null: String::new(),
+        }
+    }
+}
+
+/// Parquet writer settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParquetOptions {
+    /// `zstd` (default, level 3), `zstd(N)`, `snappy`, `lz4`, `gzip` or `none`.
+    pub compression: String,
+    pub row_group_size: usize,
+}
+
+impl Default for ParquetOptions {
+    fn default() -> Self {
+        ParquetOptions {
+            compression: "zstd".into(),
+            row_group_size: DEFAULT_ROW_GROUP_SIZE,
+        }
+    }
+}
+
+/// Rows per Parquet row group unless the spec says otherwise: large enough for
+/// good compression and fast scans, small enough that the writer's buffer
+/// stays well under the memory budget.
+pub const DEFAULT_ROW_GROUP_SIZE: usize = 131_072;
+
+/// Rows sampled to infer a text file's schema unless the spec says otherwise.
+pub const DEFAULT_INFER_ROWS: usize = 10_000;
+
+/// Where data comes from or goes to.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// The connection's name; [`LOCAL`] for the local file system.
+    pub connection: String,
+    /// A file, directory or glob for file stores.
+    pub path: Option<String>,
+    /// A table for databases.
+    pub table: Option<String>,
+    /// A query for database sources.
+    pub query: Option<String>,
+    /// Format, when the path's extension does not say it.
+    pub format: Option<Format>,
+    /// Declared schema for text sources.
+    pub schema: Option<SchemaRef>,
+    pub csv: CsvOptions,
+    pub parquet: ParquetOptions,
+    pub max_rows_per_file: Option<u64>,
+    pub infer_rows: usize,
+}
+
+impl Endpoint {
+    pub fn new(connection: &str) -> Endpoint {
+        Endpoint {
+            connection: connection.to_string(),
+            path: None,
+            table: None,
+            query: None,
+            format: None,
+            schema: None,
+            csv: CsvOptions::default(),
+            parquet: ParquetOptions::default(),
+            max_rows_per_file: None,
+            infer_rows: DEFAULT_INFER_ROWS,
+        }
+    }
+}
+
+/// One problem found in a spec, with the path of the field it concerns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecError {
+    pub path: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for SpecError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.path.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+/// Every problem found in a spec, reported together.
+#[derive(Debug)]
+pub struct SpecErrors {
+    pub source: String,
+    pub errors: Vec<SpecError>,
+}
+
+impl std::fmt::Display for SpecErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.errors.len();
+        write!(
+            f,
+            "{} has {n} error{}:",
+            self.source,
+            if n == 1 { "" } else { "s" }
+        )?;
+        for e in &self.errors {
+            write!(f, "\n  - {e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for SpecErrors {}
+
+impl SpecErrors {
+    /// As an error that exits with status 2.
+    pub fn into_error(self) -> anyhow::Error {
+        let text = self.to_string();
+        crate::error::usage(text, None)
+    }
+}
+
+/// "did you mean" for a misspelt name among the known ones.
+pub fn suggest<'a>(given: &str, known: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    let given_l = given.to_ascii_lowercase();
+    known
+        .into_iter()
+        .map(|k| (strsim::levenshtein(&given_l, &k.to_ascii_lowercase()), k))
+        .filter(|(d, k)| *d <= 2.max(k.len() / 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k.to_string())
+}

@@ -1,0 +1,663 @@
+//! TOML spec files → [`Spec`], collecting every error with its field path.
+//!
+//! The file is read as a plain TOML tree and walked by hand rather than with
+//! `#[serde(deny_unknown_fields)]`: serde stops at the first problem, and a
+//! user fixing a nightly spec wants all of them at once, each with a "did you
+//! mean" for misspelt keys and names.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use toml::{Table, Value};
+
+use super::{
+    suggest, validate, Connection, Copy, CsvOptions, Endpoint, Format, Kind, Mode,
+    ParquetOptions, Spec, SpecError, SpecErrors, LOCAL,
+};
+
+const TOP_KEYS: &[&str] = &["connections", "defaults", "copy"];
+const DEFAULT_KEYS: &[&str] = &["mode", "csv", "parquet", "infer_rows"];
+const COPY_KEYS: &[&str] = &[
+    "name",
+    "from",
+    "to",
+    "mode",
+    "key",
+    "cursor",
+    "allow_cross_region",
+];
+const ENDPOINT_KEYS: &[&str] = &[
+    "connection",
+    "path",
+    "table",
+    "query",
+    "format",
+    "schema",
+    "csv",
+    "parquet",
+    "max_rows_per_file",
+    "infer_rows",
+];
+const CSV_KEYS: &[&str] = &["header", "delimiter", "quote", "escape", "null"];
+const PARQUET_KEYS: &[&str] = &["compression", "row_group_size"];
+const MODES: &[&str] = &["append", "replace", "merge", "incremental"];
+
+/// The keys each kind of connection accepts (besides `kind` and `region`).
+pub fn connection_keys(kind: Kind) -> &'static [&'static str] {
+    match kind {
+        Kind::Local => &["root"],
+        Kind::Postgres => &[
+            "host",
+            "port",
+            "database",
+            "user",
+            "password",
+            "tls",
+            "application_name",
+            "connect_timeout",
+        ],
+        Kind::Mssql => &[
+            "host",
+            "port",
+            "database",
+            "user",
+            "password",
+            "token",
+            "encrypt",
+            "trust_server_certificate",
+            "tls",
+            "connect_timeout",
+        ],
+        Kind::S3 => &[
+            "bucket",
+            "endpoint",
+            "access_key_id",
+            "secret_access_key",
+            "session_token",
+            "sse",
+            "sse_kms_key_id",
+            "allow_http",
+            "tls",
+            "retry",
+        ],
+        Kind::Azure => &[
+            "account",
+            "container",
+            "key",
+            "sas",
+            "token",
+            "endpoint",
+            "encryption_scope",
+            "allow_http",
+            "tls",
+            "retry",
+        ],
+        Kind::Gcs => &["bucket", "service_account_key", "tls", "retry"],
+        Kind::Http => &["url", "allow_http", "tls", "retry"],
+    }
+}
+
+/// Parse and validate a spec file.
+pub fn parse_file(path: &Path) -> anyhow::Result<Spec> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        crate::error::usage(
+            format!("cannot read spec {}: {e}", path.display()),
+            None,
+        )
+    })?;
+    let base_dir = path
+        .parent()
+        .map(|p| {
+            if p.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                p
+            }
+        })
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    parse_str(&text, &path.display().to_string(), base_dir)
+}
+
+/// Parse and validate spec text. `source` names it in messages.
+pub fn parse_str(text: &str, source: &str, base_dir: std::path::PathBuf) -> anyhow::Result<Spec> {
+    let root: Table = text.parse().map_err(|e: toml::de::Error| {
+        let (line, col) = e
+            .span()
+            .map(|s| line_col(text, s.start))
+            .unwrap_or((0, 0));
+        crate::error::usage(
+            format!(
+                "{source}:{line}:{col}: not valid TOML: {}",
+                e.message().trim()
+            ),
+            None,
+        )
+    })?;
+    let mut w = Walker { errors: Vec::new() };
+    let spec = w.spec(&root, base_dir);
+    let mut errors = w.errors;
+    if let Some(spec) = &spec {
+        errors.extend(validate::check(spec));
+    }
+    match spec {
+        Some(spec) if errors.is_empty() => Ok(spec),
+        _ => Err(SpecErrors {
+            source: source.to_string(),
+            errors,
+        }
+        .into_error()),
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+struct Walker {
+    errors: Vec<SpecError>,
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::String(_) => "a string",
+        Value::Integer(_) => "an integer",
+        Value::Float(_) => "a number",
+        Value::Boolean(_) => "a boolean",
+        Value::Datetime(_) => "a date",
+        Value::Array(_) => "an array",
+        Value::Table(_) => "a table",
+    }
+}
+
+impl Walker {
+    fn err(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.errors.push(SpecError {
+            path: path.into(),
+            message: message.into(),
+        });
+    }
+
+    fn keys(&mut self, path: &str, table: &Table, allowed: &[&str]) {
+        for key in table.keys() {
+            if !allowed.contains(&key.as_str()) {
+                let hint = match suggest(key, allowed.iter().copied()) {
+                    Some(s) => format!(" (did you mean \"{s}\"?)"),
+                    None => format!(" (expected one of: {})", allowed.join(", ")),
+                };
+                self.err(join(path, key), format!("unknown key{hint}"));
+            }
+        }
+    }
+
+    fn string(&mut self, path: &str, table: &Table, key: &str) -> Option<String> {
+        match table.get(key)? {
+            Value::String(s) => Some(s.clone()),
+            other => {
+                self.err(
+                    join(path, key),
+                    format!("expected a string, found {}", type_name(other)),
+                );
+                None
+            }
+        }
+    }
+
+    fn boolean(&mut self, path: &str, table: &Table, key: &str) -> Option<bool> {
+        match table.get(key)? {
+            Value::Boolean(b) => Some(*b),
+            other => {
+                self.err(
+                    join(path, key),
+                    format!("expected true or false, found {}", type_name(other)),
+                );
+                None
+            }
+        }
+    }
+
+    fn positive(&mut self, path: &str, table: &Table, key: &str) -> Option<u64> {
+        match table.get(key)? {
+            Value::Integer(i) if *i > 0 => Some(*i as u64),
+            Value::Integer(i) => {
+                self.err(join(path, key), format!("must be positive, found {i}"));
+                None
+            }
+            other => {
+                self.err(
+                    join(path, key),
+                    format!("expected an integer, found {}", type_name(other)),
+                );
+                None
+            }
+        }
+    }
+
+    fn table<'t>(&mut self, path: &str, table: &'t Table, key: &str) -> Option<&'t Table> {
+        match table.get(key)? {
+            Value::Table(t) => Some(t),
+            other => {
+                self.err(
+                    join(path, key),
+                    format!("expected a table, found {}", type_name(other)),
+                );
+                None
+            }
+        }
+    }
+
+    fn strings(&mut self, path: &str, table: &Table, key: &str) -> Option<Vec<String>> {
+        let p = join(path, key);
+        match table.get(key)? {
+            Value::String(s) => Some(vec![s.clone()]),
+            Value::Array(items) => {
+                let mut out = Vec::new();
+                for (i, item) in items.iter().enumerate() {
+                    match item {
+                        Value::String(s) => out.push(s.clone()),
+                        other => self.err(
+                            format!("{p}[{i}]"),
+                            format!("expected a string, found {}", type_name(other)),
+                        ),
+                    }
+                }
+                Some(out)
+            }
+            other => {
+                self.err(
+                    p,
+                    format!("expected a list of strings, found {}", type_name(other)),
+                );
+                None
+            }
+        }
+    }
+
+    fn spec(&mut self, root: &Table, base_dir: std::path::PathBuf) -> Option<Spec> {
+        self.keys("", root, TOP_KEYS);
+        let mut connections = BTreeMap::new();
+        if let Some(conns) = self.table("", root, "connections") {
+            for (name, value) in conns {
+                let path = format!("connections.{name}");
+                match value {
+                    Value::Table(t) => {
+                        if let Some(c) = self.connection(&path, name, t) {
+                            connections.insert(name.clone(), c);
+                        }
+                    }
+                    other => self.err(
+                        path,
+                        format!("expected a table, found {}", type_name(other)),
+                    ),
+                }
+            }
+        }
+        let defaults = self.table("", root, "defaults").cloned().unwrap_or_default();
+        self.keys("defaults", &defaults, DEFAULT_KEYS);
+        let default_mode = self.mode("defaults", &defaults);
+        let mut default_ep = Endpoint::new(LOCAL);
+        self.endpoint_options("defaults", &defaults, &mut default_ep);
+
+        let mut copies = Vec::new();
+        match root.get("copy") {
+            None => self.err("copy", "the spec has no [[copy]] sections"),
+            Some(Value::Array(items)) => {
+                for (i, item) in items.iter().enumerate() {
+                    let path = format!("copy[{i}]");
+                    match item {
+                        Value::Table(t) => {
+                            if let Some(c) =
+                                self.copy(&path, i, t, default_mode.clone(), &default_ep)
+                            {
+                                copies.push(c);
+                            }
+                        }
+                        other => self.err(
+                            path,
+                            format!("expected a table, found {}", type_name(other)),
+                        ),
+                    }
+                }
+            }
+            Some(other) => self.err(
+                "copy",
+                format!(
+                    "expected [[copy]] sections (an array of tables), found {}",
+                    type_name(other)
+                ),
+            ),
+        }
+        Some(Spec {
+            base_dir,
+            connections,
+            copies,
+        })
+    }
+
+    fn connection(&mut self, path: &str, name: &str, t: &Table) -> Option<Connection> {
+        let kind_name = match t.get("kind") {
+            None => {
+                self.err(
+                    join(path, "kind"),
+                    "missing (one of: local, postgres, mssql, s3, azure, gcs, http)",
+                );
+                return None;
+            }
+            Some(_) => self.string(path, t, "kind")?,
+        };
+        let Some(kind) = Kind::ALL
+            .iter()
+            .find(|(n, _)| *n == kind_name)
+            .map(|(_, k)| *k)
+        else {
+            let names: Vec<&str> = Kind::ALL.iter().map(|(n, _)| *n).collect();
+            let hint = suggest(&kind_name, names.iter().copied())
+                .map(|s| format!(" (did you mean \"{s}\"?)"))
+                .unwrap_or_else(|| format!(" (expected one of: {})", names.join(", ")));
+            self.err(
+                join(path, "kind"),
+                format!("unknown kind \"{kind_name}\"{hint}"),
+            );
+            return None;
+        };
+        let mut allowed = vec!["kind", "region"];
+        allowed.extend_from_slice(connection_keys(kind));
+        self.keys(path, t, &allowed);
+        let region = self.string(path, t, "region");
+        let mut settings = t.clone();
+        settings.remove("kind");
+        settings.remove("region");
+        Some(Connection {
+            name: name.to_string(),
+            kind,
+            region,
+            settings,
+        })
+    }
+
+    fn mode(&mut self, path: &str, t: &Table) -> Option<Mode> {
+        let name = self.string(path, t, "mode")?;
+        let mode = match name.as_str() {
+            "append" => Mode::Append,
+            "replace" => Mode::Replace,
+            "merge" => Mode::Merge { key: Vec::new() },
+            "incremental" => Mode::Incremental {
+                cursor: String::new(),
+            },
+            other => {
+                let hint = suggest(other, MODES.iter().copied())
+                    .map(|s| format!(" (did you mean \"{s}\"?)"))
+                    .unwrap_or_else(|| format!(" (expected one of: {})", MODES.join(", ")));
+                self.err(join(path, "mode"), format!("unknown mode \"{other}\"{hint}"));
+                return None;
+            }
+        };
+        Some(mode)
+    }
+
+    fn copy(
+        &mut self,
+        path: &str,
+        index: usize,
+        t: &Table,
+        default_mode: Option<Mode>,
+        default_ep: &Endpoint,
+    ) -> Option<Copy> {
+        self.keys(path, t, COPY_KEYS);
+        let name = self
+            .string(path, t, "name")
+            .unwrap_or_else(|| format!("copy{}", index + 1));
+        let from = self.endpoint_at(path, t, "from", default_ep);
+        let to = self.endpoint_at(path, t, "to", default_ep);
+        let mut mode = self.mode(path, t).or(default_mode);
+        let key = self.strings(path, t, "key");
+        let cursor = self.string(path, t, "cursor");
+        match &mut mode {
+            Some(Mode::Merge { key: k }) => match key {
+                Some(key) if !key.is_empty() => *k = key,
+                _ => self.err(
+                    join(path, "key"),
+                    "mode \"merge\" needs key = [\"column\", …]",
+                ),
+            },
+            Some(Mode::Incremental { cursor: c }) => match cursor {
+                Some(cursor) => *c = cursor,
+                None => self.err(
+                    join(path, "cursor"),
+                    "mode \"incremental\" needs cursor = \"column\"",
+                ),
+            },
+            _ => {
+                if key.is_some() {
+                    self.err(join(path, "key"), "key is only used with mode = \"merge\"");
+                }
+                if cursor.is_some() {
+                    self.err(
+                        join(path, "cursor"),
+                        "cursor is only used with mode = \"incremental\"",
+                    );
+                }
+            }
+        }
+        let allow_cross_region = self
+            .boolean(path, t, "allow_cross_region")
+            .unwrap_or(false);
+        Some(Copy {
+            name,
+            from: from?,
+            to: to?,
+            mode: mode.unwrap_or(Mode::Replace),
+            allow_cross_region,
+        })
+    }
+
+    fn endpoint_at(
+        &mut self,
+        path: &str,
+        t: &Table,
+        key: &str,
+        default_ep: &Endpoint,
+    ) -> Option<Endpoint> {
+        let p = join(path, key);
+        match t.get(key) {
+            None => {
+                self.err(
+                    p,
+                    "missing (e.g. { path = \"data/orders.csv\" } or { connection = \"db\", table = \"public.orders\" })",
+                );
+                None
+            }
+            Some(Value::Table(et)) => Some(self.endpoint(&p, et, default_ep)),
+            Some(other) => {
+                self.err(p, format!("expected a table, found {}", type_name(other)));
+                None
+            }
+        }
+    }
+
+    fn endpoint(&mut self, path: &str, t: &Table, default_ep: &Endpoint) -> Endpoint {
+        self.keys(path, t, ENDPOINT_KEYS);
+        let mut ep = default_ep.clone();
+        ep.connection = self
+            .string(path, t, "connection")
+            .unwrap_or_else(|| LOCAL.to_string());
+        ep.path = self.string(path, t, "path");
+        ep.table = self.string(path, t, "table");
+        ep.query = self.string(path, t, "query");
+        if let Some(f) = self.string(path, t, "format") {
+            match Format::from_name(&f) {
+                Some(format) => ep.format = Some(format),
+                None => {
+                    let hint = suggest(&f, Format::NAMES.iter().copied())
+                        .map(|s| format!(" (did you mean \"{s}\"?)"))
+                        .unwrap_or_else(|| {
+                            format!(" (expected one of: {})", Format::NAMES.join(", "))
+                        });
+                    self.err(join(path, "format"), format!("unknown format \"{f}\"{hint}"));
+                }
+            }
+        }
+        if let Some(s) = self.string(path, t, "schema") {
+            match crate::schema::parse_schema(&s) {
+                Ok(schema) => ep.schema = Some(schema),
+                Err(e) => self.err(
+                    join(path, "schema"),
+                    format!("{e} (types: {})", crate::schema::TYPE_NAMES),
+                ),
+            }
+        }
+        if let Some(n) = self.positive(path, t, "max_rows_per_file") {
+            ep.max_rows_per_file = Some(n);
+        }
+        self.endpoint_options(path, t, &mut ep);
+        ep
+    }
+
+    /// The settings `[defaults]` and endpoints share: csv, parquet, infer_rows.
+    fn endpoint_options(&mut self, path: &str, t: &Table, ep: &mut Endpoint) {
+        if let Some(n) = self.positive(path, t, "infer_rows") {
+            ep.infer_rows = n as usize;
+        }
+        if let Some(csv) = self.table(path, t, "csv") {
+            let p = join(path, "csv");
+            self.keys(&p, csv, CSV_KEYS);
+            self.csv(&p, csv, &mut ep.csv);
+        }
+        if let Some(pq) = self.table(path, t, "parquet") {
+            let p = join(path, "parquet");
+            self.keys(&p, pq, PARQUET_KEYS);
+            self.parquet(&p, pq, &mut ep.parquet);
+        }
+    }
+
+    fn csv(&mut self, path: &str, t: &Table, o: &mut CsvOptions) {
+        if let Some(h) = self.boolean(path, t, "header") {
+            o.header = h;
+        }
+        for key in ["delimiter", "quote", "escape"] {
+            if let Some(s) = self.string(path, t, key) {
+                match single_byte(&s) {
+                    Ok(b) => match key {
+                        "delimiter" => o.delimiter = b,
+                        "quote" => o.quote = b,
+                        _ => o.escape = Some(b),
+                    },
+                    Err(e) => self.err(join(path, key), e),
+                }
+            }
+        }
+        if let Some(n) = self.string(path, t, "null") {
+            o.null = n;
+        }
+    }
+
+    fn parquet(&mut self, path: &str, t: &Table, o: &mut ParquetOptions) {
+        if let Some(c) = self.string(path, t, "compression") {
+            match crate::connect::file::parquet_compression(&c) {
+                Ok(_) => o.compression = c,
+                Err(e) => self.err(join(path, "compression"), e),
+            }
+        }
+        if let Some(n) = self.positive(path, t, "row_group_size") {
+            o.row_group_size = n as usize;
+        }
+    }
+}
+
+/// A one-character CSV setting: `","`, `"\t"`, `"tab"`, `"|"`, …
+pub fn single_byte(s: &str) -> Result<u8, String> {
+    match s {
+        "tab" | "\\t" => return Ok(b'\t'),
+        _ => {}
+    }
+    let bytes = s.as_bytes();
+    if bytes.len() == 1 && bytes[0].is_ascii() {
+        Ok(bytes[0])
+    } else {
+        Err(format!(
+            "expected a single ASCII character (or \"tab\"), found {s:?}"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errors(text: &str) -> String {
+        let err = parse_str(text, "spec.toml", ".".into()).unwrap_err();
+        assert_eq!(crate::error::exit_kind(&err), crate::error::ExitKind::Usage);
+        err.to_string()
+    }
+
+    #[test]
+    fn all_errors_at_once_with_paths_and_hints() {
+        let text = r#"
+[connections.lake]
+kind = "lcoal"
+
+[[copy]]
+name = "a"
+from = { path = "a.csv", fromat = "csv" }
+to = { connection = "laek", path = "a.parquet" }
+mdoe = "replace"
+
+[[copy]]
+from = { path = "b.csv", csv = { delimiter = ";;" } }
+to = { path = "b.parquet", format = "parqet" }
+mode = "merge"
+"#;
+        let msg = errors(text);
+        for expected in [
+            r#"connections.lake.kind: unknown kind "lcoal" (did you mean "local"?)"#,
+            r#"copy[0].from.fromat: unknown key (did you mean "format"?)"#,
+            r#"copy[0].mdoe: unknown key (did you mean "mode"?)"#,
+            r#"copy[1].from.csv.delimiter: expected a single ASCII character"#,
+            r#"copy[1].to.format: unknown format "parqet" (did you mean "parquet"?)"#,
+            r#"copy[1].key: mode "merge" needs key"#,
+        ] {
+            assert!(msg.contains(expected), "missing {expected:?} in:\n{msg}");
+        }
+        assert!(msg.starts_with("spec.toml has "), "{msg}");
+    }
+
+    #[test]
+    fn toml_syntax_errors_name_line_and_column() {
+        let msg = errors("[[copy]\nname = 1\n");
+        assert!(msg.starts_with("spec.toml:1:"), "{msg}");
+    }
+
+    #[test]
+    fn a_minimal_spec_parses() {
+        let spec = parse_str(
+            r#"
+[defaults]
+csv = { delimiter = "tab" }
+[[copy]]
+name = "orders"
+from = { path = "orders.tsv" }
+to = { path = "orders.parquet", parquet = { row_group_size = 5000 } }
+"#,
+            "spec.toml",
+            "/data".into(),
+        )
+        .unwrap();
+        let c = &spec.copies[0];
+        assert_eq!(c.name, "orders");
+        assert_eq!(c.mode, Mode::Replace);
+        assert_eq!(c.from.csv.delimiter, b'\t');
+        assert_eq!(c.to.parquet.row_group_size, 5000);
+        assert_eq!(c.from.connection, LOCAL);
+    }
+}
