@@ -1,1 +1,6 @@
+//! Black-box tests of the convoy binary. One test binary keeps link time
+//! down; each module covers one area.
 
+mod cli;
+mod files;
+mod support;

@@ -328,6 +328,8 @@ pub struct Location<'a> {
     pub file: &'a str,
     /// 1-based number of the batch's first data row in the file.
     pub first_row: u64,
+    /// File line of a row = row + this, where lines and rows correspond.
+    pub line_offset: Option<u64>,
     /// Whether the schema was inferred (changes the hint).
     pub inferred: bool,
 }
@@ -413,11 +415,15 @@ impl Conformer {
                 } else {
                     "fix the value, or declare the column with a type that holds it".to_string()
                 };
+                let row_no = at.first_row + row as u64;
+                let line = at
+                    .line_offset
+                    .map(|o| format!(" (line {})", row_no + o))
+                    .unwrap_or_default();
                 crate::error::input(
                     format!(
-                        "{}: row {}, column \"{}\": {:?}{} is not a valid {}: {}",
+                        "{}: row {row_no}{line}, column \"{}\": {:?}{} is not a valid {}: {}",
                         at.file,
-                        at.first_row + row as u64,
                         field.name(),
                         shown,
                         ellipsis,

@@ -53,10 +53,11 @@ fn base_dir(spec: &Spec, ep: &Endpoint) -> PathBuf {
 
 fn resolve(spec: &Spec, ep: &Endpoint, path: &str) -> PathBuf {
     let p = Path::new(path);
-    if p.is_absolute() || path == "-" {
+    let base = base_dir(spec, ep);
+    if p.is_absolute() || path == "-" || base == Path::new(".") {
         p.to_path_buf()
     } else {
-        base_dir(spec, ep).join(p)
+        base.join(p)
     }
 }
 

@@ -94,7 +94,7 @@ pub fn csv_sample_records(
     if opts.header {
         match iter.next() {
             Some(Ok(h)) => header = Some(h.iter().map(|f| f.trim().to_string()).collect()),
-            Some(Err(e)) => return Err(csv_sample_error(file, e)),
+            Some(Err(e)) => return Err(csv_sample_error(file, e, 0)),
             None => header = Some(Vec::new()),
         }
     }
@@ -103,7 +103,7 @@ pub fn csv_sample_records(
             Ok(r) => records.push(r),
             // A record cut off by the end of the sample is not an error.
             Err(_) if !s.complete => break,
-            Err(e) => return Err(csv_sample_error(file, e)),
+            Err(e) => return Err(csv_sample_error(file, e, u64::from(opts.header))),
         }
         if records.len() > max_records {
             break;
@@ -117,14 +117,24 @@ pub fn csv_sample_records(
     Ok((header, records))
 }
 
-fn csv_sample_error(file: &str, e: csv::Error) -> anyhow::Error {
-    let hint = match e.kind() {
-        csv::ErrorKind::Utf8 { .. } => {
-            Some("convoy reads UTF-8 text; convert the file first, e.g. iconv -f latin1 -t utf-8".to_string())
+fn csv_sample_error(file: &str, e: csv::Error, header_lines: u64) -> anyhow::Error {
+    match e.kind() {
+        csv::ErrorKind::Utf8 { pos, err } => {
+            let line = pos.as_ref().map_or(0, |p| p.line());
+            crate::error::input(
+                format!(
+                    "{file}: row {} (line {line}), field {}: not valid UTF-8",
+                    line.saturating_sub(header_lines),
+                    err.field() + 1
+                ),
+                Some(
+                    "convoy reads UTF-8 text; convert the file first, e.g. iconv -f latin1 -t utf-8"
+                        .to_string(),
+                ),
+            )
         }
-        _ => None,
-    };
-    crate::error::input(format!("{file}: {e}"), hint)
+        _ => crate::error::input(format!("{file}: {e}"), None),
+    }
 }
 
 /// Reads one CSV input as batches of the conformer's target schema.
@@ -169,6 +179,7 @@ pub fn csv_batches(
         let at = Location {
             file: &file,
             first_row: next_row,
+            line_offset: Some(header_lines),
             inferred,
         };
         next_row += batch.num_rows() as u64;
@@ -176,8 +187,8 @@ pub fn csv_batches(
     }))
 }
 
-/// arrow-csv's messages count lines from the first line of the file and
-/// columns from 0; say it the way a user reads the file.
+/// Rewrite arrow-csv's messages the way a user reads the file: data rows
+/// counted from 1 after the header, file lines, column names.
 fn csv_error(
     file: &str,
     e: ArrowError,
@@ -186,49 +197,73 @@ fn csv_error(
     inferred: bool,
 ) -> anyhow::Error {
     let text = e.to_string();
-    let text = text
-        .strip_prefix("Parser error: ")
-        .or_else(|| text.strip_prefix("Csv error: "))
-        .unwrap_or(&text)
-        .to_string();
-    let column = text
-        .split("for column ")
-        .nth(1)
-        .and_then(|rest| rest.split(' ').next())
-        .and_then(|n| n.parse::<usize>().ok())
-        .and_then(|i| names.get(i));
-    let line = text
-        .split("line ")
-        .nth(1)
-        .and_then(|rest| {
-            rest.split(|c: char| !c.is_ascii_digit())
-                .next()
-        })
-        .and_then(|n| n.parse::<u64>().ok());
-    let mut msg = format!("{file}: ");
-    if let Some(line) = line {
-        // arrow counts data rows from 1 after the header; a file line is one more.
-        msg.push_str(&format!("row {line} (line {})", line + header_lines));
-        if let Some(c) = column {
-            msg.push_str(&format!(", column \"{c}\""));
-        }
-        msg.push_str(": ");
-    }
-    // Row data can be long; keep the message readable.
-    let detail = text.split(". Row data:").next().unwrap_or(&text);
-    msg.push_str(detail);
-    let hint = if text.contains("invalid UTF-8") {
-        "convoy reads UTF-8 text; convert the file first, e.g. iconv -f latin1 -t utf-8".to_string()
-    } else if text.contains("number of fields") || text.contains("unequal lengths") {
-        format!(
-            "every row needs {} fields; check the delimiter (--delimiter) and quoting",
-            names.len()
+    let number_after = |marker: &str| -> Option<u64> {
+        text.split(marker)
+            .nth(1)?
+            .split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok()
+    };
+    let (msg, hint) = if text.contains("incorrect number of fields") {
+        // arrow counts these lines from the first line of the file.
+        let line = number_after("for line ").unwrap_or(0);
+        let detail = text
+            .split(", expected ")
+            .nth(1)
+            .map(|r| format!("expected {}", r.replace(" got ", " fields, found ")))
+            .unwrap_or_else(|| text.clone());
+        (
+            format!(
+                "{file}: row {} (line {line}): {detail}",
+                line.saturating_sub(header_lines)
+            ),
+            format!(
+                "every row needs {} fields; check the delimiter (--delimiter) and quoting",
+                names.len()
+            ),
         )
-    } else if inferred {
-        "the type was inferred from a sample; declare it with --schema or raise --infer-rows"
-            .to_string()
+    } else if text.contains("invalid UTF-8") {
+        let line = number_after("for line ").unwrap_or(0);
+        (
+            format!(
+                "{file}: row {} (line {line}): not valid UTF-8",
+                line.saturating_sub(header_lines)
+            ),
+            "convoy reads UTF-8 text; convert the file first, e.g. iconv -f latin1 -t utf-8"
+                .to_string(),
+        )
+    } else if let Some(row) = number_after(" at line ") {
+        // Value errors count data rows from 1.
+        let column = number_after("for column ")
+            .and_then(|i| names.get(i as usize))
+            .map(|c| format!(", column \"{c}\""))
+            .unwrap_or_default();
+        let value = text
+            .split("parsing value '")
+            .nth(1)
+            .and_then(|r| r.split("' as type '").next())
+            .unwrap_or("?");
+        let ty = text
+            .split("' as type '")
+            .nth(1)
+            .and_then(|r| r.split('\'').next())
+            .unwrap_or("?")
+            .to_ascii_lowercase();
+        (
+            format!(
+                "{file}: row {row} (line {}){column}: {value:?} is not a valid {ty}",
+                row + header_lines
+            ),
+            if inferred {
+                "the type was inferred from a sample; declare it with --schema or raise --infer-rows"
+                    .to_string()
+            } else {
+                "fix the value, or declare the column with a type that holds it".to_string()
+            },
+        )
     } else {
-        "fix the value, or declare the column with a type that holds it".to_string()
+        (format!("{file}: {text}"), "check the file's CSV dialect (--delimiter, --quote, --escape)".to_string())
     };
     crate::error::input(msg, Some(hint))
 }
@@ -266,6 +301,7 @@ pub fn json_batches(
         let at = Location {
             file: &file,
             first_row: next_row,
+            line_offset: Some(0),
             inferred,
         };
         next_row += batch.num_rows() as u64;
