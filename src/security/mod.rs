@@ -7,7 +7,10 @@
 //! HKDF-SHA256, X25519); this module only composes them.
 
 pub mod redact;
+pub mod reference;
+pub mod sealed;
 pub mod secret;
+pub mod vault;
 
 pub use secret::Secret;
 
