@@ -1,6 +1,6 @@
+mod commands;
 #[allow(dead_code)] // parts of the API serve spec loading and the copy runner
 mod security;
-mod commands;
 
 use std::path::PathBuf;
 

@@ -4,8 +4,8 @@
 
 pub mod secrets;
 
-use crate::security::reference::ReferenceError;
 use crate::security::redact::redact;
+use crate::security::reference::ReferenceError;
 use crate::security::sealed::SealError;
 use crate::security::vault::VaultError;
 use crate::security::{InvalidName, EXIT_FAILURE, EXIT_USAGE};

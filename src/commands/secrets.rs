@@ -114,7 +114,10 @@ pub fn run(cmd: SecretsCmd, vault: Option<PathBuf>) -> anyhow::Result<()> {
             let mut vault = Vault::open_locked(&path)?;
             if !vault.exists() {
                 return Err(UsageError::new(
-                    format!("vault {} does not exist; there is nothing to rotate", path.display()),
+                    format!(
+                        "vault {} does not exist; there is nothing to rotate",
+                        path.display()
+                    ),
                     Some("convoy secrets set NAME creates it"),
                 )
                 .into());
@@ -163,7 +166,10 @@ fn open_for_passphrase_creation(path: &std::path::Path) -> anyhow::Result<Vault>
         let vault = Vault::open_locked(path)?;
         if !vault.uses_passphrase() {
             return Err(UsageError::new(
-                format!("vault {} already exists and uses a machine key", path.display()),
+                format!(
+                    "vault {} already exists and uses a machine key",
+                    path.display()
+                ),
                 Some("convoy secrets rotate --passphrase switches it to a passphrase"),
             )
             .into());
@@ -216,7 +222,8 @@ fn read_value(prompt: &str) -> anyhow::Result<Secret> {
             )
             .into());
         }
-        String::from_utf8(bytes).map_err(|_| UsageError::new("the value is not UTF-8 text", None))?
+        String::from_utf8(bytes)
+            .map_err(|_| UsageError::new("the value is not UTF-8 text", None))?
     };
     if value.ends_with('\n') {
         value.pop();

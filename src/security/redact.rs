@@ -174,11 +174,7 @@ fn redact_url_passwords(text: &str) -> String {
             if userinfo[..colon].contains('/') || colon + 1 == at {
                 return None;
             }
-            Some(format!(
-                "{}{REDACTED}{}",
-                &token[..=colon],
-                &token[at..]
-            ))
+            Some(format!("{}{REDACTED}{}", &token[..=colon], &token[at..]))
         });
         match redacted {
             Some(t) => out.push_str(&t),
@@ -319,7 +315,9 @@ mod tests {
             "proxy-authorization: [redacted]"
         );
         assert_eq!(
-            redact(r#"headers: {"authorization": "AWS4-HMAC-SHA256 Credential=x, Signature=y", "host": "h"}"#),
+            redact(
+                r#"headers: {"authorization": "AWS4-HMAC-SHA256 Credential=x, Signature=y", "host": "h"}"#
+            ),
             r#"headers: {"authorization": "[redacted]", "host": "h"}"#
         );
         assert_eq!(
@@ -347,12 +345,32 @@ mod tests {
     #[test]
     fn sensitive_names() {
         for n in [
-            "sig", "SIG", "X-Amz-Signature", "X-Amz-Credential", "X-Amz-Security-Token",
-            "token", "access_token", "Password", "pwd", "AccountKey", "key", "client_secret",
+            "sig",
+            "SIG",
+            "X-Amz-Signature",
+            "X-Amz-Credential",
+            "X-Amz-Security-Token",
+            "token",
+            "access_token",
+            "Password",
+            "pwd",
+            "AccountKey",
+            "key",
+            "client_secret",
         ] {
             assert!(is_sensitive_name(n), "{n}");
         }
-        for n in ["sv", "se", "sp", "sr", "table", "mode", "user", "X-Amz-Date", "page"] {
+        for n in [
+            "sv",
+            "se",
+            "sp",
+            "sr",
+            "table",
+            "mode",
+            "user",
+            "X-Amz-Date",
+            "page",
+        ] {
             assert!(!is_sensitive_name(n), "{n}");
         }
     }

@@ -81,7 +81,9 @@ impl ResolveContext {
 /// A reference that could not be resolved. Never contains a secret value.
 #[derive(Debug, thiserror::Error)]
 pub enum ReferenceError {
-    #[error("{reference}: a secret value must be a reference such as ${{secret:NAME}}, not a literal")]
+    #[error(
+        "{reference}: a secret value must be a reference such as ${{secret:NAME}}, not a literal"
+    )]
     NotAReference { reference: String },
     #[error("{reference}: a value is either one whole reference or a literal; references cannot be embedded in text")]
     Embedded { reference: String },
@@ -114,7 +116,9 @@ pub enum ReferenceError {
         path: PathBuf,
         detail: String,
     },
-    #[error("{reference}: {path} is writable by other users (mode {mode:04o}); refusing to trust it")]
+    #[error(
+        "{reference}: {path} is writable by other users (mode {mode:04o}); refusing to trust it"
+    )]
     FileWritable {
         reference: String,
         path: PathBuf,
@@ -159,8 +163,9 @@ impl ReferenceError {
     pub fn exit_code(&self) -> i32 {
         match self {
             ReferenceError::Vault { exit_code, .. } => *exit_code,
-            ReferenceError::FileWritable { .. }
-            | ReferenceError::NotAReference { .. } => super::EXIT_REFUSED,
+            ReferenceError::FileWritable { .. } | ReferenceError::NotAReference { .. } => {
+                super::EXIT_REFUSED
+            }
             ReferenceError::Sealed { source, .. } => source.exit_code(),
             _ => super::EXIT_USAGE,
         }
@@ -241,7 +246,10 @@ pub fn resolve(s: &str, ctx: &ResolveContext) -> Result<Secret, ReferenceError> 
 /// How a reference is named in messages: sealed texts are long and opaque, so they are shown
 /// by the label they carry.
 fn display_reference(s: &str) -> String {
-    if let Some(text) = s.strip_prefix("${sealed:").and_then(|t| t.strip_suffix('}')) {
+    if let Some(text) = s
+        .strip_prefix("${sealed:")
+        .and_then(|t| t.strip_suffix('}'))
+    {
         return match sealed::sealed_name(text) {
             Ok(name) => format!("${{sealed:…}} ({name})"),
             Err(_) => "${sealed:…}".into(),
@@ -320,10 +328,23 @@ mod tests {
 
     #[test]
     fn is_reference_recognises_whole_references_only() {
-        for yes in ["${secret:a}", "${env:HOME}", "${file:/x}", "${sealed:AQ}", " ${foo:x} "] {
+        for yes in [
+            "${secret:a}",
+            "${env:HOME}",
+            "${file:/x}",
+            "${sealed:AQ}",
+            " ${foo:x} ",
+        ] {
             assert!(is_reference(yes), "{yes}");
         }
-        for no in ["hunter2", "pre${env:X}", "${env:X}post", "${a}${b}", "$env:X", ""] {
+        for no in [
+            "hunter2",
+            "pre${env:X}",
+            "${env:X}post",
+            "${a}${b}",
+            "$env:X",
+            "",
+        ] {
             assert!(!is_reference(no), "{no}");
         }
     }
@@ -340,7 +361,10 @@ mod tests {
         assert_eq!(s.expose(), "ref-canary-vault");
         let err = resolve("${secret:warehouse_pwd}", &ctx).unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("warehouse_pwd") && text.contains("vault"), "{text}");
+        assert!(
+            text.contains("warehouse_pwd") && text.contains("vault"),
+            "{text}"
+        );
         assert_eq!(err.hint().unwrap(), "convoy secrets set warehouse_pwd");
         assert!(!text.contains("ref-canary"));
         assert!(matches!(
@@ -358,7 +382,9 @@ mod tests {
         let ctx = ctx_in(dir.path());
         std::env::set_var("CONVOY_TEST_REF_LAZY", "lazy-env-value");
         assert_eq!(
-            resolve("${env:CONVOY_TEST_REF_LAZY}", &ctx).unwrap().expose(),
+            resolve("${env:CONVOY_TEST_REF_LAZY}", &ctx)
+                .unwrap()
+                .expose(),
             "lazy-env-value"
         );
         let err = resolve("${secret:x}", &ctx).unwrap_err();
@@ -372,12 +398,17 @@ mod tests {
         std::env::set_var("CONVOY_TEST_REF_ENV", "env-canary-value");
         std::env::set_var("CONVOY_TEST_REF_EMPTY", "");
         assert_eq!(
-            resolve("${env:CONVOY_TEST_REF_ENV}", &ctx).unwrap().expose(),
+            resolve("${env:CONVOY_TEST_REF_ENV}", &ctx)
+                .unwrap()
+                .expose(),
             "env-canary-value"
         );
         let err = resolve("${env:CONVOY_TEST_REF_UNSET_X}", &ctx).unwrap_err();
         assert!(matches!(err, ReferenceError::EnvMissing { .. }));
-        assert!(err.hint().unwrap().contains("export CONVOY_TEST_REF_UNSET_X"));
+        assert!(err
+            .hint()
+            .unwrap()
+            .contains("export CONVOY_TEST_REF_UNSET_X"));
         assert!(matches!(
             resolve("${env:CONVOY_TEST_REF_EMPTY}", &ctx),
             Err(ReferenceError::EnvEmpty { .. })
@@ -398,15 +429,24 @@ mod tests {
         let r = format!("${{file:{}}}", abs.display());
         assert_eq!(resolve(&r, &ctx).unwrap().expose(), "file-canary");
         write("crlf", b"two\nlines\r\n", 0o600);
-        assert_eq!(resolve("${file:crlf}", &ctx).unwrap().expose(), "two\nlines");
+        assert_eq!(
+            resolve("${file:crlf}", &ctx).unwrap().expose(),
+            "two\nlines"
+        );
         write("open", b"readable-by-all", 0o644);
-        assert_eq!(resolve("${file:open}", &ctx).unwrap().expose(), "readable-by-all");
+        assert_eq!(
+            resolve("${file:open}", &ctx).unwrap().expose(),
+            "readable-by-all"
+        );
         write("writable", b"anyone-can-change", 0o666);
         let err = resolve("${file:writable}", &ctx).unwrap_err();
         assert!(matches!(err, ReferenceError::FileWritable { .. }), "{err}");
         assert_eq!(err.exit_code(), crate::security::EXIT_REFUSED);
         write("empty", b"\n", 0o600);
-        assert!(resolve("${file:empty}", &ctx).unwrap_err().to_string().contains("empty"));
+        assert!(resolve("${file:empty}", &ctx)
+            .unwrap_err()
+            .to_string()
+            .contains("empty"));
         write("big", &vec![b'x'; MAX_FILE_LEN as usize + 1], 0o600);
         assert!(resolve("${file:big}", &ctx).is_err());
         let err = resolve("${file:missing}", &ctx).unwrap_err();
@@ -422,16 +462,22 @@ mod tests {
         va.save().unwrap();
         let mut vb = Vault::open(&b.path().join("vault")).unwrap();
         vb.save().unwrap();
-        let text = sealed::seal(&va.identity().public_key(), "lake_key", "sealed-ref-canary")
-            .unwrap();
+        let text =
+            sealed::seal(&va.identity().public_key(), "lake_key", "sealed-ref-canary").unwrap();
         let reference = format!("${{sealed:{text}}}");
         assert!(is_reference(&reference));
         let on_a = resolve(&reference, &ctx_in(a.path())).unwrap();
         assert_eq!(on_a.expose(), "sealed-ref-canary");
         let err = resolve(&reference, &ctx_in(b.path())).unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("lake_key") && msg.contains("not sealed for"), "{msg}");
-        assert!(!msg.contains(&text), "the opaque text is not repeated: {msg}");
+        assert!(
+            msg.contains("lake_key") && msg.contains("not sealed for"),
+            "{msg}"
+        );
+        assert!(
+            !msg.contains(&text),
+            "the opaque text is not repeated: {msg}"
+        );
         assert_eq!(err.exit_code(), crate::security::EXIT_REFUSED);
         let err = resolve("${sealed:not-base64!}", &ctx_in(a.path())).unwrap_err();
         assert!(matches!(err, ReferenceError::Sealed { .. }));

@@ -149,7 +149,13 @@ pub fn open(sealed: &str, identity: &Identity) -> Result<Secret, SealError> {
     let body = &parts.raw[parts.head_len..];
     let plain = Zeroizing::new(
         cipher
-            .decrypt(&nonce, Payload { msg: body, aad: &aad })
+            .decrypt(
+                &nonce,
+                Payload {
+                    msg: body,
+                    aad: &aad,
+                },
+            )
             .map_err(|_| SealError::WrongIdentity {
                 name: parts.name.clone(),
                 public_key: format_public_key(&my_pk),
@@ -204,7 +210,11 @@ impl SealedParts {
     }
 }
 
-fn derive(shared: &[u8; 32], ephemeral: &PublicKey, recipient: &PublicKey) -> (XChaCha20Poly1305, XNonce) {
+fn derive(
+    shared: &[u8; 32],
+    ephemeral: &PublicKey,
+    recipient: &PublicKey,
+) -> (XChaCha20Poly1305, XNonce) {
     let salt = [ephemeral.as_bytes().as_slice(), recipient.as_bytes()].concat();
     let mut okm = Zeroizing::new([0u8; 56]);
     Hkdf::<Sha256>::new(Some(&salt), shared)
@@ -217,7 +227,10 @@ fn derive(shared: &[u8; 32], ephemeral: &PublicKey, recipient: &PublicKey) -> (X
 }
 
 fn format_public_key(pk: &PublicKey) -> String {
-    format!("{PUBLIC_KEY_PREFIX}{}", URL_SAFE_NO_PAD.encode(pk.as_bytes()))
+    format!(
+        "{PUBLIC_KEY_PREFIX}{}",
+        URL_SAFE_NO_PAD.encode(pk.as_bytes())
+    )
 }
 
 /// Checks that `text` is a `convoy-pk1:…` public key (before asking for a value to seal).
@@ -227,7 +240,10 @@ pub fn check_public_key(text: &str) -> Result<(), SealError> {
 
 fn parse_public_key(text: &str) -> Result<PublicKey, SealError> {
     let bad = || SealError::BadPublicKey(text.chars().take(80).collect());
-    let b64 = text.trim().strip_prefix(PUBLIC_KEY_PREFIX).ok_or_else(bad)?;
+    let b64 = text
+        .trim()
+        .strip_prefix(PUBLIC_KEY_PREFIX)
+        .ok_or_else(bad)?;
     let bytes: [u8; 32] = URL_SAFE_NO_PAD
         .decode(b64)
         .map_err(|_| bad())?

@@ -118,7 +118,7 @@ pub enum VaultError {
     },
     #[error("vault {path} failed authentication: it was modified or the key/passphrase is wrong ({detail})")]
     Tampered { path: PathBuf, detail: String },
-    #[error("vault {path}: the passphrase is wrong")]
+    #[error("the passphrase does not unlock vault {path}")]
     WrongPassphrase { path: PathBuf },
     #[error("vault {path} is protected by a passphrase and none was given")]
     PassphraseRequired { path: PathBuf },
@@ -157,9 +157,7 @@ impl VaultError {
             | VaultError::Tampered { .. }
             | VaultError::WrongPassphrase { .. }
             | VaultError::BadKeyFile { .. } => super::EXIT_REFUSED,
-            VaultError::PassphraseRequired { .. } | VaultError::InvalidName(_) => {
-                super::EXIT_USAGE
-            }
+            VaultError::PassphraseRequired { .. } | VaultError::InvalidName(_) => super::EXIT_USAGE,
             VaultError::NotFound { .. } | VaultError::Io { .. } => super::EXIT_FAILURE,
         }
     }
@@ -432,13 +430,16 @@ impl Vault {
     }
 
     fn open_inner(path: &Path, pass: PassSource, lock: bool) -> Result<Vault> {
-        let lock = if lock { Some(LockFile::acquire(path)?) } else { None };
+        let lock = if lock {
+            Some(LockFile::acquire(path)?)
+        } else {
+            None
+        };
         let bytes = match File::open(path) {
             Ok(mut file) => {
                 check_private(&file, "vault", path)?;
                 let mut bytes = Vec::new();
-                file.read_to_end(&mut bytes)
-                    .map_err(io_err("read", path))?;
+                file.read_to_end(&mut bytes).map_err(io_err("read", path))?;
                 Some(bytes)
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
@@ -500,7 +501,10 @@ impl Vault {
             HeaderSource::Machine { id } => {
                 let key_file = key_file_for(path);
                 let kf = KeyFile::load(&key_file)?.ok_or_else(|| {
-                    tampered(&format!("machine key file {} is missing", key_file.display()))
+                    tampered(&format!(
+                        "machine key file {} is missing",
+                        key_file.display()
+                    ))
                 })?;
                 let key = kf.key(&id).ok_or_else(|| {
                     tampered(&format!(
@@ -997,9 +1001,7 @@ fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
         .tempfile_in(dir)
         .map_err(io_err("create a temporary file in", dir))?;
     tmp.write_all(bytes).map_err(io_err("write", tmp.path()))?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(io_err("sync", path))?;
+    tmp.as_file().sync_all().map_err(io_err("sync", path))?;
     tmp.persist(path)
         .map_err(|e| io_err("replace", path)(e.error))?;
     fsync_dir(path)
@@ -1052,7 +1054,6 @@ impl LockFile {
         }
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -1146,12 +1147,18 @@ mod tests {
         }
         for len in [0, 5, 40, good.len() - 1] {
             fs::write(&path, &good[..len]).unwrap();
-            assert!(matches!(Vault::open(&path), Err(VaultError::Tampered { .. })));
+            assert!(matches!(
+                Vault::open(&path),
+                Err(VaultError::Tampered { .. })
+            ));
         }
         let mut longer = good.clone();
         longer.push(0);
         fs::write(&path, &longer).unwrap();
-        assert!(matches!(Vault::open(&path), Err(VaultError::Tampered { .. })));
+        assert!(matches!(
+            Vault::open(&path),
+            Err(VaultError::Tampered { .. })
+        ));
         fs::write(&path, &good).unwrap();
         assert!(Vault::open(&path).is_ok());
     }
@@ -1162,7 +1169,10 @@ mod tests {
         let (path, _) = new_vault(dir.path());
         let kf = key_file_for(&path);
         fs::remove_file(&kf).unwrap();
-        assert!(matches!(Vault::open(&path), Err(VaultError::Tampered { .. })));
+        assert!(matches!(
+            Vault::open(&path),
+            Err(VaultError::Tampered { .. })
+        ));
         let mut other = KeyFile::default();
         other.add(random_bytes(), Zeroizing::new(random_bytes()));
         other.save(&kf).unwrap();
@@ -1185,7 +1195,13 @@ mod tests {
         let kf = key_file_for(&path);
         fs::set_permissions(&kf, fs::Permissions::from_mode(0o644)).unwrap();
         let err = Vault::open(&path).unwrap_err();
-        assert!(matches!(err, VaultError::LoosePermissions { what: "machine key file", .. }));
+        assert!(matches!(
+            err,
+            VaultError::LoosePermissions {
+                what: "machine key file",
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -1195,7 +1211,10 @@ mod tests {
         let mut v = Vault::open_with_passphrase(&path, secret("correct horse"), false).unwrap();
         v.set("a", secret("pass-canary-1")).unwrap();
         v.save().unwrap();
-        assert!(!key_file_for(&path).exists(), "no machine key for a passphrase vault");
+        assert!(
+            !key_file_for(&path).exists(),
+            "no machine key for a passphrase vault"
+        );
         let v = Vault::open_with_passphrase(&path, secret("correct horse"), false).unwrap();
         assert!(v.uses_passphrase());
         assert_eq!(v.get("a").unwrap().expose(), "pass-canary-1");
@@ -1243,7 +1262,10 @@ mod tests {
         assert_eq!(v.identity().public_key(), public);
         // The old vault cannot be read with the new key file.
         fs::write(&path, &old_vault).unwrap();
-        assert!(matches!(Vault::open(&path), Err(VaultError::Tampered { .. })));
+        assert!(matches!(
+            Vault::open(&path),
+            Err(VaultError::Tampered { .. })
+        ));
     }
 
     #[test]
@@ -1270,7 +1292,8 @@ mod tests {
     fn rotate_passphrase_and_switch_key_source() {
         let dir = tempfile::tempdir().unwrap();
         let (path, mut v) = new_vault(dir.path());
-        v.rotate_to(NewKey::Passphrase(secret("first pass"))).unwrap();
+        v.rotate_to(NewKey::Passphrase(secret("first pass")))
+            .unwrap();
         assert!(!key_file_for(&path).exists(), "old machine key removed");
         let mut v = Vault::open_with_passphrase(&path, secret("first pass"), false).unwrap();
         let before = fs::read(&path).unwrap();
@@ -1278,7 +1301,8 @@ mod tests {
         let after = fs::read(&path).unwrap();
         assert_ne!(before[26..42], after[26..42], "salt changed");
         let mut v = Vault::open_with_passphrase(&path, secret("first pass"), false).unwrap();
-        v.rotate_to(NewKey::Passphrase(secret("second pass"))).unwrap();
+        v.rotate_to(NewKey::Passphrase(secret("second pass")))
+            .unwrap();
         assert!(Vault::open_with_passphrase(&path, secret("first pass"), false).is_err());
         let mut v = Vault::open_with_passphrase(&path, secret("second pass"), false).unwrap();
         v.rotate_to(NewKey::MachineKey).unwrap();
@@ -1296,7 +1320,10 @@ mod tests {
         v.set("x", secret("other-canary")).unwrap();
         v.save().unwrap();
         assert!(Vault::open(&path).is_ok());
-        assert_eq!(Vault::open(&other).unwrap().get("x").unwrap().expose(), "other-canary");
+        assert_eq!(
+            Vault::open(&other).unwrap().get("x").unwrap().expose(),
+            "other-canary"
+        );
     }
 
     #[test]
@@ -1308,7 +1335,8 @@ mod tests {
                 let path = path.clone();
                 std::thread::spawn(move || {
                     let mut v = Vault::open_locked(&path).unwrap();
-                    v.set(&format!("t{i}"), secret(&format!("thread-value-{i}"))).unwrap();
+                    v.set(&format!("t{i}"), secret(&format!("thread-value-{i}")))
+                        .unwrap();
                     v.save().unwrap();
                 })
             })
@@ -1318,7 +1346,10 @@ mod tests {
         }
         let v = Vault::open(&path).unwrap();
         for i in 0..8 {
-            assert_eq!(v.get(&format!("t{i}")).unwrap().expose(), format!("thread-value-{i}"));
+            assert_eq!(
+                v.get(&format!("t{i}")).unwrap().expose(),
+                format!("thread-value-{i}")
+            );
         }
     }
 }
