@@ -63,6 +63,18 @@ async fn dispatch(cli: Cli) -> i32 {
             },
             Err(e) => fail_early(&e, g, "plan"),
         },
+        Command::Secrets(cmd) => {
+            let cmd = cmd.clone();
+            let vault = g.vault.clone();
+            match tokio::task::spawn_blocking(move || crate::commands::secrets::run(cmd, vault)).await {
+                Ok(Ok(())) => 0,
+                Ok(Err(e)) => crate::commands::report(&e),
+                Err(e) => {
+                    eprintln!("error: internal error: {e}");
+                    1
+                }
+            }
+        }
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             let mut out = std::io::stdout();
@@ -153,6 +165,7 @@ async fn run_spec(
         ),
         run_date: started_at.format("%Y-%m-%d").to_string(),
         progress: Progress::new(g.progress, g.quiet || g.json),
+        allow_cross_region: g.allow_cross_region,
     };
     let mut reports: Vec<CopyReport> = Vec::new();
     for &i in &indices {

@@ -49,6 +49,9 @@ pub struct GlobalOpts {
     /// Permit copies whose source, staging and sink regions differ.
     #[arg(long, global = true)]
     pub allow_cross_region: bool,
+    /// Vault file (default: $XDG_CONFIG_HOME/convoy/vault, else ~/.config/convoy/vault).
+    #[arg(long, global = true, env = "CONVOY_VAULT", value_name = "PATH")]
+    pub vault: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -70,6 +73,9 @@ pub enum Command {
     Run(RunArgs),
     /// Show what a spec (or SRC DST) would do, without doing it.
     Plan(PlanArgs),
+    /// Manage the encrypted secret vault and sealed values.
+    #[command(subcommand)]
+    Secrets(crate::commands::secrets::SecretsCmd),
     /// Print shell completions for bash, zsh, fish or powershell.
     Completions {
         #[arg(value_enum)]

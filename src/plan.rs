@@ -135,3 +135,24 @@ pub fn print_human(plans: &[CopyPlan]) {
     }
     print!("{}", crate::security::redact::redact(&out));
 }
+
+/// Refuse (exit 3) a copy whose known regions differ, unless allowed by the
+/// copy's `allow_cross_region` or `--allow-cross-region`.
+pub fn check_regions(spec: &Spec, copy: &Copy, allow_flag: bool) -> anyhow::Result<()> {
+    let (Some(from), Some(to)) = (region(spec, &copy.from), region(spec, &copy.to)) else {
+        return Ok(());
+    };
+    if from == to || copy.allow_cross_region || allow_flag {
+        return Ok(());
+    }
+    Err(crate::error::policy(
+        format!(
+            "copy {} would move data from region {from} to region {to}",
+            copy.name
+        ),
+        Some(
+            "if that is intended, set allow_cross_region = true on the copy or pass --allow-cross-region"
+                .to_string(),
+        ),
+    ))
+}

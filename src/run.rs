@@ -50,6 +50,7 @@ impl Budget {
         kib.clamp(1, self.total_kib as u64) as u32
     }
 
+    #[cfg(test)]
     pub fn available_kib(&self) -> usize {
         self.permits.available_permits()
     }
@@ -93,6 +94,7 @@ pub struct RunContext {
     pub run_id: String,
     pub run_date: String,
     pub progress: Progress,
+    pub allow_cross_region: bool,
 }
 
 /// Run one copy end to end and report how it went. Never panics on bad
@@ -108,7 +110,10 @@ pub async fn run_copy(spec: &Spec, copy: &Copy, ctx: &RunContext) -> CopyReport 
         run_date: ctx.run_date.clone(),
     };
     let bar = ctx.progress.start(&copy.name, counters.clone());
-    let result = transfer(spec, copy, &open, ctx, &mut report).await;
+    let result = match crate::plan::check_regions(spec, copy, ctx.allow_cross_region) {
+        Ok(()) => transfer(spec, copy, &open, ctx, &mut report).await,
+        Err(e) => Err(e),
+    };
     bar.finish();
     report.duration = started.elapsed();
     report.rows_read = counters.rows.load(Ordering::Relaxed);

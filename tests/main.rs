@@ -3,4 +3,5 @@
 
 mod cli;
 mod files;
+mod secrets;
 mod support;

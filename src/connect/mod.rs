@@ -93,6 +93,8 @@ impl Counters {
 #[derive(Clone)]
 pub struct OpenContext {
     pub counters: Arc<Counters>,
+    /// Cancelled on Ctrl-C/SIGTERM; connectors with their own network loops watch it.
+    #[allow(dead_code)]
     pub cancel: CancellationToken,
     /// Unique per run; names temporary files and staging prefixes.
     pub run_id: String,

@@ -67,7 +67,6 @@ impl Kind {
 /// each connector turns them into its own validated runtime configuration.
 #[derive(Debug, Clone)]
 pub struct Connection {
-    pub name: String,
     pub kind: Kind,
     pub region: Option<String>,
     pub settings: toml::Table,

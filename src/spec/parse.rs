@@ -136,6 +136,9 @@ pub fn parse_str(text: &str, source: &str, base_dir: std::path::PathBuf) -> anyh
     })?;
     let mut w = Walker { errors: Vec::new() };
     let spec = w.spec(&root, base_dir);
+    if let Some(spec) = &spec {
+        refuse_literal_secrets(spec, source)?;
+    }
     let mut errors = w.errors;
     if let Some(spec) = &spec {
         errors.extend(validate::check(spec));
@@ -148,6 +151,46 @@ pub fn parse_str(text: &str, source: &str, base_dir: std::path::PathBuf) -> anyh
         }
         .into_error()),
     }
+}
+
+/// Connection keys that hold credentials and so must be references.
+pub const SECRET_KEYS: &[&str] = &[
+    "password",
+    "token",
+    "key",
+    "sas",
+    "secret_access_key",
+    "session_token",
+    "service_account_key",
+];
+
+/// A credential written in a spec file is refused (exit 3): secrets come from
+/// the vault, the environment, a file or a sealed value.
+fn refuse_literal_secrets(spec: &Spec, source: &str) -> anyhow::Result<()> {
+    let mut found = Vec::new();
+    for (name, conn) in &spec.connections {
+        for key in SECRET_KEYS {
+            if let Some(Value::String(v)) = conn.settings.get(*key) {
+                if !crate::security::reference::is_reference(v) {
+                    found.push((format!("connections.{name}.{key}"), name.clone(), *key));
+                }
+            }
+        }
+    }
+    if found.is_empty() {
+        return Ok(());
+    }
+    let lines: Vec<String> = found
+        .iter()
+        .map(|(path, _, _)| format!("  - {path}: a literal credential is not allowed in a spec"))
+        .collect();
+    let (_, conn, key) = &found[0];
+    Err(crate::error::policy(
+        format!("{source} holds credentials in plain text:\n{}", lines.join("\n")),
+        Some(format!(
+            "store it in the vault with `convoy secrets set {conn}_{key}` and write {key} = \"${{secret:{conn}_{key}}}\" (or ${{env:NAME}}, ${{file:PATH}}, ${{sealed:…}})"
+        )),
+    ))
 }
 
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
@@ -292,7 +335,7 @@ impl Walker {
                 let path = format!("connections.{name}");
                 match value {
                     Value::Table(t) => {
-                        if let Some(c) = self.connection(&path, name, t) {
+                        if let Some(c) = self.connection(&path, t) {
                             connections.insert(name.clone(), c);
                         }
                     }
@@ -345,7 +388,7 @@ impl Walker {
         })
     }
 
-    fn connection(&mut self, path: &str, name: &str, t: &Table) -> Option<Connection> {
+    fn connection(&mut self, path: &str, t: &Table) -> Option<Connection> {
         let kind_name = match t.get("kind") {
             None => {
                 self.err(
@@ -379,7 +422,6 @@ impl Walker {
         settings.remove("kind");
         settings.remove("region");
         Some(Connection {
-            name: name.to_string(),
             kind,
             region,
             settings,
@@ -630,6 +672,29 @@ mode = "merge"
             assert!(msg.contains(expected), "missing {expected:?} in:\n{msg}");
         }
         assert!(msg.starts_with("spec.toml has "), "{msg}");
+    }
+
+    #[test]
+    fn literal_credentials_are_refused_by_policy() {
+        let text = r#"
+[connections.db]
+kind = "postgres"
+host = "db.example"
+password = "hunter22"
+[connections.lake]
+kind = "azure"
+key = "${secret:lake_key}"
+[[copy]]
+from = { connection = "db", table = "t" }
+to = { path = "t.parquet" }
+"#;
+        let err = parse_str(text, "spec.toml", ".".into()).unwrap_err();
+        assert_eq!(crate::error::exit_kind(&err), crate::error::ExitKind::Policy);
+        let msg = err.to_string();
+        assert!(msg.contains("connections.db.password"), "{msg}");
+        assert!(!msg.contains("hunter22"), "{msg}");
+        assert!(!msg.contains("connections.lake.key"), "{msg}");
+        assert!(crate::error::hint(&err).unwrap().contains("convoy secrets set db_password"));
     }
 
     #[test]
