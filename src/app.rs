@@ -66,7 +66,9 @@ async fn dispatch(cli: Cli) -> i32 {
         Command::Secrets(cmd) => {
             let cmd = cmd.clone();
             let vault = g.vault.clone();
-            match tokio::task::spawn_blocking(move || crate::commands::secrets::run(cmd, vault)).await {
+            match tokio::task::spawn_blocking(move || crate::commands::secrets::run(cmd, vault))
+                .await
+            {
                 Ok(Ok(())) => 0,
                 Ok(Err(e)) => crate::commands::report(&e),
                 Err(e) => {
@@ -203,7 +205,10 @@ async fn run_spec(
         // Errors still go to stderr for people reading CI logs.
         for r in &reports {
             if let Some(e) = &r.rendered_error {
-                eprint!("{}", e.replacen("error: ", &format!("error: {}: ", r.name), 1));
+                eprint!(
+                    "{}",
+                    e.replacen("error: ", &format!("error: {}: ", r.name), 1)
+                );
             }
         }
     } else {

@@ -1,0 +1,280 @@
+//! The command line: specs, plans, exit codes, JSON, help and completions.
+
+use crate::support::Dir;
+
+#[test]
+fn spec_errors_are_reported_together_with_paths_and_hints() {
+    let dir = Dir::new();
+    dir.write(
+        "bad.toml",
+        r#"
+[connections.lake]
+kind = "local"
+root = "data"
+
+[[copy]]
+name = "a"
+from = { connection = "laek", path = "a.csv", delimter = ";" }
+to = { path = "a.parquet", format = "parqet" }
+
+[[copy]]
+name = "a"
+form = { path = "b.csv" }
+to = { path = "b.parquet" }
+mode = "merge"
+"#,
+    );
+    let run = dir.run(&["run", "bad.toml"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    for e in [
+        "bad.toml has 6 errors",
+        r#"copy[0].from.delimter: unknown key"#,
+        r#"copy[0].to.format: unknown format "parqet" (did you mean "parquet"?)"#,
+        r#"copy[1].form: unknown key (did you mean "from"?)"#,
+        r#"copy[1].from: missing"#,
+        r#"copy[1].key: mode "merge" needs key"#,
+    ] {
+        assert!(
+            run.stderr.contains(e),
+            "{e:?} missing from:\n{}",
+            run.stderr
+        );
+    }
+    // A second problem class: names that refer to nothing.
+    dir.write(
+        "bad2.toml",
+        "[[copy]]\nname = \"x\"\nfrom = { connection = \"laek\", path = \"a.csv\" }\nto = { path = \"a.parquet\" }\n[connections.lake]\nkind = \"local\"\n",
+    );
+    let run = dir.run(&["run", "bad2.toml", "--json"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains(
+            r#"copy[0].from.connection: no connection named "laek" (did you mean "lake"?)"#
+        ),
+        "{}",
+        run.stderr
+    );
+    let json = run.json();
+    assert_eq!(json["status"], "usage_error");
+    assert_eq!(json["exit_code"], 2);
+    assert!(json["error"]["message"].as_str().unwrap().contains("laek"));
+}
+
+#[test]
+fn run_executes_the_copies_of_a_spec_relative_to_its_directory() {
+    let dir = Dir::new();
+    dir.write("jobs/data/a.csv", "id,v\n1,1.50\n2,2.25\n");
+    dir.write("jobs/data/b.csv", "id\n7\n");
+    dir.write(
+        "jobs/nightly.toml",
+        r#"
+[connections.files]
+kind = "local"
+root = "data"
+
+[[copy]]
+name = "a"
+from = { connection = "files", path = "a.csv" }
+to = { connection = "files", path = "out/{run_date}/a.parquet" }
+
+[[copy]]
+name = "b"
+from = { connection = "files", path = "b.csv", schema = "id:int32" }
+to = { path = "b.jsonl" }
+"#,
+    );
+    let run = dir.run(&["run", "jobs/nightly.toml", "--copy", "b", "--json"]);
+    run.ok();
+    let json = run.json();
+    assert_eq!(json["copies"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        std::fs::read_to_string(dir.path("jobs/b.jsonl")).unwrap(),
+        "{\"id\":7}\n"
+    );
+    let run = dir.run(&["run", "jobs/nightly.toml"]);
+    run.ok();
+    assert!(run.stdout.contains("succeeded"), "{}", run.stdout);
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    assert!(dir
+        .path(&format!("jobs/data/out/{today}/a.parquet"))
+        .exists());
+    let run = dir.run(&["run", "jobs/nightly.toml", "--copy", "bb"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("did you mean \"b\""), "{}", run.stderr);
+}
+
+#[test]
+fn a_failed_copy_does_not_stop_the_others_and_sets_the_exit_code() {
+    let dir = Dir::new();
+    dir.write("good.csv", "id\n1\n");
+    dir.write(
+        "spec.toml",
+        r#"
+[[copy]]
+name = "missing"
+from = { path = "nope.csv" }
+to = { path = "x.parquet" }
+
+[[copy]]
+name = "good"
+from = { path = "good.csv" }
+to = { path = "good.parquet" }
+"#,
+    );
+    let run = dir.run(&["run", "spec.toml", "--json"]);
+    assert_eq!(run.code, 1);
+    let json = run.json();
+    assert_eq!(json["status"], "failed");
+    assert_eq!(json["copies"][0]["status"], "failed");
+    assert!(json["copies"][0]["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("nope.csv"));
+    assert_eq!(json["copies"][1]["status"], "succeeded");
+    assert!(dir.path("good.parquet").exists());
+}
+
+#[test]
+fn dry_run_opens_the_source_and_writes_nothing() {
+    let dir = Dir::new();
+    dir.write("in.csv", "id,amount\n1,2.50\n");
+    let run = dir.run(&["copy", "in.csv", "out.parquet", "--dry-run"]);
+    run.ok();
+    assert!(
+        run.stdout.contains("id:int64,amount:decimal(38,2)"),
+        "{}",
+        run.stdout
+    );
+    assert!(!dir.path("out.parquet").exists());
+    let run = dir.run(&["copy", "missing.csv", "out.parquet", "--dry-run"]);
+    assert_eq!(run.code, 1);
+}
+
+#[test]
+fn plan_shows_what_would_happen_without_doing_it() {
+    let dir = Dir::new();
+    dir.write(
+        "spec.toml",
+        r#"
+[[copy]]
+name = "orders"
+from = { path = "orders.csv", schema = "id:int64" }
+to = { path = "out/", format = "parquet", max_rows_per_file = 1000 }
+"#,
+    );
+    let run = dir.run(&["plan", "spec.toml"]);
+    run.ok();
+    for e in [
+        "copy orders",
+        "declared: id:int64",
+        "files of at most 1000 rows",
+        "network endpoints: none",
+    ] {
+        assert!(run.stdout.contains(e), "{e:?} missing:\n{}", run.stdout);
+    }
+    let json = dir.run(&["plan", "in.csv", "out.parquet", "--json"]).json();
+    assert_eq!(json["copies"][0]["mode"], "replace");
+    assert_eq!(json["copies"][0]["endpoints"], serde_json::json!([]));
+    assert!(
+        dir.listing().iter().all(|p| p == "spec.toml"),
+        "{:?}",
+        dir.listing()
+    );
+}
+
+#[test]
+fn regions_that_differ_are_refused_unless_allowed() {
+    let dir = Dir::new();
+    dir.write("in.csv", "id\n1\n");
+    let spec = |allow: &str| {
+        format!(
+            "[connections.eu]\nkind = \"local\"\nregion = \"westeurope\"\n[connections.us]\nkind = \"local\"\nregion = \"eastus\"\n\
+             [[copy]]\nname = \"c\"\n{allow}from = {{ connection = \"eu\", path = \"in.csv\" }}\nto = {{ connection = \"us\", path = \"out.parquet\" }}\n"
+        )
+    };
+    dir.write("x.toml", spec(""));
+    let run = dir.run(&["run", "x.toml"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("from region westeurope to region eastus"),
+        "{}",
+        run.stderr
+    );
+    assert!(!dir.path("out.parquet").exists());
+    dir.run(&["run", "x.toml", "--allow-cross-region", "-q"])
+        .ok();
+    std::fs::remove_file(dir.path("out.parquet")).unwrap();
+    dir.write("y.toml", spec("allow_cross_region = true\n"));
+    dir.run(&["run", "y.toml", "-q"]).ok();
+}
+
+#[test]
+fn literal_credentials_in_a_spec_are_refused() {
+    let dir = Dir::new();
+    dir.write(
+        "s.toml",
+        "[connections.db]\nkind = \"postgres\"\nhost = \"h\"\npassword = \"canary-Pa55word\"\n[[copy]]\nfrom = { connection = \"db\", table = \"t\" }\nto = { path = \"t.parquet\" }\n",
+    );
+    let run = dir.run(&["run", "s.toml", "--json"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("convoy secrets set db_password"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("canary-Pa55word") && !run.stdout.contains("canary-Pa55word"));
+    assert_eq!(run.json()["status"], "refused");
+}
+
+#[test]
+fn usage_errors_exit_2_and_help_shows_the_exit_codes() {
+    let dir = Dir::new();
+    let run = dir.run(&["copy", "a.csv", "b.xyz"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("cannot tell the format"),
+        "{}",
+        run.stderr
+    );
+    let run = dir.run(&["copy", "a.csv", "b.parquet", "--compression", "brotli(99)"]);
+    assert_eq!(run.code, 2);
+    let run = dir.run(&["frobnicate"]);
+    assert_eq!(run.code, 2);
+    let help = dir.run(&["--help"]);
+    help.ok();
+    for line in [
+        "Exit status:",
+        "0    every copy succeeded",
+        "130  interrupted",
+    ] {
+        assert!(
+            help.stdout.contains(line),
+            "{line:?} missing:\n{}",
+            help.stdout
+        );
+    }
+}
+
+/// The committed completion files match what the binary generates
+/// (regenerate with `scripts/completions`).
+#[test]
+fn committed_completions_are_current() {
+    let dir = Dir::new();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("completions");
+    for (shell, file) in [
+        ("bash", "convoy.bash"),
+        ("zsh", "_convoy"),
+        ("fish", "convoy.fish"),
+        ("powershell", "_convoy.ps1"),
+    ] {
+        let run = dir.run(&["completions", shell]);
+        run.ok();
+        let committed = std::fs::read_to_string(root.join(file))
+            .unwrap_or_else(|e| panic!("completions/{file}: {e}; run scripts/completions"));
+        assert!(
+            committed == run.stdout,
+            "completions/{file} is stale; run scripts/completions"
+        );
+    }
+}

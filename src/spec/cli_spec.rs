@@ -3,9 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::parse::single_byte;
-use super::{
-    validate, Copy, Endpoint, Format, Mode, Spec, SpecError, SpecErrors, LOCAL,
-};
+use super::{validate, Copy, Endpoint, Format, Mode, Spec, SpecError, SpecErrors, LOCAL};
 use crate::cli::CopyOpts;
 
 /// Build and validate a one-copy spec from the command line.

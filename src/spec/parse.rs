@@ -11,8 +11,8 @@ use std::path::Path;
 use toml::{Table, Value};
 
 use super::{
-    suggest, validate, Connection, Copy, CsvOptions, Endpoint, Format, Kind, Mode,
-    ParquetOptions, Spec, SpecError, SpecErrors, LOCAL,
+    suggest, validate, Connection, Copy, CsvOptions, Endpoint, Format, Kind, Mode, ParquetOptions,
+    Spec, SpecError, SpecErrors, LOCAL,
 };
 
 const TOP_KEYS: &[&str] = &["connections", "defaults", "copy"];
@@ -100,10 +100,7 @@ pub fn connection_keys(kind: Kind) -> &'static [&'static str] {
 /// Parse and validate a spec file.
 pub fn parse_file(path: &Path) -> anyhow::Result<Spec> {
     let text = std::fs::read_to_string(path).map_err(|e| {
-        crate::error::usage(
-            format!("cannot read spec {}: {e}", path.display()),
-            None,
-        )
+        crate::error::usage(format!("cannot read spec {}: {e}", path.display()), None)
     })?;
     let base_dir = path
         .parent()
@@ -122,10 +119,7 @@ pub fn parse_file(path: &Path) -> anyhow::Result<Spec> {
 /// Parse and validate spec text. `source` names it in messages.
 pub fn parse_str(text: &str, source: &str, base_dir: std::path::PathBuf) -> anyhow::Result<Spec> {
     let root: Table = text.parse().map_err(|e: toml::de::Error| {
-        let (line, col) = e
-            .span()
-            .map(|s| line_col(text, s.start))
-            .unwrap_or((0, 0));
+        let (line, col) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
         crate::error::usage(
             format!(
                 "{source}:{line}:{col}: not valid TOML: {}",
@@ -346,7 +340,10 @@ impl Walker {
                 }
             }
         }
-        let defaults = self.table("", root, "defaults").cloned().unwrap_or_default();
+        let defaults = self
+            .table("", root, "defaults")
+            .cloned()
+            .unwrap_or_default();
         self.keys("defaults", &defaults, DEFAULT_KEYS);
         let default_mode = self.mode("defaults", &defaults);
         let mut default_ep = Endpoint::new(LOCAL);
@@ -441,7 +438,10 @@ impl Walker {
                 let hint = suggest(other, MODES.iter().copied())
                     .map(|s| format!(" (did you mean \"{s}\"?)"))
                     .unwrap_or_else(|| format!(" (expected one of: {})", MODES.join(", ")));
-                self.err(join(path, "mode"), format!("unknown mode \"{other}\"{hint}"));
+                self.err(
+                    join(path, "mode"),
+                    format!("unknown mode \"{other}\"{hint}"),
+                );
                 return None;
             }
         };
@@ -492,9 +492,7 @@ impl Walker {
                 }
             }
         }
-        let allow_cross_region = self
-            .boolean(path, t, "allow_cross_region")
-            .unwrap_or(false);
+        let allow_cross_region = self.boolean(path, t, "allow_cross_region").unwrap_or(false);
         Some(Copy {
             name,
             from: from?,
@@ -546,7 +544,10 @@ impl Walker {
                         .unwrap_or_else(|| {
                             format!(" (expected one of: {})", Format::NAMES.join(", "))
                         });
-                    self.err(join(path, "format"), format!("unknown format \"{f}\"{hint}"));
+                    self.err(
+                        join(path, "format"),
+                        format!("unknown format \"{f}\"{hint}"),
+                    );
                 }
             }
         }
@@ -689,12 +690,17 @@ from = { connection = "db", table = "t" }
 to = { path = "t.parquet" }
 "#;
         let err = parse_str(text, "spec.toml", ".".into()).unwrap_err();
-        assert_eq!(crate::error::exit_kind(&err), crate::error::ExitKind::Policy);
+        assert_eq!(
+            crate::error::exit_kind(&err),
+            crate::error::ExitKind::Policy
+        );
         let msg = err.to_string();
         assert!(msg.contains("connections.db.password"), "{msg}");
         assert!(!msg.contains("hunter22"), "{msg}");
         assert!(!msg.contains("connections.lake.key"), "{msg}");
-        assert!(crate::error::hint(&err).unwrap().contains("convoy secrets set db_password"));
+        assert!(crate::error::hint(&err)
+            .unwrap()
+            .contains("convoy secrets set db_password"));
     }
 
     #[test]

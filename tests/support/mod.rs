@@ -24,7 +24,11 @@ pub struct Run {
 
 impl Run {
     pub fn ok(&self) -> &Run {
-        assert_eq!(self.code, 0, "convoy failed:\n{}\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "convoy failed:\n{}\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 

@@ -86,9 +86,8 @@ fn expand(path: &Path, format: Option<Format>) -> Result<Vec<PathBuf>> {
         }
         return Ok(files);
     }
-    let meta = fs::metadata(path).map_err(|e| {
-        crate::error::input(format!("cannot read {}: {e}", path.display()), None)
-    })?;
+    let meta = fs::metadata(path)
+        .map_err(|e| crate::error::input(format!("cannot read {}: {e}", path.display()), None))?;
     if !meta.is_dir() {
         return Ok(vec![path.to_path_buf()]);
     }
@@ -111,7 +110,10 @@ fn expand(path: &Path, format: Option<Format>) -> Result<Vec<PathBuf>> {
     if files.is_empty() {
         return Err(crate::error::input(
             format!("directory {} holds no data files", path.display()),
-            Some("files need a .csv, .parquet, .jsonl or .arrow extension, or give --source-format".to_string()),
+            Some(
+                "files need a .csv, .parquet, .jsonl or .arrow extension, or give --source-format"
+                    .to_string(),
+            ),
         ));
     }
     Ok(files)
@@ -122,9 +124,12 @@ fn expand(path: &Path, format: Option<Format>) -> Result<Vec<PathBuf>> {
 fn csv_probe(
     path: &Path,
     ep: &Endpoint,
+    infer: bool,
 ) -> Result<(read::Sampled, Vec<String>, Vec<csv::StringRecord>)> {
     let file = path.display().to_string();
-    let sampled = read::sample(read::open_input(path)?, read::SAMPLE_BYTES)?;
+    // A declared schema needs only the header line; inference needs rows.
+    let lines = if infer { ep.infer_rows + 2 } else { 2 };
+    let sampled = read::sample(read::open_input(path)?, read::SAMPLE_BYTES, lines)?;
     let (header, records) = read::csv_sample_records(&file, &sampled, &ep.csv, ep.infer_rows)?;
     let names = match header {
         Some(h) => h,
@@ -136,7 +141,13 @@ fn csv_probe(
     Ok((sampled, names, records))
 }
 
-fn check_names(file: &Path, found: &[String], schema: &Schema, origin: &str) -> Result<()> {
+fn check_names(
+    file: &Path,
+    found: &[String],
+    schema: &Schema,
+    origin: &str,
+    header: bool,
+) -> Result<()> {
     let expected: Vec<&String> = schema.fields().iter().map(|f| f.name()).collect();
     if found.len() != expected.len() {
         return Err(crate::error::input(
@@ -149,6 +160,10 @@ fn check_names(file: &Path, found: &[String], schema: &Schema, origin: &str) -> 
             Some(format!("the file's header is: {}", found.join(", "))),
         ));
     }
+    if !header {
+        // Without a header, columns are named by the schema.
+        return Ok(());
+    }
     for (i, (f, e)) in found.iter().zip(&expected).enumerate() {
         if f != *e {
             return Err(crate::error::input(
@@ -157,7 +172,10 @@ fn check_names(file: &Path, found: &[String], schema: &Schema, origin: &str) -> 
                     file.display(),
                     i + 1
                 ),
-                Some("every file of a source must have the same columns in the same order".to_string()),
+                Some(
+                    "every file of a source must have the same columns in the same order"
+                        .to_string(),
+                ),
             ));
         }
     }
@@ -219,11 +237,11 @@ impl FileSource {
         let mut inferred = false;
         let schema = match format {
             Format::Csv => {
-                let (sampled, names, records) = csv_probe(&typed[0].0, ep)?;
+                let (sampled, names, records) = csv_probe(&typed[0].0, ep, ep.schema.is_none())?;
                 first = Some(sampled);
                 match &ep.schema {
                     Some(s) => {
-                        check_names(&typed[0].0, &names, s, "the declared schema")?;
+                        check_names(&typed[0].0, &names, s, "the declared schema", ep.csv.header)?;
                         s.clone()
                     }
                     None => {
@@ -233,7 +251,13 @@ impl FileSource {
                 }
             }
             Format::Json => {
-                let sampled = read::sample(read::open_input(&typed[0].0)?, read::SAMPLE_BYTES)?;
+                let lines = if ep.schema.is_none() {
+                    ep.infer_rows + 1
+                } else {
+                    0
+                };
+                let sampled =
+                    read::sample(read::open_input(&typed[0].0)?, read::SAMPLE_BYTES, lines)?;
                 let schema = match &ep.schema {
                     Some(s) => s.clone(),
                     None => {
@@ -283,15 +307,9 @@ impl FileSource {
 
 /// Files of one source must agree on column names and types; the result is
 /// nullable where any file is.
-fn merge_schema(
-    first: &Path,
-    a: &SchemaRef,
-    other: &Path,
-    b: &SchemaRef,
-) -> Result<SchemaRef> {
+fn merge_schema(first: &Path, a: &SchemaRef, other: &Path, b: &SchemaRef) -> Result<SchemaRef> {
     let same = a.fields().len() == b.fields().len()
-        && a
-            .fields()
+        && a.fields()
             .iter()
             .zip(b.fields())
             .all(|(x, y)| x.name() == y.name() && x.data_type() == y.data_type());
@@ -390,13 +408,13 @@ impl FileSource {
                 let sampled = match sampled {
                     Some(s) => s,
                     None => {
-                        let (s, names, _) = csv_probe(path, &self.ep)?;
+                        let (s, names, _) = csv_probe(path, &self.ep, false)?;
                         let origin = if self.inferred {
-                            format!("{}", self.files_first_name())
+                            self.files_first_name()
                         } else {
                             "the declared schema".to_string()
                         };
-                        check_names(path, &names, &self.schema, &origin)?;
+                        check_names(path, &names, &self.schema, &origin, self.ep.csv.header)?;
                         s
                     }
                 };
@@ -554,8 +572,7 @@ impl FileSink {
             }
         }
         for dir in missing.iter().rev() {
-            fs::create_dir(dir)
-                .with_context(|| format!("creating directory {}", dir.display()))?;
+            fs::create_dir(dir).with_context(|| format!("creating directory {}", dir.display()))?;
             self.created_dirs.push(dir.clone());
         }
         Ok(())
@@ -681,7 +698,10 @@ impl FileSink {
                     "{} exists and was not written by convoy (it has no {MANIFEST})",
                     self.dest.display()
                 ),
-                Some("convoy replaces a whole output directory; choose a new or empty one".to_string()),
+                Some(
+                    "convoy replaces a whole output directory; choose a new or empty one"
+                        .to_string(),
+                ),
             ));
         }
         Ok(())
@@ -819,8 +839,9 @@ impl Sink for FileSink {
         };
         if let Err(e) = result {
             self.temp = Some(temp);
-            return Err(anyhow::Error::new(e)
-                .context(format!("publishing {}", self.dest.display())));
+            return Err(
+                anyhow::Error::new(e).context(format!("publishing {}", self.dest.display()))
+            );
         }
         sync_dir(&parent);
         self.created_dirs.clear();

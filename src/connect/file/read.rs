@@ -40,9 +40,8 @@ pub fn open_input(path: &Path) -> Result<Box<dyn Read + Send>> {
     if path.as_os_str() == "-" {
         return Ok(Box::new(std::io::stdin()));
     }
-    let f = File::open(path).map_err(|e| {
-        crate::error::input(format!("cannot open {}: {e}", path.display()), None)
-    })?;
+    let f = File::open(path)
+        .map_err(|e| crate::error::input(format!("cannot open {}: {e}", path.display()), None))?;
     Ok(Box::new(f))
 }
 
@@ -54,12 +53,28 @@ pub struct Sampled {
     pub rest: Box<dyn Read + Send>,
 }
 
-pub fn sample(mut input: Box<dyn Read + Send>, limit: usize) -> Result<Sampled> {
+/// Read the start of an input: until `lines` line ends were seen, `limit`
+/// bytes were read, or the input ended. A pipe is never waited on for more
+/// than is needed.
+pub fn sample(mut input: Box<dyn Read + Send>, limit: usize, lines: usize) -> Result<Sampled> {
     let mut sample = Vec::with_capacity(limit.min(1 << 16));
-    (&mut input)
-        .take(limit as u64)
-        .read_to_end(&mut sample)?;
-    let complete = sample.len() < limit;
+    let mut seen = 0usize;
+    let mut chunk = vec![0u8; 64 << 10];
+    let mut complete = false;
+    while sample.len() < limit && seen < lines {
+        let want = chunk.len().min(limit - sample.len());
+        let n = match input.read(&mut chunk[..want]) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e.into()),
+        };
+        if n == 0 {
+            complete = true;
+            break;
+        }
+        seen += chunk[..n].iter().filter(|&&b| b == b'\n').count();
+        sample.extend_from_slice(&chunk[..n]);
+    }
     Ok(Sampled {
         sample,
         complete,
@@ -263,7 +278,10 @@ fn csv_error(
             },
         )
     } else {
-        (format!("{file}: {text}"), "check the file's CSV dialect (--delimiter, --quote, --escape)".to_string())
+        (
+            format!("{file}: {text}"),
+            "check the file's CSV dialect (--delimiter, --quote, --escape)".to_string(),
+        )
     };
     crate::error::input(msg, Some(hint))
 }
@@ -292,10 +310,7 @@ pub fn json_batches(
         let batch = batch.map_err(|e| {
             crate::error::input(
                 format!("{file}: after row {}: {e}", next_row - 1),
-                Some(
-                    "each line must be one JSON object whose fields match the schema"
-                        .to_string(),
-                ),
+                Some("each line must be one JSON object whose fields match the schema".to_string()),
             )
         })?;
         let at = Location {
@@ -339,7 +354,9 @@ pub fn parquet_open(
     parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| {
         crate::error::input(
             format!("{} is not a readable Parquet file: {e}", path.display()),
-            Some("check that the file is complete and really Parquet (--source-format)".to_string()),
+            Some(
+                "check that the file is complete and really Parquet (--source-format)".to_string(),
+            ),
         )
     })
 }
@@ -351,7 +368,10 @@ pub fn ipc_open(path: &Path) -> Result<arrow::ipc::reader::FileReader<BufReader<
     arrow::ipc::reader::FileReader::try_new(BufReader::new(f), None).map_err(|e| {
         crate::error::input(
             format!("{} is not a readable Arrow IPC file: {e}", path.display()),
-            Some("check that the file is complete and really Arrow IPC (--source-format)".to_string()),
+            Some(
+                "check that the file is complete and really Arrow IPC (--source-format)"
+                    .to_string(),
+            ),
         )
     })
 }

@@ -1,0 +1,328 @@
+
+using namespace System.Management.Automation
+using namespace System.Management.Automation.Language
+
+Register-ArgumentCompleter -Native -CommandName 'convoy' -ScriptBlock {
+    param($wordToComplete, $commandAst, $cursorPosition)
+
+    $commandElements = $commandAst.CommandElements
+    $command = @(
+        'convoy'
+        for ($i = 1; $i -lt $commandElements.Count; $i++) {
+            $element = $commandElements[$i]
+            if ($element -isnot [StringConstantExpressionAst] -or
+                $element.StringConstantType -ne [StringConstantType]::BareWord -or
+                $element.Value.StartsWith('-') -or
+                $element.Value -eq $wordToComplete) {
+                break
+        }
+        $element.Value
+    }) -join ';'
+
+    $completions = @(switch ($command) {
+        'convoy' {
+            [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'Progress on stderr: bars on a terminal with `auto`; `always` also prints plain periodic lines when stderr is not a terminal')
+            [CompletionResult]::new('--vault', '--vault', [CompletionResultType]::ParameterName, 'Vault file (default: $XDG_CONFIG_HOME/convoy/vault, else ~/.config/convoy/vault)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON summary document on stdout instead of the table')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more about what is being done (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more about what is being done (repeat for more)')
+            [CompletionResult]::new('--allow-insecure', '--allow-insecure', [CompletionResultType]::ParameterName, 'Permit insecure settings a spec asks for (TLS off, plain HTTP). Each use is warned about and listed in the summary. Without this flag they are refused (exit 3)')
+            [CompletionResult]::new('--allow-cross-region', '--allow-cross-region', [CompletionResultType]::ParameterName, 'Permit copies whose source, staging and sink regions differ')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('copy', 'copy', [CompletionResultType]::ParameterValue, 'Copy one source to one destination')
+            [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run the copies of a spec file (all, or those named with --copy)')
+            [CompletionResult]::new('plan', 'plan', [CompletionResultType]::ParameterValue, 'Show what a spec (or SRC DST) would do, without doing it')
+            [CompletionResult]::new('secrets', 'secrets', [CompletionResultType]::ParameterValue, 'Manage the encrypted secret vault and sealed values')
+            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions for bash, zsh, fish or powershell')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'convoy;copy' {
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Destination format: csv, parquet, json (JSON Lines) or ipc (Arrow)')
+            [CompletionResult]::new('--source-format', '--source-format', [CompletionResultType]::ParameterName, 'Source format, when the extension does not tell it')
+            [CompletionResult]::new('--schema', '--schema', [CompletionResultType]::ParameterName, 'Column types of a CSV or JSON source, e.g. `id:int64,amount:decimal(18,4),at:timestamptz`. Without it types are inferred from a sample')
+            [CompletionResult]::new('--infer-rows', '--infer-rows', [CompletionResultType]::ParameterName, 'Rows sampled to infer a CSV or JSON schema')
+            [CompletionResult]::new('--delimiter', '--delimiter', [CompletionResultType]::ParameterName, 'CSV field delimiter (one character, or `tab`)')
+            [CompletionResult]::new('--quote', '--quote', [CompletionResultType]::ParameterName, 'CSV quote character')
+            [CompletionResult]::new('--escape', '--escape', [CompletionResultType]::ParameterName, 'CSV escape character (default: quotes are doubled)')
+            [CompletionResult]::new('--null', '--null', [CompletionResultType]::ParameterName, 'Text that stands for NULL in CSV (default: empty field)')
+            [CompletionResult]::new('--max-rows-per-file', '--max-rows-per-file', [CompletionResultType]::ParameterName, 'Split the output into files of at most N rows in the destination directory, with a manifest written last')
+            [CompletionResult]::new('--row-group-size', '--row-group-size', [CompletionResultType]::ParameterName, 'Parquet row-group size in rows')
+            [CompletionResult]::new('--compression', '--compression', [CompletionResultType]::ParameterName, 'Parquet compression: zstd (default), zstd(LEVEL), snappy, lz4, gzip, none')
+            [CompletionResult]::new('--mode', '--mode', [CompletionResultType]::ParameterName, 'How the destination is updated: replace (files, default), append, merge, incremental (databases)')
+            [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Name of the copy in reports')
+            [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'Progress on stderr: bars on a terminal with `auto`; `always` also prints plain periodic lines when stderr is not a terminal')
+            [CompletionResult]::new('--vault', '--vault', [CompletionResultType]::ParameterName, 'Vault file (default: $XDG_CONFIG_HOME/convoy/vault, else ~/.config/convoy/vault)')
+            [CompletionResult]::new('--no-header', '--no-header', [CompletionResultType]::ParameterName, 'CSV files have no header line (columns are named column_1, column_2, …)')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Validate and open the source, write nothing')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON summary document on stdout instead of the table')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more about what is being done (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more about what is being done (repeat for more)')
+            [CompletionResult]::new('--allow-insecure', '--allow-insecure', [CompletionResultType]::ParameterName, 'Permit insecure settings a spec asks for (TLS off, plain HTTP). Each use is warned about and listed in the summary. Without this flag they are refused (exit 3)')
+            [CompletionResult]::new('--allow-cross-region', '--allow-cross-region', [CompletionResultType]::ParameterName, 'Permit copies whose source, staging and sink regions differ')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'convoy;run' {
+            [CompletionResult]::new('--copy', '--copy', [CompletionResultType]::ParameterName, 'Run only the copies with these names (repeatable)')
+            [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'Progress on stderr: bars on a terminal with `auto`; `always` also prints plain periodic lines when stderr is not a terminal')
+            [CompletionResult]::new('--vault', '--vault', [CompletionResultType]::ParameterName, 'Vault file (default: $XDG_CONFIG_HOME/convoy/vault, else ~/.config/convoy/vault)')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Validate and open every source, write nothing')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON summary document on stdout instead of the table')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more about what is being done (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more about what is being done (repeat for more)')
+            [CompletionResult]::new('--allow-insecure', '--allow-insecure', [CompletionResultType]::ParameterName, 'Permit insecure settings a spec asks for (TLS off, plain HTTP). Each use is warned about and listed in the summary. Without this flag they are refused (exit 3)')
+            [CompletionResult]::new('--allow-cross-region', '--allow-cross-region', [CompletionResultType]::ParameterName, 'Permit copies whose source, staging and sink regions differ')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'convoy;plan' {
+            [CompletionResult]::new('--copy', '--copy', [CompletionResultType]::ParameterName, 'With a spec: only these copies (repeatable)')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Destination format: csv, parquet, json (JSON Lines) or ipc (Arrow)')
+            [CompletionResult]::new('--source-format', '--source-format', [CompletionResultType]::ParameterName, 'Source format, when the extension does not tell it')
+            [CompletionResult]::new('--schema', '--schema', [CompletionResultType]::ParameterName, 'Column types of a CSV or JSON source, e.g. `id:int64,amount:decimal(18,4),at:timestamptz`. Without it types are inferred from a sample')
+            [CompletionResult]::new('--infer-rows', '--infer-rows', [CompletionResultType]::ParameterName, 'Rows sampled to infer a CSV or JSON schema')
+            [CompletionResult]::new('--delimiter', '--delimiter', [CompletionResultType]::ParameterName, 'CSV field delimiter (one character, or `tab`)')
+            [CompletionResult]::new('--quote', '--quote', [CompletionResultType]::ParameterName, 'CSV quote character')
+            [CompletionResult]::new('--escape', '--escape', [CompletionResultType]::ParameterName, 'CSV escape character (default: quotes are doubled)')
+            [CompletionResult]::new('--null', '--null', [CompletionResultType]::ParameterName, 'Text that stands for NULL in CSV (default: empty field)')
+            [CompletionResult]::new('--max-rows-per-file', '--max-rows-per-file', [CompletionResultType]::ParameterName, 'Split the output into files of at most N rows in the destination directory, with a manifest written last')
+            [CompletionResult]::new('--row-group-size', '--row-group-size', [CompletionResultType]::ParameterName, 'Parquet row-group size in rows')
+            [CompletionResult]::new('--compression', '--compression', [CompletionResultType]::ParameterName, 'Parquet compression: zstd (default), zstd(LEVEL), snappy, lz4, gzip, none')
+            [CompletionResult]::new('--mode', '--mode', [CompletionResultType]::ParameterName, 'How the destination is updated: replace (files, default), append, merge, incremental (databases)')
+            [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Name of the copy in reports')
+            [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'Progress on stderr: bars on a terminal with `auto`; `always` also prints plain periodic lines when stderr is not a terminal')
+            [CompletionResult]::new('--vault', '--vault', [CompletionResultType]::ParameterName, 'Vault file (default: $XDG_CONFIG_HOME/convoy/vault, else ~/.config/convoy/vault)')
+            [CompletionResult]::new('--no-header', '--no-header', [CompletionResultType]::ParameterName, 'CSV files have no header line (columns are named column_1, column_2, …)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON summary document on stdout instead of the table')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more about what is being done (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more about what is being done (repeat for more)')
+            [CompletionResult]::new('--allow-insecure', '--allow-insecure', [CompletionResultType]::ParameterName, 'Permit insecure settings a spec asks for (TLS off, plain HTTP). Each use is warned about and listed in the summary. Without this flag they are refused (exit 3)')
+            [CompletionResult]::new('--allow-cross-region', '--allow-cross-region', [CompletionResultType]::ParameterName, 'Permit copies whose source, staging and sink regions differ')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'convoy;secrets' {
+            [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'Progress on stderr: bars on a terminal with `auto`; `always` also prints plain periodic lines when stderr is not a terminal')
+            [CompletionResult]::new('--vault', '--vault', [CompletionResultType]::ParameterName, 'Vault file (default: $XDG_CONFIG_HOME/convoy/vault, else ~/.config/convoy/vault)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON summary document on stdout instead of the table')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more about what is being done (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more about what is being done (repeat for more)')
+            [CompletionResult]::new('--allow-insecure', '--allow-insecure', [CompletionResultType]::ParameterName, 'Permit insecure settings a spec asks for (TLS off, plain HTTP). Each use is warned about and listed in the summary. Without this flag they are refused (exit 3)')
+            [CompletionResult]::new('--allow-cross-region', '--allow-cross-region', [CompletionResultType]::ParameterName, 'Permit copies whose source, staging and sink regions differ')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('set', 'set', [CompletionResultType]::ParameterValue, 'Store a secret in the vault. The value is read from the terminal without echo, or from stdin when piped (one trailing newline removed); never from the command line')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the stored secrets: name, created, last rotated, age. Never values')
+            [CompletionResult]::new('rm', 'rm', [CompletionResultType]::ParameterValue, 'Remove a secret from the vault')
+            [CompletionResult]::new('rotate', 'rotate', [CompletionResultType]::ParameterValue, 'Re-encrypt the whole vault under a new key: a new random machine key, or a new salt for the same passphrase. Secret values and this machine''s identity are kept')
+            [CompletionResult]::new('identity', 'identity', [CompletionResultType]::ParameterValue, 'Print this machine''s public key, for `convoy secrets seal --to` on another machine')
+            [CompletionResult]::new('seal', 'seal', [CompletionResultType]::ParameterValue, 'Seal a value so that only the machine whose public key is given can read it. The value is read like `set`; the output, `${sealed:…}`, can go in a spec file or a CI variable')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'convoy;secrets;set' {
+            [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'Progress on stderr: bars on a terminal with `auto`; `always` also prints plain periodic lines when stderr is not a terminal')
+            [CompletionResult]::new('--vault', '--vault', [CompletionResultType]::ParameterName, 'Vault file (default: $XDG_CONFIG_HOME/convoy/vault, else ~/.config/convoy/vault)')
+            [CompletionResult]::new('--passphrase', '--passphrase', [CompletionResultType]::ParameterName, 'Create the vault protected by a passphrase instead of a machine key file. The passphrase comes from CONVOY_VAULT_PASSPHRASE or is asked twice on the terminal. Only when the vault does not exist yet (setting CONVOY_VAULT_PASSPHRASE when the vault is created has the same effect); use `rotate --passphrase` to switch later')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON summary document on stdout instead of the table')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more about what is being done (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more about what is being done (repeat for more)')
+            [CompletionResult]::new('--allow-insecure', '--allow-insecure', [CompletionResultType]::ParameterName, 'Permit insecure settings a spec asks for (TLS off, plain HTTP). Each use is warned about and listed in the summary. Without this flag they are refused (exit 3)')
+            [CompletionResult]::new('--allow-cross-region', '--allow-cross-region', [CompletionResultType]::ParameterName, 'Permit copies whose source, staging and sink regions differ')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'convoy;secrets;list' {
+            [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'Progress on stderr: bars on a terminal with `auto`; `always` also prints plain periodic lines when stderr is not a terminal')
+            [CompletionResult]::new('--vault', '--vault', [CompletionResultType]::ParameterName, 'Vault file (default: $XDG_CONFIG_HOME/convoy/vault, else ~/.config/convoy/vault)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON summary document on stdout instead of the table')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more about what is being done (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more about what is being done (repeat for more)')
+            [CompletionResult]::new('--allow-insecure', '--allow-insecure', [CompletionResultType]::ParameterName, 'Permit insecure settings a spec asks for (TLS off, plain HTTP). Each use is warned about and listed in the summary. Without this flag they are refused (exit 3)')
+            [CompletionResult]::new('--allow-cross-region', '--allow-cross-region', [CompletionResultType]::ParameterName, 'Permit copies whose source, staging and sink regions differ')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'convoy;secrets;rm' {
+            [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'Progress on stderr: bars on a terminal with `auto`; `always` also prints plain periodic lines when stderr is not a terminal')
+            [CompletionResult]::new('--vault', '--vault', [CompletionResultType]::ParameterName, 'Vault file (default: $XDG_CONFIG_HOME/convoy/vault, else ~/.config/convoy/vault)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON summary document on stdout instead of the table')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more about what is being done (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more about what is being done (repeat for more)')
+            [CompletionResult]::new('--allow-insecure', '--allow-insecure', [CompletionResultType]::ParameterName, 'Permit insecure settings a spec asks for (TLS off, plain HTTP). Each use is warned about and listed in the summary. Without this flag they are refused (exit 3)')
+            [CompletionResult]::new('--allow-cross-region', '--allow-cross-region', [CompletionResultType]::ParameterName, 'Permit copies whose source, staging and sink regions differ')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'convoy;secrets;rotate' {
+            [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'Progress on stderr: bars on a terminal with `auto`; `always` also prints plain periodic lines when stderr is not a terminal')
+            [CompletionResult]::new('--vault', '--vault', [CompletionResultType]::ParameterName, 'Vault file (default: $XDG_CONFIG_HOME/convoy/vault, else ~/.config/convoy/vault)')
+            [CompletionResult]::new('--passphrase', '--passphrase', [CompletionResultType]::ParameterName, 'Switch to (or change) a passphrase: read from CONVOY_VAULT_NEW_PASSPHRASE or asked twice on the terminal')
+            [CompletionResult]::new('--machine-key', '--machine-key', [CompletionResultType]::ParameterName, 'Switch to a random machine key file (machine.key next to the vault)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON summary document on stdout instead of the table')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more about what is being done (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more about what is being done (repeat for more)')
+            [CompletionResult]::new('--allow-insecure', '--allow-insecure', [CompletionResultType]::ParameterName, 'Permit insecure settings a spec asks for (TLS off, plain HTTP). Each use is warned about and listed in the summary. Without this flag they are refused (exit 3)')
+            [CompletionResult]::new('--allow-cross-region', '--allow-cross-region', [CompletionResultType]::ParameterName, 'Permit copies whose source, staging and sink regions differ')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'convoy;secrets;identity' {
+            [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'Progress on stderr: bars on a terminal with `auto`; `always` also prints plain periodic lines when stderr is not a terminal')
+            [CompletionResult]::new('--vault', '--vault', [CompletionResultType]::ParameterName, 'Vault file (default: $XDG_CONFIG_HOME/convoy/vault, else ~/.config/convoy/vault)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON summary document on stdout instead of the table')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more about what is being done (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more about what is being done (repeat for more)')
+            [CompletionResult]::new('--allow-insecure', '--allow-insecure', [CompletionResultType]::ParameterName, 'Permit insecure settings a spec asks for (TLS off, plain HTTP). Each use is warned about and listed in the summary. Without this flag they are refused (exit 3)')
+            [CompletionResult]::new('--allow-cross-region', '--allow-cross-region', [CompletionResultType]::ParameterName, 'Permit copies whose source, staging and sink regions differ')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'convoy;secrets;seal' {
+            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'The receiving machine''s public key, as printed there by `convoy secrets identity`')
+            [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'Progress on stderr: bars on a terminal with `auto`; `always` also prints plain periodic lines when stderr is not a terminal')
+            [CompletionResult]::new('--vault', '--vault', [CompletionResultType]::ParameterName, 'Vault file (default: $XDG_CONFIG_HOME/convoy/vault, else ~/.config/convoy/vault)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON summary document on stdout instead of the table')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more about what is being done (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more about what is being done (repeat for more)')
+            [CompletionResult]::new('--allow-insecure', '--allow-insecure', [CompletionResultType]::ParameterName, 'Permit insecure settings a spec asks for (TLS off, plain HTTP). Each use is warned about and listed in the summary. Without this flag they are refused (exit 3)')
+            [CompletionResult]::new('--allow-cross-region', '--allow-cross-region', [CompletionResultType]::ParameterName, 'Permit copies whose source, staging and sink regions differ')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'convoy;secrets;help' {
+            [CompletionResult]::new('set', 'set', [CompletionResultType]::ParameterValue, 'Store a secret in the vault. The value is read from the terminal without echo, or from stdin when piped (one trailing newline removed); never from the command line')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the stored secrets: name, created, last rotated, age. Never values')
+            [CompletionResult]::new('rm', 'rm', [CompletionResultType]::ParameterValue, 'Remove a secret from the vault')
+            [CompletionResult]::new('rotate', 'rotate', [CompletionResultType]::ParameterValue, 'Re-encrypt the whole vault under a new key: a new random machine key, or a new salt for the same passphrase. Secret values and this machine''s identity are kept')
+            [CompletionResult]::new('identity', 'identity', [CompletionResultType]::ParameterValue, 'Print this machine''s public key, for `convoy secrets seal --to` on another machine')
+            [CompletionResult]::new('seal', 'seal', [CompletionResultType]::ParameterValue, 'Seal a value so that only the machine whose public key is given can read it. The value is read like `set`; the output, `${sealed:…}`, can go in a spec file or a CI variable')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'convoy;secrets;help;set' {
+            break
+        }
+        'convoy;secrets;help;list' {
+            break
+        }
+        'convoy;secrets;help;rm' {
+            break
+        }
+        'convoy;secrets;help;rotate' {
+            break
+        }
+        'convoy;secrets;help;identity' {
+            break
+        }
+        'convoy;secrets;help;seal' {
+            break
+        }
+        'convoy;secrets;help;help' {
+            break
+        }
+        'convoy;completions' {
+            [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'Progress on stderr: bars on a terminal with `auto`; `always` also prints plain periodic lines when stderr is not a terminal')
+            [CompletionResult]::new('--vault', '--vault', [CompletionResultType]::ParameterName, 'Vault file (default: $XDG_CONFIG_HOME/convoy/vault, else ~/.config/convoy/vault)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON summary document on stdout instead of the table')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more about what is being done (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more about what is being done (repeat for more)')
+            [CompletionResult]::new('--allow-insecure', '--allow-insecure', [CompletionResultType]::ParameterName, 'Permit insecure settings a spec asks for (TLS off, plain HTTP). Each use is warned about and listed in the summary. Without this flag they are refused (exit 3)')
+            [CompletionResult]::new('--allow-cross-region', '--allow-cross-region', [CompletionResultType]::ParameterName, 'Permit copies whose source, staging and sink regions differ')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'convoy;help' {
+            [CompletionResult]::new('copy', 'copy', [CompletionResultType]::ParameterValue, 'Copy one source to one destination')
+            [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run the copies of a spec file (all, or those named with --copy)')
+            [CompletionResult]::new('plan', 'plan', [CompletionResultType]::ParameterValue, 'Show what a spec (or SRC DST) would do, without doing it')
+            [CompletionResult]::new('secrets', 'secrets', [CompletionResultType]::ParameterValue, 'Manage the encrypted secret vault and sealed values')
+            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions for bash, zsh, fish or powershell')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'convoy;help;copy' {
+            break
+        }
+        'convoy;help;run' {
+            break
+        }
+        'convoy;help;plan' {
+            break
+        }
+        'convoy;help;secrets' {
+            [CompletionResult]::new('set', 'set', [CompletionResultType]::ParameterValue, 'Store a secret in the vault. The value is read from the terminal without echo, or from stdin when piped (one trailing newline removed); never from the command line')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the stored secrets: name, created, last rotated, age. Never values')
+            [CompletionResult]::new('rm', 'rm', [CompletionResultType]::ParameterValue, 'Remove a secret from the vault')
+            [CompletionResult]::new('rotate', 'rotate', [CompletionResultType]::ParameterValue, 'Re-encrypt the whole vault under a new key: a new random machine key, or a new salt for the same passphrase. Secret values and this machine''s identity are kept')
+            [CompletionResult]::new('identity', 'identity', [CompletionResultType]::ParameterValue, 'Print this machine''s public key, for `convoy secrets seal --to` on another machine')
+            [CompletionResult]::new('seal', 'seal', [CompletionResultType]::ParameterValue, 'Seal a value so that only the machine whose public key is given can read it. The value is read like `set`; the output, `${sealed:…}`, can go in a spec file or a CI variable')
+            break
+        }
+        'convoy;help;secrets;set' {
+            break
+        }
+        'convoy;help;secrets;list' {
+            break
+        }
+        'convoy;help;secrets;rm' {
+            break
+        }
+        'convoy;help;secrets;rotate' {
+            break
+        }
+        'convoy;help;secrets;identity' {
+            break
+        }
+        'convoy;help;secrets;seal' {
+            break
+        }
+        'convoy;help;completions' {
+            break
+        }
+        'convoy;help;help' {
+            break
+        }
+    })
+
+    $completions.Where{ $_.CompletionText -like "$wordToComplete*" } |
+        Sort-Object -Property ListItemText
+}

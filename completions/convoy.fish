@@ -1,0 +1,215 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_convoy_global_optspecs
+    string join \n json progress= q/quiet v/verbose allow-insecure allow-cross-region vault= h/help V/version
+end
+
+function __fish_convoy_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_convoy_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_convoy_using_subcommand
+    set -l cmd (__fish_convoy_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c convoy -n "__fish_convoy_needs_command" -l progress -d 'Progress on stderr: bars on a terminal with `auto`; `always` also prints plain periodic lines when stderr is not a terminal' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c convoy -n "__fish_convoy_needs_command" -l vault -d 'Vault file (default: $XDG_CONFIG_HOME/convoy/vault, else ~/.config/convoy/vault)' -r -F
+complete -c convoy -n "__fish_convoy_needs_command" -l json -d 'Print one JSON summary document on stdout instead of the table'
+complete -c convoy -n "__fish_convoy_needs_command" -s q -l quiet -d 'Print only errors'
+complete -c convoy -n "__fish_convoy_needs_command" -s v -l verbose -d 'Print more about what is being done (repeat for more)'
+complete -c convoy -n "__fish_convoy_needs_command" -l allow-insecure -d 'Permit insecure settings a spec asks for (TLS off, plain HTTP). Each use is warned about and listed in the summary. Without this flag they are refused (exit 3)'
+complete -c convoy -n "__fish_convoy_needs_command" -l allow-cross-region -d 'Permit copies whose source, staging and sink regions differ'
+complete -c convoy -n "__fish_convoy_needs_command" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_needs_command" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_needs_command" -f -a "copy" -d 'Copy one source to one destination'
+complete -c convoy -n "__fish_convoy_needs_command" -f -a "run" -d 'Run the copies of a spec file (all, or those named with --copy)'
+complete -c convoy -n "__fish_convoy_needs_command" -f -a "plan" -d 'Show what a spec (or SRC DST) would do, without doing it'
+complete -c convoy -n "__fish_convoy_needs_command" -f -a "secrets" -d 'Manage the encrypted secret vault and sealed values'
+complete -c convoy -n "__fish_convoy_needs_command" -f -a "completions" -d 'Print shell completions for bash, zsh, fish or powershell'
+complete -c convoy -n "__fish_convoy_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand copy" -l format -d 'Destination format: csv, parquet, json (JSON Lines) or ipc (Arrow)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand copy" -l source-format -d 'Source format, when the extension does not tell it' -r
+complete -c convoy -n "__fish_convoy_using_subcommand copy" -l schema -d 'Column types of a CSV or JSON source, e.g. `id:int64,amount:decimal(18,4),at:timestamptz`. Without it types are inferred from a sample' -r
+complete -c convoy -n "__fish_convoy_using_subcommand copy" -l infer-rows -d 'Rows sampled to infer a CSV or JSON schema' -r
+complete -c convoy -n "__fish_convoy_using_subcommand copy" -l delimiter -d 'CSV field delimiter (one character, or `tab`)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand copy" -l quote -d 'CSV quote character' -r
+complete -c convoy -n "__fish_convoy_using_subcommand copy" -l escape -d 'CSV escape character (default: quotes are doubled)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand copy" -l null -d 'Text that stands for NULL in CSV (default: empty field)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand copy" -l max-rows-per-file -d 'Split the output into files of at most N rows in the destination directory, with a manifest written last' -r
+complete -c convoy -n "__fish_convoy_using_subcommand copy" -l row-group-size -d 'Parquet row-group size in rows' -r
+complete -c convoy -n "__fish_convoy_using_subcommand copy" -l compression -d 'Parquet compression: zstd (default), zstd(LEVEL), snappy, lz4, gzip, none' -r
+complete -c convoy -n "__fish_convoy_using_subcommand copy" -l mode -d 'How the destination is updated: replace (files, default), append, merge, incremental (databases)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand copy" -l name -d 'Name of the copy in reports' -r
+complete -c convoy -n "__fish_convoy_using_subcommand copy" -l progress -d 'Progress on stderr: bars on a terminal with `auto`; `always` also prints plain periodic lines when stderr is not a terminal' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand copy" -l vault -d 'Vault file (default: $XDG_CONFIG_HOME/convoy/vault, else ~/.config/convoy/vault)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand copy" -l no-header -d 'CSV files have no header line (columns are named column_1, column_2, …)'
+complete -c convoy -n "__fish_convoy_using_subcommand copy" -l dry-run -d 'Validate and open the source, write nothing'
+complete -c convoy -n "__fish_convoy_using_subcommand copy" -l json -d 'Print one JSON summary document on stdout instead of the table'
+complete -c convoy -n "__fish_convoy_using_subcommand copy" -s q -l quiet -d 'Print only errors'
+complete -c convoy -n "__fish_convoy_using_subcommand copy" -s v -l verbose -d 'Print more about what is being done (repeat for more)'
+complete -c convoy -n "__fish_convoy_using_subcommand copy" -l allow-insecure -d 'Permit insecure settings a spec asks for (TLS off, plain HTTP). Each use is warned about and listed in the summary. Without this flag they are refused (exit 3)'
+complete -c convoy -n "__fish_convoy_using_subcommand copy" -l allow-cross-region -d 'Permit copies whose source, staging and sink regions differ'
+complete -c convoy -n "__fish_convoy_using_subcommand copy" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand run" -l copy -d 'Run only the copies with these names (repeatable)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand run" -l progress -d 'Progress on stderr: bars on a terminal with `auto`; `always` also prints plain periodic lines when stderr is not a terminal' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand run" -l vault -d 'Vault file (default: $XDG_CONFIG_HOME/convoy/vault, else ~/.config/convoy/vault)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand run" -l dry-run -d 'Validate and open every source, write nothing'
+complete -c convoy -n "__fish_convoy_using_subcommand run" -l json -d 'Print one JSON summary document on stdout instead of the table'
+complete -c convoy -n "__fish_convoy_using_subcommand run" -s q -l quiet -d 'Print only errors'
+complete -c convoy -n "__fish_convoy_using_subcommand run" -s v -l verbose -d 'Print more about what is being done (repeat for more)'
+complete -c convoy -n "__fish_convoy_using_subcommand run" -l allow-insecure -d 'Permit insecure settings a spec asks for (TLS off, plain HTTP). Each use is warned about and listed in the summary. Without this flag they are refused (exit 3)'
+complete -c convoy -n "__fish_convoy_using_subcommand run" -l allow-cross-region -d 'Permit copies whose source, staging and sink regions differ'
+complete -c convoy -n "__fish_convoy_using_subcommand run" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand plan" -l copy -d 'With a spec: only these copies (repeatable)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand plan" -l format -d 'Destination format: csv, parquet, json (JSON Lines) or ipc (Arrow)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand plan" -l source-format -d 'Source format, when the extension does not tell it' -r
+complete -c convoy -n "__fish_convoy_using_subcommand plan" -l schema -d 'Column types of a CSV or JSON source, e.g. `id:int64,amount:decimal(18,4),at:timestamptz`. Without it types are inferred from a sample' -r
+complete -c convoy -n "__fish_convoy_using_subcommand plan" -l infer-rows -d 'Rows sampled to infer a CSV or JSON schema' -r
+complete -c convoy -n "__fish_convoy_using_subcommand plan" -l delimiter -d 'CSV field delimiter (one character, or `tab`)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand plan" -l quote -d 'CSV quote character' -r
+complete -c convoy -n "__fish_convoy_using_subcommand plan" -l escape -d 'CSV escape character (default: quotes are doubled)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand plan" -l null -d 'Text that stands for NULL in CSV (default: empty field)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand plan" -l max-rows-per-file -d 'Split the output into files of at most N rows in the destination directory, with a manifest written last' -r
+complete -c convoy -n "__fish_convoy_using_subcommand plan" -l row-group-size -d 'Parquet row-group size in rows' -r
+complete -c convoy -n "__fish_convoy_using_subcommand plan" -l compression -d 'Parquet compression: zstd (default), zstd(LEVEL), snappy, lz4, gzip, none' -r
+complete -c convoy -n "__fish_convoy_using_subcommand plan" -l mode -d 'How the destination is updated: replace (files, default), append, merge, incremental (databases)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand plan" -l name -d 'Name of the copy in reports' -r
+complete -c convoy -n "__fish_convoy_using_subcommand plan" -l progress -d 'Progress on stderr: bars on a terminal with `auto`; `always` also prints plain periodic lines when stderr is not a terminal' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand plan" -l vault -d 'Vault file (default: $XDG_CONFIG_HOME/convoy/vault, else ~/.config/convoy/vault)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand plan" -l no-header -d 'CSV files have no header line (columns are named column_1, column_2, …)'
+complete -c convoy -n "__fish_convoy_using_subcommand plan" -l json -d 'Print one JSON summary document on stdout instead of the table'
+complete -c convoy -n "__fish_convoy_using_subcommand plan" -s q -l quiet -d 'Print only errors'
+complete -c convoy -n "__fish_convoy_using_subcommand plan" -s v -l verbose -d 'Print more about what is being done (repeat for more)'
+complete -c convoy -n "__fish_convoy_using_subcommand plan" -l allow-insecure -d 'Permit insecure settings a spec asks for (TLS off, plain HTTP). Each use is warned about and listed in the summary. Without this flag they are refused (exit 3)'
+complete -c convoy -n "__fish_convoy_using_subcommand plan" -l allow-cross-region -d 'Permit copies whose source, staging and sink regions differ'
+complete -c convoy -n "__fish_convoy_using_subcommand plan" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and not __fish_seen_subcommand_from set list rm rotate identity seal help" -l progress -d 'Progress on stderr: bars on a terminal with `auto`; `always` also prints plain periodic lines when stderr is not a terminal' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and not __fish_seen_subcommand_from set list rm rotate identity seal help" -l vault -d 'Vault file (default: $XDG_CONFIG_HOME/convoy/vault, else ~/.config/convoy/vault)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and not __fish_seen_subcommand_from set list rm rotate identity seal help" -l json -d 'Print one JSON summary document on stdout instead of the table'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and not __fish_seen_subcommand_from set list rm rotate identity seal help" -s q -l quiet -d 'Print only errors'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and not __fish_seen_subcommand_from set list rm rotate identity seal help" -s v -l verbose -d 'Print more about what is being done (repeat for more)'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and not __fish_seen_subcommand_from set list rm rotate identity seal help" -l allow-insecure -d 'Permit insecure settings a spec asks for (TLS off, plain HTTP). Each use is warned about and listed in the summary. Without this flag they are refused (exit 3)'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and not __fish_seen_subcommand_from set list rm rotate identity seal help" -l allow-cross-region -d 'Permit copies whose source, staging and sink regions differ'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and not __fish_seen_subcommand_from set list rm rotate identity seal help" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and not __fish_seen_subcommand_from set list rm rotate identity seal help" -f -a "set" -d 'Store a secret in the vault. The value is read from the terminal without echo, or from stdin when piped (one trailing newline removed); never from the command line'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and not __fish_seen_subcommand_from set list rm rotate identity seal help" -f -a "list" -d 'List the stored secrets: name, created, last rotated, age. Never values'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and not __fish_seen_subcommand_from set list rm rotate identity seal help" -f -a "rm" -d 'Remove a secret from the vault'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and not __fish_seen_subcommand_from set list rm rotate identity seal help" -f -a "rotate" -d 'Re-encrypt the whole vault under a new key: a new random machine key, or a new salt for the same passphrase. Secret values and this machine\'s identity are kept'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and not __fish_seen_subcommand_from set list rm rotate identity seal help" -f -a "identity" -d 'Print this machine\'s public key, for `convoy secrets seal --to` on another machine'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and not __fish_seen_subcommand_from set list rm rotate identity seal help" -f -a "seal" -d 'Seal a value so that only the machine whose public key is given can read it. The value is read like `set`; the output, `${sealed:…}`, can go in a spec file or a CI variable'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and not __fish_seen_subcommand_from set list rm rotate identity seal help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from set" -l progress -d 'Progress on stderr: bars on a terminal with `auto`; `always` also prints plain periodic lines when stderr is not a terminal' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from set" -l vault -d 'Vault file (default: $XDG_CONFIG_HOME/convoy/vault, else ~/.config/convoy/vault)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from set" -l passphrase -d 'Create the vault protected by a passphrase instead of a machine key file. The passphrase comes from CONVOY_VAULT_PASSPHRASE or is asked twice on the terminal. Only when the vault does not exist yet (setting CONVOY_VAULT_PASSPHRASE when the vault is created has the same effect); use `rotate --passphrase` to switch later'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from set" -l json -d 'Print one JSON summary document on stdout instead of the table'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from set" -s q -l quiet -d 'Print only errors'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from set" -s v -l verbose -d 'Print more about what is being done (repeat for more)'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from set" -l allow-insecure -d 'Permit insecure settings a spec asks for (TLS off, plain HTTP). Each use is warned about and listed in the summary. Without this flag they are refused (exit 3)'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from set" -l allow-cross-region -d 'Permit copies whose source, staging and sink regions differ'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from set" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from list" -l progress -d 'Progress on stderr: bars on a terminal with `auto`; `always` also prints plain periodic lines when stderr is not a terminal' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from list" -l vault -d 'Vault file (default: $XDG_CONFIG_HOME/convoy/vault, else ~/.config/convoy/vault)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from list" -l json -d 'Print one JSON summary document on stdout instead of the table'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print only errors'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Print more about what is being done (repeat for more)'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from list" -l allow-insecure -d 'Permit insecure settings a spec asks for (TLS off, plain HTTP). Each use is warned about and listed in the summary. Without this flag they are refused (exit 3)'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from list" -l allow-cross-region -d 'Permit copies whose source, staging and sink regions differ'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from rm" -l progress -d 'Progress on stderr: bars on a terminal with `auto`; `always` also prints plain periodic lines when stderr is not a terminal' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from rm" -l vault -d 'Vault file (default: $XDG_CONFIG_HOME/convoy/vault, else ~/.config/convoy/vault)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from rm" -l json -d 'Print one JSON summary document on stdout instead of the table'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from rm" -s q -l quiet -d 'Print only errors'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from rm" -s v -l verbose -d 'Print more about what is being done (repeat for more)'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from rm" -l allow-insecure -d 'Permit insecure settings a spec asks for (TLS off, plain HTTP). Each use is warned about and listed in the summary. Without this flag they are refused (exit 3)'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from rm" -l allow-cross-region -d 'Permit copies whose source, staging and sink regions differ'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from rotate" -l progress -d 'Progress on stderr: bars on a terminal with `auto`; `always` also prints plain periodic lines when stderr is not a terminal' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from rotate" -l vault -d 'Vault file (default: $XDG_CONFIG_HOME/convoy/vault, else ~/.config/convoy/vault)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from rotate" -l passphrase -d 'Switch to (or change) a passphrase: read from CONVOY_VAULT_NEW_PASSPHRASE or asked twice on the terminal'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from rotate" -l machine-key -d 'Switch to a random machine key file (machine.key next to the vault)'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from rotate" -l json -d 'Print one JSON summary document on stdout instead of the table'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from rotate" -s q -l quiet -d 'Print only errors'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from rotate" -s v -l verbose -d 'Print more about what is being done (repeat for more)'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from rotate" -l allow-insecure -d 'Permit insecure settings a spec asks for (TLS off, plain HTTP). Each use is warned about and listed in the summary. Without this flag they are refused (exit 3)'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from rotate" -l allow-cross-region -d 'Permit copies whose source, staging and sink regions differ'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from rotate" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from identity" -l progress -d 'Progress on stderr: bars on a terminal with `auto`; `always` also prints plain periodic lines when stderr is not a terminal' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from identity" -l vault -d 'Vault file (default: $XDG_CONFIG_HOME/convoy/vault, else ~/.config/convoy/vault)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from identity" -l json -d 'Print one JSON summary document on stdout instead of the table'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from identity" -s q -l quiet -d 'Print only errors'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from identity" -s v -l verbose -d 'Print more about what is being done (repeat for more)'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from identity" -l allow-insecure -d 'Permit insecure settings a spec asks for (TLS off, plain HTTP). Each use is warned about and listed in the summary. Without this flag they are refused (exit 3)'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from identity" -l allow-cross-region -d 'Permit copies whose source, staging and sink regions differ'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from identity" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from seal" -l to -d 'The receiving machine\'s public key, as printed there by `convoy secrets identity`' -r
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from seal" -l progress -d 'Progress on stderr: bars on a terminal with `auto`; `always` also prints plain periodic lines when stderr is not a terminal' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from seal" -l vault -d 'Vault file (default: $XDG_CONFIG_HOME/convoy/vault, else ~/.config/convoy/vault)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from seal" -l json -d 'Print one JSON summary document on stdout instead of the table'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from seal" -s q -l quiet -d 'Print only errors'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from seal" -s v -l verbose -d 'Print more about what is being done (repeat for more)'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from seal" -l allow-insecure -d 'Permit insecure settings a spec asks for (TLS off, plain HTTP). Each use is warned about and listed in the summary. Without this flag they are refused (exit 3)'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from seal" -l allow-cross-region -d 'Permit copies whose source, staging and sink regions differ'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from seal" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from help" -f -a "set" -d 'Store a secret in the vault. The value is read from the terminal without echo, or from stdin when piped (one trailing newline removed); never from the command line'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the stored secrets: name, created, last rotated, age. Never values'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from help" -f -a "rm" -d 'Remove a secret from the vault'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from help" -f -a "rotate" -d 'Re-encrypt the whole vault under a new key: a new random machine key, or a new salt for the same passphrase. Secret values and this machine\'s identity are kept'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from help" -f -a "identity" -d 'Print this machine\'s public key, for `convoy secrets seal --to` on another machine'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from help" -f -a "seal" -d 'Seal a value so that only the machine whose public key is given can read it. The value is read like `set`; the output, `${sealed:…}`, can go in a spec file or a CI variable'
+complete -c convoy -n "__fish_convoy_using_subcommand secrets; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand completions" -l progress -d 'Progress on stderr: bars on a terminal with `auto`; `always` also prints plain periodic lines when stderr is not a terminal' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand completions" -l vault -d 'Vault file (default: $XDG_CONFIG_HOME/convoy/vault, else ~/.config/convoy/vault)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand completions" -l json -d 'Print one JSON summary document on stdout instead of the table'
+complete -c convoy -n "__fish_convoy_using_subcommand completions" -s q -l quiet -d 'Print only errors'
+complete -c convoy -n "__fish_convoy_using_subcommand completions" -s v -l verbose -d 'Print more about what is being done (repeat for more)'
+complete -c convoy -n "__fish_convoy_using_subcommand completions" -l allow-insecure -d 'Permit insecure settings a spec asks for (TLS off, plain HTTP). Each use is warned about and listed in the summary. Without this flag they are refused (exit 3)'
+complete -c convoy -n "__fish_convoy_using_subcommand completions" -l allow-cross-region -d 'Permit copies whose source, staging and sink regions differ'
+complete -c convoy -n "__fish_convoy_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from copy run plan secrets completions help" -f -a "copy" -d 'Copy one source to one destination'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from copy run plan secrets completions help" -f -a "run" -d 'Run the copies of a spec file (all, or those named with --copy)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from copy run plan secrets completions help" -f -a "plan" -d 'Show what a spec (or SRC DST) would do, without doing it'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from copy run plan secrets completions help" -f -a "secrets" -d 'Manage the encrypted secret vault and sealed values'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from copy run plan secrets completions help" -f -a "completions" -d 'Print shell completions for bash, zsh, fish or powershell'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from copy run plan secrets completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from secrets" -f -a "set" -d 'Store a secret in the vault. The value is read from the terminal without echo, or from stdin when piped (one trailing newline removed); never from the command line'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from secrets" -f -a "list" -d 'List the stored secrets: name, created, last rotated, age. Never values'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from secrets" -f -a "rm" -d 'Remove a secret from the vault'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from secrets" -f -a "rotate" -d 'Re-encrypt the whole vault under a new key: a new random machine key, or a new salt for the same passphrase. Secret values and this machine\'s identity are kept'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from secrets" -f -a "identity" -d 'Print this machine\'s public key, for `convoy secrets seal --to` on another machine'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from secrets" -f -a "seal" -d 'Seal a value so that only the machine whose public key is given can read it. The value is read like `set`; the output, `${sealed:…}`, can go in a spec file or a CI variable'
