@@ -168,6 +168,8 @@ async fn run_spec(
         run_date: started_at.format("%Y-%m-%d").to_string(),
         progress: Progress::new(g.progress, g.quiet || g.json),
         allow_cross_region: g.allow_cross_region,
+        allow_insecure: g.allow_insecure,
+        vault: g.vault.clone(),
     };
     let mut reports: Vec<CopyReport> = Vec::new();
     for &i in &indices {

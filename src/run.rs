@@ -95,6 +95,10 @@ pub struct RunContext {
     pub run_date: String,
     pub progress: Progress,
     pub allow_cross_region: bool,
+    /// `--allow-insecure`.
+    pub allow_insecure: bool,
+    /// `--vault`.
+    pub vault: Option<std::path::PathBuf>,
 }
 
 /// Run one copy end to end and report how it went. Never panics on bad
@@ -108,6 +112,8 @@ pub async fn run_copy(spec: &Spec, copy: &Copy, ctx: &RunContext) -> CopyReport 
         cancel: ctx.cancel.clone(),
         run_id: ctx.run_id.clone(),
         run_date: ctx.run_date.clone(),
+        allow_insecure: ctx.allow_insecure,
+        vault: ctx.vault.clone(),
     };
     let bar = ctx.progress.start(&copy.name, counters.clone());
     let result = match crate::plan::check_regions(spec, copy, ctx.allow_cross_region) {

@@ -9,6 +9,7 @@
 //! the destination exactly as it was.
 
 pub mod file;
+pub mod objstore;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -100,6 +101,10 @@ pub struct OpenContext {
     pub run_id: String,
     /// `YYYY-MM-DD` (UTC) for `{run_date}` in destination paths.
     pub run_date: String,
+    /// `--allow-insecure`: insecure settings a spec asks for are permitted.
+    pub allow_insecure: bool,
+    /// `--vault`, for `${secret:…}` references in connections.
+    pub vault: Option<std::path::PathBuf>,
 }
 
 /// The kind of store an endpoint names.
@@ -115,7 +120,9 @@ fn not_available(kind: Kind) -> anyhow::Error {
             "{} connections are not available in this version of convoy",
             kind.name()
         ),
-        Some("local files (CSV, Parquet, JSON Lines, Arrow IPC) are supported".to_string()),
+        Some(
+            "local files and object stores (s3, azure, gcs, https) are supported".to_string(),
+        ),
     )
 }
 
@@ -123,6 +130,7 @@ fn not_available(kind: Kind) -> anyhow::Error {
 pub fn open_source(spec: &Spec, ep: &Endpoint, ctx: &OpenContext) -> Result<Box<dyn Source>> {
     match kind_of(spec, ep) {
         Kind::Local => Ok(Box::new(file::FileSource::open(spec, ep, ctx)?)),
+        k if objstore::handles(k) => objstore::open_source(spec, ep, ctx),
         other => Err(not_available(other)),
     }
 }
@@ -131,6 +139,7 @@ pub fn open_source(spec: &Spec, ep: &Endpoint, ctx: &OpenContext) -> Result<Box<
 pub fn open_sink(spec: &Spec, ep: &Endpoint, ctx: &OpenContext) -> Result<Box<dyn Sink>> {
     match kind_of(spec, ep) {
         Kind::Local => Ok(Box::new(file::FileSink::new(spec, ep, ctx)?)),
+        k if objstore::handles(k) => objstore::open_sink(spec, ep, ctx),
         other => Err(not_available(other)),
     }
 }
@@ -146,6 +155,12 @@ pub fn describe(spec: &Spec, ep: &Endpoint) -> String {
         .unwrap_or("?");
     if kind == Kind::Local && !spec.connections.contains_key(&ep.connection) {
         format!("local {what}")
+    } else if let Some(conn) = spec
+        .connections
+        .get(&ep.connection)
+        .filter(|c| objstore::handles(c.kind))
+    {
+        objstore::describe(conn, what)
     } else {
         format!("{} {} {what}", kind.name(), ep.connection)
     }

@@ -38,6 +38,32 @@ pub use write::parquet_compression;
 /// The name of the manifest written last into split output.
 pub const MANIFEST: &str = "_convoy_manifest.json";
 
+/// The manifest of a split output: every file or object of the output with
+/// its rows, size and SHA-256. Written last; an output without it is not
+/// complete.
+pub fn manifest_json(
+    run_id: &str,
+    format: Format,
+    schema: &SchemaRef,
+    rows: u64,
+    parts: &[Output],
+) -> serde_json::Value {
+    serde_json::json!({
+        "convoy_version": env!("CARGO_PKG_VERSION"),
+        "run_id": run_id,
+        "created_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "format": format.name(),
+        "schema": crate::schema::format_schema(schema),
+        "rows": rows,
+        "files": parts.iter().map(|p| serde_json::json!({
+            "name": p.location.rsplit(['/', '\\']).next(),
+            "rows": p.rows,
+            "bytes": p.bytes,
+            "sha256": p.sha256,
+        })).collect::<Vec<_>>(),
+    })
+}
+
 /// The directory relative paths of an endpoint resolve against.
 fn base_dir(spec: &Spec, ep: &Endpoint) -> PathBuf {
     let root = spec
@@ -686,20 +712,13 @@ impl FileSink {
 
     fn manifest(&self) -> serde_json::Value {
         let schema = self.schema.as_ref().expect("begin was called");
-        serde_json::json!({
-            "convoy_version": env!("CARGO_PKG_VERSION"),
-            "run_id": self.run_id,
-            "created_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            "format": self.format.name(),
-            "schema": crate::schema::format_schema(schema),
-            "rows": self.rows_total,
-            "files": self.parts.iter().map(|p| serde_json::json!({
-                "name": Path::new(&p.location).file_name().map(|n| n.to_string_lossy().to_string()),
-                "rows": p.rows,
-                "bytes": p.bytes,
-                "sha256": p.sha256,
-            })).collect::<Vec<_>>(),
-        })
+        manifest_json(
+            &self.run_id,
+            self.format,
+            schema,
+            self.rows_total,
+            &self.parts,
+        )
     }
 
     fn check_replaceable_dir(&self) -> Result<()> {
