@@ -3,5 +3,6 @@
 
 mod cli;
 mod files;
+mod objstore;
 mod secrets;
 mod support;

@@ -149,11 +149,8 @@ async fn expand(st: &Store, key: &str, format: Option<Format>) -> Result<Vec<Obj
             .store
             .list(prefix.as_ref())
             .try_filter(|m| {
-                let keep = pattern.matches_with(m.location.as_ref(), opts)
-                    && m.location
-                        .filename()
-                        .is_some_and(|n| !is_hidden_or_ours(n));
-                futures::future::ready(keep)
+                // As for local globs: whatever matches, hidden names too.
+                futures::future::ready(pattern.matches_with(m.location.as_ref(), opts))
             })
             .try_collect()
             .await
