@@ -54,8 +54,36 @@ pub fn plan_copy(spec: &Spec, copy: &Copy) -> CopyPlan {
         (Kind::Local, Some(n)) => format!(
             "files of at most {n} rows written into a hidden staging directory with {MANIFEST} last, swapped with the destination directory"
         ),
+        (k, None) if connect::objstore::handles(k) => {
+            "one multipart upload, completed at commit (aborted on error or interrupt): readers see the old object or the whole new one"
+                .to_string()
+        }
+        (k, Some(n)) if connect::objstore::handles(k) => format!(
+            "objects of at most {n} rows under the prefix, then {MANIFEST} last; objects of the previous output are deleted after it"
+        ),
         (k, _) => format!("{} sink", k.name()),
     };
+    let mut endpoints = Vec::new();
+    for ep in [&copy.from, &copy.to] {
+        let Some(conn) = spec.connections.get(&ep.connection) else {
+            continue;
+        };
+        if let Some((host, port, https)) = connect::objstore::network_endpoint(conn) {
+            let e = NetworkEndpoint {
+                host,
+                port,
+                protocol: if https { "https" } else { "http" }.to_string(),
+                tls: if https {
+                    "verified (system roots + tls.ca_file)".to_string()
+                } else {
+                    "none: plain HTTP (needs allow_http and --allow-insecure)".to_string()
+                },
+            };
+            if !endpoints.contains(&e) {
+                endpoints.push(e);
+            }
+        }
+    }
     let source_schema = match (&copy.from.schema, format_of(&copy.from)) {
         (Some(s), _) => format!("declared: {}", crate::schema::format_schema(s)),
         (None, Some(Format::Csv | Format::Json)) => format!(
@@ -84,7 +112,7 @@ pub fn plan_copy(spec: &Spec, copy: &Copy) -> CopyPlan {
         publish,
         source_region: region(spec, &copy.from),
         sink_region: region(spec, &copy.to),
-        endpoints: Vec::new(),
+        endpoints,
     }
 }
 

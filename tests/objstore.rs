@@ -429,6 +429,19 @@ fn an_https_url_is_a_read_only_source() {
     let t = Target::new(Backend::S3, &dir);
     t.put("web/data.csv", "id,name\n1,a\n2,b\n");
     let port = objstore::moto().port;
+    // Published for anonymous readers, as a web server would serve it.
+    objstore::python(
+        "import sys, boto3\n\
+         s3 = boto3.client('s3', endpoint_url=sys.argv[1], verify=sys.argv[2], region_name='us-east-1',\n\
+                           aws_access_key_id='k', aws_secret_access_key='s')\n\
+         s3.put_object_acl(Bucket=sys.argv[3], Key=sys.argv[4], ACL='public-read')\n",
+        &[
+            &format!("https://127.0.0.1:{port}"),
+            objstore::certs().ca_file.to_str().unwrap(),
+            objstore::BUCKET,
+            &t.key("web/data.csv"),
+        ],
+    );
     let ca = objstore::certs().ca_file.display().to_string();
     let web = with_connection(&t, |_| {
         format!(

@@ -43,13 +43,17 @@ use crate::spec::{Connection, Endpoint, Format, Kind, Spec};
 /// An object store error, redacted, with TLS failures refused as policy
 /// (exit 3) and a hint on what to do.
 pub fn store_error(what: &str, doing: &str, e: object_store::Error) -> anyhow::Error {
-    let mut chain = vec![e.to_string()];
+    // Causes, outermost first, each once (object_store repeats inner messages).
+    let mut text = e.to_string();
     let mut src = std::error::Error::source(&e);
     while let Some(s) = src {
-        chain.push(s.to_string());
+        let t = s.to_string();
+        if !t.is_empty() && !text.contains(&t) {
+            text = format!("{text}: {t}");
+        }
         src = s.source();
     }
-    let text = crate::security::redact::redact(&chain.join(": "));
+    let text = crate::security::redact::redact(&text);
     let lower = text.to_ascii_lowercase();
     if lower.contains("certificate") || lower.contains("unknownissuer") {
         return crate::error::policy(
@@ -106,6 +110,43 @@ pub fn describe(conn: &Connection, path: &str) -> String {
             crate::security::redact::redact(get("url").unwrap_or("?").trim_end_matches('/'))
         ),
     }
+}
+
+/// The host and port a connection talks to (for `convoy plan`), from the
+/// spec and, where the spec is silent, the environment or the cloud's default.
+pub fn network_endpoint(conn: &Connection) -> Option<(String, u16, bool)> {
+    let get = |k: &str| conn.settings.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    let env = |names: &[&str]| names.iter().find_map(|n| std::env::var(n).ok());
+    let url = match conn.kind {
+        Kind::S3 => get("endpoint")
+            .or_else(|| env(&["AWS_ENDPOINT_URL", "AWS_ENDPOINT"]))
+            .unwrap_or_else(|| match &conn.region {
+                Some(r) => format!("https://s3.{r}.amazonaws.com"),
+                None => "https://s3.amazonaws.com".into(),
+            }),
+        Kind::Azure => get("endpoint")
+            .or_else(|| env(&["AZURE_STORAGE_ENDPOINT"]))
+            .unwrap_or_else(|| {
+                let account = get("account")
+                    .or_else(|| env(&["AZURE_STORAGE_ACCOUNT_NAME"]))
+                    .unwrap_or_else(|| "ACCOUNT".into());
+                format!("https://{account}.blob.core.windows.net")
+            }),
+        Kind::Gcs => "https://storage.googleapis.com".into(),
+        Kind::Http => get("url")?,
+        _ => return None,
+    };
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let authority = authority.rsplit('@').next().unwrap_or(authority);
+    let https = scheme.eq_ignore_ascii_case("https");
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) && !p.is_empty() => {
+            (h.to_string(), p.parse().ok()?)
+        }
+        _ => (authority.to_string(), if https { 443 } else { 80 }),
+    };
+    Some((host, port, https))
 }
 
 fn object_path(key: &str) -> Result<ObjPath> {
