@@ -223,7 +223,7 @@ fn csv_inference_keeps_decimals_zones_and_unicode_exact() {
     let t = parquet_table(&dir.path("orders.parquet"));
     let s = t.schema();
     assert_eq!(s.field(0).data_type(), &DataType::Int64);
-    assert_eq!(s.field(1).data_type(), &DataType::Decimal128(38, 4));
+    assert_eq!(s.field(1).data_type(), &DataType::Decimal128(18, 4));
     assert_eq!(
         s.field(2).data_type(),
         &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
