@@ -151,9 +151,14 @@ async fn transfer(
         let spec = spec.clone();
         let ep = copy.from.clone();
         let open2 = open.clone();
-        tokio::task::spawn_blocking(move || connect::open_source(&spec, &ep, &open2))
-            .await
-            .map_err(|e| anyhow::anyhow!("internal error opening the source: {e}"))??
+        let opening = tokio::task::spawn_blocking(move || connect::open_source(&spec, &ep, &open2));
+        // Opening can block (a pipe that has not sent its header yet): stay
+        // interruptible.
+        tokio::select! {
+            opened = opening => opened
+                .map_err(|e| anyhow::anyhow!("internal error opening the source: {e}"))??,
+            _ = ctx.cancel.cancelled() => return Err(error::interrupted()),
+        }
     };
     report.source = source.describe();
     report.details = source.details();
@@ -318,6 +323,79 @@ mod tests {
         let big = batch(100_000); // ~800 KiB > 64 KiB budget
         assert_eq!(budget.cost(&big), 64);
         assert_eq!(budget.cost(&batch(1)), 1);
+    }
+
+    /// A sink that loses a row: the runner must refuse to commit (exit 4).
+    struct LossySink {
+        rows: u64,
+        committed: bool,
+        aborted: bool,
+    }
+
+    #[async_trait::async_trait]
+    impl Sink for LossySink {
+        fn describe(&self) -> String {
+            "lossy".into()
+        }
+        async fn begin(&mut self, _: arrow::datatypes::SchemaRef) -> Result<()> {
+            Ok(())
+        }
+        async fn write(&mut self, batch: RecordBatch) -> Result<()> {
+            self.rows += batch.num_rows() as u64;
+            Ok(())
+        }
+        async fn prepare(&mut self) -> Result<connect::Prepared> {
+            Ok(connect::Prepared {
+                rows: self.rows - 1,
+                outputs: Vec::new(),
+            })
+        }
+        async fn commit(&mut self) -> Result<()> {
+            self.committed = true;
+            Ok(())
+        }
+        async fn abort(&mut self) -> Result<()> {
+            self.aborted = true;
+            Ok(())
+        }
+    }
+
+    struct MemorySource(Vec<RecordBatch>);
+
+    impl connect::Source for MemorySource {
+        fn describe(&self) -> String {
+            "memory".into()
+        }
+        fn schema(&self) -> arrow::datatypes::SchemaRef {
+            self.0[0].schema()
+        }
+        fn partitions(self: Box<Self>) -> Result<Vec<Partition>> {
+            Ok(vec![Partition::Blocking(Box::new(
+                self.0.into_iter().map(Ok),
+            ))])
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_row_count_mismatch_is_a_verification_failure_and_nothing_commits() {
+        let mut sink = LossySink {
+            rows: 0,
+            committed: false,
+            aborted: false,
+        };
+        let open = OpenContext {
+            counters: Arc::new(Counters::default()),
+            cancel: CancellationToken::new(),
+            run_id: "t".into(),
+            run_date: "2026-01-01".into(),
+        };
+        let source = Box::new(MemorySource(vec![batch(10), batch(5)]));
+        let err = pump(source, &mut sink, &open, &open.cancel)
+            .await
+            .unwrap_err();
+        assert_eq!(error::exit_kind(&err), ExitKind::Verify);
+        assert!(err.to_string().contains("15 rows were read"), "{err}");
+        assert!(!sink.committed);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -141,7 +141,7 @@ fn dry_run_opens_the_source_and_writes_nothing() {
     let run = dir.run(&["copy", "in.csv", "out.parquet", "--dry-run"]);
     run.ok();
     assert!(
-        run.stdout.contains("id:int64,amount:decimal(38,2)"),
+        run.stdout.contains("id:int64,amount:decimal(18,2)"),
         "{}",
         run.stdout
     );

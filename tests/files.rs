@@ -223,7 +223,7 @@ fn csv_inference_keeps_decimals_zones_and_unicode_exact() {
     let t = parquet_table(&dir.path("orders.parquet"));
     let s = t.schema();
     assert_eq!(s.field(0).data_type(), &DataType::Int64);
-    assert_eq!(s.field(1).data_type(), &DataType::Decimal128(38, 4));
+    assert_eq!(s.field(1).data_type(), &DataType::Decimal128(18, 4));
     assert_eq!(
         s.field(2).data_type(),
         &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
@@ -657,4 +657,33 @@ fn csv_dialect_options_apply_to_reading_and_writing() {
         std::fs::read_to_string(dir.path("out.csv")).unwrap(),
         "1\tx;y\t\\N\n2\t\t7\n"
     );
+}
+
+/// Ctrl-C while the source has not even sent its header yet still ends the
+/// run promptly with 130 (opening a source is interruptible).
+#[test]
+fn interrupt_while_opening_a_silent_pipe() {
+    let dir = Dir::new();
+    let fifo = dir.path("in.csv");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let child = dir
+        .cmd(&["copy", "in.csv", "out.parquet", "-q"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let writer = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let started = std::time::Instant::now();
+    let out = child.wait_with_output().unwrap();
+    drop(writer);
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert!(!dir.path("out.parquet").exists());
 }

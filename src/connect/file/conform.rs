@@ -57,9 +57,37 @@ pub fn parse_date(s: &str) -> Result<i32, String> {
         (Some(y), Some(m), Some(d)) => (y, m, d),
         _ => return Err("expected a date as YYYY-MM-DD".into()),
     };
-    let date = chrono::NaiveDate::from_ymd_opt(y as i32, m, d)
-        .ok_or_else(|| "no such date".to_string())?;
-    Ok((date - chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32)
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let month_days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    if !(1..=12).contains(&m) || d == 0 || d > month_days[m as usize - 1] {
+        return Err("no such date".into());
+    }
+    Ok(days_from_civil(y as i64, m as i64, d as i64) as i32)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
+/// algorithm), without the cost of a calendar library per value.
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }
 
 /// `HH:MM:SS[.ffffff]` → (seconds of the day, nanoseconds, fraction digits).
@@ -265,8 +293,53 @@ fn unscaled_digits(s: &str, precision: u8, scale: i8) -> Result<(bool, Vec<u8>),
     Ok((t.negative, all))
 }
 
+/// The common case without allocating: `[-+]digits[.digits]` with at most
+/// `scale` fractional digits and at most 18 significant digits in all.
+fn decimal_fast(s: &str, precision: u8, scale: i8) -> Option<i128> {
+    let b = s.as_bytes();
+    let (negative, b) = match b.first()? {
+        b'-' => (true, &b[1..]),
+        b'+' => (false, &b[1..]),
+        _ => (false, b),
+    };
+    let mut v: i64 = 0;
+    let mut digits = 0u32;
+    let mut frac: i32 = -1;
+    for &c in b {
+        match c {
+            b'0'..=b'9' => {
+                if digits > 0 || c != b'0' {
+                    digits += 1;
+                    if digits > 18 {
+                        return None;
+                    }
+                }
+                v = v * 10 + (c - b'0') as i64;
+                if frac >= 0 {
+                    frac += 1;
+                }
+            }
+            b'.' if frac < 0 => frac = 0,
+            _ => return None,
+        }
+    }
+    let frac = frac.max(0);
+    if b.is_empty() || b == b"." || frac > scale as i32 {
+        return None;
+    }
+    let pad = (scale as i32 - frac) as u32;
+    if digits + pad > precision as u32 {
+        return None;
+    }
+    let v = v as i128 * 10i128.pow(pad);
+    Some(if negative { -v } else { v })
+}
+
 /// A decimal literal as an exact `decimal(precision, scale)` (≤ 38 digits).
 pub fn parse_decimal128(s: &str, precision: u8, scale: i8) -> Result<i128, String> {
+    if let Some(v) = decimal_fast(s, precision, scale) {
+        return Ok(v);
+    }
     let (negative, digits) = unscaled_digits(s, precision, scale)?;
     let v = digits
         .iter()
@@ -602,6 +675,38 @@ mod tests {
                 .value,
             -1
         );
+    }
+
+    #[test]
+    fn fast_and_general_decimal_paths_agree() {
+        for (text, p, s) in [
+            ("0", 18, 4),
+            ("-0.0001", 18, 4),
+            ("123456789012345.6789", 38, 4),
+            ("99999999999999.9999", 18, 4),
+            ("+7.5", 10, 2),
+            (".5", 10, 2),
+            ("5.", 10, 2),
+        ] {
+            let fast = decimal_fast(text, p, s);
+            let (neg, digits) = unscaled_digits(text, p, s).unwrap();
+            let v = digits
+                .iter()
+                .fold(0i128, |a, &c| a * 10 + (c - b'0') as i128);
+            assert_eq!(
+                fast.unwrap_or(if neg { -v } else { v }),
+                if neg { -v } else { v },
+                "{text}"
+            );
+        }
+        assert_eq!(decimal_fast("1.23456", 18, 4), None);
+        assert!(parse_decimal128("999999999999999.9999", 18, 4).is_err());
+        for days in [-719_162i64, -1, 0, 1, 19_782, 2_932_896] {
+            let date = chrono::DateTime::from_timestamp(days * 86_400, 0)
+                .unwrap()
+                .date_naive();
+            assert_eq!(parse_date(&date.to_string()), Ok(days as i32));
+        }
     }
 
     #[test]

@@ -4,15 +4,20 @@
 //! booleans, 64-bit integers, decimals (kept as decimals with the largest
 //! scale seen; never widened to a float), floats (only when a value uses an
 //! exponent, `NaN` or `inf`), dates, timestamps with a zone (every value has
-//! an offset) or without (none has), else strings. Inferred decimals get
-//! precision 38 so that rows past the sample with more integer digits still
-//! fit; the scale is what the sample showed.
+//! an offset) or without (none has), else strings. An inferred decimal's
+//! scale is the sample's largest; its precision is 18 when the sample's
+//! values leave four more integer digits of room, else 38, so rows past the
+//! sample with larger values still fit (or fail loudly, never rounded).
 
 use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
 use super::conform::{parse_date, parse_timestamp, Zone};
+
+/// Integer digits an inferred decimal may grow beyond the sample's largest
+/// value before it needs the wider decimal(38, s).
+const DECIMAL_HEADROOM: usize = 4;
 
 #[derive(Debug, Clone)]
 struct Column {
@@ -103,8 +108,16 @@ impl Column {
         if self.int_ok {
             return DataType::Int64;
         }
-        if self.dec_ok && self.max_int_digits as usize + self.max_scale as usize <= 38 {
-            return DataType::Decimal128(38, self.max_scale as i8);
+        let digits = self.max_int_digits as usize + self.max_scale as usize;
+        if self.dec_ok && digits <= 38 {
+            // decimal(18, s) is stored as a 64-bit integer (fast, small); use
+            // it when the sample leaves four digits of headroom.
+            let precision = if digits + DECIMAL_HEADROOM <= 18 {
+                18
+            } else {
+                38
+            };
+            return DataType::Decimal128(precision, self.max_scale as i8);
         }
         if self.float_ok && !self.dec_ok {
             return DataType::Float64;
@@ -217,7 +230,7 @@ mod tests {
         );
         assert_eq!(infer_one(&["12", "abc"]), DataType::Utf8);
         assert_eq!(infer_one(&["01234", "98000"]), DataType::Utf8);
-        assert_eq!(infer_one(&["0.5", "0"]), DataType::Decimal128(38, 1));
+        assert_eq!(infer_one(&["0.5", "0"]), DataType::Decimal128(18, 1));
         assert_eq!(infer_one(&["", ""]), DataType::Utf8);
         // Too many digits for any 128-bit decimal: kept as text, exactly.
         assert_eq!(
