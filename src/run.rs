@@ -388,6 +388,8 @@ mod tests {
             cancel: CancellationToken::new(),
             run_id: "t".into(),
             run_date: "2026-01-01".into(),
+            allow_insecure: false,
+            vault: None,
         };
         let source = Box::new(MemorySource(vec![batch(10), batch(5)]));
         let err = pump(source, &mut sink, &open, &open.cancel)

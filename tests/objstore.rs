@@ -244,7 +244,12 @@ fn pending_s3_uploads(t: &Target) -> String {
 
 /// Feed the big CSV into a FIFO at about 30 MB/s, so that a copy is still
 /// running when it is interrupted; returns the bytes fed so far.
-fn feed(fifo: std::path::PathBuf) -> (std::thread::JoinHandle<()>, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+fn feed(
+    fifo: std::path::PathBuf,
+) -> (
+    std::thread::JoinHandle<()>,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
     use std::sync::atomic::{AtomicUsize, Ordering};
     let fed = std::sync::Arc::new(AtomicUsize::new(0));
     let f2 = fed.clone();
@@ -288,7 +293,10 @@ fn an_interrupted_upload_leaves_no_object_and_no_manifest(backend: Backend) {
         // Past several 8 MiB parts (and, split, several whole objects).
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         while fed.load(std::sync::atomic::Ordering::Relaxed) < 40 << 20 {
-            assert!(std::time::Instant::now() < deadline, "the copy does not read its input");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the copy does not read its input"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
@@ -402,7 +410,10 @@ fn s3_server_side_encryption_is_requested_on_every_object_written() {
     let h = head_object(&t, "kms.csv");
     assert_eq!(h["ServerSideEncryption"], "aws:kms", "{h}");
     assert!(
-        h["SSEKMSKeyId"].as_str().unwrap_or("").contains("convoy-test-key"),
+        h["SSEKMSKeyId"]
+            .as_str()
+            .unwrap_or("")
+            .contains("convoy-test-key"),
         "{h}"
     );
     // Split output: every part is encrypted (the manifest too).

@@ -120,9 +120,7 @@ fn not_available(kind: Kind) -> anyhow::Error {
             "{} connections are not available in this version of convoy",
             kind.name()
         ),
-        Some(
-            "local files and object stores (s3, azure, gcs, https) are supported".to_string(),
-        ),
+        Some("local files and object stores (s3, azure, gcs, https) are supported".to_string()),
     )
 }
 

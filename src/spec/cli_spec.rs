@@ -211,7 +211,9 @@ fn endpoint(text: &str) -> anyhow::Result<Located> {
         }
     };
     if authority.is_empty() {
-        return Ok(Err(format!("{text}: the URL names no bucket, container or host")));
+        return Ok(Err(format!(
+            "{text}: the URL names no bucket, container or host"
+        )));
     }
     let name = format!("{scheme}://{authority}");
     let mut ep = Endpoint::new(&name);
@@ -310,8 +312,12 @@ mod tests {
 
     #[test]
     fn a_password_in_a_url_is_refused() {
-        let e = from_args("s3://AKIA:supersecret@lake/a.csv", "a.parquet", &CopyOpts::default())
-            .unwrap_err();
+        let e = from_args(
+            "s3://AKIA:supersecret@lake/a.csv",
+            "a.parquet",
+            &CopyOpts::default(),
+        )
+        .unwrap_err();
         assert_eq!(crate::error::exit_kind(&e), crate::error::ExitKind::Policy);
         assert!(!crate::error::render(&e).contains("supersecret"));
     }

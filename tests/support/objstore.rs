@@ -58,8 +58,7 @@ impl TestCa {
     /// A server certificate for loopback: (cert PEM, key PEM).
     pub fn issue(&self) -> (String, String) {
         let mut params =
-            CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
-                .unwrap();
+            CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
         params
             .distinguished_name
             .push(DnType::CommonName, "127.0.0.1");
@@ -138,7 +137,12 @@ fn which(program: &str) -> Option<PathBuf> {
 }
 
 /// Start `program` and wait until it accepts connections on `port`.
-fn start(what: &str, mut cmd: Command, port: u16, dir: tempfile::TempDir) -> Result<Service, String> {
+fn start(
+    what: &str,
+    mut cmd: Command,
+    port: u16,
+    dir: tempfile::TempDir,
+) -> Result<Service, String> {
     let log = dir.path().join("service.log");
     let out = std::fs::File::create(&log).unwrap();
     cmd.stdout(out.try_clone().unwrap())
@@ -234,7 +238,8 @@ pub fn moto() -> &'static Service {
         );
         Ok(svc)
     });
-    s.as_ref().unwrap_or_else(|e| panic!("S3 server (moto) unavailable: {e}"))
+    s.as_ref()
+        .unwrap_or_else(|e| panic!("S3 server (moto) unavailable: {e}"))
 }
 
 /// The shared Azurite server, with container [`CONTAINER`].

@@ -163,8 +163,8 @@ impl Read for SeekReader {
         if self.pos >= len || buf.is_empty() {
             return Ok(0);
         }
-        let in_block = self.pos >= self.block_start
-            && self.pos < self.block_start + self.block.len() as u64;
+        let in_block =
+            self.pos >= self.block_start && self.pos < self.block_start + self.block.len() as u64;
         if !in_block {
             let want = (SEEK_BLOCK as u64).min(len - self.pos) as usize;
             self.block = self.ra.bytes(self.pos, want)?;
@@ -208,7 +208,9 @@ mod tests {
             self.0.len() as u64
         }
         fn read_from(&self, start: u64) -> std::io::Result<Box<dyn Read + Send>> {
-            Ok(Box::new(std::io::Cursor::new(self.0.slice(start as usize..))))
+            Ok(Box::new(std::io::Cursor::new(
+                self.0.slice(start as usize..),
+            )))
         }
         fn bytes(&self, start: u64, len: usize) -> std::io::Result<Bytes> {
             Ok(self.0.slice(start as usize..start as usize + len))
@@ -217,7 +219,9 @@ mod tests {
 
     #[test]
     fn seek_reader_reads_across_blocks_and_seeks() {
-        let data: Vec<u8> = (0..(SEEK_BLOCK * 2 + 10)).map(|i| (i % 251) as u8).collect();
+        let data: Vec<u8> = (0..(SEEK_BLOCK * 2 + 10))
+            .map(|i| (i % 251) as u8)
+            .collect();
         let mut r = SeekReader::new(Arc::new(Mem(data.clone().into())));
         let mut all = Vec::new();
         r.read_to_end(&mut all).unwrap();

@@ -308,17 +308,12 @@ impl FileSource {
                 } else {
                     0
                 };
-                let sampled =
-                    read::sample(typed[0].0.open()?, read::SAMPLE_BYTES, lines)?;
+                let sampled = read::sample(typed[0].0.open()?, read::SAMPLE_BYTES, lines)?;
                 let schema = match &ep.schema {
                     Some(s) => s.clone(),
                     None => {
                         inferred = true;
-                        read::json_infer(
-                            &typed[0].0.name(),
-                            &sampled,
-                            ep.infer_rows,
-                        )?
+                        read::json_infer(&typed[0].0.name(), &sampled, ep.infer_rows)?
                     }
                 };
                 first = Some(sampled);

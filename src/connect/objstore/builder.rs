@@ -135,7 +135,9 @@ impl<'a> Settings<'a> {
 /// Parse `30s`, `500ms`, `2m`, `1h` (a bare number is seconds).
 pub fn parse_duration(text: &str) -> Option<Duration> {
     let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(t.len());
+    let split = t
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
     let n: f64 = num.parse().ok()?;
     let secs = match unit.trim() {
@@ -202,7 +204,11 @@ pub fn retry_config(s: &Settings) -> Result<RetryConfig> {
 /// Client options: certificates (system roots plus `tls.ca_file`), plain
 /// HTTP only when allowed. Returns the options and whether TLS verification
 /// was switched off (insecure).
-fn client_options(s: &Settings, allow_http: bool, ctx: &OpenContext) -> Result<(ClientOptions, bool)> {
+fn client_options(
+    s: &Settings,
+    allow_http: bool,
+    ctx: &OpenContext,
+) -> Result<(ClientOptions, bool)> {
     let mut opts = ClientOptions::new()
         .with_allow_http(allow_http)
         .with_connect_timeout(Duration::from_secs(10))
@@ -265,15 +271,15 @@ fn client_options(s: &Settings, allow_http: bool, ctx: &OpenContext) -> Result<(
                 }
                 ("mode", _) => {
                     return Err(crate::error::usage(
-                        format!("{field}.mode: expected \"verify-full\" (the default) or \"disable\""),
+                        format!(
+                            "{field}.mode: expected \"verify-full\" (the default) or \"disable\""
+                        ),
                         None,
                     ))
                 }
                 (other, _) => {
                     return Err(crate::error::usage(
-                        format!(
-                            "{field}.{other}: not supported for object stores (ca_file, mode)"
-                        ),
+                        format!("{field}.{other}: not supported for object stores (ca_file, mode)"),
                         None,
                     ))
                 }
@@ -357,7 +363,9 @@ fn sse_key() -> AmazonS3ConfigKey {
 }
 
 fn kms_key() -> AmazonS3ConfigKey {
-    "aws_sse_kms_key_id".parse().expect("object_store knows this key")
+    "aws_sse_kms_key_id"
+        .parse()
+        .expect("object_store knows this key")
 }
 
 fn s3(s: &Settings, ctx: &OpenContext) -> Result<Store> {
@@ -410,21 +418,12 @@ fn s3(s: &Settings, ctx: &OpenContext) -> Result<Store> {
                     None,
                 ));
             }
-            b = b.with_config(
-                sse_key(),
-                "AES256",
-            );
+            b = b.with_config(sse_key(), "AES256");
         }
         Some(kind @ ("aws:kms" | "aws:kms:dsse")) => {
-            b = b.with_config(
-                sse_key(),
-                kind,
-            );
+            b = b.with_config(sse_key(), kind);
             if let Some(key) = s.string("sse_kms_key_id")? {
-                b = b.with_config(
-                    kms_key(),
-                    key,
-                );
+                b = b.with_config(kms_key(), key);
             }
         }
         Some(other) => {
@@ -700,12 +699,18 @@ mod tests {
 
     #[test]
     fn s3_identity_names_bucket_and_region_and_refuses_http_endpoints() {
-        let mut c = conn(Kind::S3, "bucket = \"lake\"\nendpoint = \"http://127.0.0.1:9\"");
+        let mut c = conn(
+            Kind::S3,
+            "bucket = \"lake\"\nendpoint = \"http://127.0.0.1:9\"",
+        );
         c.region = Some("eu-west-1".into());
         let s = Settings::new("lake", &c, Path::new("."), &ctx(false));
         let e = s3(&s, &ctx(false)).err().unwrap();
         assert_eq!(crate::error::exit_kind(&e), crate::error::ExitKind::Policy);
-        assert!(e.to_string().starts_with("s3 bucket lake (eu-west-1): "), "{e}");
+        assert!(
+            e.to_string().starts_with("s3 bucket lake (eu-west-1): "),
+            "{e}"
+        );
     }
 
     #[test]
@@ -716,6 +721,8 @@ mod tests {
         );
         let s = Settings::new("az", &c, Path::new("."), &ctx(false));
         let e = azure(&s, &ctx(false)).err().unwrap();
-        assert!(crate::error::hint(&e).unwrap().contains("default encryption scope"));
+        assert!(crate::error::hint(&e)
+            .unwrap()
+            .contains("default encryption scope"));
     }
 }

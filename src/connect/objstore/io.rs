@@ -19,7 +19,9 @@ use bytes::{Bytes, BytesMut};
 use futures::stream::BoxStream;
 use futures::StreamExt;
 use object_store::path::Path as ObjPath;
-use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutMultipartOptions, WriteMultipart};
+use object_store::{
+    GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutMultipartOptions, WriteMultipart,
+};
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot};
 

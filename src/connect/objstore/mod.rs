@@ -115,7 +115,12 @@ pub fn describe(conn: &Connection, path: &str) -> String {
 /// The host and port a connection talks to (for `convoy plan`), from the
 /// spec and, where the spec is silent, the environment or the cloud's default.
 pub fn network_endpoint(conn: &Connection) -> Option<(String, u16, bool)> {
-    let get = |k: &str| conn.settings.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    let get = |k: &str| {
+        conn.settings
+            .get(k)
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    };
     let env = |names: &[&str]| names.iter().find_map(|n| std::env::var(n).ok());
     let url = match conn.kind {
         Kind::S3 => get("endpoint")
@@ -150,9 +155,8 @@ pub fn network_endpoint(conn: &Connection) -> Option<(String, u16, bool)> {
 }
 
 fn object_path(key: &str) -> Result<ObjPath> {
-    ObjPath::parse(key).map_err(|e| {
-        crate::error::usage(format!("{key:?} is not a valid object name: {e}"), None)
-    })
+    ObjPath::parse(key)
+        .map_err(|e| crate::error::usage(format!("{key:?} is not a valid object name: {e}"), None))
 }
 
 fn is_hidden_or_ours(name: &str) -> bool {
@@ -181,7 +185,9 @@ async fn expand(st: &Store, key: &str, format: Option<Format>) -> Result<Vec<Obj
             .map_err(|e| crate::error::usage(format!("bad glob pattern {key:?}: {e}"), None))?;
         let wild = key.find(['*', '?', '[']).unwrap_or(key.len());
         let prefix = key[..wild].rfind('/').map_or("", |i| &key[..i]);
-        let prefix = (!prefix.is_empty()).then(|| object_path(prefix)).transpose()?;
+        let prefix = (!prefix.is_empty())
+            .then(|| object_path(prefix))
+            .transpose()?;
         let opts = glob::MatchOptions {
             require_literal_separator: true,
             ..glob::MatchOptions::new()
@@ -250,7 +256,11 @@ async fn expand(st: &Store, key: &str, format: Option<Format>) -> Result<Vec<Obj
 pub fn open_source(spec: &Spec, ep: &Endpoint, ctx: &OpenContext) -> Result<Box<dyn Source>> {
     let handle = tokio::runtime::Handle::current();
     let st = open_store(spec, ep, ctx)?;
-    let key = ep.path.as_deref().unwrap_or_default().trim_start_matches('/');
+    let key = ep
+        .path
+        .as_deref()
+        .unwrap_or_default()
+        .trim_start_matches('/');
     let metas = handle.block_on(expand(&st, key, ep.format))?;
     let label = if metas.len() == 1 {
         format!("{} {}", st.identity, metas[0].location)
@@ -466,7 +476,9 @@ impl ObjSink {
     /// (with its manifest); remember that output's objects.
     async fn check_replaceable_prefix(&mut self) -> Result<()> {
         let prefix = self.prefix();
-        let p = (!prefix.is_empty()).then(|| object_path(&prefix)).transpose()?;
+        let p = (!prefix.is_empty())
+            .then(|| object_path(&prefix))
+            .transpose()?;
         let shown = format!("{}/{prefix}", self.st.root);
         let listed = self
             .st
@@ -480,8 +492,12 @@ impl ObjSink {
         let manifest = self.manifest_path()?;
         if !listed.objects.iter().any(|m| m.location == manifest) {
             return Err(crate::error::input(
-                format!("{shown}/ holds objects that were not written by convoy (it has no {MANIFEST})"),
-                Some("convoy replaces a whole output prefix; choose a new or empty one".to_string()),
+                format!(
+                    "{shown}/ holds objects that were not written by convoy (it has no {MANIFEST})"
+                ),
+                Some(
+                    "convoy replaces a whole output prefix; choose a new or empty one".to_string(),
+                ),
             ));
         }
         let text = self
