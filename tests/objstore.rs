@@ -344,6 +344,9 @@ fn a_server_certificate_from_another_ca_is_refused() {
             r.stderr
         );
         assert!(!dir.path("out.csv").exists());
+        for secret in [objstore::S3_SECRET, objstore::AZ_KEY] {
+            assert!(!r.stderr.contains(secret) && !r.stdout.contains(secret));
+        }
         // Without ca_file the system roots do not know the test CA either.
         let none = with_connection(&t, |conn| {
             conn.lines()
@@ -371,6 +374,9 @@ fn plain_http_is_refused_without_the_setting_and_the_flag() {
         let r = allowed.run(&dir, &local("a.csv", ""), &t.at("a.csv", ""), &[]);
         assert_eq!(r.code, 3, "{}", r.stderr);
         assert!(r.stderr.contains("--allow-insecure"), "{}", r.stderr);
+        for secret in [objstore::S3_SECRET, objstore::AZ_KEY] {
+            assert!(!r.stderr.contains(secret) && !r.stdout.contains(secret));
+        }
         assert!(t.list().is_empty());
     }
     // A command-line http:// URL is refused too.

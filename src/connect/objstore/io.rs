@@ -1,7 +1,8 @@
 //! Bytes in and out of a store, for the blocking format readers and writers.
 //!
 //! Reading: an object is an [`Input`]: streamed front to back for text
-//! formats, read with range requests for Parquet and Arrow IPC.
+//! formats, read with range requests of [`WINDOW`] bytes for Parquet and
+//! Arrow IPC, the last few kept.
 //!
 //! Writing: [`UploadWriter`] is the synchronous `Write` a format writer
 //! writes into. It cuts the bytes into [`PART_SIZE`] parts and hands them over
@@ -11,6 +12,7 @@
 //! upload is completed (and the object becomes visible) only when the sink
 //! says so; otherwise it is aborted.
 
+use std::collections::VecDeque;
 use std::io::Read;
 use std::sync::{Arc, Mutex};
 
@@ -19,9 +21,7 @@ use bytes::{Bytes, BytesMut};
 use futures::stream::BoxStream;
 use futures::StreamExt;
 use object_store::path::Path as ObjPath;
-use object_store::{
-    GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutMultipartOptions, WriteMultipart,
-};
+use object_store::{ObjectStore, ObjectStoreExt, PutMultipartOptions, WriteMultipart};
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot};
 
@@ -72,43 +72,73 @@ impl Input for ObjectInput {
     }
 
     fn random(&self) -> Result<Arc<dyn RandomAccess>> {
-        Ok(Arc::new(Ranged {
+        Ok(Arc::new(Ranged(Arc::new(Windows {
             store: self.store.clone(),
             path: self.path.clone(),
             size: self.size,
             handle: self.handle.clone(),
-        }))
+            cache: Mutex::new(VecDeque::new()),
+        }))))
     }
 }
 
-struct Ranged {
+/// Bytes fetched per range request when reading at a position.
+const WINDOW: u64 = 8 << 20;
+/// Windows kept. A Parquet row group's column chunks lie side by side, so
+/// the reader's jumps between columns land in a window already fetched.
+const WINDOWS_KEPT: usize = 3;
+
+/// Positioned reads of one object through a few cached windows: readers ask
+/// for a page header, then its data, column after column; one range request
+/// per window serves them all.
+struct Windows {
     store: Arc<dyn ObjectStore>,
     path: ObjPath,
     size: u64,
     handle: Handle,
+    cache: Mutex<VecDeque<(u64, Bytes)>>,
 }
+
+impl Windows {
+    fn fetch(&self, start: u64, len: usize) -> std::io::Result<Bytes> {
+        let end = start + len as u64;
+        if end > self.size {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!("read past the end of the object ({end} > {})", self.size),
+            ));
+        }
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((at, w)) = cache
+            .iter()
+            .find(|(at, w)| *at <= start && end <= at + w.len() as u64)
+        {
+            let off = (start - at) as usize;
+            return Ok(w.slice(off..off + len));
+        }
+        let until = self.size.min(start + WINDOW.max(len as u64));
+        let w = self
+            .handle
+            .block_on(self.store.get_range(&self.path, start..until))
+            .map_err(io_error)?;
+        let out = w.slice(..len);
+        cache.push_front((start, w));
+        cache.truncate(WINDOWS_KEPT);
+        Ok(out)
+    }
+}
+
+struct Ranged(Arc<Windows>);
 
 impl RandomAccess for Ranged {
     fn len(&self) -> u64 {
-        self.size
+        self.0.size
     }
 
     fn read_from(&self, start: u64) -> std::io::Result<Box<dyn Read + Send>> {
-        if start >= self.size {
-            return Ok(Box::new(std::io::empty()));
-        }
-        let opts = GetOptions {
-            range: Some(GetRange::Bounded(start..self.size)),
-            ..GetOptions::default()
-        };
-        let got = self
-            .handle
-            .block_on(self.store.get_opts(&self.path, opts))
-            .map_err(io_error)?;
-        Ok(Box::new(StreamRead {
-            stream: got.into_stream(),
-            current: Bytes::new(),
-            handle: self.handle.clone(),
+        Ok(Box::new(WindowRead {
+            w: self.0.clone(),
+            pos: start,
         }))
     }
 
@@ -116,9 +146,26 @@ impl RandomAccess for Ranged {
         if len == 0 {
             return Ok(Bytes::new());
         }
-        self.handle
-            .block_on(self.store.get_range(&self.path, start..start + len as u64))
-            .map_err(io_error)
+        self.0.fetch(start, len)
+    }
+}
+
+/// Sequential reads from a position, through the windows.
+struct WindowRead {
+    w: Arc<Windows>,
+    pos: u64,
+}
+
+impl Read for WindowRead {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = (buf.len() as u64).min(self.w.size.saturating_sub(self.pos)) as usize;
+        if n == 0 {
+            return Ok(0);
+        }
+        let b = self.w.fetch(self.pos, n)?;
+        buf[..n].copy_from_slice(&b);
+        self.pos += n as u64;
+        Ok(n)
     }
 }
 
