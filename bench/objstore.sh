@@ -13,7 +13,9 @@
 # certificate from a CA made here with openssl. moto is a Python server, so
 # absolute MB/s say more about it than about convoy; the ratio to the plain
 # transfer is the figure to read. convoy decodes and re-encodes the Parquet
-# file (it moves tables, not bytes); the baseline only moves bytes.
+# file (it moves tables, not bytes); the baseline only moves bytes. The
+# "convoy local" row is the same copy between local files: the part of
+# convoy's time that is format work, not transfer.
 # Per-run lines go to stderr, the summary to stdout.
 set -euo pipefail
 
@@ -115,6 +117,9 @@ for ((n = 1; n <= RUNS; n++)); do
     rm -f "$work/down.parquet" "$work/plain.parquet"
     timed "convoy down" "$CONVOY" run "$work/down.toml" --progress never -q
     timed "plain down" "$BASE" get "$endpoint" bench plain/orders.parquet "$work/plain.parquet" "$tls/ca.pem"
+    # The same copy between local files: what decoding and encoding cost.
+    rm -f "$work/local.parquet"
+    timed "convoy local" "$CONVOY" copy "$pq" "$work/local.parquet" --progress never -q
 done
 
 python3 - "$results" "$bytes" "$ROWS" "$RUNS" "$(nproc)" <<'PY'

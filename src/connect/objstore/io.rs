@@ -1,8 +1,8 @@
 //! Bytes in and out of a store, for the blocking format readers and writers.
 //!
 //! Reading: an object is an [`Input`]: streamed front to back for text
-//! formats, read with range requests of [`WINDOW`] bytes for Parquet and
-//! Arrow IPC, the last few kept.
+//! formats, read with aligned range requests of [`WINDOW`] bytes for Parquet
+//! and Arrow IPC, the last few kept and the next one fetched ahead.
 //!
 //! Writing: [`UploadWriter`] is the synchronous `Write` a format writer
 //! writes into. It cuts the bytes into [`PART_SIZE`] parts and hands them over
@@ -77,7 +77,7 @@ impl Input for ObjectInput {
             path: self.path.clone(),
             size: self.size,
             handle: self.handle.clone(),
-            cache: Mutex::new(VecDeque::new()),
+            cache: Mutex::new(Cache::default()),
         }))))
     }
 }
@@ -86,20 +86,65 @@ impl Input for ObjectInput {
 const WINDOW: u64 = 8 << 20;
 /// Windows kept. A Parquet row group's column chunks lie side by side, so
 /// the reader's jumps between columns land in a window already fetched.
-const WINDOWS_KEPT: usize = 3;
+const WINDOWS_KEPT: usize = 4;
 
-/// Positioned reads of one object through a few cached windows: readers ask
-/// for a page header, then its data, column after column; one range request
-/// per window serves them all.
+/// Positioned reads of one object through aligned, cached windows: readers
+/// ask for a page header, then its data, column after column; one range
+/// request per window serves them all, and the next window is fetched while
+/// the current one is decoded.
 struct Windows {
     store: Arc<dyn ObjectStore>,
     path: ObjPath,
     size: u64,
     handle: Handle,
-    cache: Mutex<VecDeque<(u64, Bytes)>>,
+    cache: Mutex<Cache>,
+}
+
+#[derive(Default)]
+struct Cache {
+    ready: VecDeque<(u64, Bytes)>,
+    ahead: Option<(u64, tokio::task::JoinHandle<object_store::Result<Bytes>>)>,
 }
 
 impl Windows {
+    fn range(&self, idx: u64) -> std::ops::Range<u64> {
+        idx * WINDOW..self.size.min((idx + 1) * WINDOW)
+    }
+
+    /// Window `idx`, from the cache, the read-ahead, or the store.
+    fn window(&self, cache: &mut Cache, idx: u64) -> std::io::Result<Bytes> {
+        if let Some((_, w)) = cache.ready.iter().find(|(i, _)| *i == idx) {
+            return Ok(w.clone());
+        }
+        let w = match cache.ahead.take() {
+            Some((i, task)) if i == idx => self
+                .handle
+                .block_on(task)
+                .map_err(io_error)?
+                .map_err(io_error)?,
+            other => {
+                cache.ahead = other;
+                self.handle
+                    .block_on(self.store.get_range(&self.path, self.range(idx)))
+                    .map_err(io_error)?
+            }
+        };
+        cache.ready.push_front((idx, w.clone()));
+        cache.ready.truncate(WINDOWS_KEPT);
+        let next = idx + 1;
+        if cache.ahead.is_none()
+            && next * WINDOW < self.size
+            && !cache.ready.iter().any(|(i, _)| *i == next)
+        {
+            let (store, path, range) = (self.store.clone(), self.path.clone(), self.range(next));
+            let task = self
+                .handle
+                .spawn(async move { store.get_range(&path, range).await });
+            cache.ahead = Some((next, task));
+        }
+        Ok(w)
+    }
+
     fn fetch(&self, start: u64, len: usize) -> std::io::Result<Bytes> {
         let end = start + len as u64;
         if end > self.size {
@@ -109,22 +154,28 @@ impl Windows {
             ));
         }
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((at, w)) = cache
-            .iter()
-            .find(|(at, w)| *at <= start && end <= at + w.len() as u64)
-        {
-            let off = (start - at) as usize;
-            return Ok(w.slice(off..off + len));
+        let (first, last) = (start / WINDOW, (end - 1) / WINDOW);
+        if first == last {
+            let off = (start - first * WINDOW) as usize;
+            return Ok(self.window(&mut cache, first)?.slice(off..off + len));
         }
-        let until = self.size.min(start + WINDOW.max(len as u64));
-        let w = self
-            .handle
-            .block_on(self.store.get_range(&self.path, start..until))
-            .map_err(io_error)?;
-        let out = w.slice(..len);
-        cache.push_front((start, w));
-        cache.truncate(WINDOWS_KEPT);
-        Ok(out)
+        let mut out = BytesMut::with_capacity(len);
+        for idx in first..=last {
+            let w = self.window(&mut cache, idx)?;
+            let r = self.range(idx);
+            let from = (start.max(r.start) - r.start) as usize;
+            let to = (end.min(r.end) - r.start) as usize;
+            out.extend_from_slice(&w[from..to]);
+        }
+        Ok(out.freeze())
+    }
+}
+
+impl Drop for Windows {
+    fn drop(&mut self) {
+        if let Some((_, task)) = self.cache.get_mut().ok().and_then(|c| c.ahead.take()) {
+            task.abort();
+        }
     }
 }
 
