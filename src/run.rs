@@ -241,7 +241,15 @@ async fn pump(
     // Stop producers that are still running: close the budget and the channel.
     budget.permits.close();
     drop(rx);
+    let interrupted = failure
+        .as_ref()
+        .is_some_and(|f| error::exit_kind(f) == ExitKind::Interrupted);
     for p in producers {
+        if interrupted {
+            // A reader blocked on a pipe that sends nothing more would never
+            // return: do not wait for it; it holds nothing the sink needs.
+            continue;
+        }
         let result = p
             .await
             .map_err(|e| anyhow::anyhow!("internal error in a reader: {e}"))
