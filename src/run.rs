@@ -235,23 +235,15 @@ async fn pump(
     // Stop producers that are still running: close the budget and the channel.
     budget.permits.close();
     drop(rx);
-    for p in producers {
-        let result = p
-            .await
-            .map_err(|e| anyhow::anyhow!("internal error in a reader: {e}"))
-            .and_then(|r| r);
-        if let Err(e) = result {
-            // A read error explains a stopped pipeline better than what followed.
-            if failure
-                .as_ref()
-                .is_none_or(|f| error::exit_kind(f) != ExitKind::Interrupted)
-            {
-                failure = Some(e);
-            }
-        }
-    }
     if let Some(e) = failure {
+        // Producers stop at their next batch; one blocked reading a silent
+        // pipe is not waited for (the runtime abandons it at exit).
         return Err(e);
+    }
+    // The channel closed because every producer finished: collect their results.
+    for p in producers {
+        p.await
+            .map_err(|e| anyhow::anyhow!("internal error in a reader: {e}"))??;
     }
     if cancel.is_cancelled() {
         return Err(error::interrupted());
