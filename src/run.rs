@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use crate::connect::{self, Counters, OpenContext, Output, Partition, Sink};
-use crate::error::{self, ExitKind};
+use crate::error;
 use crate::report::{CopyReport, Progress, Status};
 use crate::spec::{Copy, Spec};
 
@@ -379,7 +379,7 @@ mod tests {
         let err = pump(source, &mut sink, &open, &open.cancel)
             .await
             .unwrap_err();
-        assert_eq!(error::exit_kind(&err), ExitKind::Verify);
+        assert_eq!(error::exit_kind(&err), error::ExitKind::Verify);
         assert!(err.to_string().contains("15 rows were read"), "{err}");
         assert!(!sink.committed);
     }

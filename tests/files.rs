@@ -571,7 +571,7 @@ fn interrupt_leaves_an_existing_destination_byte_identical() {
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
         unsafe { libc::kill(child.id() as i32, signal) };
-        let out = child.wait_with_output().unwrap();
+        let out = crate::support::wait_within(child, 20);
         drop(writer);
         assert_eq!(
             out.status.code(),
