@@ -153,6 +153,7 @@ async fn run_spec(
         ),
         run_date: started_at.format("%Y-%m-%d").to_string(),
         progress: Progress::new(g.progress, g.quiet || g.json),
+        allow_insecure: g.allow_insecure,
     };
     let mut reports: Vec<CopyReport> = Vec::new();
     for &i in &indices {

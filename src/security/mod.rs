@@ -1,2 +1,3 @@
 //! Security: secrets, redaction, TLS policy.
 pub mod redact;
+pub mod tls;
