@@ -71,29 +71,43 @@ const ALL_VALUES: &str = "(1, -32768, 2147483647, 12345678901234.5678, \
     '00:00', '1900-01-01 00:00', '1970-01-01 00:00+00', '-1 days', \
     '00000000-0000-0000-0000-000000000000', '[]', '{}', '{}', '{}', '::1', '2001:db8::/32')";
 
-#[test]
-fn postgres_every_mapped_type_round_trips_through_parquet() {
+/// PG → file → PG: declared types and values survive.
+fn round_trip(file: &str, drop_interval: bool) {
     let c = pg::shared();
     let dir = tempfile::tempdir().unwrap();
     let src = unique("types_src");
     let back = unique("types_back");
     c.psql(&format!("create table {src} ({ALL_TYPES}); insert into {src} values {ALL_VALUES}"));
+    if drop_interval {
+        c.psql(&format!("alter table {src} drop column iv"));
+    }
     ok(run_spec(
         dir.path(),
         &format!(
-            "[[copy]]\nname = \"out\"\nfrom = {{ connection = \"pg\", table = \"{src}\" }}\nto = {{ path = \"t.parquet\" }}\n\
-             [[copy]]\nname = \"back\"\nfrom = {{ path = \"t.parquet\" }}\nto = {{ connection = \"pg\", table = \"public.{back}\" }}\n"
+            "[[copy]]\nname = \"out\"\nfrom = {{ connection = \"pg\", table = \"{src}\" }}\nto = {{ path = \"{file}\" }}\n\
+             [[copy]]\nname = \"back\"\nfrom = {{ path = \"{file}\" }}\nto = {{ connection = \"pg\", table = \"public.{back}\" }}\n"
         ),
     ));
-    let want = declared_types(c, &src).replace("id bigint", "id bigint");
+    let want = declared_types(c, &src);
     assert_eq!(declared_types(c, &back), want);
-    let diff = c.psql(&format!(
-        "select count(*) from ((table {src} except table {back}) union all (table {back} except table {src})) d"
-    ));
-    assert_eq!(diff, "0", "values differ");
+    // Every value, in PostgreSQL's own text form (json has no equality).
+    let rows = |t: &str| c.psql(&format!("select string_agg(r::text, E'\\n' order by r.id) from {t} r"));
+    assert_eq!(rows(&back), rows(&src));
     assert_eq!(c.psql(&format!("select count(*) from {back}")), "3");
     // NULLs stay NULL, not empty strings.
     assert_eq!(c.psql(&format!("select count(*) from {back} where t is null")), "1");
+}
+
+#[test]
+fn postgres_every_mapped_type_round_trips_through_parquet() {
+    // parquet 60 cannot write Arrow's MonthDayNano intervals; they are
+    // covered through Arrow IPC below.
+    round_trip("t.parquet", true);
+}
+
+#[test]
+fn postgres_every_mapped_type_round_trips_through_arrow_ipc() {
+    round_trip("t.arrow", false);
 }
 
 #[test]
