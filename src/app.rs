@@ -191,7 +191,10 @@ async fn run_spec(
         // Errors still go to stderr for people reading CI logs.
         for r in &reports {
             if let Some(e) = &r.rendered_error {
-                eprint!("{}", e.replacen("error: ", &format!("error: {}: ", r.name), 1));
+                eprint!(
+                    "{}",
+                    e.replacen("error: ", &format!("error: {}: ", r.name), 1)
+                );
             }
         }
     } else {

@@ -146,10 +146,7 @@ pub fn render(err: &anyhow::Error) -> String {
         }
     }
     if let Some(h) = hint(err) {
-        out.push_str(&format!(
-            "  hint: {}\n",
-            crate::security::redact::redact(h)
-        ));
+        out.push_str(&format!("  hint: {}\n", crate::security::redact::redact(h)));
     }
     out
 }

@@ -199,13 +199,24 @@ pub fn print_human(reports: &mut [CopyReport], quiet: bool) {
             eprintln!("warning: {}: {}", r.name, redact(w));
         }
         if let Some(e) = &r.rendered_error {
-            eprint!("{}", e.replacen("error: ", &format!("error: {}: ", r.name), 1));
+            eprint!(
+                "{}",
+                e.replacen("error: ", &format!("error: {}: ", r.name), 1)
+            );
         }
     }
     if quiet {
         return;
     }
-    let header = ["copy", "status", "rows", "written", "time", "rows/s", "destination"];
+    let header = [
+        "copy",
+        "status",
+        "rows",
+        "written",
+        "time",
+        "rows/s",
+        "destination",
+    ];
     let rows: Vec<[String; 7]> = reports
         .iter()
         .map(|r| {

@@ -198,7 +198,10 @@ async fn transfer(
         Ok(outputs) => Ok(outputs),
         Err(e) => {
             if let Err(abort_err) = sink.abort().await {
-                return Err(e.context(format!("and aborting {} failed: {abort_err}", sink.describe())));
+                return Err(e.context(format!(
+                    "and aborting {} failed: {abort_err}",
+                    sink.describe()
+                )));
             }
             Err(e)
         }

@@ -236,10 +236,7 @@ mod tests {
         let text = "id:int64,amount:decimal(18,4),big:decimal(50,10),at:timestamp(us, UTC),\
                     local:timestamp(ns),d:date,ok:bool,name:string,u:uuid,f:float64";
         let schema = parse_schema(text).unwrap();
-        assert_eq!(
-            schema.field(1).data_type(),
-            &DataType::Decimal128(18, 4)
-        );
+        assert_eq!(schema.field(1).data_type(), &DataType::Decimal128(18, 4));
         assert_eq!(schema.field(2).data_type(), &DataType::Decimal256(50, 10));
         assert!(is_uuid(schema.field(8)));
         let printed = format_schema(&schema);
@@ -265,8 +262,12 @@ mod tests {
     fn bad_schemas_say_why() {
         assert!(parse_schema("id").unwrap_err().contains("not name:type"));
         assert!(parse_schema("a:int,a:int").unwrap_err().contains("twice"));
-        assert!(parse_schema("a:decimal(80,2)").unwrap_err().contains("1..=76"));
-        assert!(parse_schema("a:decimal(10,12)").unwrap_err().contains("scale"));
+        assert!(parse_schema("a:decimal(80,2)")
+            .unwrap_err()
+            .contains("1..=76"));
+        assert!(parse_schema("a:decimal(10,12)")
+            .unwrap_err()
+            .contains("scale"));
         assert!(parse_schema("a:nope").unwrap_err().contains("unknown type"));
     }
 }

@@ -44,7 +44,11 @@ fn unique(prefix: &str) -> String {
 fn uuid_like() -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
-    format!("{}_{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 fn declared_types(c: &Cluster, table: &str) -> String {
@@ -77,7 +81,9 @@ fn round_trip(file: &str, drop_interval: bool) {
     let dir = tempfile::tempdir().unwrap();
     let src = unique("types_src");
     let back = unique("types_back");
-    c.psql(&format!("create table {src} ({ALL_TYPES}); insert into {src} values {ALL_VALUES}"));
+    c.psql(&format!(
+        "create table {src} ({ALL_TYPES}); insert into {src} values {ALL_VALUES}"
+    ));
     if drop_interval {
         c.psql(&format!("alter table {src} drop column iv"));
     }
@@ -91,11 +97,18 @@ fn round_trip(file: &str, drop_interval: bool) {
     let want = declared_types(c, &src);
     assert_eq!(declared_types(c, &back), want);
     // Every value, in PostgreSQL's own text form (json has no equality).
-    let rows = |t: &str| c.psql(&format!("select string_agg(r::text, E'\\n' order by r.id) from {t} r"));
+    let rows = |t: &str| {
+        c.psql(&format!(
+            "select string_agg(r::text, E'\\n' order by r.id) from {t} r"
+        ))
+    };
     assert_eq!(rows(&back), rows(&src));
     assert_eq!(c.psql(&format!("select count(*) from {back}")), "3");
     // NULLs stay NULL, not empty strings.
-    assert_eq!(c.psql(&format!("select count(*) from {back} where t is null")), "1");
+    assert_eq!(
+        c.psql(&format!("select count(*) from {back} where t is null")),
+        "1"
+    );
 }
 
 #[test]
@@ -127,7 +140,13 @@ fn postgres_csv_loads_into_a_new_table_with_exact_types() {
     );
     ok(convoy(
         dir.path(),
-        &["copy", "in.csv", &url, "--schema", "id:int64,amount:decimal(10,4),name:string,at:timestamptz"],
+        &[
+            "copy",
+            "in.csv",
+            &url,
+            "--schema",
+            "id:int64,amount:decimal(10,4),name:string,at:timestamptz",
+        ],
     ));
     assert_eq!(
         declared_types(c, &table),
@@ -183,21 +202,38 @@ fn postgres_modes_append_replace_merge_incremental() {
          create table {dst} (id int primary key, v text, at int); insert into {dst} values (1, 'old', 5), (9, 'keep', 15); \
          grant select on {dst} to public"
     ));
-    let rows = |t: &str| c.psql(&format!("select id || ':' || coalesce(v, '') || ':' || coalesce(at::text, '-') from {t} order by id"));
+    let rows = |t: &str| {
+        c.psql(&format!("select id || ':' || coalesce(v, '') || ':' || coalesce(at::text, '-') from {t} order by id"))
+    };
 
     // merge: upsert on the key.
-    ok(run_spec(dir.path(), &mode_copy(&src, &dst, "mode = \"merge\"\nkey = [\"id\"]")));
+    ok(run_spec(
+        dir.path(),
+        &mode_copy(&src, &dst, "mode = \"merge\"\nkey = [\"id\"]"),
+    ));
     assert_eq!(rows(&dst), "1:a:10\n2:b:20\n3:c:-\n9:keep:15");
 
     // incremental: only rows whose cursor is > max(at) = 20; NULL cursors never.
-    c.psql(&format!("insert into {src} values (4, 'd', 30), (5, 'e', 20)"));
-    ok(run_spec(dir.path(), &mode_copy(&src, &dst, "mode = \"incremental\"\ncursor = \"at\"")));
+    c.psql(&format!(
+        "insert into {src} values (4, 'd', 30), (5, 'e', 20)"
+    ));
+    ok(run_spec(
+        dir.path(),
+        &mode_copy(&src, &dst, "mode = \"incremental\"\ncursor = \"at\""),
+    ));
     assert_eq!(rows(&dst), "1:a:10\n2:b:20\n3:c:-\n4:d:30\n9:keep:15");
 
     // replace: exactly the source afterwards, grants kept.
-    ok(run_spec(dir.path(), &mode_copy(&src, &dst, "mode = \"replace\"")));
+    ok(run_spec(
+        dir.path(),
+        &mode_copy(&src, &dst, "mode = \"replace\""),
+    ));
     assert_eq!(rows(&dst), rows(&src));
-    assert!(c.psql(&format!("select relacl::text from pg_class where oid = '{dst}'::regclass")).contains("=r/"));
+    assert!(c
+        .psql(&format!(
+            "select relacl::text from pg_class where oid = '{dst}'::regclass"
+        ))
+        .contains("=r/"));
 
     // append: a duplicate key fails and leaves the table as it was.
     let before = rows(&dst);
@@ -205,8 +241,14 @@ fn postgres_modes_append_replace_merge_incremental() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert_eq!(rows(&dst), before);
     let fresh = unique("m_fresh");
-    ok(run_spec(dir.path(), &mode_copy(&src, &fresh, "mode = \"append\"")));
-    ok(run_spec(dir.path(), &mode_copy(&src, &format!("{fresh}_2"), "mode = \"append\"")));
+    ok(run_spec(
+        dir.path(),
+        &mode_copy(&src, &fresh, "mode = \"append\""),
+    ));
+    ok(run_spec(
+        dir.path(),
+        &mode_copy(&src, &format!("{fresh}_2"), "mode = \"append\""),
+    ));
     assert_eq!(c.psql(&format!("select count(*) from {fresh}")), "5");
 }
 
@@ -222,7 +264,10 @@ fn postgres_an_existing_table_that_does_not_fit_is_refused() {
     let o = run_spec(dir.path(), &mode_copy(&src, &dst, "mode = \"append\""));
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("column \"id\"") && err.contains("integer"), "{err}");
+    assert!(
+        err.contains("column \"id\"") && err.contains("integer"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -230,7 +275,9 @@ fn postgres_a_killed_run_leaves_the_table_unchanged() {
     let c = pg::shared();
     let dir = tempfile::tempdir().unwrap();
     let dst = unique("kill_dst");
-    c.psql(&format!("create table {dst} (id bigint, t text); insert into {dst} values (1, 'a'), (2, 'b')"));
+    c.psql(&format!(
+        "create table {dst} (id bigint, t text); insert into {dst} values (1, 'a'), (2, 'b')"
+    ));
     let spec = format!(
         "{}\n[[copy]]\nname = \"big\"\nfrom = {{ connection = \"pg\", query = \"select g::bigint as id, repeat('x', 200) as t from generate_series(1, 50000000) g\" }}\nto = {{ connection = \"pg\", table = \"{dst}\" }}\nmode = \"replace\"\n",
         c.connection("pg", "localhost", "")
@@ -246,21 +293,33 @@ fn postgres_a_killed_run_leaves_the_table_unchanged() {
     let started = std::time::Instant::now();
     loop {
         std::thread::sleep(std::time::Duration::from_millis(200));
-        let copying = c.psql("select count(*) from pg_stat_activity where query like 'COPY %FROM STDIN%'");
+        let copying =
+            c.psql("select count(*) from pg_stat_activity where query like 'COPY %FROM STDIN%'");
         if copying != "0" && started.elapsed().as_millis() > 1500 {
             break;
         }
         assert!(started.elapsed().as_secs() < 60, "the copy never started");
-        assert!(child.try_wait().unwrap().is_none(), "convoy ended before it was killed");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "convoy ended before it was killed"
+        );
     }
     unsafe_kill(child.id());
     child.wait().unwrap();
     std::thread::sleep(std::time::Duration::from_millis(500));
-    assert_eq!(c.psql(&format!("select string_agg(id::text || t, ',' order by id) from {dst}")), "1a,2b");
+    assert_eq!(
+        c.psql(&format!(
+            "select string_agg(id::text || t, ',' order by id) from {dst}"
+        )),
+        "1a,2b"
+    );
 }
 
 fn unsafe_kill(pid: u32) {
-    let s = Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap();
+    let s = Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .unwrap();
     assert!(s.success());
 }
 
@@ -337,9 +396,13 @@ fn postgres_refuses_an_expired_certificate() {
 #[test]
 fn postgres_refuses_passwords_in_urls_and_specs() {
     let dir = tempfile::tempdir().unwrap();
-    let o = convoy(dir.path(), &["copy", "postgres://u:pw@localhost/db?table=t", "out.csv"]);
+    let o = convoy(
+        dir.path(),
+        &["copy", "postgres://u:pw@localhost/db?table=t", "out.csv"],
+    );
     refused(&o, "password");
-    let conn = "[connections.pg]\nkind = \"postgres\"\nhost = \"localhost\"\npassword = \"hunter2\"\n";
+    let conn =
+        "[connections.pg]\nkind = \"postgres\"\nhost = \"localhost\"\npassword = \"hunter2\"\n";
     let o = read_from(dir.path(), conn);
     refused(&o, "literal password");
 }

@@ -115,8 +115,14 @@ pub fn kind_of(spec: &Spec, ep: &Endpoint) -> Kind {
 
 fn not_available(kind: Kind) -> anyhow::Error {
     crate::error::usage(
-        format!("{} connections are not available in this version of convoy", kind.name()),
-        Some("local files (CSV, Parquet, JSON Lines, Arrow IPC) and PostgreSQL are supported".to_string()),
+        format!(
+            "{} connections are not available in this version of convoy",
+            kind.name()
+        ),
+        Some(
+            "local files (CSV, Parquet, JSON Lines, Arrow IPC) and PostgreSQL are supported"
+                .to_string(),
+        ),
     )
 }
 

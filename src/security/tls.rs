@@ -30,7 +30,9 @@ use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
 use sha2::{Digest, Sha256};
 
 use crate::error;
@@ -61,7 +63,11 @@ const TLS_KEYS: &[&str] = &["ca_file", "pin_sha256", "mode"];
 impl TlsSettings {
     /// Parse the `tls` value of a connection; relative `ca_file` paths resolve
     /// against `base_dir`. Unknown keys are errors (exit 2).
-    pub fn from_toml(value: Option<&toml::Value>, base_dir: &Path, path: &str) -> Result<TlsSettings> {
+    pub fn from_toml(
+        value: Option<&toml::Value>,
+        base_dir: &Path,
+        path: &str,
+    ) -> Result<TlsSettings> {
         let mut out = TlsSettings::default();
         let Some(value) = value else {
             return Ok(out);
@@ -201,7 +207,8 @@ pub fn client_config(settings: &TlsSettings) -> Result<Arc<ClientConfig>> {
         .context("building the TLS configuration")?;
     let config = match &settings.pin_sha256 {
         Some(pin) => {
-            let pin = parse_pin(pin).map_err(|e| error::usage(format!("tls.pin_sha256: {e}"), None))?;
+            let pin =
+                parse_pin(pin).map_err(|e| error::usage(format!("tls.pin_sha256: {e}"), None))?;
             builder
                 .dangerous()
                 .with_custom_certificate_verifier(Arc::new(PinVerifier {
@@ -211,17 +218,18 @@ pub fn client_config(settings: &TlsSettings) -> Result<Arc<ClientConfig>> {
                 .with_no_client_auth()
         }
         None => {
-            let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots(settings)?), provider)
-                .build()
-                .map_err(|e| {
-                    error::policy(
-                        format!("no trusted CA certificates: {e}"),
-                        Some("add tls = { ca_file = \"ca.pem\" } to the connection".to_string()),
-                    )
-                })?;
-            builder
-                .with_webpki_verifier(verifier)
-                .with_no_client_auth()
+            let verifier =
+                WebPkiServerVerifier::builder_with_provider(Arc::new(roots(settings)?), provider)
+                    .build()
+                    .map_err(|e| {
+                        error::policy(
+                            format!("no trusted CA certificates: {e}"),
+                            Some(
+                                "add tls = { ca_file = \"ca.pem\" } to the connection".to_string(),
+                            ),
+                        )
+                    })?;
+            builder.with_webpki_verifier(verifier).with_no_client_auth()
         }
     };
     Ok(Arc::new(config))
@@ -242,7 +250,11 @@ pub struct PinMismatch {
 
 impl std::fmt::Display for PinMismatch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "server public key sha256 {} does not match pin_sha256", self.found)
+        write!(
+            f,
+            "server public key sha256 {} does not match pin_sha256",
+            self.found
+        )
     }
 }
 
@@ -356,10 +368,11 @@ mod tests {
 
     #[test]
     fn settings_parse_and_reject_unknown_keys() {
-        let v: toml::Value = toml::from_str::<toml::Table>("tls = { ca_file = \"ca.pem\", mode = \"disable\" }")
-            .unwrap()
-            .remove("tls")
-            .unwrap();
+        let v: toml::Value =
+            toml::from_str::<toml::Table>("tls = { ca_file = \"ca.pem\", mode = \"disable\" }")
+                .unwrap()
+                .remove("tls")
+                .unwrap();
         let s = TlsSettings::from_toml(Some(&v), Path::new("/etc"), "connections.db.tls").unwrap();
         assert_eq!(s.ca_file, Some(PathBuf::from("/etc/ca.pem")));
         assert_eq!(s.mode, TlsMode::Disable);

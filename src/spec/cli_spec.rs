@@ -198,9 +198,16 @@ pub fn postgres_url(text: &str) -> anyhow::Result<(Connection, Endpoint)> {
         }
         settings.insert("user".into(), percent_decode(u).into());
     }
-    let bad = |m: String| crate::error::usage(m, Some("expected postgres://user@host:port/database?table=schema.table".to_string()));
+    let bad = |m: String| {
+        crate::error::usage(
+            m,
+            Some("expected postgres://user@host:port/database?table=schema.table".to_string()),
+        )
+    };
     let (host, port) = if let Some(h) = hostport.strip_prefix('[') {
-        let (h, p) = h.split_once(']').ok_or_else(|| bad(format!("unbalanced [ in {hostport:?}")))?;
+        let (h, p) = h
+            .split_once(']')
+            .ok_or_else(|| bad(format!("unbalanced [ in {hostport:?}")))?;
         (h.to_string(), p.strip_prefix(':'))
     } else {
         match hostport.rsplit_once(':') {

@@ -11,8 +11,8 @@ use std::path::Path;
 use toml::{Table, Value};
 
 use super::{
-    suggest, validate, Connection, Copy, CsvOptions, Endpoint, Format, Kind, Mode,
-    ParquetOptions, Spec, SpecError, SpecErrors, LOCAL,
+    suggest, validate, Connection, Copy, CsvOptions, Endpoint, Format, Kind, Mode, ParquetOptions,
+    Spec, SpecError, SpecErrors, LOCAL,
 };
 
 const TOP_KEYS: &[&str] = &["connections", "defaults", "copy"];
@@ -101,10 +101,7 @@ pub fn connection_keys(kind: Kind) -> &'static [&'static str] {
 /// Parse and validate a spec file.
 pub fn parse_file(path: &Path) -> anyhow::Result<Spec> {
     let text = std::fs::read_to_string(path).map_err(|e| {
-        crate::error::usage(
-            format!("cannot read spec {}: {e}", path.display()),
-            None,
-        )
+        crate::error::usage(format!("cannot read spec {}: {e}", path.display()), None)
     })?;
     let base_dir = path
         .parent()
@@ -123,10 +120,7 @@ pub fn parse_file(path: &Path) -> anyhow::Result<Spec> {
 /// Parse and validate spec text. `source` names it in messages.
 pub fn parse_str(text: &str, source: &str, base_dir: std::path::PathBuf) -> anyhow::Result<Spec> {
     let root: Table = text.parse().map_err(|e: toml::de::Error| {
-        let (line, col) = e
-            .span()
-            .map(|s| line_col(text, s.start))
-            .unwrap_or((0, 0));
+        let (line, col) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
         crate::error::usage(
             format!(
                 "{source}:{line}:{col}: not valid TOML: {}",
@@ -304,7 +298,10 @@ impl Walker {
                 }
             }
         }
-        let defaults = self.table("", root, "defaults").cloned().unwrap_or_default();
+        let defaults = self
+            .table("", root, "defaults")
+            .cloned()
+            .unwrap_or_default();
         self.keys("defaults", &defaults, DEFAULT_KEYS);
         let default_mode = self.mode("defaults", &defaults);
         let mut default_ep = Endpoint::new(LOCAL);
@@ -400,7 +397,10 @@ impl Walker {
                 let hint = suggest(other, MODES.iter().copied())
                     .map(|s| format!(" (did you mean \"{s}\"?)"))
                     .unwrap_or_else(|| format!(" (expected one of: {})", MODES.join(", ")));
-                self.err(join(path, "mode"), format!("unknown mode \"{other}\"{hint}"));
+                self.err(
+                    join(path, "mode"),
+                    format!("unknown mode \"{other}\"{hint}"),
+                );
                 return None;
             }
         };
@@ -451,9 +451,7 @@ impl Walker {
                 }
             }
         }
-        let allow_cross_region = self
-            .boolean(path, t, "allow_cross_region")
-            .unwrap_or(false);
+        let allow_cross_region = self.boolean(path, t, "allow_cross_region").unwrap_or(false);
         Some(Copy {
             name,
             from: from?,
@@ -505,7 +503,10 @@ impl Walker {
                         .unwrap_or_else(|| {
                             format!(" (expected one of: {})", Format::NAMES.join(", "))
                         });
-                    self.err(join(path, "format"), format!("unknown format \"{f}\"{hint}"));
+                    self.err(
+                        join(path, "format"),
+                        format!("unknown format \"{f}\"{hint}"),
+                    );
                 }
             }
         }
@@ -533,7 +534,10 @@ impl Walker {
                         count: count as usize,
                     })
                 }
-                _ => self.err(p, "needs column and count: { column = \"id\", count = 4 }".to_string()),
+                _ => self.err(
+                    p,
+                    "needs column and count: { column = \"id\", count = 4 }".to_string(),
+                ),
             }
         }
         self.endpoint_options(path, t, &mut ep);

@@ -89,11 +89,16 @@ fn check_source(path: &str, ep: &Endpoint, kind: Kind, errors: &mut Vec<SpecErro
             if set {
                 err(
                     field,
-                    format!("{field} is for database sources; {} sources take a path", kind.name()),
+                    format!(
+                        "{field} is for database sources; {} sources take a path",
+                        kind.name()
+                    ),
                 );
             }
         }
-        let format = ep.format.or_else(|| ep.path.as_deref().and_then(Format::from_path));
+        let format = ep
+            .format
+            .or_else(|| ep.path.as_deref().and_then(Format::from_path));
         if ep.schema.is_some() && matches!(format, Some(Format::Parquet | Format::Ipc)) {
             err(
                 "schema",
@@ -134,11 +139,13 @@ fn check_sink(path: &str, ep: &Endpoint, kind: Kind, errors: &mut Vec<SpecError>
     }
     if kind.is_file_store() {
         match &ep.path {
-            None => err("path", format!("a {} destination needs a path", kind.name())),
-            Some(p) if p.contains(['*', '?', '[']) => err(
+            None => err(
                 "path",
-                "a destination path cannot be a glob pattern".into(),
+                format!("a {} destination needs a path", kind.name()),
             ),
+            Some(p) if p.contains(['*', '?', '[']) => {
+                err("path", "a destination path cannot be a glob pattern".into())
+            }
             Some(p) => {
                 let is_dir = p.ends_with('/') || ep.max_rows_per_file.is_some();
                 if ep.format.is_none() && Format::from_path(p).is_none() {
@@ -149,7 +156,10 @@ fn check_sink(path: &str, ep: &Endpoint, kind: Kind, errors: &mut Vec<SpecError>
                     };
                     err("format", format!("cannot tell the format of {p:?}; {hint}"));
                 }
-                if ep.max_rows_per_file.is_some() && !p.ends_with('/') && Format::from_path(p).is_some() {
+                if ep.max_rows_per_file.is_some()
+                    && !p.ends_with('/')
+                    && Format::from_path(p).is_some()
+                {
                     err(
                         "path",
                         format!(

@@ -110,7 +110,10 @@ fn as_postgres(args: &[&str]) -> std::process::Output {
 impl Cluster {
     pub fn start(tls: Tls, ca_pem: Option<&str>) -> Cluster {
         require_binaries();
-        let dir = tempfile::Builder::new().prefix("convoy-pg").tempdir_in("/tmp").unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("convoy-pg")
+            .tempdir_in("/tmp")
+            .unwrap();
         let root = dir.path();
         let data = root.join("data");
         let pw = root.join("pw");
@@ -147,7 +150,9 @@ impl Cluster {
             Tls::On { cert, key } => {
                 std::fs::write(data.join("server.crt"), cert).unwrap();
                 std::fs::write(data.join("server.key"), key).unwrap();
-                conf.push_str("ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n");
+                conf.push_str(
+                    "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n",
+                );
                 "hostssl all all 127.0.0.1/32 scram-sha-256\nhostnossl all all 0.0.0.0/0 reject\n"
             }
             Tls::Off => {
@@ -163,8 +168,11 @@ impl Cluster {
         {
             use std::os::unix::fs::PermissionsExt;
             if data.join("server.key").exists() {
-                std::fs::set_permissions(data.join("server.key"), std::fs::Permissions::from_mode(0o600))
-                    .unwrap();
+                std::fs::set_permissions(
+                    data.join("server.key"),
+                    std::fs::Permissions::from_mode(0o600),
+                )
+                .unwrap();
             }
         }
         as_postgres(&[
@@ -191,6 +199,8 @@ impl Cluster {
     }
 
     /// Keep running until the test process ends.
+    // The watchdog outlives this process on purpose; nobody waits for it.
+    #[allow(clippy::zombie_processes)]
     fn shared(mut self) -> Cluster {
         self.owned = false;
         let pid = std::process::id();
@@ -212,9 +222,15 @@ impl Cluster {
     /// Run SQL with psql (verified TLS when the cluster has it); returns
     /// unaligned, tuples-only output.
     pub fn psql(&self, sql: &str) -> String {
-        let mut conn = format!("host=localhost port={} user=postgres dbname=postgres", self.port);
+        let mut conn = format!(
+            "host=localhost port={} user=postgres dbname=postgres",
+            self.port
+        );
         match &self.ca_file {
-            Some(ca) => conn.push_str(&format!(" sslmode=verify-full sslrootcert={}", ca.display())),
+            Some(ca) => conn.push_str(&format!(
+                " sslmode=verify-full sslrootcert={}",
+                ca.display()
+            )),
             None => conn.push_str(" sslmode=disable"),
         }
         let out = Command::new("psql")
@@ -227,7 +243,10 @@ impl Cluster {
             "psql failed on {sql}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        String::from_utf8(out.stdout).unwrap().trim_end().to_string()
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .trim_end()
+            .to_string()
     }
 
     /// A `[connections.NAME]` table for a spec file.

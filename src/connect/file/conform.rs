@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use arrow::array::{
-    Array, ArrayRef, Date32Builder, Decimal128Builder, Decimal256Builder,
-    FixedSizeBinaryBuilder, RecordBatch, StringArray, Time64MicrosecondBuilder,
+    Array, ArrayRef, Date32Builder, Decimal128Builder, Decimal256Builder, FixedSizeBinaryBuilder,
+    RecordBatch, StringArray, Time64MicrosecondBuilder,
 };
 use arrow::buffer::NullBuffer;
 use arrow::datatypes::{
@@ -255,7 +255,11 @@ fn unscaled_digits(s: &str, precision: u8, scale: i8) -> Result<(bool, Vec<u8>),
         return Err(format!(
             "has more than {} digit{} before the decimal point",
             precision as i32 - scale as i32,
-            if precision as i32 - scale as i32 == 1 { "" } else { "s" }
+            if precision as i32 - scale as i32 == 1 {
+                ""
+            } else {
+                "s"
+            }
         ));
     }
     Ok((t.negative, all))
@@ -285,11 +289,9 @@ pub fn parse_decimal256(s: &str, precision: u8, scale: i8) -> Result<i256, Strin
 pub fn parse_uuid(s: &str) -> Result<[u8; 16], String> {
     let b = s.as_bytes();
     let hex: Vec<u8> = match b.len() {
-        36 if b[8] == b'-' && b[13] == b'-' && b[18] == b'-' && b[23] == b'-' => b
-            .iter()
-            .copied()
-            .filter(|&c| c != b'-')
-            .collect(),
+        36 if b[8] == b'-' && b[13] == b'-' && b[18] == b'-' && b[23] == b'-' => {
+            b.iter().copied().filter(|&c| c != b'-').collect()
+        }
         32 => b.to_vec(),
         _ => return Err("expected a UUID as xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx".into()),
     };
@@ -533,9 +535,7 @@ fn timestamp_array(
         nulls: Option<NullBuffer>,
         tz: Option<Arc<str>>,
     ) -> ArrayRef {
-        Arc::new(
-            arrow::array::PrimitiveArray::<T>::new(values.into(), nulls).with_timezone_opt(tz),
-        )
+        Arc::new(arrow::array::PrimitiveArray::<T>::new(values.into(), nulls).with_timezone_opt(tz))
     }
     match unit {
         TimeUnit::Second => build::<TimestampSecondType>(values, nulls, tz),
@@ -578,9 +578,11 @@ mod tests {
         let u = parse_timestamp("2024-03-01 10:00:00.123456Z", us, Zone::Required).unwrap();
         assert_eq!(t.value, u.value);
         assert_eq!(t.value, 1_709_287_200_123_456);
-        assert!(parse_timestamp("2024-03-01T10:00:00.1234567Z", us, Zone::Required)
-            .unwrap_err()
-            .contains("microseconds"));
+        assert!(
+            parse_timestamp("2024-03-01T10:00:00.1234567Z", us, Zone::Required)
+                .unwrap_err()
+                .contains("microseconds")
+        );
         assert!(parse_timestamp("2024-03-01T10:00:00", us, Zone::Required)
             .unwrap_err()
             .contains("no UTC offset"));

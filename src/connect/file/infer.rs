@@ -196,7 +196,10 @@ mod tests {
     #[test]
     fn exact_types_are_inferred() {
         assert_eq!(infer_one(&["1", "-2", ""]), DataType::Int64);
-        assert_eq!(infer_one(&["1.50", "-2", "3.1234"]), DataType::Decimal128(38, 4));
+        assert_eq!(
+            infer_one(&["1.50", "-2", "3.1234"]),
+            DataType::Decimal128(38, 4)
+        );
         assert_eq!(infer_one(&["1.5", "2e-7"]), DataType::Float64);
         assert_eq!(infer_one(&["true", "FALSE"]), DataType::Boolean);
         assert_eq!(infer_one(&["2024-02-29", "1999-12-31"]), DataType::Date32);

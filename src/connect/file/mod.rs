@@ -85,9 +85,8 @@ fn expand(path: &Path, format: Option<Format>) -> Result<Vec<PathBuf>> {
         }
         return Ok(files);
     }
-    let meta = fs::metadata(path).map_err(|e| {
-        crate::error::input(format!("cannot read {}: {e}", path.display()), None)
-    })?;
+    let meta = fs::metadata(path)
+        .map_err(|e| crate::error::input(format!("cannot read {}: {e}", path.display()), None))?;
     if !meta.is_dir() {
         return Ok(vec![path.to_path_buf()]);
     }
@@ -110,7 +109,10 @@ fn expand(path: &Path, format: Option<Format>) -> Result<Vec<PathBuf>> {
     if files.is_empty() {
         return Err(crate::error::input(
             format!("directory {} holds no data files", path.display()),
-            Some("files need a .csv, .parquet, .jsonl or .arrow extension, or give --source-format".to_string()),
+            Some(
+                "files need a .csv, .parquet, .jsonl or .arrow extension, or give --source-format"
+                    .to_string(),
+            ),
         ));
     }
     Ok(files)
@@ -156,7 +158,10 @@ fn check_names(file: &Path, found: &[String], schema: &Schema, origin: &str) -> 
                     file.display(),
                     i + 1
                 ),
-                Some("every file of a source must have the same columns in the same order".to_string()),
+                Some(
+                    "every file of a source must have the same columns in the same order"
+                        .to_string(),
+                ),
             ));
         }
     }
@@ -282,15 +287,9 @@ impl FileSource {
 
 /// Files of one source must agree on column names and types; the result is
 /// nullable where any file is.
-fn merge_schema(
-    first: &Path,
-    a: &SchemaRef,
-    other: &Path,
-    b: &SchemaRef,
-) -> Result<SchemaRef> {
+fn merge_schema(first: &Path, a: &SchemaRef, other: &Path, b: &SchemaRef) -> Result<SchemaRef> {
     let same = a.fields().len() == b.fields().len()
-        && a
-            .fields()
+        && a.fields()
             .iter()
             .zip(b.fields())
             .all(|(x, y)| x.name() == y.name() && x.data_type() == y.data_type());
@@ -553,8 +552,7 @@ impl FileSink {
             }
         }
         for dir in missing.iter().rev() {
-            fs::create_dir(dir)
-                .with_context(|| format!("creating directory {}", dir.display()))?;
+            fs::create_dir(dir).with_context(|| format!("creating directory {}", dir.display()))?;
             self.created_dirs.push(dir.clone());
         }
         Ok(())
@@ -680,7 +678,10 @@ impl FileSink {
                     "{} exists and was not written by convoy (it has no {MANIFEST})",
                     self.dest.display()
                 ),
-                Some("convoy replaces a whole output directory; choose a new or empty one".to_string()),
+                Some(
+                    "convoy replaces a whole output directory; choose a new or empty one"
+                        .to_string(),
+                ),
             ));
         }
         Ok(())
@@ -818,8 +819,9 @@ impl Sink for FileSink {
         };
         if let Err(e) = result {
             self.temp = Some(temp);
-            return Err(anyhow::Error::new(e)
-                .context(format!("publishing {}", self.dest.display())));
+            return Err(
+                anyhow::Error::new(e).context(format!("publishing {}", self.dest.display()))
+            );
         }
         sync_dir(&parent);
         self.created_dirs.clear();

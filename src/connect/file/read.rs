@@ -40,9 +40,8 @@ pub fn open_input(path: &Path) -> Result<Box<dyn Read + Send>> {
     if path.as_os_str() == "-" {
         return Ok(Box::new(std::io::stdin()));
     }
-    let f = File::open(path).map_err(|e| {
-        crate::error::input(format!("cannot open {}: {e}", path.display()), None)
-    })?;
+    let f = File::open(path)
+        .map_err(|e| crate::error::input(format!("cannot open {}: {e}", path.display()), None))?;
     Ok(Box::new(f))
 }
 
@@ -56,9 +55,7 @@ pub struct Sampled {
 
 pub fn sample(mut input: Box<dyn Read + Send>, limit: usize) -> Result<Sampled> {
     let mut sample = Vec::with_capacity(limit.min(1 << 16));
-    (&mut input)
-        .take(limit as u64)
-        .read_to_end(&mut sample)?;
+    (&mut input).take(limit as u64).read_to_end(&mut sample)?;
     let complete = sample.len() < limit;
     Ok(Sampled {
         sample,
@@ -119,9 +116,10 @@ pub fn csv_sample_records(
 
 fn csv_sample_error(file: &str, e: csv::Error) -> anyhow::Error {
     let hint = match e.kind() {
-        csv::ErrorKind::Utf8 { .. } => {
-            Some("convoy reads UTF-8 text; convert the file first, e.g. iconv -f latin1 -t utf-8".to_string())
-        }
+        csv::ErrorKind::Utf8 { .. } => Some(
+            "convoy reads UTF-8 text; convert the file first, e.g. iconv -f latin1 -t utf-8"
+                .to_string(),
+        ),
         _ => None,
     };
     crate::error::input(format!("{file}: {e}"), hint)
@@ -200,10 +198,7 @@ fn csv_error(
     let line = text
         .split("line ")
         .nth(1)
-        .and_then(|rest| {
-            rest.split(|c: char| !c.is_ascii_digit())
-                .next()
-        })
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
         .and_then(|n| n.parse::<u64>().ok());
     let mut msg = format!("{file}: ");
     if let Some(line) = line {
@@ -257,10 +252,7 @@ pub fn json_batches(
         let batch = batch.map_err(|e| {
             crate::error::input(
                 format!("{file}: after row {}: {e}", next_row - 1),
-                Some(
-                    "each line must be one JSON object whose fields match the schema"
-                        .to_string(),
-                ),
+                Some("each line must be one JSON object whose fields match the schema".to_string()),
             )
         })?;
         let at = Location {
@@ -303,7 +295,9 @@ pub fn parquet_open(
     parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| {
         crate::error::input(
             format!("{} is not a readable Parquet file: {e}", path.display()),
-            Some("check that the file is complete and really Parquet (--source-format)".to_string()),
+            Some(
+                "check that the file is complete and really Parquet (--source-format)".to_string(),
+            ),
         )
     })
 }
@@ -315,7 +309,10 @@ pub fn ipc_open(path: &Path) -> Result<arrow::ipc::reader::FileReader<BufReader<
     arrow::ipc::reader::FileReader::try_new(BufReader::new(f), None).map_err(|e| {
         crate::error::input(
             format!("{} is not a readable Arrow IPC file: {e}", path.display()),
-            Some("check that the file is complete and really Arrow IPC (--source-format)".to_string()),
+            Some(
+                "check that the file is complete and really Arrow IPC (--source-format)"
+                    .to_string(),
+            ),
         )
     })
 }

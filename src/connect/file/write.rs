@@ -200,10 +200,9 @@ impl FormatWriter {
                 )?))
             }
             Format::Json => FormatWriter::Json(arrow::json::LineDelimitedWriter::new(out), 0),
-            Format::Ipc => FormatWriter::Ipc(
-                arrow::ipc::writer::FileWriter::try_new(out, schema)?,
-                0,
-            ),
+            Format::Ipc => {
+                FormatWriter::Ipc(arrow::ipc::writer::FileWriter::try_new(out, schema)?, 0)
+            }
         })
     }
 

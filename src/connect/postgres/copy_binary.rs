@@ -137,9 +137,8 @@ impl Decoder {
                     p += len as usize;
                     Some(v)
                 };
-                append(self.builders[c].as_mut(), &self.wires[c], value).map_err(|e| {
-                    anyhow!("column \"{}\": {e}", self.schema.field(c).name())
-                })?;
+                append(self.builders[c].as_mut(), &self.wires[c], value)
+                    .map_err(|e| anyhow!("column \"{}\": {e}", self.schema.field(c).name()))?;
             }
             pos = p;
             self.rows += 1;
@@ -149,13 +148,19 @@ impl Decoder {
 }
 
 fn be_i16(v: &[u8]) -> Result<i16> {
-    Ok(i16::from_be_bytes(v.try_into().map_err(|_| anyhow!("bad int2 length"))?))
+    Ok(i16::from_be_bytes(
+        v.try_into().map_err(|_| anyhow!("bad int2 length"))?,
+    ))
 }
 fn be_i32(v: &[u8]) -> Result<i32> {
-    Ok(i32::from_be_bytes(v.try_into().map_err(|_| anyhow!("bad int4 length"))?))
+    Ok(i32::from_be_bytes(
+        v.try_into().map_err(|_| anyhow!("bad int4 length"))?,
+    ))
 }
 fn be_i64(v: &[u8]) -> Result<i64> {
-    Ok(i64::from_be_bytes(v.try_into().map_err(|_| anyhow!("bad int8 length"))?))
+    Ok(i64::from_be_bytes(
+        v.try_into().map_err(|_| anyhow!("bad int8 length"))?,
+    ))
 }
 
 fn b<T: 'static>(builder: &mut dyn ArrayBuilder) -> &mut T {
@@ -188,12 +193,16 @@ fn append(builder: &mut dyn ArrayBuilder, wire: &Wire, v: Option<&[u8]>) -> Resu
         }};
     }
     match wire {
-        Wire::Bool => put!(BooleanBuilder, |v: &[u8]| Ok::<_, anyhow::Error>(v.first() == Some(&1))),
+        Wire::Bool => put!(BooleanBuilder, |v: &[u8]| Ok::<_, anyhow::Error>(
+            v.first() == Some(&1)
+        )),
         Wire::Int2 => put!(Int16Builder, be_i16),
         Wire::Int4 => put!(Int32Builder, be_i32),
         Wire::Int8 => put!(Int64Builder, be_i64),
-        Wire::Float4 => put!(Float32Builder, |v: &[u8]| be_i32(v).map(|i| f32::from_bits(i as u32))),
-        Wire::Float8 => put!(Float64Builder, |v: &[u8]| be_i64(v).map(|i| f64::from_bits(i as u64))),
+        Wire::Float4 => put!(Float32Builder, |v: &[u8]| be_i32(v)
+            .map(|i| f32::from_bits(i as u32))),
+        Wire::Float8 => put!(Float64Builder, |v: &[u8]| be_i64(v)
+            .map(|i| f64::from_bits(i as u64))),
         Wire::Numeric { scale } => {
             if let Some(bl) = builder.as_any_mut().downcast_mut::<Decimal128Builder>() {
                 match v {
@@ -201,7 +210,8 @@ fn append(builder: &mut dyn ArrayBuilder, wire: &Wire, v: Option<&[u8]>) -> Resu
                     Some(v) => {
                         let x = decode_numeric(v, *scale)?;
                         bl.append_value(
-                            x.to_i128().ok_or_else(|| anyhow!("numeric value out of range"))?,
+                            x.to_i128()
+                                .ok_or_else(|| anyhow!("numeric value out of range"))?,
                         )
                     }
                 }
@@ -243,7 +253,9 @@ fn append(builder: &mut dyn ArrayBuilder, wire: &Wire, v: Option<&[u8]>) -> Resu
             Ok(IntervalMonthDayNano::new(
                 months,
                 days,
-                micros.checked_mul(1000).ok_or_else(|| anyhow!("interval out of range"))?,
+                micros
+                    .checked_mul(1000)
+                    .ok_or_else(|| anyhow!("interval out of range"))?,
             ))
         }),
         Wire::Uuid => {
@@ -333,7 +345,11 @@ pub fn decode_numeric(v: &[u8], scale: i8) -> Result<i256> {
             acc = acc.wrapping_div(div);
         }
     }
-    Ok(if sign == 0x4000 { acc.wrapping_neg() } else { acc })
+    Ok(if sign == 0x4000 {
+        acc.wrapping_neg()
+    } else {
+        acc
+    })
 }
 
 /// Write a numeric's `send` form for a decimal given as digits.
@@ -383,7 +399,12 @@ fn parse_decimal_text(s: &str) -> Result<(bool, String, String)> {
         _ => (false, t),
     };
     let (mantissa, exp) = match body.find(['e', 'E']) {
-        Some(i) => (&body[..i], body[i + 1..].parse::<i32>().map_err(|_| anyhow!("not a number: {s:?}"))?),
+        Some(i) => (
+            &body[..i],
+            body[i + 1..]
+                .parse::<i32>()
+                .map_err(|_| anyhow!("not a number: {s:?}"))?,
+        ),
         None => (body, 0),
     };
     let (ip, fp) = mantissa.split_once('.').unwrap_or((mantissa, ""));
@@ -427,8 +448,12 @@ pub fn encode_batch(out: &mut BytesMut, batch: &RecordBatch, wires: &[Wire]) -> 
     for row in 0..batch.num_rows() {
         out.put_i16(ncols as i16);
         for (c, wire) in wires.iter().enumerate() {
-            encode_value(out, batch.column(c).as_ref(), row, wire)
-                .map_err(|e| anyhow!("row {row}, column \"{}\": {e}", batch.schema().field(c).name()))?;
+            encode_value(out, batch.column(c).as_ref(), row, wire).map_err(|e| {
+                anyhow!(
+                    "row {row}, column \"{}\": {e}",
+                    batch.schema().field(c).name()
+                )
+            })?;
         }
     }
     Ok(())
@@ -456,23 +481,43 @@ fn encode_value(out: &mut BytesMut, array: &dyn Array, row: usize, wire: &Wire) 
         }
         Wire::Int2 => {
             out.put_i32(2);
-            out.put_i16(array.as_primitive::<arrow::datatypes::Int16Type>().value(row));
+            out.put_i16(
+                array
+                    .as_primitive::<arrow::datatypes::Int16Type>()
+                    .value(row),
+            );
         }
         Wire::Int4 => {
             out.put_i32(4);
-            out.put_i32(array.as_primitive::<arrow::datatypes::Int32Type>().value(row));
+            out.put_i32(
+                array
+                    .as_primitive::<arrow::datatypes::Int32Type>()
+                    .value(row),
+            );
         }
         Wire::Int8 => {
             out.put_i32(8);
-            out.put_i64(array.as_primitive::<arrow::datatypes::Int64Type>().value(row));
+            out.put_i64(
+                array
+                    .as_primitive::<arrow::datatypes::Int64Type>()
+                    .value(row),
+            );
         }
         Wire::Float4 => {
             out.put_i32(4);
-            out.put_f32(array.as_primitive::<arrow::datatypes::Float32Type>().value(row));
+            out.put_f32(
+                array
+                    .as_primitive::<arrow::datatypes::Float32Type>()
+                    .value(row),
+            );
         }
         Wire::Float8 => {
             out.put_i32(8);
-            out.put_f64(array.as_primitive::<arrow::datatypes::Float64Type>().value(row));
+            out.put_f64(
+                array
+                    .as_primitive::<arrow::datatypes::Float64Type>()
+                    .value(row),
+            );
         }
         Wire::Numeric { scale } => {
             let text = match array.data_type() {
@@ -511,11 +556,20 @@ fn encode_value(out: &mut BytesMut, array: &dyn Array, row: usize, wire: &Wire) 
         }
         Wire::Date => {
             out.put_i32(4);
-            out.put_i32(array.as_primitive::<arrow::datatypes::Date32Type>().value(row) - PG_EPOCH_DAYS);
+            out.put_i32(
+                array
+                    .as_primitive::<arrow::datatypes::Date32Type>()
+                    .value(row)
+                    - PG_EPOCH_DAYS,
+            );
         }
         Wire::Time => {
             out.put_i32(8);
-            out.put_i64(array.as_primitive::<arrow::datatypes::Time64MicrosecondType>().value(row));
+            out.put_i64(
+                array
+                    .as_primitive::<arrow::datatypes::Time64MicrosecondType>()
+                    .value(row),
+            );
         }
         Wire::Timestamp => {
             out.put_i32(8);
@@ -570,10 +624,18 @@ fn encode_value(out: &mut BytesMut, array: &dyn Array, row: usize, wire: &Wire) 
 
 fn encode_inet(out: &mut BytesMut, text: &str, cidr: bool) -> Result<()> {
     let (addr, bits) = match text.split_once('/') {
-        Some((a, b)) => (a, Some(b.parse::<u8>().map_err(|_| anyhow!("bad prefix in {text:?}"))?)),
+        Some((a, b)) => (
+            a,
+            Some(
+                b.parse::<u8>()
+                    .map_err(|_| anyhow!("bad prefix in {text:?}"))?,
+            ),
+        ),
         None => (text, None),
     };
-    let ip: std::net::IpAddr = addr.parse().map_err(|_| anyhow!("not an IP address: {text:?}"))?;
+    let ip: std::net::IpAddr = addr
+        .parse()
+        .map_err(|_| anyhow!("not an IP address: {text:?}"))?;
     let (family, bytes): (u8, Vec<u8>) = match ip {
         std::net::IpAddr::V4(a) => (2, a.octets().to_vec()),
         std::net::IpAddr::V6(a) => (3, a.octets().to_vec()),
@@ -658,7 +720,10 @@ mod tests {
         let (n, i, f) = parse_decimal_text("1.23456").unwrap();
         let mut out = BytesMut::new();
         encode_numeric(&mut out, n, &i, &f);
-        assert!(decode_numeric(&out[4..], 2).is_err(), "rounding must be refused");
+        assert!(
+            decode_numeric(&out[4..], 2).is_err(),
+            "rounding must be refused"
+        );
     }
 
     #[test]

@@ -88,14 +88,20 @@ impl PgConfig {
             match s.get(key) {
                 None => Ok(None),
                 Some(toml::Value::String(v)) => Ok(Some(v.clone())),
-                Some(_) => Err(error::usage(format!("{path}.{key}: expected a string"), None)),
+                Some(_) => Err(error::usage(
+                    format!("{path}.{key}: expected a string"),
+                    None,
+                )),
             }
         };
         let int = |key: &str| -> Result<Option<i64>> {
             match s.get(key) {
                 None => Ok(None),
                 Some(toml::Value::Integer(v)) => Ok(Some(*v)),
-                Some(_) => Err(error::usage(format!("{path}.{key}: expected an integer"), None)),
+                Some(_) => Err(error::usage(
+                    format!("{path}.{key}: expected an integer"),
+                    None,
+                )),
             }
         };
         let host = text("host")?.unwrap_or_else(|| "localhost".into());
@@ -120,7 +126,9 @@ impl PgConfig {
             password,
             tls,
             application_name: text("application_name")?.unwrap_or_else(|| "convoy".into()),
-            connect_timeout: Duration::from_secs(int("connect_timeout")?.unwrap_or(30).max(1) as u64),
+            connect_timeout: Duration::from_secs(
+                int("connect_timeout")?.unwrap_or(30).max(1) as u64
+            ),
             allow_insecure,
         })
     }
@@ -167,7 +175,8 @@ impl PgConfig {
 fn connect_error(e: tokio_postgres::Error, who: &str) -> anyhow::Error {
     let text = e.to_string();
     let full = format!("{e:?}");
-    if full.contains("server does not support TLS") || text.contains("server does not support TLS") {
+    if full.contains("server does not support TLS") || text.contains("server does not support TLS")
+    {
         return error::policy(
             format!("{who}: TLS refused: the server offers no TLS; convoy does not connect in plaintext (nothing, not even the password, was sent)"),
             Some("enable ssl on the server, or if plaintext is really intended add tls = { mode = \"disable\" } to the connection and --allow-insecure".to_string()),
@@ -188,7 +197,10 @@ fn connect_error(e: tokio_postgres::Error, who: &str) -> anyhow::Error {
 /// `${env:NAME}` → the variable; other references are not available yet;
 /// literal passwords are refused.
 fn resolve_password(value: &str, path: &str) -> Result<String> {
-    if let Some(name) = value.strip_prefix("${env:").and_then(|r| r.strip_suffix('}')) {
+    if let Some(name) = value
+        .strip_prefix("${env:")
+        .and_then(|r| r.strip_suffix('}'))
+    {
         return std::env::var(name).map_err(|_| {
             error::usage(
                 format!("{path}: environment variable {name} is not set"),
@@ -328,9 +340,16 @@ impl PgSource {
                     .batch_execute(&format!("CREATE TEMPORARY VIEW {view} AS {q}"))
                     .await
                     .map_err(|e| db(e, "preparing the query"))?;
-                (format!("pg_temp.{view}"), format!("({q}) AS q"), "(query)".to_string(), true)
+                (
+                    format!("pg_temp.{view}"),
+                    format!("({q}) AS q"),
+                    "(query)".to_string(),
+                    true,
+                )
             }
-            (None, None) => return Err(error::usage("a postgres source needs table or query", None)),
+            (None, None) => {
+                return Err(error::usage("a postgres source needs table or query", None))
+            }
         };
         let cols = columns_of(&client, &relation).await?;
         if probe {
@@ -355,11 +374,17 @@ impl PgSource {
             Some(p) => {
                 let col = cols.iter().find(|c| c.name == p.column).ok_or_else(|| {
                     error::usage(
-                        format!("partition.column: the source has no column \"{}\"", p.column),
+                        format!(
+                            "partition.column: the source has no column \"{}\"",
+                            p.column
+                        ),
                         None,
                     )
                 })?;
-                if !matches!(col.oid, types::oid::INT2 | types::oid::INT4 | types::oid::INT8) {
+                if !matches!(
+                    col.oid,
+                    types::oid::INT2 | types::oid::INT4 | types::oid::INT8
+                ) {
                     return Err(error::usage(
                         format!(
                             "partition.column: \"{}\" is {}; partitioned reads need an integer column",
@@ -396,7 +421,10 @@ impl Source for PgSource {
 
     fn details(&self) -> Vec<String> {
         match &self.partition {
-            Some((p, _)) => vec![format!("{} partitions of {}, one snapshot", p.count, p.column)],
+            Some((p, _)) => vec![format!(
+                "{} partitions of {}, one snapshot",
+                p.count, p.column
+            )],
             None => Vec::new(),
         }
     }
@@ -446,9 +474,7 @@ impl Source for PgSource {
         let (lo, hi) = bounds.unwrap_or((0, 0));
         let span = hi as i128 - lo as i128 + 1;
         // Boundaries b1 < b2 < … ; NULLs go to the first range.
-        let cuts: Vec<i64> = (1..n)
-            .map(|i| (lo as i128 + span * i / n) as i64)
-            .collect();
+        let cuts: Vec<i64> = (1..n).map(|i| (lo as i128 + span * i / n) as i64).collect();
         let mut parts = Vec::new();
         for i in 0..n as usize {
             let cond = match (i.checked_sub(1).map(|j| cuts[j]), cuts.get(i)) {
@@ -531,6 +557,9 @@ fn copy_stream(
                     return None;
                 }
                 loop {
+                    if st.ctx.cancel.is_cancelled() {
+                        return Some((Err(error::interrupted()), None));
+                    }
                     if st.decoder.rows >= BATCH_ROWS || st.decoder.bytes >= BATCH_BYTES {
                         let b = st.decoder.flush();
                         return Some((b, Some(Ok(st))));
@@ -582,10 +611,9 @@ pub struct PgSink {
 impl PgSink {
     pub fn new(spec: &Spec, ep: &Endpoint, mode: &Mode, ctx: &OpenContext) -> Result<PgSink> {
         let cfg = PgConfig::from_spec(spec, &ep.connection, ctx.allow_insecure)?;
-        let table = ep
-            .table
-            .clone()
-            .ok_or_else(|| error::usage("a postgres destination needs table = \"schema.name\"", None))?;
+        let table = ep.table.clone().ok_or_else(|| {
+            error::usage("a postgres destination needs table = \"schema.name\"", None)
+        })?;
         Ok(PgSink {
             cfg: Ok(cfg),
             table,
@@ -609,7 +637,10 @@ impl PgSink {
     }
 
     async fn exec(&self, sql: &str, what: &str) -> Result<u64> {
-        self.client().execute(sql, &[]).await.map_err(|e| db(e, what))
+        self.client()
+            .execute(sql, &[])
+            .await
+            .map_err(|e| db(e, what))
     }
 }
 
@@ -685,7 +716,11 @@ impl Sink for PgSink {
                 Some("write to a new table, or alter or drop the existing one".to_string()),
             ));
         }
-        self.columns = schema.fields().iter().map(|f| quote_ident(f.name())).collect();
+        self.columns = schema
+            .fields()
+            .iter()
+            .map(|f| quote_ident(f.name()))
+            .collect();
         self.wires = wires;
         self.types = types_;
         self.schema = Some(schema.clone());
@@ -694,8 +729,11 @@ impl Sink for PgSink {
             Mode::Append => target.clone(),
             Mode::Replace => {
                 if exists {
-                    self.exec(&format!("TRUNCATE {target}"), &format!("truncating {target}"))
-                        .await?;
+                    self.exec(
+                        &format!("TRUNCATE {target}"),
+                        &format!("truncating {target}"),
+                    )
+                    .await?;
                 }
                 target.clone()
             }
@@ -719,7 +757,9 @@ impl Sink for PgSink {
         };
         let copy = self
             .client()
-            .copy_in(&format!("COPY {into} ({col_list}) FROM STDIN (FORMAT binary)"))
+            .copy_in(&format!(
+                "COPY {into} ({col_list}) FROM STDIN (FORMAT binary)"
+            ))
             .await
             .map_err(|e| db(e, &format!("starting COPY into {target}")))?;
         let mut copy = Box::pin(copy);
@@ -842,6 +882,9 @@ mod tests {
         assert_eq!(error::exit_kind(&e), error::ExitKind::Policy);
         assert!(error::hint(&e).unwrap().contains("${env:PGPASSWORD}"));
         std::env::set_var("CONVOY_TEST_PG_PW", "s3cret");
-        assert_eq!(resolve_password("${env:CONVOY_TEST_PG_PW}", "p").unwrap(), "s3cret");
+        assert_eq!(
+            resolve_password("${env:CONVOY_TEST_PG_PW}", "p").unwrap(),
+            "s3cret"
+        );
     }
 }

@@ -65,7 +65,9 @@ pub enum Wire {
     Float4,
     Float8,
     /// numeric ↔ Arrow decimal with this scale.
-    Numeric { scale: i8 },
+    Numeric {
+        scale: i8,
+    },
     /// numeric ↔ decimal text (Arrow Utf8).
     NumericText,
     /// text, varchar, char, json, enum labels: the UTF-8 bytes.
@@ -73,14 +75,19 @@ pub enum Wire {
     /// jsonb: a version byte (1) then the text.
     Jsonb,
     /// inet / cidr ↔ their text form.
-    Inet { cidr: bool },
+    Inet {
+        cidr: bool,
+    },
     Bytea,
     Date,
     Time,
     Timestamp,
     Interval,
     Uuid,
-    Array { elem_oid: u32, elem: Box<Wire> },
+    Array {
+        elem_oid: u32,
+        elem: Box<Wire>,
+    },
 }
 
 pub mod oid {
@@ -123,7 +130,11 @@ pub fn numeric_typmod(typmod: i32) -> Option<(u8, i8)> {
 }
 
 fn meta(field: Field, pg: &str) -> Field {
-    let mut m: HashMap<String, String> = field.metadata().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let mut m: HashMap<String, String> = field
+        .metadata()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     m.insert(PG_TYPE.into(), pg.into());
     field.with_metadata(m)
 }
@@ -139,12 +150,16 @@ fn scalar(oid: u32, typmod: i32, typtype: char) -> Option<(DataType, Wire, bool)
         FLOAT4 => (DataType::Float32, Wire::Float4, false),
         FLOAT8 => (DataType::Float64, Wire::Float8, false),
         NUMERIC => match numeric_typmod(typmod) {
-            Some((p, s)) if s >= 0 && p <= 38 => {
-                (DataType::Decimal128(p, s), Wire::Numeric { scale: s }, false)
-            }
-            Some((p, s)) if s >= 0 && p <= 76 => {
-                (DataType::Decimal256(p, s), Wire::Numeric { scale: s }, false)
-            }
+            Some((p, s)) if s >= 0 && p <= 38 => (
+                DataType::Decimal128(p, s),
+                Wire::Numeric { scale: s },
+                false,
+            ),
+            Some((p, s)) if s >= 0 && p <= 76 => (
+                DataType::Decimal256(p, s),
+                Wire::Numeric { scale: s },
+                false,
+            ),
             _ => (DataType::Utf8, Wire::Text, true),
         },
         TEXT | VARCHAR | BPCHAR | NAME | CHAR | JSON => (DataType::Utf8, Wire::Text, false),
@@ -199,8 +214,6 @@ pub fn source_column(col: &PgColumn) -> anyhow::Result<(Field, String, Wire)> {
         };
         let (elem_oid, select) = if as_text {
             (oid::TEXT, format!("{ident}::text[]"))
-        } else if col.elem_typtype == 'e' {
-            (col.elem_oid, ident.clone())
         } else {
             (col.elem_oid, ident.clone())
         };
@@ -309,7 +322,12 @@ pub fn sink_wire(field: &Field, col: &PgColumn) -> Result<(DataType, Wire), Stri
         let (inner_field, _large) = match src {
             DataType::List(f) => (f.clone(), false),
             DataType::LargeList(f) => (f.clone(), true),
-            _ => return Err(format!("expected a list for {}, found {src}", col.type_name)),
+            _ => {
+                return Err(format!(
+                    "expected a list for {}, found {src}",
+                    col.type_name
+                ))
+            }
         };
         let elem_col = PgColumn {
             oid: col.elem_oid,
@@ -358,7 +376,12 @@ pub fn sink_wire(field: &Field, col: &PgColumn) -> Result<(DataType, Wire), Stri
         FLOAT4 if matches!(src, DataType::Float16 | DataType::Float32) => {
             ok(DataType::Float32, Wire::Float4)
         }
-        FLOAT8 if matches!(src, DataType::Float16 | DataType::Float32 | DataType::Float64) => {
+        FLOAT8
+            if matches!(
+                src,
+                DataType::Float16 | DataType::Float32 | DataType::Float64
+            ) =>
+        {
             ok(DataType::Float64, Wire::Float8)
         }
         NUMERIC => {
@@ -378,28 +401,42 @@ pub fn sink_wire(field: &Field, col: &PgColumn) -> Result<(DataType, Wire), Stri
                 }
                 _ if is_int => ok(DataType::Utf8, Wire::NumericText),
                 _ if is_text => ok(DataType::Utf8, Wire::NumericText),
-                _ => Err(format!("{src} cannot be stored exactly in {}", col.type_name)),
+                _ => Err(format!(
+                    "{src} cannot be stored exactly in {}",
+                    col.type_name
+                )),
             }
         }
         TEXT | VARCHAR | BPCHAR | NAME | JSON if is_text => ok(DataType::Utf8, Wire::Text),
         JSONB if is_text => ok(DataType::Utf8, Wire::Jsonb),
-        INET | CIDR if is_text => ok(DataType::Utf8, Wire::Inet { cidr: col.oid == CIDR }),
+        INET | CIDR if is_text => ok(
+            DataType::Utf8,
+            Wire::Inet {
+                cidr: col.oid == CIDR,
+            },
+        ),
         _ if col.typtype == 'e' && is_text => ok(DataType::Utf8, Wire::Text),
         BYTEA
             if matches!(
                 src,
-                DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::FixedSizeBinary(_)
+                DataType::Binary
+                    | DataType::LargeBinary
+                    | DataType::BinaryView
+                    | DataType::FixedSizeBinary(_)
             ) =>
         {
             ok(DataType::Binary, Wire::Bytea)
         }
-        DATE if matches!(src, DataType::Date32 | DataType::Date64) => ok(DataType::Date32, Wire::Date),
+        DATE if matches!(src, DataType::Date32 | DataType::Date64) => {
+            ok(DataType::Date32, Wire::Date)
+        }
         TIME if matches!(src, DataType::Time32(_) | DataType::Time64(_)) => {
             ok(DataType::Time64(TimeUnit::Microsecond), Wire::Time)
         }
-        TIMESTAMP if matches!(src, DataType::Timestamp(_, None)) => {
-            ok(DataType::Timestamp(TimeUnit::Microsecond, None), Wire::Timestamp)
-        }
+        TIMESTAMP if matches!(src, DataType::Timestamp(_, None)) => ok(
+            DataType::Timestamp(TimeUnit::Microsecond, None),
+            Wire::Timestamp,
+        ),
         TIMESTAMPTZ if matches!(src, DataType::Timestamp(_, Some(_))) => ok(
             DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
             Wire::Timestamp,
@@ -446,8 +483,18 @@ mod tests {
             (oid::INT2, -1, "smallint", DataType::Int16),
             (oid::INT4, -1, "integer", DataType::Int32),
             (oid::INT8, -1, "bigint", DataType::Int64),
-            (oid::NUMERIC, numeric_18_4, "numeric(18,4)", DataType::Decimal128(18, 4)),
-            (oid::NUMERIC, numeric_50_2, "numeric(50,2)", DataType::Decimal256(50, 2)),
+            (
+                oid::NUMERIC,
+                numeric_18_4,
+                "numeric(18,4)",
+                DataType::Decimal128(18, 4),
+            ),
+            (
+                oid::NUMERIC,
+                numeric_50_2,
+                "numeric(50,2)",
+                DataType::Decimal256(50, 2),
+            ),
             (oid::NUMERIC, -1, "numeric", DataType::Utf8),
             (oid::FLOAT4, -1, "real", DataType::Float32),
             (oid::FLOAT8, -1, "double precision", DataType::Float64),
@@ -455,10 +502,30 @@ mod tests {
             (oid::BYTEA, -1, "bytea", DataType::Binary),
             (oid::BOOL, -1, "boolean", DataType::Boolean),
             (oid::DATE, -1, "date", DataType::Date32),
-            (oid::TIME, -1, "time without time zone", DataType::Time64(TimeUnit::Microsecond)),
-            (oid::TIMESTAMP, -1, "timestamp without time zone", DataType::Timestamp(TimeUnit::Microsecond, None)),
-            (oid::TIMESTAMPTZ, -1, "timestamp with time zone", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))),
-            (oid::INTERVAL, -1, "interval", DataType::Interval(IntervalUnit::MonthDayNano)),
+            (
+                oid::TIME,
+                -1,
+                "time without time zone",
+                DataType::Time64(TimeUnit::Microsecond),
+            ),
+            (
+                oid::TIMESTAMP,
+                -1,
+                "timestamp without time zone",
+                DataType::Timestamp(TimeUnit::Microsecond, None),
+            ),
+            (
+                oid::TIMESTAMPTZ,
+                -1,
+                "timestamp with time zone",
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            ),
+            (
+                oid::INTERVAL,
+                -1,
+                "interval",
+                DataType::Interval(IntervalUnit::MonthDayNano),
+            ),
             (oid::UUID, -1, "uuid", DataType::FixedSizeBinary(16)),
             (oid::JSONB, -1, "jsonb", DataType::Utf8),
             (oid::INET, -1, "inet", DataType::Utf8),
