@@ -29,6 +29,7 @@ pub fn main(cli: Cli) -> i32 {
 
 async fn dispatch(cli: Cli) -> i32 {
     let g = &cli.global;
+    let _ = crate::connect::VAULT.set(g.vault.clone());
     match &cli.command {
         Command::Copy(args) => {
             match spec::cli_spec::from_args(&args.source, &args.destination, &args.opts) {
@@ -168,6 +169,7 @@ async fn run_spec(
         run_date: started_at.format("%Y-%m-%d").to_string(),
         progress: Progress::new(g.progress, g.quiet || g.json),
         allow_cross_region: g.allow_cross_region,
+        allow_insecure: g.allow_insecure,
     };
     let mut reports: Vec<CopyReport> = Vec::new();
     for &i in &indices {

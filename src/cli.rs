@@ -85,9 +85,11 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct CopyArgs {
-    /// Source: a file, directory or glob.
+    /// Source: a file, directory or glob, or
+    /// `postgres://user@host:port/db?table=schema.t` (password from PGPASSWORD).
     pub source: String,
-    /// Destination: a file, or a directory ending in `/` for split output.
+    /// Destination: a file, a directory ending in `/` for split output, or
+    /// `postgres://user@host:port/db?table=schema.t`.
     pub destination: String,
     #[command(flatten)]
     pub opts: CopyOpts,
@@ -167,6 +169,10 @@ pub struct CopyOpts {
     /// merge, incremental (databases).
     #[arg(long, value_name = "MODE")]
     pub mode: Option<String>,
+    /// A query to read instead of a table, for a database source
+    /// (`postgres://user@host/db`).
+    #[arg(long, value_name = "SQL")]
+    pub query: Option<String>,
     /// Name of the copy in reports.
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,

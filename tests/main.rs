@@ -3,5 +3,6 @@
 
 mod cli;
 mod files;
+mod postgres;
 mod secrets;
 mod support;

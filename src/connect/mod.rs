@@ -9,6 +9,7 @@
 //! the destination exactly as it was.
 
 pub mod file;
+pub mod postgres;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -28,6 +29,8 @@ pub type BatchIter = Box<dyn Iterator<Item = Result<RecordBatch>> + Send>;
 /// One independently readable share of a source.
 pub enum Partition {
     Blocking(BatchIter),
+    /// An async stream (network sources: database cursors, COPY streams).
+    Stream(futures::stream::BoxStream<'static, Result<RecordBatch>>),
 }
 
 pub trait Source: Send {
@@ -100,6 +103,9 @@ pub struct OpenContext {
     pub run_id: String,
     /// `YYYY-MM-DD` (UTC) for `{run_date}` in destination paths.
     pub run_date: String,
+    /// `--allow-insecure`: settings such as `tls = { mode = "disable" }` are
+    /// honoured (with a warning) instead of refused.
+    pub allow_insecure: bool,
 }
 
 /// The kind of store an endpoint names.
@@ -115,7 +121,10 @@ fn not_available(kind: Kind) -> anyhow::Error {
             "{} connections are not available in this version of convoy",
             kind.name()
         ),
-        Some("local files (CSV, Parquet, JSON Lines, Arrow IPC) are supported".to_string()),
+        Some(
+            "local files (CSV, Parquet, JSON Lines, Arrow IPC) and PostgreSQL are supported"
+                .to_string(),
+        ),
     )
 }
 
@@ -123,14 +132,21 @@ fn not_available(kind: Kind) -> anyhow::Error {
 pub fn open_source(spec: &Spec, ep: &Endpoint, ctx: &OpenContext) -> Result<Box<dyn Source>> {
     match kind_of(spec, ep) {
         Kind::Local => Ok(Box::new(file::FileSource::open(spec, ep, ctx)?)),
+        Kind::Postgres => Ok(Box::new(postgres::PgSource::open(spec, ep, ctx)?)),
         other => Err(not_available(other)),
     }
 }
 
 /// Open the sink an endpoint names. Nothing is written before `begin`.
-pub fn open_sink(spec: &Spec, ep: &Endpoint, ctx: &OpenContext) -> Result<Box<dyn Sink>> {
+pub fn open_sink(
+    spec: &Spec,
+    ep: &Endpoint,
+    mode: &crate::spec::Mode,
+    ctx: &OpenContext,
+) -> Result<Box<dyn Sink>> {
     match kind_of(spec, ep) {
         Kind::Local => Ok(Box::new(file::FileSink::new(spec, ep, ctx)?)),
+        Kind::Postgres => Ok(Box::new(postgres::PgSink::new(spec, ep, mode, ctx)?)),
         other => Err(not_available(other)),
     }
 }
@@ -149,4 +165,28 @@ pub fn describe(spec: &Spec, ep: &Endpoint) -> String {
     } else {
         format!("{} {} {what}", kind.name(), ep.connection)
     }
+}
+
+/// The vault named on the command line (`--vault`), for resolving
+/// `${secret:…}` and `${sealed:…}` references; set once at start.
+pub static VAULT: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
+
+/// Resolve a credential setting: a `${secret:…}`, `${env:…}`, `${file:…}` or
+/// `${sealed:…}` reference. `field` names the setting in messages (never the
+/// value); relative `${file:…}` paths start at `base_dir`.
+pub fn resolve_secret(
+    value: &str,
+    field: &str,
+    base_dir: &std::path::Path,
+) -> Result<crate::security::Secret> {
+    let ctx = crate::security::reference::ResolveContext::new(VAULT.get().cloned().flatten())
+        .with_base_dir(base_dir);
+    crate::security::reference::resolve(value, &ctx).map_err(|e| {
+        let message = format!("{field}: {e}");
+        match e.exit_code() {
+            3 => crate::error::policy(message, e.hint()),
+            2 => crate::error::usage(message, e.hint()),
+            _ => crate::error::input(message, e.hint()),
+        }
+    })
 }

@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 
 use super::parse::single_byte;
-use super::{validate, Copy, Endpoint, Format, Mode, Spec, SpecError, SpecErrors, LOCAL};
+use super::{
+    validate, Connection, Copy, Endpoint, Format, Kind, Mode, Spec, SpecError, SpecErrors, LOCAL,
+};
 use crate::cli::CopyOpts;
 
 /// Build and validate a one-copy spec from the command line.
@@ -15,8 +17,13 @@ pub fn from_args(source: &str, destination: &str, opts: &CopyOpts) -> anyhow::Re
             message,
         })
     };
-    let mut from = endpoint(source);
-    let mut to = endpoint(destination);
+    let mut connections = BTreeMap::new();
+    let mut from = endpoint(source, &mut connections)?;
+    let mut to = endpoint(destination, &mut connections)?;
+    if let Some(q) = &opts.query {
+        from.query = Some(q.clone());
+        from.table = None;
+    }
     for (flag, value, ep) in [
         ("--source-format", &opts.source_format, &mut from),
         ("--format", &opts.format, &mut to),
@@ -91,6 +98,13 @@ pub fn from_args(source: &str, destination: &str, opts: &CopyOpts) -> anyhow::Re
     }
     let mode = match opts.mode.as_deref() {
         None | Some("replace") => Mode::Replace,
+        Some("merge") | Some("incremental") => {
+            err(
+                "--mode",
+                "merge and incremental need a key or cursor: write a spec file (convoy run)".into(),
+            );
+            Mode::Replace
+        }
         Some("append") => Mode::Append,
         Some(other) => {
             err(
@@ -102,7 +116,7 @@ pub fn from_args(source: &str, destination: &str, opts: &CopyOpts) -> anyhow::Re
     };
     let spec = Spec {
         base_dir: ".".into(),
-        connections: BTreeMap::new(),
+        connections,
         copies: vec![Copy {
             name: opts.name.clone().unwrap_or_else(|| "copy".to_string()),
             from,
@@ -116,6 +130,9 @@ pub fn from_args(source: &str, destination: &str, opts: &CopyOpts) -> anyhow::Re
         e.path = e
             .path
             .replace("copy[0].from.path", "SRC")
+            .replace("copy[0].from.table", "SRC")
+            .replace("copy[0].from.query", "--query")
+            .replace("copy[0].to.table", "DST")
             .replace("copy[0].to.path", "DST")
             .replace("copy[0].to.format", "--format")
             .replace("copy[0].from.format", "--source-format")
@@ -134,12 +151,166 @@ pub fn from_args(source: &str, destination: &str, opts: &CopyOpts) -> anyhow::Re
     }
 }
 
-/// A command-line location. Anything that is not a URL is a local path.
-fn endpoint(text: &str) -> Endpoint {
+/// A command-line location: a `postgres://` URL (which adds an implicit
+/// connection to the spec) or else a local path.
+fn endpoint(
+    text: &str,
+    connections: &mut BTreeMap<String, Connection>,
+) -> anyhow::Result<Endpoint> {
+    if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+        let (conn, ep) = postgres_url(text)?;
+        connections.insert(conn.name.clone(), conn);
+        return Ok(ep);
+    }
     let mut ep = Endpoint::new(LOCAL);
     let path = text.strip_prefix("file://").unwrap_or(text);
     ep.path = Some(path.to_string());
-    ep
+    Ok(ep)
+}
+
+/// `postgres://user@host:port/db?table=schema.t` → a connection and an
+/// endpoint. A password in the URL is refused: argv is visible to every user
+/// of the machine and ends up in shell history.
+pub fn postgres_url(text: &str) -> anyhow::Result<(Connection, Endpoint)> {
+    let rest = text
+        .strip_prefix("postgresql://")
+        .or_else(|| text.strip_prefix("postgres://"))
+        .unwrap_or(text);
+    let (rest, query) = match rest.split_once('?') {
+        Some((r, q)) => (r, Some(q)),
+        None => (rest, None),
+    };
+    let (authority, database) = match rest.split_once('/') {
+        Some((a, d)) => (a, Some(percent_decode(d))),
+        None => (rest, None),
+    };
+    let (userinfo, hostport) = match authority.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, authority),
+    };
+    let mut settings = toml::Table::new();
+    if let Some(u) = userinfo {
+        if u.contains(':') {
+            return Err(crate::error::policy(
+                "a password in a postgres:// URL is refused (command lines are visible to other users and kept in shell history)",
+                Some("remove it from the URL and set PGPASSWORD in the environment, or use a spec with password = \"${env:NAME}\"".to_string()),
+            ));
+        }
+        settings.insert("user".into(), percent_decode(u).into());
+    }
+    let bad = |m: String| {
+        crate::error::usage(
+            m,
+            Some("expected postgres://user@host:port/database?table=schema.table".to_string()),
+        )
+    };
+    let (host, port) = if let Some(h) = hostport.strip_prefix('[') {
+        let (h, p) = h
+            .split_once(']')
+            .ok_or_else(|| bad(format!("unbalanced [ in {hostport:?}")))?;
+        (h.to_string(), p.strip_prefix(':'))
+    } else {
+        match hostport.rsplit_once(':') {
+            Some((h, p)) => (h.to_string(), Some(p)),
+            None => (hostport.to_string(), None),
+        }
+    };
+    if host.is_empty() {
+        return Err(bad("the URL names no host".into()));
+    }
+    settings.insert("host".into(), host.clone().into());
+    if let Some(p) = port {
+        let n: u16 = p.parse().map_err(|_| bad(format!("invalid port {p:?}")))?;
+        settings.insert("port".into(), toml::Value::Integer(n.into()));
+    }
+    if let Some(d) = &database {
+        if !d.is_empty() {
+            settings.insert("database".into(), d.clone().into());
+        }
+    }
+    let mut ep = Endpoint::new("");
+    let mut tls = toml::Table::new();
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let v = percent_decode(v);
+        match k {
+            "table" => ep.table = Some(v),
+            "query" => ep.query = Some(v),
+            "application_name" => {
+                settings.insert(k.into(), v.into());
+            }
+            "connect_timeout" => {
+                let n: i64 = v.parse().map_err(|_| bad(format!("invalid connect_timeout {v:?}")))?;
+                settings.insert(k.into(), toml::Value::Integer(n));
+            }
+            "sslrootcert" | "ca_file" => {
+                tls.insert("ca_file".into(), v.into());
+            }
+            "sslmode" => match v.as_str() {
+                "verify-full" => {}
+                "disable" => {
+                    tls.insert("mode".into(), "disable".into());
+                }
+                other => {
+                    return Err(bad(format!(
+                        "sslmode={other} is not supported: convoy always verifies TLS (verify-full); sslmode=disable needs --allow-insecure"
+                    )))
+                }
+            },
+            "password" => {
+                return Err(crate::error::policy(
+                    "a password in a postgres:// URL is refused",
+                    Some("set PGPASSWORD in the environment instead".to_string()),
+                ))
+            }
+            other => {
+                return Err(bad(format!(
+                    "unknown URL parameter {other:?} (known: table, query, sslrootcert, sslmode, application_name, connect_timeout)"
+                )))
+            }
+        }
+    }
+    if !tls.is_empty() {
+        settings.insert("tls".into(), toml::Value::Table(tls));
+    }
+    let name = format!(
+        "{}{}{}/{}",
+        userinfo.map(|u| format!("{u}@")).unwrap_or_default(),
+        host,
+        port.map(|p| format!(":{p}")).unwrap_or_default(),
+        database.unwrap_or_default()
+    );
+    ep.connection = name.clone();
+    Ok((
+        Connection {
+            name,
+            kind: Kind::Postgres,
+            region: None,
+            settings,
+        },
+        ep,
+    ))
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Some(v) = std::str::from_utf8(&b[i + 1..i + 3])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if b[i] == b'+' { b' ' } else { b[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -166,6 +337,26 @@ mod tests {
         assert!(!c.from.csv.header);
         assert_eq!(c.to.max_rows_per_file, Some(10));
         assert_eq!(c.from.schema.as_ref().unwrap().fields().len(), 2);
+    }
+
+    #[test]
+    fn postgres_urls_make_a_connection() {
+        let (c, ep) =
+            postgres_url("postgres://loader@db.corp:5433/sales?table=public.orders").unwrap();
+        assert_eq!(c.kind, Kind::Postgres);
+        assert_eq!(c.settings["host"].as_str(), Some("db.corp"));
+        assert_eq!(c.settings["port"].as_integer(), Some(5433));
+        assert_eq!(c.settings["user"].as_str(), Some("loader"));
+        assert_eq!(c.settings["database"].as_str(), Some("sales"));
+        assert_eq!(ep.table.as_deref(), Some("public.orders"));
+        assert_eq!(ep.connection, c.name);
+    }
+
+    #[test]
+    fn a_password_in_a_postgres_url_is_refused() {
+        let e = postgres_url("postgresql://u:secret@h/db?table=t").unwrap_err();
+        assert_eq!(crate::error::exit_kind(&e), crate::error::ExitKind::Policy);
+        assert!(crate::error::hint(&e).unwrap().contains("PGPASSWORD"));
     }
 
     #[test]

@@ -67,6 +67,8 @@ impl Kind {
 /// each connector turns them into its own validated runtime configuration.
 #[derive(Debug, Clone)]
 pub struct Connection {
+    /// The name the spec gives it (its key under `[connections]`).
+    pub name: String,
     pub kind: Kind,
     pub region: Option<String>,
     pub settings: toml::Table,
@@ -223,6 +225,16 @@ pub struct Endpoint {
     pub parquet: ParquetOptions,
     pub max_rows_per_file: Option<u64>,
     pub infer_rows: usize,
+    /// Parallel partitioned read of a database source.
+    pub partition: Option<PartitionSpec>,
+}
+
+/// `partition = { column = "id", count = N }`: read a database source in
+/// `count` ranges of an integer `column`, in parallel, from one snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionSpec {
+    pub column: String,
+    pub count: usize,
 }
 
 impl Endpoint {
@@ -238,6 +250,7 @@ impl Endpoint {
             parquet: ParquetOptions::default(),
             max_rows_per_file: None,
             infer_rows: DEFAULT_INFER_ROWS,
+            partition: None,
         }
     }
 }

@@ -37,6 +37,7 @@ const ENDPOINT_KEYS: &[&str] = &[
     "parquet",
     "max_rows_per_file",
     "infer_rows",
+    "partition",
 ];
 const CSV_KEYS: &[&str] = &["header", "delimiter", "quote", "escape", "null"];
 const PARQUET_KEYS: &[&str] = &["compression", "row_group_size"];
@@ -329,7 +330,7 @@ impl Walker {
                 let path = format!("connections.{name}");
                 match value {
                     Value::Table(t) => {
-                        if let Some(c) = self.connection(&path, t) {
+                        if let Some(c) = self.connection(&path, name, t) {
                             connections.insert(name.clone(), c);
                         }
                     }
@@ -385,7 +386,7 @@ impl Walker {
         })
     }
 
-    fn connection(&mut self, path: &str, t: &Table) -> Option<Connection> {
+    fn connection(&mut self, path: &str, name: &str, t: &Table) -> Option<Connection> {
         let kind_name = match t.get("kind") {
             None => {
                 self.err(
@@ -419,6 +420,7 @@ impl Walker {
         settings.remove("kind");
         settings.remove("region");
         Some(Connection {
+            name: name.to_string(),
             kind,
             region,
             settings,
@@ -562,6 +564,24 @@ impl Walker {
         }
         if let Some(n) = self.positive(path, t, "max_rows_per_file") {
             ep.max_rows_per_file = Some(n);
+        }
+        if let Some(pt) = self.table(path, t, "partition") {
+            let p = join(path, "partition");
+            self.keys(&p, pt, &["column", "count"]);
+            let column = self.string(&p, pt, "column");
+            let count = self.positive(&p, pt, "count");
+            match (column, count) {
+                (Some(column), Some(count)) => {
+                    ep.partition = Some(super::PartitionSpec {
+                        column,
+                        count: count as usize,
+                    })
+                }
+                _ => self.err(
+                    p,
+                    "needs column and count: { column = \"id\", count = 4 }".to_string(),
+                ),
+            }
         }
         self.endpoint_options(path, t, &mut ep);
         ep

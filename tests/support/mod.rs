@@ -10,6 +10,8 @@ use std::sync::Arc;
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 
+pub mod pg;
+
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_convoy")
 }
