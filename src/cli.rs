@@ -85,9 +85,12 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct CopyArgs {
-    /// Source: a file, directory or glob.
+    /// Source: a file, directory or glob, or a database URL such as
+    /// `mssql://user@host:1433/db?table=dbo.orders` (password from
+    /// MSSQL_PASSWORD or `&password=${secret:NAME}`).
     pub source: String,
-    /// Destination: a file, or a directory ending in `/` for split output.
+    /// Destination: a file, a directory ending in `/` for split output, or a
+    /// database URL such as `mssql://user@host:1433/db?table=dbo.orders`.
     pub destination: String,
     #[command(flatten)]
     pub opts: CopyOpts,
@@ -167,6 +170,10 @@ pub struct CopyOpts {
     /// merge, incremental (databases).
     #[arg(long, value_name = "MODE")]
     pub mode: Option<String>,
+    /// A query to read instead of a table, for a database source
+    /// (`mssql://user@host/db`).
+    #[arg(long, value_name = "SQL")]
+    pub query: Option<String>,
     /// Name of the copy in reports.
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,

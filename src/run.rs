@@ -87,6 +87,37 @@ fn produce_blocking(
     Ok(())
 }
 
+/// Send an async partition's batches into the channel, waiting on the budget.
+async fn produce_stream(
+    mut stream: futures::stream::BoxStream<'static, Result<RecordBatch>>,
+    tx: mpsc::Sender<Item>,
+    budget: Budget,
+    cancel: CancellationToken,
+) -> Result<()> {
+    use futures::StreamExt;
+    loop {
+        let next = tokio::select! {
+            _ = cancel.cancelled() => return Ok(()),
+            next = stream.next() => next,
+        };
+        let Some(batch) = next else {
+            return Ok(());
+        };
+        let batch = batch?;
+        if batch.num_rows() == 0 {
+            continue;
+        }
+        let cost = budget.cost(&batch);
+        let permit = match budget.permits.clone().acquire_many_owned(cost).await {
+            Ok(p) => p,
+            Err(_) => return Ok(()),
+        };
+        if tx.send((batch, permit)).await.is_err() {
+            return Ok(());
+        }
+    }
+}
+
 /// Everything a run needs besides the spec.
 pub struct RunContext {
     pub cancel: CancellationToken,
@@ -95,6 +126,10 @@ pub struct RunContext {
     pub run_date: String,
     pub progress: Progress,
     pub allow_cross_region: bool,
+    /// `--allow-insecure` was given.
+    pub allow_insecure: bool,
+    /// `--vault`, for `${secret:…}` references in connections.
+    pub vault: Option<std::path::PathBuf>,
 }
 
 /// Run one copy end to end and report how it went. Never panics on bad
@@ -108,6 +143,9 @@ pub async fn run_copy(spec: &Spec, copy: &Copy, ctx: &RunContext) -> CopyReport 
         cancel: ctx.cancel.clone(),
         run_id: ctx.run_id.clone(),
         run_date: ctx.run_date.clone(),
+        allow_insecure: ctx.allow_insecure,
+        vault: ctx.vault.clone(),
+        insecure: Default::default(),
     };
     let bar = ctx.progress.start(&copy.name, counters.clone());
     let result = match crate::plan::check_regions(spec, copy, ctx.allow_cross_region) {
@@ -115,6 +153,10 @@ pub async fn run_copy(spec: &Spec, copy: &Copy, ctx: &RunContext) -> CopyReport 
         Err(e) => Err(e),
     };
     bar.finish();
+    if let Ok(notes) = open.insecure.lock() {
+        report.insecure = notes.clone();
+        report.warnings.extend(notes.iter().cloned());
+    }
     report.duration = started.elapsed();
     report.rows_read = counters.rows.load(Ordering::Relaxed);
     report.bytes_read = counters.bytes_read.load(Ordering::Relaxed);
@@ -153,7 +195,7 @@ async fn transfer(
     report.details = source.details();
     let schema = source.schema();
     report.schema = Some(crate::schema::format_schema(&schema));
-    let mut sink = connect::open_sink(spec, &copy.to, open)?;
+    let mut sink = connect::open_sink(spec, &copy.to, &copy.mode, open)?;
     report.sink = sink.describe();
     if ctx.dry_run {
         return Ok(Vec::new());
@@ -199,6 +241,9 @@ async fn pump(
             Partition::Blocking(iter) => tokio::task::spawn_blocking(move || {
                 produce_blocking(iter, tx, budget, cancel, handle)
             }),
+            Partition::Stream(stream) => {
+                tokio::spawn(async move { produce_stream(stream, tx, budget, cancel).await })
+            }
         });
     }
     drop(tx);

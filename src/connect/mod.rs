@@ -9,6 +9,7 @@
 //! the destination exactly as it was.
 
 pub mod file;
+pub mod mssql;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -28,6 +29,8 @@ pub type BatchIter = Box<dyn Iterator<Item = Result<RecordBatch>> + Send>;
 /// One independently readable share of a source.
 pub enum Partition {
     Blocking(BatchIter),
+    /// An async stream (network sources: database cursors, COPY streams).
+    Stream(futures::stream::BoxStream<'static, Result<RecordBatch>>),
 }
 
 pub trait Source: Send {
@@ -100,6 +103,28 @@ pub struct OpenContext {
     pub run_id: String,
     /// `YYYY-MM-DD` (UTC) for `{run_date}` in destination paths.
     pub run_date: String,
+    /// `--allow-insecure`: settings such as `trust_server_certificate = true`
+    /// are honoured (with a warning) instead of refused.
+    pub allow_insecure: bool,
+    /// `--vault`: where `${secret:…}` references are looked up.
+    pub vault: Option<std::path::PathBuf>,
+    /// Insecure settings in use, for the warning and the summary.
+    pub insecure: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl OpenContext {
+    /// Warn about an insecure setting the user allowed, and record it for the summary.
+    pub fn note_insecure(&self, what: String) {
+        eprintln!(
+            "warning: {}",
+            crate::security::redact::redact(&what)
+        );
+        if let Ok(mut v) = self.insecure.lock() {
+            if !v.contains(&what) {
+                v.push(what);
+            }
+        }
+    }
 }
 
 /// The kind of store an endpoint names.
@@ -115,7 +140,10 @@ fn not_available(kind: Kind) -> anyhow::Error {
             "{} connections are not available in this version of convoy",
             kind.name()
         ),
-        Some("local files (CSV, Parquet, JSON Lines, Arrow IPC) are supported".to_string()),
+        Some(
+            "local files (CSV, Parquet, JSON Lines, Arrow IPC) and SQL Server are supported"
+                .to_string(),
+        ),
     )
 }
 
@@ -123,14 +151,21 @@ fn not_available(kind: Kind) -> anyhow::Error {
 pub fn open_source(spec: &Spec, ep: &Endpoint, ctx: &OpenContext) -> Result<Box<dyn Source>> {
     match kind_of(spec, ep) {
         Kind::Local => Ok(Box::new(file::FileSource::open(spec, ep, ctx)?)),
+        Kind::Mssql => Ok(Box::new(mssql::MssqlSource::open(spec, ep, ctx)?)),
         other => Err(not_available(other)),
     }
 }
 
 /// Open the sink an endpoint names. Nothing is written before `begin`.
-pub fn open_sink(spec: &Spec, ep: &Endpoint, ctx: &OpenContext) -> Result<Box<dyn Sink>> {
+pub fn open_sink(
+    spec: &Spec,
+    ep: &Endpoint,
+    mode: &crate::spec::Mode,
+    ctx: &OpenContext,
+) -> Result<Box<dyn Sink>> {
     match kind_of(spec, ep) {
         Kind::Local => Ok(Box::new(file::FileSink::new(spec, ep, ctx)?)),
+        Kind::Mssql => Ok(Box::new(mssql::MssqlSink::new(spec, ep, mode, ctx)?)),
         other => Err(not_available(other)),
     }
 }

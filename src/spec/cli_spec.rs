@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 
 use super::parse::single_byte;
-use super::{validate, Copy, Endpoint, Format, Mode, Spec, SpecError, SpecErrors, LOCAL};
+use super::{
+    validate, Connection, Copy, Endpoint, Format, Mode, Spec, SpecError, SpecErrors, LOCAL,
+};
 use crate::cli::CopyOpts;
 
 /// Build and validate a one-copy spec from the command line.
@@ -15,8 +17,13 @@ pub fn from_args(source: &str, destination: &str, opts: &CopyOpts) -> anyhow::Re
             message,
         })
     };
-    let mut from = endpoint(source);
-    let mut to = endpoint(destination);
+    let mut connections = BTreeMap::new();
+    let mut from = endpoint(source, "source", &mut connections)?;
+    let mut to = endpoint(destination, "destination", &mut connections)?;
+    if let Some(q) = &opts.query {
+        from.query = Some(q.clone());
+        from.table = None;
+    }
     for (flag, value, ep) in [
         ("--source-format", &opts.source_format, &mut from),
         ("--format", &opts.format, &mut to),
@@ -91,6 +98,13 @@ pub fn from_args(source: &str, destination: &str, opts: &CopyOpts) -> anyhow::Re
     }
     let mode = match opts.mode.as_deref() {
         None | Some("replace") => Mode::Replace,
+        Some("merge") | Some("incremental") => {
+            err(
+                "--mode",
+                "merge and incremental need a key or cursor: write a spec file (convoy run)".into(),
+            );
+            Mode::Replace
+        }
         Some("append") => Mode::Append,
         Some(other) => {
             err(
@@ -102,7 +116,7 @@ pub fn from_args(source: &str, destination: &str, opts: &CopyOpts) -> anyhow::Re
     };
     let spec = Spec {
         base_dir: ".".into(),
-        connections: BTreeMap::new(),
+        connections,
         copies: vec![Copy {
             name: opts.name.clone().unwrap_or_else(|| "copy".to_string()),
             from,
@@ -116,6 +130,9 @@ pub fn from_args(source: &str, destination: &str, opts: &CopyOpts) -> anyhow::Re
         e.path = e
             .path
             .replace("copy[0].from.path", "SRC")
+            .replace("copy[0].from.table", "SRC")
+            .replace("copy[0].from.query", "--query")
+            .replace("copy[0].to.table", "DST")
             .replace("copy[0].to.path", "DST")
             .replace("copy[0].to.format", "--format")
             .replace("copy[0].from.format", "--source-format")
@@ -134,12 +151,24 @@ pub fn from_args(source: &str, destination: &str, opts: &CopyOpts) -> anyhow::Re
     }
 }
 
-/// A command-line location. Anything that is not a URL is a local path.
-fn endpoint(text: &str) -> Endpoint {
+/// A command-line location: a database URL (which adds an implicit
+/// connection named `source` or `destination` to the spec) or else a local
+/// path.
+fn endpoint(
+    text: &str,
+    role: &str,
+    connections: &mut BTreeMap<String, Connection>,
+) -> anyhow::Result<Endpoint> {
+    if crate::connect::mssql::config::is_url(text) {
+        let (conn, mut ep) = crate::connect::mssql::config::parse_url(text)?;
+        ep.connection = role.to_string();
+        connections.insert(role.to_string(), conn);
+        return Ok(ep);
+    }
     let mut ep = Endpoint::new(LOCAL);
     let path = text.strip_prefix("file://").unwrap_or(text);
     ep.path = Some(path.to_string());
-    ep
+    Ok(ep)
 }
 
 #[cfg(test)]

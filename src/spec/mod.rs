@@ -223,6 +223,17 @@ pub struct Endpoint {
     pub parquet: ParquetOptions,
     pub max_rows_per_file: Option<u64>,
     pub infer_rows: usize,
+    /// Parallel partitioned read of a database source.
+    pub partition: Option<PartitionSpec>,
+}
+
+/// `partition = { column = "id", count = N }`: read a database source in
+/// `count` ranges of an integer `column`, in parallel, each on its own
+/// connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionSpec {
+    pub column: String,
+    pub count: usize,
 }
 
 impl Endpoint {
@@ -238,6 +249,7 @@ impl Endpoint {
             parquet: ParquetOptions::default(),
             max_rows_per_file: None,
             infer_rows: DEFAULT_INFER_ROWS,
+            partition: None,
         }
     }
 }
