@@ -3,5 +3,6 @@
 
 mod cli;
 mod files;
+mod mssql;
 mod secrets;
 mod support;

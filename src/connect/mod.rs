@@ -115,10 +115,7 @@ pub struct OpenContext {
 impl OpenContext {
     /// Warn about an insecure setting the user allowed, and record it for the summary.
     pub fn note_insecure(&self, what: String) {
-        eprintln!(
-            "warning: {}",
-            crate::security::redact::redact(&what)
-        );
+        eprintln!("warning: {}", crate::security::redact::redact(&what));
         if let Ok(mut v) = self.insecure.lock() {
             if !v.contains(&what) {
                 v.push(what);

@@ -571,10 +571,16 @@ impl Walker {
             let column = self.string(&p, pt, "column");
             let count = self.positive(&p, pt, "count");
             if column.is_none() {
-                self.err(join(&p, "column"), "missing (an integer column to split by)");
+                self.err(
+                    join(&p, "column"),
+                    "missing (an integer column to split by)",
+                );
             }
             if count.is_none() && !pt.contains_key("count") {
-                self.err(join(&p, "count"), "missing (how many ranges to read in parallel)");
+                self.err(
+                    join(&p, "count"),
+                    "missing (how many ranges to read in parallel)",
+                );
             }
             if let (Some(column), Some(count)) = (column, count) {
                 ep.partition = Some(super::PartitionSpec {

@@ -138,7 +138,10 @@ fn check_sink(path: &str, ep: &Endpoint, kind: Kind, errors: &mut Vec<SpecError>
         err("query", "a destination takes a table, not a query".into());
     }
     if ep.partition.is_some() {
-        err("partition", "partition applies to the source (from = …)".into());
+        err(
+            "partition",
+            "partition applies to the source (from = …)".into(),
+        );
     }
     if ep.schema.is_some() {
         err(

@@ -38,7 +38,10 @@ pub async fn connect(cfg: &MssqlConfig) -> Result<Client> {
         }
     }
     Err(crate::error::input(
-        format!("{}: the server redirected the login more than once", cfg.label()),
+        format!(
+            "{}: the server redirected the login more than once",
+            cfg.label()
+        ),
         None,
     ))
 }
@@ -89,8 +92,9 @@ pub fn map_error(e: tiberius::error::Error, host: &str, port: u16) -> anyhow::Er
         E::Io { message, .. }
             if message.contains("certificate")
                 || message.contains("InvalidCertificate")
-                || message.contains("tls")
-                || message.contains("TLS") =>
+                || message.contains("UnknownIssuer")
+                || message.contains("NotValidForName")
+                || message.contains("HandshakeFailure") =>
         {
             crate::error::policy(
                 format!("TLS with {host}:{port} failed: {message}"),

@@ -91,7 +91,10 @@ impl Encrypt {
 
 /// How convoy logs in.
 pub enum Auth {
-    SqlLogin { user: String, password: Secret },
+    SqlLogin {
+        user: String,
+        password: Secret,
+    },
     /// An Azure AD (Entra ID) access token, e.g. from `az account get-access-token
     /// --resource https://database.windows.net/`.
     AadToken(Secret),
@@ -126,9 +129,9 @@ impl MssqlConfig {
                 )),
             }
         };
-        let host = string("host")?.filter(|h| !h.is_empty()).ok_or_else(|| {
-            crate::error::usage("an mssql connection needs host", None)
-        })?;
+        let host = string("host")?
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| crate::error::usage("an mssql connection needs host", None))?;
         let port = match settings.get("port") {
             None => DEFAULT_PORT,
             Some(Value::Integer(p)) if (1..=65535).contains(p) => *p as u16,
@@ -144,7 +147,9 @@ impl MssqlConfig {
             Some(Value::Integer(s)) if *s > 0 => Duration::from_secs(*s as u64),
             Some(other) => {
                 return Err(crate::error::usage(
-                    format!("connect_timeout: expected a positive number of seconds, found {other}"),
+                    format!(
+                        "connect_timeout: expected a positive number of seconds, found {other}"
+                    ),
                     None,
                 ))
             }
@@ -183,7 +188,10 @@ impl MssqlConfig {
                 let user = user.ok_or_else(|| {
                     crate::error::usage(
                         "an mssql connection needs user and password, or token",
-                        Some("for Azure AD give token = \"${env:NAME}\" holding an access token".to_string()),
+                        Some(
+                            "for Azure AD give token = \"${env:NAME}\" holding an access token"
+                                .to_string(),
+                        ),
                     )
                 })?;
                 let password = match password {
@@ -388,10 +396,7 @@ pub fn parse_url(text: &str) -> Result<(Connection, Endpoint)> {
     if !settings.contains_key("password") && !settings.contains_key("token") {
         if let Ok(v) = std::env::var(PASSWORD_ENV) {
             if !v.is_empty() {
-                settings.insert(
-                    "password".into(),
-                    format!("${{env:{PASSWORD_ENV}}}").into(),
-                );
+                settings.insert("password".into(), format!("${{env:{PASSWORD_ENV}}}").into());
             }
         }
     }
@@ -502,10 +507,17 @@ mod tests {
             Some("optional".into()),
             Some("bogus".into()),
         ];
-        let trusts: Vec<Option<Value>> =
-            vec![None, Some(Value::Boolean(true)), Some(Value::Boolean(false))];
-        let tls_modes: Vec<Option<&str>> =
-            vec![None, Some("verify-full"), Some("no-verify"), Some("disable")];
+        let trusts: Vec<Option<Value>> = vec![
+            None,
+            Some(Value::Boolean(true)),
+            Some(Value::Boolean(false)),
+        ];
+        let tls_modes: Vec<Option<&str>> = vec![
+            None,
+            Some("verify-full"),
+            Some("no-verify"),
+            Some("disable"),
+        ];
         let mut accepted = 0;
         for e in &encrypts {
             for t in &trusts {
@@ -514,10 +526,7 @@ mod tests {
                         let mut s = Table::new();
                         s.insert("host".into(), "db.example".into());
                         s.insert("user".into(), "u".into());
-                        s.insert(
-                            "password".into(),
-                            "${env:CONVOY_TEST_MSSQL_CFG_PW}".into(),
-                        );
+                        s.insert("password".into(), "${env:CONVOY_TEST_MSSQL_CFG_PW}".into());
                         if let Some(e) = e {
                             s.insert("encrypt".into(), e.clone());
                         }

@@ -36,8 +36,9 @@ pub fn endpoint_config(spec: &Spec, ep: &Endpoint, ctx: &OpenContext) -> Result<
         crate::error::usage(format!("no connection named \"{}\"", ep.connection), None)
     })?;
     let resolve = ResolveContext::new(ctx.vault.clone()).with_base_dir(spec.base_dir.clone());
-    let cfg = MssqlConfig::from_settings(&conn.settings, &spec.base_dir, &resolve, ctx.allow_insecure)
-        .map_err(|e| e.context(format!("connection \"{}\"", ep.connection)))?;
+    let cfg =
+        MssqlConfig::from_settings(&conn.settings, &spec.base_dir, &resolve, ctx.allow_insecure)
+            .map_err(|e| e.context(format!("connection \"{}\"", ep.connection)))?;
     if cfg.tls.trust_server_certificate {
         ctx.note_insecure(format!(
             "mssql {}: trust_server_certificate = true: the server's certificate is not verified (allowed by --allow-insecure)",

@@ -56,7 +56,8 @@ pub async fn describe(client: &mut Client, tsql: &str) -> Result<Vec<Described>>
         .map_err(|e| client::sql_error(e, tsql))?;
     let mut out = Vec::new();
     for (i, row) in rows.iter().enumerate() {
-        let flag = |name: &str| -> bool { row.try_get::<bool, _>(name).ok().flatten().unwrap_or(false) };
+        let flag =
+            |name: &str| -> bool { row.try_get::<bool, _>(name).ok().flatten().unwrap_or(false) };
         if flag("is_hidden") {
             continue;
         }
@@ -110,10 +111,7 @@ impl MssqlSource {
             .block_on(async { plan_read(&cfg, &ep).await })
             .with_context(|| format!("reading from mssql {label}"))?;
         Ok(MssqlSource {
-            label: format!(
-                "mssql {label} {}",
-                ep.table.as_deref().unwrap_or("(query)")
-            ),
+            label: format!("mssql {label} {}", ep.table.as_deref().unwrap_or("(query)")),
             schema,
             cfg: Arc::new(cfg),
             queries,
@@ -124,7 +122,10 @@ impl MssqlSource {
     }
 }
 
-async fn plan_read(cfg: &MssqlConfig, ep: &Endpoint) -> Result<(SchemaRef, Vec<String>, bool, bool)> {
+async fn plan_read(
+    cfg: &MssqlConfig,
+    ep: &Endpoint,
+) -> Result<(SchemaRef, Vec<String>, bool, bool)> {
     let mut client = client::connect(cfg).await?;
     let base = match (&ep.table, &ep.query) {
         (Some(t), _) => {
@@ -134,7 +135,12 @@ async fn plan_read(cfg: &MssqlConfig, ep: &Endpoint) -> Result<(SchemaRef, Vec<S
             sql::select_table(&table, &cols)
         }
         (None, Some(q)) => q.trim().trim_end_matches(';').to_string(),
-        (None, None) => return Err(crate::error::usage("a database source needs table or query", None)),
+        (None, None) => {
+            return Err(crate::error::usage(
+                "a database source needs table or query",
+                None,
+            ))
+        }
     };
     let described = describe(&mut client, &base).await?;
     let mut fields = Vec::new();
@@ -146,7 +152,10 @@ async fn plan_read(cfg: &MssqlConfig, ep: &Endpoint) -> Result<(SchemaRef, Vec<S
                 Some("give one of them another name with AS".to_string()),
             ));
         }
-        fields.push(types::arrow_field(&c.name, &c.ty, c.nullable).map_err(|e| crate::error::input(e.to_string(), None))?);
+        fields.push(
+            types::arrow_field(&c.name, &c.ty, c.nullable)
+                .map_err(|e| crate::error::input(e.to_string(), None))?,
+        );
     }
     let schema = Arc::new(Schema::new(fields));
     let (snapshot, rcsi) = match client.simple_query(sql::ISOLATION).await {
@@ -167,11 +176,17 @@ async fn plan_read(cfg: &MssqlConfig, ep: &Endpoint) -> Result<(SchemaRef, Vec<S
                 .find(|c| c.name.eq_ignore_ascii_case(&p.column))
                 .ok_or_else(|| {
                     crate::error::usage(
-                        format!("partition column {:?} is not a column of the source", p.column),
+                        format!(
+                            "partition column {:?} is not a column of the source",
+                            p.column
+                        ),
                         None,
                     )
                 })?;
-            if !matches!(col.ty.name.as_str(), "tinyint" | "smallint" | "int" | "bigint") {
+            if !matches!(
+                col.ty.name.as_str(),
+                "tinyint" | "smallint" | "int" | "bigint"
+            ) {
                 return Err(crate::error::usage(
                     format!(
                         "partition column {:?} is {}; partitioned reads split an integer column",
@@ -248,7 +263,9 @@ impl Source for MssqlSource {
             tokio::spawn(async move {
                 let result = read_partition(&cfg, &query, schema, snapshot, &counters, &tx).await;
                 if let Err(e) = result {
-                    let _ = tx.send(Err(e.context(format!("reading from {label}")))).await;
+                    let _ = tx
+                        .send(Err(e.context(format!("reading from {label}"))))
+                        .await;
                 }
             });
             let stream = futures::stream::unfold(rx, |mut rx| async move {
@@ -287,7 +304,12 @@ async fn read_partition(
         let mut total = 0u64;
         while let Some(row) = rows.next().await {
             let row = row.map_err(|e| client::sql_error(e, query))?;
-            for (i, (cell, reader)) in row.cells().map(|(_, d)| d).zip(readers.iter_mut()).enumerate() {
+            for (i, (cell, reader)) in row
+                .cells()
+                .map(|(_, d)| d)
+                .zip(readers.iter_mut())
+                .enumerate()
+            {
                 reader.append(cell).map_err(|e| {
                     crate::error::input(
                         format!(

@@ -66,9 +66,7 @@ impl TableName {
                     quoted_part = false;
                 }
                 c if quoted_part => {
-                    return Err(format!(
-                        "unexpected {c:?} after a quoted name in {text:?}"
-                    ))
+                    return Err(format!("unexpected {c:?} after a quoted name in {text:?}"))
                 }
                 c => cur.push(c),
             }
@@ -179,7 +177,11 @@ pub fn create_stage(columns: &[ColumnDef]) -> String {
 
 /// An empty copy of a table's columns (types, nullability, identity).
 pub fn clone_empty(from: &TableName, to: &TableName) -> String {
-    format!("SELECT TOP (0) * INTO {} FROM {};", to.quoted(), from.quoted())
+    format!(
+        "SELECT TOP (0) * INTO {} FROM {};",
+        to.quoted(),
+        from.quoted()
+    )
 }
 
 pub fn count(table: &str) -> String {
@@ -329,8 +331,7 @@ pub fn incremental_skipped(target: &TableName, cursor: &str) -> String {
 
 /// Isolation settings of the current database.
 pub const ISOLATION: &str = "SELECT CAST(snapshot_isolation_state AS int), CAST(is_read_committed_snapshot_on AS int) FROM sys.databases WHERE database_id = DB_ID();";
-pub const SNAPSHOT_BEGIN: &str =
-    "SET TRANSACTION ISOLATION LEVEL SNAPSHOT; BEGIN TRANSACTION;";
+pub const SNAPSHOT_BEGIN: &str = "SET TRANSACTION ISOLATION LEVEL SNAPSHOT; BEGIN TRANSACTION;";
 
 #[cfg(test)]
 mod tests {

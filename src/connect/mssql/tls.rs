@@ -162,9 +162,11 @@ mod tests {
         let s = table("trust_server_certificate = true");
         let e = client_tls(&s, Path::new("."), false).err().unwrap();
         assert_eq!(exit_kind(&e), ExitKind::Policy);
-        assert!(client_tls(&s, Path::new("."), true)
-            .unwrap()
-            .trust_server_certificate);
+        assert!(
+            client_tls(&s, Path::new("."), true)
+                .unwrap()
+                .trust_server_certificate
+        );
         let s = table("tls = { mode = \"no-verify\" }");
         assert!(client_tls(&s, Path::new("."), false).is_err());
     }
@@ -178,9 +180,13 @@ mod tests {
             .err()
             .unwrap();
         assert_eq!(exit_kind(&e), ExitKind::Policy);
-        let e = client_tls(&table("tls = { pin_sha256 = \"ab\" }"), Path::new("."), true)
-            .err()
-            .unwrap();
+        let e = client_tls(
+            &table("tls = { pin_sha256 = \"ab\" }"),
+            Path::new("."),
+            true,
+        )
+        .err()
+        .unwrap();
         assert_eq!(exit_kind(&e), ExitKind::Usage);
     }
 }

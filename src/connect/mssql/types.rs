@@ -35,13 +35,13 @@ use anyhow::{anyhow, bail, Result};
 use arrow::array::{
     Array, ArrayRef, AsArray, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder,
     FixedSizeBinaryBuilder, Float32Builder, Float64Builder, Int16Builder, Int32Builder,
-    Int64Builder, PrimitiveArray, StringBuilder, Time64MicrosecondBuilder,
-    Time64NanosecondBuilder, UInt8Builder,
+    Int64Builder, PrimitiveArray, StringBuilder, Time64MicrosecondBuilder, Time64NanosecondBuilder,
+    UInt8Builder,
 };
 use arrow::datatypes::{
-    DataType, Field, Int16Type, Int32Type, Int64Type, Int8Type, TimeUnit,
-    TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
-    TimestampSecondType, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
+    DataType, Field, Int16Type, Int32Type, Int64Type, Int8Type, TimeUnit, TimestampMicrosecondType,
+    TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType, UInt16Type, UInt32Type,
+    UInt64Type, UInt8Type,
 };
 use tiberius::numeric::Numeric;
 use tiberius::time::{Date, DateTime, DateTime2, DateTimeOffset, SmallDateTime, Time};
@@ -299,7 +299,9 @@ impl ColumnReader {
                 b.append_value(money_from_f64(*x, *s)?)
             }
             (ColumnReader::Str(b), ColumnData::String(Some(x))) => b.append_value(x),
-            (ColumnReader::Str(b), ColumnData::Xml(Some(x))) => b.append_value(x.as_ref().to_string()),
+            (ColumnReader::Str(b), ColumnData::Xml(Some(x))) => {
+                b.append_value(x.as_ref().to_string())
+            }
             (ColumnReader::Bin(b), ColumnData::Binary(Some(x))) => b.append_value(x),
             (ColumnReader::Uuid(b), ColumnData::Guid(Some(g))) => b.append_value(g.as_bytes())?,
             (ColumnReader::Date(b), ColumnData::Date(Some(d))) => {
@@ -524,11 +526,22 @@ pub fn to_column_data(
         DataType::Int32 => int_to(array.as_primitive::<Int32Type>().value(row) as i128, target),
         DataType::Int64 => int_to(array.as_primitive::<Int64Type>().value(row) as i128, target),
         DataType::UInt8 => int_to(array.as_primitive::<UInt8Type>().value(row) as i128, target),
-        DataType::UInt16 => int_to(array.as_primitive::<UInt16Type>().value(row) as i128, target),
-        DataType::UInt32 => int_to(array.as_primitive::<UInt32Type>().value(row) as i128, target),
-        DataType::UInt64 => int_to(array.as_primitive::<UInt64Type>().value(row) as i128, target),
+        DataType::UInt16 => int_to(
+            array.as_primitive::<UInt16Type>().value(row) as i128,
+            target,
+        ),
+        DataType::UInt32 => int_to(
+            array.as_primitive::<UInt32Type>().value(row) as i128,
+            target,
+        ),
+        DataType::UInt64 => int_to(
+            array.as_primitive::<UInt64Type>().value(row) as i128,
+            target,
+        ),
         DataType::Float32 => {
-            let v = array.as_primitive::<arrow::datatypes::Float32Type>().value(row);
+            let v = array
+                .as_primitive::<arrow::datatypes::Float32Type>()
+                .value(row);
             match t {
                 "real" => Ok(ColumnData::F32(Some(v))),
                 "float" => Ok(ColumnData::F64(Some(v as f64))),
@@ -536,7 +549,9 @@ pub fn to_column_data(
             }
         }
         DataType::Float64 => {
-            let v = array.as_primitive::<arrow::datatypes::Float64Type>().value(row);
+            let v = array
+                .as_primitive::<arrow::datatypes::Float64Type>()
+                .value(row);
             match t {
                 "float" if target.arg(0).is_none_or(|n| n > 24) => Ok(ColumnData::F64(Some(v))),
                 "real" | "float" if (v as f32) as f64 == v || v.is_nan() => {
@@ -581,9 +596,12 @@ pub fn to_column_data(
                     }
                     Ok(ColumnData::String(Some(s.into())))
                 }
-                "xml" => Ok(ColumnData::Xml(Some(std::borrow::Cow::Owned(XmlData::new(s))))),
+                "xml" => Ok(ColumnData::Xml(Some(std::borrow::Cow::Owned(
+                    XmlData::new(s),
+                )))),
                 "uniqueidentifier" => {
-                    let b = crate::connect::file::conform::parse_uuid(&s).map_err(|e| anyhow!(e))?;
+                    let b =
+                        crate::connect::file::conform::parse_uuid(&s).map_err(|e| anyhow!(e))?;
                     Ok(ColumnData::Guid(Some(Uuid::from_bytes(b))))
                 }
                 _ => bail!("cannot write text into a {target} column"),
@@ -703,12 +721,18 @@ fn decimal_to(v: i128, scale: i8, target: &SqlType) -> Result<ColumnData<'static
         bail!("cannot write a decimal into a {target} column exactly");
     };
     let shown = || format_decimal(v, scale);
-    let scaled = rescale(v, scale, s as i8)
-        .map_err(|_| anyhow!("{} has more digits after the point than {target} keeps", shown()))?;
+    let scaled = rescale(v, scale, s as i8).map_err(|_| {
+        anyhow!(
+            "{} has more digits after the point than {target} keeps",
+            shown()
+        )
+    })?;
     if scaled.unsigned_abs() >= 10u128.pow(p as u32) {
         bail!("{} has too many digits for {target}", shown());
     }
-    Ok(ColumnData::Numeric(Some(Numeric::new_with_scale(scaled, s))))
+    Ok(ColumnData::Numeric(Some(Numeric::new_with_scale(
+        scaled, s,
+    ))))
 }
 
 /// A decimal as text, for messages.
@@ -756,9 +780,8 @@ fn timestamp_to(ns: i128, target: &SqlType) -> Result<ColumnData<'static>> {
         "datetime2" | "datetimeoffset" => {
             let digits = target.fraction();
             let date = date_from_days_0001(day + DAYS_0001_TO_1970 as i128)?;
-            let time = time_at(tod, digits).map_err(|_| {
-                anyhow!("value has more precision than {target}")
-            })?;
+            let time = time_at(tod, digits)
+                .map_err(|_| anyhow!("value has more precision than {target}"))?;
             let dt2 = DateTime2::new(date, time);
             Ok(if t == "datetime2" {
                 ColumnData::DateTime2(Some(dt2))
@@ -829,7 +852,11 @@ mod tests {
             ("smallint", DataType::Int16, "smallint"),
             ("int", DataType::Int32, "int"),
             ("bigint", DataType::Int64, "bigint"),
-            ("decimal(38,10)", DataType::Decimal128(38, 10), "decimal(38,10)"),
+            (
+                "decimal(38,10)",
+                DataType::Decimal128(38, 10),
+                "decimal(38,10)",
+            ),
             ("numeric(5,0)", DataType::Decimal128(5, 0), "decimal(5,0)"),
             ("money", DataType::Decimal128(19, 4), "decimal(19,4)"),
             ("smallmoney", DataType::Decimal128(10, 4), "decimal(10,4)"),
@@ -846,12 +873,36 @@ mod tests {
             ("binary(4)", DataType::Binary, "varbinary(max)"),
             ("date", DataType::Date32, "date"),
             ("time(7)", DataType::Time64(TimeUnit::Nanosecond), "time(7)"),
-            ("time(3)", DataType::Time64(TimeUnit::Microsecond), "time(6)"),
-            ("datetime", DataType::Timestamp(TimeUnit::Millisecond, None), "datetime2(3)"),
-            ("smalldatetime", DataType::Timestamp(TimeUnit::Second, None), "datetime2(0)"),
-            ("datetime2(7)", DataType::Timestamp(TimeUnit::Nanosecond, None), "datetime2(7)"),
-            ("datetime2(6)", DataType::Timestamp(TimeUnit::Microsecond, None), "datetime2(6)"),
-            ("datetime2(0)", DataType::Timestamp(TimeUnit::Microsecond, None), "datetime2(6)"),
+            (
+                "time(3)",
+                DataType::Time64(TimeUnit::Microsecond),
+                "time(6)",
+            ),
+            (
+                "datetime",
+                DataType::Timestamp(TimeUnit::Millisecond, None),
+                "datetime2(3)",
+            ),
+            (
+                "smalldatetime",
+                DataType::Timestamp(TimeUnit::Second, None),
+                "datetime2(0)",
+            ),
+            (
+                "datetime2(7)",
+                DataType::Timestamp(TimeUnit::Nanosecond, None),
+                "datetime2(7)",
+            ),
+            (
+                "datetime2(6)",
+                DataType::Timestamp(TimeUnit::Microsecond, None),
+                "datetime2(6)",
+            ),
+            (
+                "datetime2(0)",
+                DataType::Timestamp(TimeUnit::Microsecond, None),
+                "datetime2(6)",
+            ),
             (
                 "datetimeoffset(7)",
                 DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into())),
@@ -892,16 +943,27 @@ mod tests {
         assert!(sql_type_for(&f).is_err());
         // Largest decimal(38,0) and smallest decimal(38,38) both ways.
         let max = 10i128.pow(38) - 1;
-        let a = read_one("decimal(38,0)", ColumnData::Numeric(Some(Numeric::new_with_scale(max, 0))));
-        assert_eq!(a.as_primitive::<arrow::datatypes::Decimal128Type>().value(0), max);
-        let arr = Decimal128Array::from(vec![max]).with_precision_and_scale(38, 0).unwrap();
+        let a = read_one(
+            "decimal(38,0)",
+            ColumnData::Numeric(Some(Numeric::new_with_scale(max, 0))),
+        );
+        assert_eq!(
+            a.as_primitive::<arrow::datatypes::Decimal128Type>()
+                .value(0),
+            max
+        );
+        let arr = Decimal128Array::from(vec![max])
+            .with_precision_and_scale(38, 0)
+            .unwrap();
         let field = Field::new("c", DataType::Decimal128(38, 0), true);
         match to_column_data(&field, &arr, 0, &ty("decimal(38,0)")).unwrap() {
             ColumnData::Numeric(Some(n)) => assert_eq!((n.value(), n.scale()), (max, 0)),
             other => panic!("{other:?}"),
         }
         // Scale: 1.25 fits decimal(5,3) as 1.250, not decimal(5,1).
-        let arr = Decimal128Array::from(vec![125]).with_precision_and_scale(5, 2).unwrap();
+        let arr = Decimal128Array::from(vec![125])
+            .with_precision_and_scale(5, 2)
+            .unwrap();
         let field = Field::new("c", DataType::Decimal128(5, 2), true);
         match to_column_data(&field, &arr, 0, &ty("decimal(5,3)")).unwrap() {
             ColumnData::Numeric(Some(n)) => assert_eq!((n.value(), n.scale()), (1250, 3)),
@@ -910,7 +972,9 @@ mod tests {
         let e = to_column_data(&field, &arr, 0, &ty("decimal(5,1)")).unwrap_err();
         assert!(e.to_string().contains("1.25"), "{e}");
         // Precision: 123.45 does not fit decimal(4,2).
-        let arr = Decimal128Array::from(vec![12345]).with_precision_and_scale(5, 2).unwrap();
+        let arr = Decimal128Array::from(vec![12345])
+            .with_precision_and_scale(5, 2)
+            .unwrap();
         assert!(to_column_data(&field, &arr, 0, &ty("decimal(4,2)")).is_err());
         assert_eq!(format_decimal(-5, 3), "-0.005");
     }
@@ -918,12 +982,22 @@ mod tests {
     #[test]
     fn money_is_read_exactly() {
         let a = read_one("money", ColumnData::F64(Some(922_337.5807)));
-        assert_eq!(a.as_primitive::<arrow::datatypes::Decimal128Type>().value(0), 9_223_375_807);
+        assert_eq!(
+            a.as_primitive::<arrow::datatypes::Decimal128Type>()
+                .value(0),
+            9_223_375_807
+        );
         let a = read_one("smallmoney", ColumnData::F64(Some(-214_748.3648)));
-        assert_eq!(a.as_primitive::<arrow::datatypes::Decimal128Type>().value(0), -2_147_483_648);
+        assert_eq!(
+            a.as_primitive::<arrow::datatypes::Decimal128Type>()
+                .value(0),
+            -2_147_483_648
+        );
         assert!(money_from_f64(922_337_203_685_477.5807, 4).is_err());
         // Written into a money column as an exact numeric of scale 4.
-        let arr = Decimal128Array::from(vec![12_345]).with_precision_and_scale(19, 4).unwrap();
+        let arr = Decimal128Array::from(vec![12_345])
+            .with_precision_and_scale(19, 4)
+            .unwrap();
         let f = Field::new("c", DataType::Decimal128(19, 4), true);
         match to_column_data(&f, &arr, 0, &ty("money")).unwrap() {
             ColumnData::Numeric(Some(n)) => assert_eq!((n.value(), n.scale()), (12_345, 4)),
@@ -962,7 +1036,10 @@ mod tests {
         let last = DateTime2::new(Date::new(MAX_DAYS_0001 as u32), Time::new(0, 6));
         let f = arrow_field("c", &ty("datetime2(7)"), true).unwrap();
         let mut r = ColumnReader::new(&f).unwrap();
-        assert!(r.append(&ColumnData::DateTime2(Some(last))).is_err(), "ns range");
+        assert!(
+            r.append(&ColumnData::DateTime2(Some(last))).is_err(),
+            "ns range"
+        );
     }
 
     #[test]
@@ -980,7 +1057,11 @@ mod tests {
             .timestamp_nanos_opt()
             .unwrap();
         assert_eq!(ns, expected);
-        let f = Field::new("c", DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into())), true);
+        let f = Field::new(
+            "c",
+            DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into())),
+            true,
+        );
         let arr = TimestampNanosecondArray::from(vec![ns]).with_timezone("UTC");
         assert_eq!(
             to_column_data(&f, &arr, 0, &ty("datetimeoffset(7)")).unwrap(),
@@ -992,7 +1073,10 @@ mod tests {
     fn datetime_thirds_of_milliseconds() {
         // .003 and .007 are what SQL Server shows for 1 and 2 three-hundredths.
         for (fragments, ms) in [(0u32, 0i64), (1, 3), (2, 7), (3, 10), (299, 997)] {
-            let a = read_one("datetime", ColumnData::DateTime(Some(DateTime::new(0, fragments))));
+            let a = read_one(
+                "datetime",
+                ColumnData::DateTime(Some(DateTime::new(0, fragments))),
+            );
             let v = a.as_primitive::<TimestampMillisecondType>().value(0);
             assert_eq!(v, -DAYS_1900_TO_1970 * 86_400_000 + ms);
             let f = Field::new("c", DataType::Timestamp(TimeUnit::Millisecond, None), true);
@@ -1019,7 +1103,10 @@ mod tests {
         let bytes = a.as_fixed_size_binary().value(0).to_vec();
         assert_eq!(
             bytes,
-            [0x6F, 0x96, 0x19, 0xFF, 0x8B, 0x86, 0xD0, 0x11, 0xB4, 0x2D, 0x00, 0xC0, 0x4F, 0xC9, 0x64, 0xFF]
+            [
+                0x6F, 0x96, 0x19, 0xFF, 0x8B, 0x86, 0xD0, 0x11, 0xB4, 0x2D, 0x00, 0xC0, 0x4F, 0xC9,
+                0x64, 0xFF
+            ]
         );
         assert_eq!(
             crate::connect::file::conform::format_uuid(&bytes).to_ascii_uppercase(),
@@ -1051,10 +1138,13 @@ mod tests {
             to_column_data(&f, &arr, 0, &ty("nvarchar(max)")).unwrap(),
             ColumnData::String(Some(s.to_string().into()))
         );
-        // 🚚 is two UTF-16 code units: 18 units in all.
-        assert!(to_column_data(&f, &arr, 0, &ty("nvarchar(17)")).is_err());
-        assert!(to_column_data(&f, &arr, 0, &ty("nvarchar(18)")).is_ok());
-        let x = read_one("xml", ColumnData::Xml(Some(std::borrow::Cow::Owned(XmlData::new("<a>é</a>")))));
+        // 🚚 is two UTF-16 code units: 16 units in all.
+        assert!(to_column_data(&f, &arr, 0, &ty("nvarchar(15)")).is_err());
+        assert!(to_column_data(&f, &arr, 0, &ty("nvarchar(16)")).is_ok());
+        let x = read_one(
+            "xml",
+            ColumnData::Xml(Some(std::borrow::Cow::Owned(XmlData::new("<a>é</a>")))),
+        );
         assert_eq!(x.as_string::<i32>().value(0), "<a>é</a>");
     }
 
@@ -1078,11 +1168,16 @@ mod tests {
     fn time_of_day() {
         let t = Time::new(12 * 3600 * 10_000_000 + 1, 7);
         let a = read_one("time(7)", ColumnData::Time(Some(t)));
-        let ns = a.as_primitive::<arrow::datatypes::Time64NanosecondType>().value(0);
+        let ns = a
+            .as_primitive::<arrow::datatypes::Time64NanosecondType>()
+            .value(0);
         assert_eq!(ns, 12 * 3600 * 1_000_000_000 + 100);
         let f = Field::new("c", DataType::Time64(TimeUnit::Nanosecond), true);
         let arr = arrow::array::Time64NanosecondArray::from(vec![ns]);
-        assert_eq!(to_column_data(&f, &arr, 0, &ty("time(7)")).unwrap(), ColumnData::Time(Some(t)));
+        assert_eq!(
+            to_column_data(&f, &arr, 0, &ty("time(7)")).unwrap(),
+            ColumnData::Time(Some(t))
+        );
         assert!(to_column_data(&f, &arr, 0, &ty("time(6)")).is_err());
     }
 }

@@ -72,7 +72,14 @@ impl MssqlSink {
             label,
             table,
             mode: mode.clone(),
-            run_tag: tag.chars().rev().take(12).collect::<String>().chars().rev().collect(),
+            run_tag: tag
+                .chars()
+                .rev()
+                .take(12)
+                .collect::<String>()
+                .chars()
+                .rev()
+                .collect(),
             client: None,
             schema: None,
             load: String::new(),
@@ -117,14 +124,28 @@ impl MssqlSink {
             .collect::<Result<_>>()?;
         // The target's columns (existing, or as convoy creates them).
         let target_cols: Vec<ColumnDef> = if exists {
-            let described =
-                describe(&mut client, &format!("SELECT * FROM {}", self.table.quoted())).await?;
+            let described = describe(
+                &mut client,
+                &format!("SELECT * FROM {}", self.table.quoted()),
+            )
+            .await?;
             if let Some(c) = described.iter().find(|c| {
-                c.computed && schema.fields().iter().any(|f| f.name().eq_ignore_ascii_case(&c.name))
+                c.computed
+                    && schema
+                        .fields()
+                        .iter()
+                        .any(|f| f.name().eq_ignore_ascii_case(&c.name))
             }) {
                 return Err(crate::error::input(
-                    format!("column {:?} of {} is computed and cannot be loaded", c.name, self.table.display()),
-                    Some("leave it out of the source (select the other columns in a query)".to_string()),
+                    format!(
+                        "column {:?} of {} is computed and cannot be loaded",
+                        c.name,
+                        self.table.display()
+                    ),
+                    Some(
+                        "leave it out of the source (select the other columns in a query)"
+                            .to_string(),
+                    ),
                 ));
             }
             described
@@ -145,8 +166,11 @@ impl MssqlSink {
             match target_cols
                 .iter()
                 .find(|c| c.name == *f.name())
-                .or_else(|| target_cols.iter().find(|c| c.name.eq_ignore_ascii_case(f.name())))
-            {
+                .or_else(|| {
+                    target_cols
+                        .iter()
+                        .find(|c| c.name.eq_ignore_ascii_case(f.name()))
+                }) {
                 Some(c) => targets.push(c.clone()),
                 None => missing.push(f.name().clone()),
             }
@@ -161,7 +185,11 @@ impl MssqlSink {
                 ),
                 Some(format!(
                     "the source's columns must exist in the table; its columns are: {}",
-                    target_cols.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+                    target_cols
+                        .iter()
+                        .map(|c| c.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )),
             ));
         }
@@ -169,7 +197,8 @@ impl MssqlSink {
         match &self.mode {
             Mode::Append => {
                 if !exists {
-                    client::batch(&mut client, &sql::create_table(&self.table, &source_defs)).await?;
+                    client::batch(&mut client, &sql::create_table(&self.table, &source_defs))
+                        .await?;
                 }
                 self.load = self.table.quoted();
             }
@@ -185,7 +214,10 @@ impl MssqlSink {
                 self.load = new.quoted();
             }
             Mode::Merge { key: cols } if cols.is_empty() => {
-                return Err(crate::error::usage("mode \"merge\" needs key = [\"column\", …]", None));
+                return Err(crate::error::usage(
+                    "mode \"merge\" needs key = [\"column\", …]",
+                    None,
+                ));
             }
             Mode::Merge { .. } | Mode::Incremental { .. } => {
                 let needed: Vec<String> = match &self.mode {
@@ -202,7 +234,8 @@ impl MssqlSink {
                     }
                 }
                 if !exists {
-                    client::batch(&mut client, &sql::create_table(&self.table, &source_defs)).await?;
+                    client::batch(&mut client, &sql::create_table(&self.table, &source_defs))
+                        .await?;
                 }
                 client::batch(&mut client, &sql::create_stage(&targets)).await?;
                 self.load = sql::STAGE.to_string();
@@ -280,7 +313,10 @@ impl Sink for MssqlSink {
             }
             req.send(token).await.map_err(|e| {
                 crate::error::input(
-                    format!("row {}: SQL Server refused the value: {e}", base + row as u64 + 1),
+                    format!(
+                        "row {}: SQL Server refused the value: {e}",
+                        base + row as u64 + 1
+                    ),
                     None,
                 )
             })?;
@@ -344,16 +380,20 @@ impl Sink for MssqlSink {
                     ));
                 }
                 client::batch(client, &sql::merge(&table, &names, &key)).await?;
-                (n, format!("{} (merged on {})", table.display(), key.join(", ")))
+                (
+                    n,
+                    format!("{} (merged on {})", table.display(), key.join(", ")),
+                )
             }
             Mode::Incremental { cursor } => {
                 let n = client::scalar::<i64>(client, &sql::count(sql::STAGE))
                     .await?
                     .unwrap_or(0) as u64;
                 let cursor = resolve_names(std::slice::from_ref(cursor), &names).remove(0);
-                let skipped = client::scalar::<i64>(client, &sql::incremental_skipped(&table, &cursor))
-                    .await?
-                    .unwrap_or(0);
+                let skipped =
+                    client::scalar::<i64>(client, &sql::incremental_skipped(&table, &cursor))
+                        .await?
+                        .unwrap_or(0);
                 client::batch(client, &sql::incremental(&table, &names, &cursor)).await?;
                 (
                     n,
