@@ -163,7 +163,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__copy)
-            opts="-q -v -h --format --source-format --schema --infer-rows --no-header --delimiter --quote --escape --null --max-rows-per-file --row-group-size --compression --mode --name --dry-run --json --progress --quiet --verbose --allow-insecure --allow-cross-region --vault --help"
+            opts="-q -v -h --format --source-format --schema --infer-rows --no-header --delimiter --quote --escape --null --max-rows-per-file --row-group-size --compression --mode --query --name --dry-run --json --progress --quiet --verbose --allow-insecure --allow-cross-region --vault --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -214,6 +214,10 @@ _convoy() {
                     return 0
                     ;;
                 --mode)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --query)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -419,7 +423,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__plan)
-            opts="-q -v -h --copy --format --source-format --schema --infer-rows --no-header --delimiter --quote --escape --null --max-rows-per-file --row-group-size --compression --mode --name --json --progress --quiet --verbose --allow-insecure --allow-cross-region --vault --help"
+            opts="-q -v -h --copy --format --source-format --schema --infer-rows --no-header --delimiter --quote --escape --null --max-rows-per-file --row-group-size --compression --mode --query --name --json --progress --quiet --verbose --allow-insecure --allow-cross-region --vault --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -474,6 +478,10 @@ _convoy() {
                     return 0
                     ;;
                 --mode)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --query)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -144,10 +144,7 @@ where
         .map_err(|e| sql_error(e, sql))?;
     match row {
         None => Ok(None),
-        Some(row) => Ok(row
-            .try_get::<T, _>(0)
-            .map_err(|e| sql_error(e, sql))?
-            .map(|v: T| v.clone())),
+        Some(row) => Ok(row.try_get::<T, _>(0).map_err(|e| sql_error(e, sql))?),
     }
 }
 

@@ -299,9 +299,7 @@ impl ColumnReader {
                 b.append_value(money_from_f64(*x, *s)?)
             }
             (ColumnReader::Str(b), ColumnData::String(Some(x))) => b.append_value(x),
-            (ColumnReader::Str(b), ColumnData::Xml(Some(x))) => {
-                b.append_value(x.as_ref().to_string())
-            }
+            (ColumnReader::Str(b), ColumnData::Xml(Some(x))) => b.append_value(x.as_ref()),
             (ColumnReader::Bin(b), ColumnData::Binary(Some(x))) => b.append_value(x),
             (ColumnReader::Uuid(b), ColumnData::Guid(Some(g))) => b.append_value(g.as_bytes())?,
             (ColumnReader::Date(b), ColumnData::Date(Some(d))) => {
@@ -981,19 +979,19 @@ mod tests {
 
     #[test]
     fn money_is_read_exactly() {
-        let a = read_one("money", ColumnData::F64(Some(922_337.5807)));
+        let a = read_one("money", ColumnData::F64(Some(922_337.580_7)));
         assert_eq!(
             a.as_primitive::<arrow::datatypes::Decimal128Type>()
                 .value(0),
             9_223_375_807
         );
-        let a = read_one("smallmoney", ColumnData::F64(Some(-214_748.3648)));
+        let a = read_one("smallmoney", ColumnData::F64(Some(-214_748.364_8)));
         assert_eq!(
             a.as_primitive::<arrow::datatypes::Decimal128Type>()
                 .value(0),
             -2_147_483_648
         );
-        assert!(money_from_f64(922_337_203_685_477.5807, 4).is_err());
+        assert!(money_from_f64(922_337_203_685_477.5, 4).is_err());
         // Written into a money column as an exact numeric of scale 4.
         let arr = Decimal128Array::from(vec![12_345])
             .with_precision_and_scale(19, 4)
