@@ -127,6 +127,30 @@ fn a_server_with_encryption_off_is_refused_before_login() {
 }
 
 #[test]
+fn a_destination_without_encryption_is_refused_before_login() {
+    let dir = Dir::new();
+    dir.write("in.csv", "id,name\n1,a\n");
+    let (port, server) = declining_server(0x02);
+    let run: Run = dir
+        .cmd(&[
+            "copy",
+            "in.csv",
+            &format!("mssql://loader@127.0.0.1:{port}/sales?table=dbo.orders"),
+            "--mode",
+            "append",
+        ])
+        .env("MSSQL_PASSWORD", CANARY)
+        .output()
+        .expect("convoy runs")
+        .into();
+    let (first, rest) = server.join().unwrap();
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(first[0], 0x12);
+    assert!(rest.is_empty(), "{} bytes after PRELOGIN", rest.len());
+    assert!(!contains(&first, &utf16(CANARY)));
+}
+
+#[test]
 fn turning_encryption_off_is_refused_without_contacting_anything() {
     let dir = Dir::new();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -26,8 +26,9 @@ use anyhow::Result;
 
 use self::config::MssqlConfig;
 use super::OpenContext;
+use crate::plan::NetworkEndpoint;
 use crate::security::reference::ResolveContext;
-use crate::spec::{Endpoint, Spec};
+use crate::spec::{Endpoint, Mode, Spec};
 
 /// The validated connection an endpoint names; warns about (and records)
 /// insecure settings the user allowed.
@@ -46,4 +47,58 @@ pub fn endpoint_config(spec: &Spec, ep: &Endpoint, ctx: &OpenContext) -> Result<
         ));
     }
     Ok(cfg)
+}
+
+/// The outbound connection a SQL Server connection makes, for `convoy plan`.
+pub fn network_endpoint(settings: &toml::Table) -> NetworkEndpoint {
+    let strict = settings
+        .get("encrypt")
+        .and_then(|v| v.as_str())
+        .is_some_and(|v| v.eq_ignore_ascii_case("strict"));
+    let trust = settings
+        .get("trust_server_certificate")
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
+    NetworkEndpoint {
+        host: settings
+            .get("host")
+            .and_then(|v| v.as_str())
+            .unwrap_or("?")
+            .to_string(),
+        port: settings
+            .get("port")
+            .and_then(|v| v.as_integer())
+            .and_then(|p| u16::try_from(p).ok())
+            .unwrap_or(config::DEFAULT_PORT),
+        protocol: "tds".into(),
+        tls: format!(
+            "{}, {}",
+            if strict {
+                "TDS 8.0 strict (TLS first)"
+            } else {
+                "encryption required"
+            },
+            if trust {
+                "certificate NOT verified (--allow-insecure)"
+            } else {
+                "certificate and host name verified"
+            }
+        ),
+    }
+}
+
+/// How a SQL Server sink publishes, for `convoy plan`.
+pub fn publish(mode: &Mode) -> &'static str {
+    match mode {
+        Mode::Append => "bulk-loaded into the table in one transaction, committed last",
+        Mode::Replace => {
+            "bulk-loaded into a new table, counted, swapped in with sp_rename and the old table dropped, all in one transaction"
+        }
+        Mode::Merge { .. } => {
+            "bulk-loaded into a temporary table, then one MERGE on the key, in one transaction"
+        }
+        Mode::Incremental { .. } => {
+            "bulk-loaded into a temporary table, rows past the cursor maximum inserted, in one transaction"
+        }
+    }
 }
