@@ -170,6 +170,7 @@ async fn run_spec(
         progress: Progress::new(g.progress, g.quiet || g.json),
         allow_cross_region: g.allow_cross_region,
         allow_insecure: g.allow_insecure,
+        vault: g.vault.clone(),
     };
     let mut reports: Vec<CopyReport> = Vec::new();
     for &i in &indices {
@@ -200,7 +201,17 @@ async fn run_spec(
             run_id: &ctx.run_id,
             started_at: started_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             duration_s: started.elapsed(),
-            insecure: Vec::new(),
+            insecure: {
+                let mut all: Vec<String> = Vec::new();
+                for r in &reports {
+                    for i in &r.insecure {
+                        if !all.contains(i) {
+                            all.push(i.clone());
+                        }
+                    }
+                }
+                all
+            },
             copies: &reports,
             error: None,
         });

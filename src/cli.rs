@@ -85,11 +85,12 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct CopyArgs {
-    /// Source: a file, directory or glob, or
-    /// `postgres://user@host:port/db?table=schema.t` (password from PGPASSWORD).
+    /// Source: a file, directory or glob, or a database URL:
+    /// `postgres://user@host:5432/db?table=schema.t` (password from PGPASSWORD),
+    /// `mssql://user@host:1433/db?table=dbo.orders` (password from MSSQL_PASSWORD).
     pub source: String,
-    /// Destination: a file, a directory ending in `/` for split output, or
-    /// `postgres://user@host:port/db?table=schema.t`.
+    /// Destination: a file, a directory ending in `/` for split output, or a
+    /// database URL (`postgres://…?table=…`, `mssql://…?table=…`).
     pub destination: String,
     #[command(flatten)]
     pub opts: CopyOpts,
@@ -170,7 +171,7 @@ pub struct CopyOpts {
     #[arg(long, value_name = "MODE")]
     pub mode: Option<String>,
     /// A query to read instead of a table, for a database source
-    /// (`postgres://user@host/db`).
+    /// (`postgres://user@host/db`, `mssql://user@host/db`).
     #[arg(long, value_name = "SQL")]
     pub query: Option<String>,
     /// Name of the copy in reports.

@@ -54,6 +54,7 @@ pub fn plan_copy(spec: &Spec, copy: &Copy) -> CopyPlan {
         (Kind::Local, Some(n)) => format!(
             "files of at most {n} rows written into a hidden staging directory with {MANIFEST} last, swapped with the destination directory"
         ),
+        (Kind::Mssql, _) => connect::mssql::publish(&copy.mode).to_string(),
         (k, _) => format!("{} sink", k.name()),
     };
     let source_schema = match (&copy.from.schema, format_of(&copy.from)) {
@@ -84,7 +85,12 @@ pub fn plan_copy(spec: &Spec, copy: &Copy) -> CopyPlan {
         publish,
         source_region: region(spec, &copy.from),
         sink_region: region(spec, &copy.to),
-        endpoints: Vec::new(),
+        endpoints: [&copy.from, &copy.to]
+            .into_iter()
+            .filter_map(|ep| spec.connections.get(&ep.connection))
+            .filter(|c| c.kind == Kind::Mssql)
+            .map(|c| connect::mssql::network_endpoint(&c.settings))
+            .collect(),
     }
 }
 

@@ -82,6 +82,8 @@ pub struct CopyReport {
     pub details: Vec<String>,
     pub outputs: Vec<Output>,
     pub warnings: Vec<String>,
+    /// Insecure settings this copy used (allowed by `--allow-insecure`).
+    pub insecure: Vec<String>,
     pub error: Option<ErrorReport>,
     #[serde(skip)]
     pub rendered_error: Option<String>,
@@ -109,6 +111,7 @@ impl CopyReport {
             details: Vec::new(),
             outputs: Vec::new(),
             warnings: Vec::new(),
+            insecure: Vec::new(),
             error: None,
             rendered_error: None,
         }

@@ -128,6 +128,8 @@ pub struct RunContext {
     pub allow_cross_region: bool,
     /// `--allow-insecure` was given.
     pub allow_insecure: bool,
+    /// `--vault`, for `${secret:…}` references in connections.
+    pub vault: Option<std::path::PathBuf>,
 }
 
 /// Run one copy end to end and report how it went. Never panics on bad
@@ -142,6 +144,8 @@ pub async fn run_copy(spec: &Spec, copy: &Copy, ctx: &RunContext) -> CopyReport 
         run_id: ctx.run_id.clone(),
         run_date: ctx.run_date.clone(),
         allow_insecure: ctx.allow_insecure,
+        vault: ctx.vault.clone(),
+        insecure: Default::default(),
     };
     let bar = ctx.progress.start(&copy.name, counters.clone());
     let result = match crate::plan::check_regions(spec, copy, ctx.allow_cross_region) {
@@ -149,6 +153,10 @@ pub async fn run_copy(spec: &Spec, copy: &Copy, ctx: &RunContext) -> CopyReport 
         Err(e) => Err(e),
     };
     bar.finish();
+    if let Ok(notes) = open.insecure.lock() {
+        report.insecure = notes.clone();
+        report.warnings.extend(notes.iter().cloned());
+    }
     report.duration = started.elapsed();
     report.rows_read = counters.rows.load(Ordering::Relaxed);
     report.bytes_read = counters.bytes_read.load(Ordering::Relaxed);
@@ -412,6 +420,8 @@ mod tests {
             run_id: "t".into(),
             run_date: "2026-01-01".into(),
             allow_insecure: false,
+            vault: None,
+            insecure: Default::default(),
         };
         let source = Box::new(MemorySource(vec![batch(10), batch(5)]));
         let err = pump(source, &mut sink, &open, &open.cancel)

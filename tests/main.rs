@@ -3,6 +3,7 @@
 
 mod cli;
 mod files;
+mod mssql;
 mod postgres;
 mod secrets;
 mod support;

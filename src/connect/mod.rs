@@ -9,6 +9,7 @@
 //! the destination exactly as it was.
 
 pub mod file;
+pub mod mssql;
 pub mod postgres;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -103,9 +104,25 @@ pub struct OpenContext {
     pub run_id: String,
     /// `YYYY-MM-DD` (UTC) for `{run_date}` in destination paths.
     pub run_date: String,
-    /// `--allow-insecure`: settings such as `tls = { mode = "disable" }` are
-    /// honoured (with a warning) instead of refused.
+    /// `--allow-insecure`: settings such as `trust_server_certificate = true`
+    /// are honoured (with a warning) instead of refused.
     pub allow_insecure: bool,
+    /// `--vault`: where `${secret:…}` references are looked up.
+    pub vault: Option<std::path::PathBuf>,
+    /// Insecure settings in use, for the warning and the summary.
+    pub insecure: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl OpenContext {
+    /// Warn about an insecure setting the user allowed, and record it for the summary.
+    pub fn note_insecure(&self, what: String) {
+        eprintln!("warning: {}", crate::security::redact::redact(&what));
+        if let Ok(mut v) = self.insecure.lock() {
+            if !v.contains(&what) {
+                v.push(what);
+            }
+        }
+    }
 }
 
 /// The kind of store an endpoint names.
@@ -122,7 +139,7 @@ fn not_available(kind: Kind) -> anyhow::Error {
             kind.name()
         ),
         Some(
-            "local files (CSV, Parquet, JSON Lines, Arrow IPC) and PostgreSQL are supported"
+            "local files (CSV, Parquet, JSON Lines, Arrow IPC), PostgreSQL and SQL Server are supported"
                 .to_string(),
         ),
     )
@@ -133,6 +150,7 @@ pub fn open_source(spec: &Spec, ep: &Endpoint, ctx: &OpenContext) -> Result<Box<
     match kind_of(spec, ep) {
         Kind::Local => Ok(Box::new(file::FileSource::open(spec, ep, ctx)?)),
         Kind::Postgres => Ok(Box::new(postgres::PgSource::open(spec, ep, ctx)?)),
+        Kind::Mssql => Ok(Box::new(mssql::MssqlSource::open(spec, ep, ctx)?)),
         other => Err(not_available(other)),
     }
 }
@@ -147,6 +165,7 @@ pub fn open_sink(
     match kind_of(spec, ep) {
         Kind::Local => Ok(Box::new(file::FileSink::new(spec, ep, ctx)?)),
         Kind::Postgres => Ok(Box::new(postgres::PgSink::new(spec, ep, mode, ctx)?)),
+        Kind::Mssql => Ok(Box::new(mssql::MssqlSink::new(spec, ep, mode, ctx)?)),
         other => Err(not_available(other)),
     }
 }

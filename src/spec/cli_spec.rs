@@ -18,8 +18,8 @@ pub fn from_args(source: &str, destination: &str, opts: &CopyOpts) -> anyhow::Re
         })
     };
     let mut connections = BTreeMap::new();
-    let mut from = endpoint(source, &mut connections)?;
-    let mut to = endpoint(destination, &mut connections)?;
+    let mut from = endpoint(source, "source", &mut connections)?;
+    let mut to = endpoint(destination, "destination", &mut connections)?;
     if let Some(q) = &opts.query {
         from.query = Some(q.clone());
         from.table = None;
@@ -151,15 +151,23 @@ pub fn from_args(source: &str, destination: &str, opts: &CopyOpts) -> anyhow::Re
     }
 }
 
-/// A command-line location: a `postgres://` URL (which adds an implicit
+/// A command-line location: a database URL (which adds an implicit
 /// connection to the spec) or else a local path.
 fn endpoint(
     text: &str,
+    role: &str,
     connections: &mut BTreeMap<String, Connection>,
 ) -> anyhow::Result<Endpoint> {
     if text.starts_with("postgres://") || text.starts_with("postgresql://") {
         let (conn, ep) = postgres_url(text)?;
         connections.insert(conn.name.clone(), conn);
+        return Ok(ep);
+    }
+    if crate::connect::mssql::config::is_url(text) {
+        let (mut conn, mut ep) = crate::connect::mssql::config::parse_url(text)?;
+        ep.connection = role.to_string();
+        conn.name = role.to_string();
+        connections.insert(role.to_string(), conn);
         return Ok(ep);
     }
     let mut ep = Endpoint::new(LOCAL);

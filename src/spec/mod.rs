@@ -230,7 +230,8 @@ pub struct Endpoint {
 }
 
 /// `partition = { column = "id", count = N }`: read a database source in
-/// `count` ranges of an integer `column`, in parallel, from one snapshot.
+/// `count` ranges of an integer `column`, read in parallel: from one
+/// exported snapshot on PostgreSQL, each on its own connection on SQL Server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartitionSpec {
     pub column: String,

@@ -39,6 +39,7 @@ const ENDPOINT_KEYS: &[&str] = &[
     "infer_rows",
     "partition",
 ];
+const PARTITION_KEYS: &[&str] = &["column", "count"];
 const CSV_KEYS: &[&str] = &["header", "delimiter", "quote", "escape", "null"];
 const PARQUET_KEYS: &[&str] = &["compression", "row_group_size"];
 const MODES: &[&str] = &["append", "replace", "merge", "incremental"];
@@ -567,20 +568,26 @@ impl Walker {
         }
         if let Some(pt) = self.table(path, t, "partition") {
             let p = join(path, "partition");
-            self.keys(&p, pt, &["column", "count"]);
+            self.keys(&p, pt, PARTITION_KEYS);
             let column = self.string(&p, pt, "column");
             let count = self.positive(&p, pt, "count");
-            match (column, count) {
-                (Some(column), Some(count)) => {
-                    ep.partition = Some(super::PartitionSpec {
-                        column,
-                        count: count as usize,
-                    })
-                }
-                _ => self.err(
-                    p,
-                    "needs column and count: { column = \"id\", count = 4 }".to_string(),
-                ),
+            if column.is_none() {
+                self.err(
+                    join(&p, "column"),
+                    "missing (an integer column to split by)",
+                );
+            }
+            if count.is_none() && !pt.contains_key("count") {
+                self.err(
+                    join(&p, "count"),
+                    "missing (how many ranges to read in parallel)",
+                );
+            }
+            if let (Some(column), Some(count)) = (column, count) {
+                ep.partition = Some(super::PartitionSpec {
+                    column,
+                    count: count.min(256) as usize,
+                });
             }
         }
         self.endpoint_options(path, t, &mut ep);
