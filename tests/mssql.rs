@@ -357,9 +357,18 @@ mod live {
 
     fn server() -> Option<Server> {
         let Ok(url) = std::env::var("CONVOY_TEST_MSSQL_URL") else {
-            eprintln!(
-                "mssql conformance suite did not run: set CONVOY_TEST_MSSQL_URL (and CONVOY_TEST_MSSQL_PASSWORD) to run it against SQL Server 2019+ or Azure SQL"
-            );
+            // Once, and past the test harness's output capture, so it shows
+            // in every test run's log.
+            static SAID: std::sync::Once = std::sync::Once::new();
+            SAID.call_once(|| {
+                use std::io::Write;
+                if let Ok(mut tty) = std::fs::OpenOptions::new().write(true).open("/dev/stderr") {
+                    let _ = writeln!(
+                        tty,
+                        "mssql conformance suite did not run: set CONVOY_TEST_MSSQL_URL (and CONVOY_TEST_MSSQL_PASSWORD) to run it against SQL Server 2019+ or Azure SQL"
+                    );
+                }
+            });
             return None;
         };
         let mut env = Vec::new();
