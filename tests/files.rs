@@ -620,6 +620,12 @@ fn output_is_deterministic_and_parquet_settings_apply() {
         meta.row_group(0).column(0).compression(),
         parquet::basic::Compression::SNAPPY
     );
+    // Columns encoded in parallel still line up row by row.
+    let t = parquet_table(&dir.path("a.parquet"));
+    let ids = t.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
+    let vs = t.column(1).as_any().downcast_ref::<Int64Array>().unwrap();
+    assert_eq!(ids.values().to_vec(), (0..1000).collect::<Vec<i64>>());
+    assert!(ids.values().iter().zip(vs.values()).all(|(i, v)| *v == i * 3));
     dir.run(&["copy", "in.csv", "b.csv", "-q"]).ok();
     dir.run(&["copy", "in.csv", "c.csv", "-q"]).ok();
     assert_eq!(
