@@ -278,3 +278,17 @@ fn committed_completions_are_current() {
         );
     }
 }
+
+#[test]
+fn progress_always_prints_plain_lines_when_stderr_is_not_a_terminal() {
+    let dir = Dir::new();
+    dir.write("in.csv", "id\n1\n2\n3\n");
+    let run = dir.run(&["copy", "in.csv", "out.parquet", "--progress", "always"]);
+    run.ok();
+    assert!(run.stderr.contains("copy: started"), "{}", run.stderr);
+    assert!(run.stderr.contains("copy: 3 rows"), "{}", run.stderr);
+    // Default (auto) prints nothing when stderr is not a terminal.
+    let run = dir.run(&["copy", "in.csv", "out2.parquet"]);
+    run.ok();
+    assert_eq!(run.stderr, "");
+}

@@ -625,7 +625,11 @@ fn output_is_deterministic_and_parquet_settings_apply() {
     let ids = t.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
     let vs = t.column(1).as_any().downcast_ref::<Int64Array>().unwrap();
     assert_eq!(ids.values().to_vec(), (0..1000).collect::<Vec<i64>>());
-    assert!(ids.values().iter().zip(vs.values()).all(|(i, v)| *v == i * 3));
+    assert!(ids
+        .values()
+        .iter()
+        .zip(vs.values())
+        .all(|(i, v)| *v == i * 3));
     dir.run(&["copy", "in.csv", "b.csv", "-q"]).ok();
     dir.run(&["copy", "in.csv", "c.csv", "-q"]).ok();
     assert_eq!(
