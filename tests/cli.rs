@@ -28,7 +28,7 @@ mode = "merge"
     assert_eq!(run.code, 2, "{}", run.stderr);
     for e in [
         "bad.toml has 6 errors",
-        r#"copy[0].from.delimter: unknown key"#,
+        r#"copy[0].from.delimter: unknown key (did you mean csv = { delimiter = … }?)"#,
         r#"copy[0].to.format: unknown format "parqet" (did you mean "parquet"?)"#,
         r#"copy[1].form: unknown key (did you mean "from"?)"#,
         r#"copy[1].from: missing"#,

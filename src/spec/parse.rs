@@ -139,6 +139,8 @@ pub fn parse_str(text: &str, source: &str, base_dir: std::path::PathBuf) -> anyh
     if let Some(spec) = &spec {
         errors.extend(validate::check(spec));
     }
+    // In file order: copy[2] before copy[10].
+    errors.sort_by_cached_key(|e| natural_key(&e.path));
     match spec {
         Some(spec) if errors.is_empty() => Ok(spec),
         _ => Err(SpecErrors {
@@ -189,6 +191,27 @@ fn refuse_literal_secrets(spec: &Spec, source: &str) -> anyhow::Result<()> {
     ))
 }
 
+/// Orders `copy[2].to` before `copy[10].from`: numbers compare as numbers.
+fn natural_key(path: &str) -> Vec<(String, u64)> {
+    let mut out = Vec::new();
+    let mut text = String::new();
+    let mut chars = path.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() {
+            let mut n = c.to_digit(10).unwrap_or(0) as u64;
+            while let Some(d) = chars.peek().and_then(|d| d.to_digit(10)) {
+                n = n.saturating_mul(10).saturating_add(d as u64);
+                chars.next();
+            }
+            out.push((std::mem::take(&mut text), n));
+        } else {
+            text.push(c);
+        }
+    }
+    out.push((text, 0));
+    out
+}
+
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
@@ -231,9 +254,19 @@ impl Walker {
     fn keys(&mut self, path: &str, table: &Table, allowed: &[&str]) {
         for key in table.keys() {
             if !allowed.contains(&key.as_str()) {
-                let hint = match suggest(key, allowed.iter().copied()) {
-                    Some(s) => format!(" (did you mean \"{s}\"?)"),
-                    None => format!(" (expected one of: {})", allowed.join(", ")),
+                // A setting that belongs one level down, e.g. `delimiter`
+                // written beside `path` instead of inside `csv = { … }`.
+                let nested = [("csv", CSV_KEYS), ("parquet", PARQUET_KEYS)]
+                    .into_iter()
+                    .filter(|(table, _)| allowed.contains(table))
+                    .find_map(|(table, keys)| {
+                        suggest(key, keys.iter().copied())
+                            .map(|k| format!("{table} = {{ {k} = … }}"))
+                    });
+                let hint = match (suggest(key, allowed.iter().copied()), nested) {
+                    (Some(s), _) => format!(" (did you mean \"{s}\"?)"),
+                    (None, Some(n)) => format!(" (did you mean {n}?)"),
+                    (None, None) => format!(" (expected one of: {})", allowed.join(", ")),
                 };
                 self.err(join(path, key), format!("unknown key{hint}"));
             }
