@@ -292,3 +292,28 @@ fn progress_always_prints_plain_lines_when_stderr_is_not_a_terminal() {
     run.ok();
     assert_eq!(run.stderr, "");
 }
+
+/// The README's first command and the example spec work as written.
+#[test]
+fn readme_main_job_and_example_spec_work() {
+    let dir = Dir::new();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = dir.path("orders.parquet");
+    let run = dir.run(&[
+        "copy",
+        root.join("examples/data/orders.csv").to_str().unwrap(),
+        out.to_str().unwrap(),
+    ]);
+    run.ok();
+    assert!(run.stdout.contains("succeeded"), "{}", run.stdout);
+    assert_eq!(crate::support::parquet_table(&out).num_rows(), 6);
+    // The example spec, run from a copy of examples/ (it writes beside itself).
+    dir.write("ex/nightly.toml", std::fs::read(root.join("examples/nightly.toml")).unwrap());
+    dir.write("ex/data/orders.csv", std::fs::read(root.join("examples/data/orders.csv")).unwrap());
+    let run = dir.run(&["run", "ex/nightly.toml", "--json"]);
+    run.ok();
+    let json = run.json();
+    assert_eq!(json["copies"][0]["rows_written"], 6);
+    assert_eq!(json["copies"][1]["outputs"].as_array().unwrap().len(), 2);
+    assert!(dir.path("ex/out/feed/_convoy_manifest.json").exists());
+}
