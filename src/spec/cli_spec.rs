@@ -300,7 +300,8 @@ pub fn postgres_url(text: &str) -> anyhow::Result<(Connection, Endpoint)> {
     ))
 }
 
-fn percent_decode(s: &str) -> String {
+/// Decode `%XX` escapes (and `+` as a space) in a URL component.
+pub(crate) fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;

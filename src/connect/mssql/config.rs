@@ -280,7 +280,7 @@ pub fn parse_url(text: &str) -> Result<(Connection, Endpoint)> {
         None => (rest, None),
     };
     let (authority, database) = match rest.split_once('/') {
-        Some((a, d)) => (a, Some(percent_decode(d))),
+        Some((a, d)) => (a, Some(crate::spec::cli_spec::percent_decode(d))),
         None => (rest, None),
     };
     let (userinfo, hostport) = match authority.rsplit_once('@') {
@@ -297,7 +297,7 @@ pub fn parse_url(text: &str) -> Result<(Connection, Endpoint)> {
                 )),
             ));
         }
-        settings.insert("user".into(), percent_decode(u).into());
+        settings.insert("user".into(), crate::spec::cli_spec::percent_decode(u).into());
     }
     let (host, port) = if let Some(h) = hostport.strip_prefix('[') {
         let (h, p) = h
@@ -329,7 +329,7 @@ pub fn parse_url(text: &str) -> Result<(Connection, Endpoint)> {
     let mut partitions = None;
     for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let v = percent_decode(v);
+        let v = crate::spec::cli_spec::percent_decode(v);
         match k {
             "table" => ep.table = Some(v),
             "query" => ep.query = Some(v),
@@ -409,27 +409,6 @@ pub fn parse_url(text: &str) -> Result<(Connection, Endpoint)> {
         },
         ep,
     ))
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let Some(v) = std::str::from_utf8(&b[i + 1..i + 3])
-                .ok()
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-            {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(if b[i] == b'+' { b' ' } else { b[i] });
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
