@@ -947,3 +947,57 @@ fn check_local(spec: &Spec, ep: &Endpoint, role: &str, ctx: &OpenContext, c: &mu
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cert_expiring_in(days: i64) -> Vec<u8> {
+        use chrono::Datelike;
+        let when = chrono::Utc::now() + chrono::Duration::days(days);
+        let mut params = rcgen::CertificateParams::new(vec!["db.example".to_string()]).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "db.example");
+        params.not_after = rcgen::date_time_ymd(when.year(), when.month() as u8, when.day() as u8);
+        let key = rcgen::KeyPair::generate().unwrap();
+        params.self_signed(&key).unwrap().der().to_vec()
+    }
+
+    fn tls_step(days: i64) -> Step {
+        let (subject, issuer, not_after, days_to_expiry) =
+            certificate_facts(&cert_expiring_in(days)).unwrap();
+        assert_eq!(subject, "CN=db.example");
+        assert_eq!(issuer, "CN=db.example");
+        let mut c = EndpointCheck {
+            endpoint: "postgres pg t".into(),
+            role: "source",
+            copies: vec!["c".into()],
+            kind: Kind::Postgres,
+            host: None,
+            port: None,
+            tls: None,
+            status: Status::Ok,
+            steps: Vec::new(),
+        };
+        let info = TlsInfo {
+            version: "TLS 1.3".into(),
+            cipher_suite: "TLS13_AES_128_GCM_SHA256".into(),
+            subject,
+            issuer,
+            not_after,
+            days_to_expiry,
+        };
+        push_tls(&mut c, info, "chain and host name verified");
+        c.steps.pop().unwrap()
+    }
+
+    #[test]
+    fn a_certificate_that_expires_within_30_days_is_a_warning() {
+        let soon = tls_step(10);
+        assert_eq!(soon.status, Status::Warn);
+        assert!(soon.hint.unwrap().contains("renewed"));
+        assert!(soon.detail.contains("(9 days)") || soon.detail.contains("(10 days)"));
+        assert_eq!(tls_step(90).status, Status::Ok);
+    }
+}

@@ -370,3 +370,27 @@ fn check_refuses_a_sql_server_that_declines_encryption_before_login() {
         after.len()
     );
 }
+
+#[test]
+fn check_refuses_a_pin_mismatch_and_accepts_the_right_pin() {
+    let c = pg::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let conn = |pin: &str| {
+        format!(
+            "[connections.pg]\nkind = \"postgres\"\nhost = \"localhost\"\nport = {}\nuser = \"postgres\"\ndatabase = \"postgres\"\ntls = {{ pin_sha256 = \"{pin}\" }}\n",
+            c.port
+        )
+    };
+    let o = check_source(dir.path(), &conn(&"00".repeat(32)), &[]);
+    assert_exit(&o, 3, "pin mismatch");
+    // The refusal names the key the server holds; pinning that one passes.
+    let out = stdout(&o);
+    let found = out
+        .split("server public key sha256 ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no key in {out}"))
+        .to_string();
+    let o = check_source(dir.path(), &conn(&found), &[]);
+    assert_exit(&o, 0, "public key matches pin_sha256");
+}
