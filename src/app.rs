@@ -52,6 +52,7 @@ async fn dispatch(cli: Cli) -> i32 {
                         let text = serde_json::to_string_pretty(&serde_json::json!({
                             "convoy_version": env!("CARGO_PKG_VERSION"),
                             "copies": plans,
+                            "endpoints": crate::plan::all_endpoints(&plans),
                         }))
                         .expect("plans serialise");
                         println!("{}", crate::security::redact::redact(&text));
@@ -63,6 +64,13 @@ async fn dispatch(cli: Cli) -> i32 {
                 Err(e) => fail_early(&e, g, "plan"),
             },
             Err(e) => fail_early(&e, g, "plan"),
+        },
+        Command::Check(args) => match plan_spec(&args.args, &args.opts) {
+            Ok(spec) => match select(&spec, &args.copies) {
+                Ok(indices) => crate::check::run(&spec, &indices, g).await,
+                Err(e) => fail_early(&e, g, "check"),
+            },
+            Err(e) => fail_early(&e, g, "check"),
         },
         Command::Secrets(cmd) => {
             let cmd = cmd.clone();

@@ -73,6 +73,10 @@ pub enum Command {
     Run(RunArgs),
     /// Show what a spec (or SRC DST) would do, without doing it.
     Plan(PlanArgs),
+    /// Check every endpoint of a spec (or SRC DST): DNS, TCP, TLS,
+    /// login and access rights. Writes nothing. Exit 3 when an endpoint
+    /// fails a security check, 1 when one is unreachable or refuses access.
+    Check(PlanArgs),
     /// Manage the encrypted secret vault and sealed values.
     #[command(subcommand)]
     Secrets(crate::commands::secrets::SecretsCmd),

@@ -88,9 +88,13 @@ pub fn plan_copy(spec: &Spec, copy: &Copy) -> CopyPlan {
         endpoints: [&copy.from, &copy.to]
             .into_iter()
             .filter_map(|ep| spec.connections.get(&ep.connection))
-            .filter(|c| c.kind == Kind::Mssql)
-            .map(|c| connect::mssql::network_endpoint(&c.settings))
-            .collect(),
+            .filter_map(connect::network_endpoint)
+            .fold(Vec::new(), |mut all, e| {
+                if !all.contains(&e) {
+                    all.push(e);
+                }
+                all
+            }),
     }
 }
 
@@ -118,28 +122,44 @@ pub fn print_human(plans: &[CopyPlan]) {
         ));
         out.push_str(&format!("  mode:     {}\n", p.mode));
         out.push_str(&format!("  publish:  {}\n", p.publish));
-        if p.source_region.is_some() || p.sink_region.is_some() {
-            out.push_str(&format!(
-                "  regions:  {} -> {}\n",
-                p.source_region.as_deref().unwrap_or("unknown"),
-                p.sink_region.as_deref().unwrap_or("unknown")
-            ));
-        }
+        out.push_str(&format!(
+            "  regions:  {} -> {}\n",
+            p.source_region.as_deref().unwrap_or("unknown"),
+            p.sink_region.as_deref().unwrap_or("unknown")
+        ));
         out.push('\n');
     }
-    let endpoints: Vec<&NetworkEndpoint> = plans.iter().flat_map(|p| &p.endpoints).collect();
+    let endpoints = all_endpoints(plans);
     if endpoints.is_empty() {
         out.push_str("network endpoints: none (local files only; convoy needs no inbound port)\n");
     } else {
-        out.push_str("network endpoints (outbound only):\n");
-        for e in endpoints {
-            out.push_str(&format!(
-                "  {}:{}  {}  {}\n",
-                e.host, e.port, e.protocol, e.tls
-            ));
+        out.push_str("network endpoints (outbound only; convoy needs no inbound port):\n");
+        let hp: Vec<String> = endpoints
+            .iter()
+            .map(|e| format!("{}:{}", e.host, e.port))
+            .collect();
+        let w = hp.iter().map(String::len).max().unwrap_or(0);
+        let pw = endpoints
+            .iter()
+            .map(|e| e.protocol.len())
+            .max()
+            .unwrap_or(0);
+        for (e, hp) in endpoints.iter().zip(&hp) {
+            out.push_str(&format!("  {hp:<w$}  {:<pw$}  {}\n", e.protocol, e.tls));
         }
     }
     print!("{}", crate::security::redact::redact(&out));
+}
+
+/// Every endpoint of these plans, once each, in first-seen order.
+pub fn all_endpoints(plans: &[CopyPlan]) -> Vec<NetworkEndpoint> {
+    let mut all: Vec<NetworkEndpoint> = Vec::new();
+    for e in plans.iter().flat_map(|p| &p.endpoints) {
+        if !all.contains(e) {
+            all.push(e.clone());
+        }
+    }
+    all
 }
 
 /// Refuse (exit 3) a copy whose known regions differ, unless allowed by the

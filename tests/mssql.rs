@@ -43,9 +43,9 @@ fn read_packet(s: &mut TcpStream) -> std::io::Result<Vec<u8>> {
 
 /// A server that answers PRELOGIN with `enc` and records every byte it gets.
 /// The first packet, and every byte after it.
-type Received = (Vec<u8>, Vec<u8>);
+pub type Received = (Vec<u8>, Vec<u8>);
 
-fn declining_server(enc: u8) -> (u16, thread::JoinHandle<Received>) {
+pub fn declining_server(enc: u8) -> (u16, thread::JoinHandle<Received>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let handle = thread::spawn(move || {

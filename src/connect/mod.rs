@@ -170,6 +170,15 @@ pub fn open_sink(
     }
 }
 
+/// The outbound network endpoint a connection needs (None for local files).
+pub fn network_endpoint(conn: &crate::spec::Connection) -> Option<crate::plan::NetworkEndpoint> {
+    match conn.kind {
+        Kind::Postgres => Some(postgres::network_endpoint(&conn.settings)),
+        Kind::Mssql => Some(mssql::network_endpoint(&conn.settings)),
+        _ => None,
+    }
+}
+
 /// Describe an endpoint without opening it (for plans and reports).
 pub fn describe(spec: &Spec, ep: &Endpoint) -> String {
     let kind = kind_of(spec, ep);

@@ -54,14 +54,14 @@ const BATCH_BYTES: usize = 16 << 20;
 /// A connection's settings, validated.
 #[derive(Clone)]
 pub struct PgConfig {
-    host: String,
-    port: u16,
+    pub(crate) host: String,
+    pub(crate) port: u16,
     database: String,
-    user: String,
+    pub(crate) user: String,
     password: Option<String>,
-    tls: TlsSettings,
+    pub(crate) tls: TlsSettings,
     application_name: String,
-    connect_timeout: Duration,
+    pub(crate) connect_timeout: Duration,
     allow_insecure: bool,
 }
 
@@ -176,6 +176,35 @@ impl PgConfig {
     }
 }
 
+/// The outbound connection a PostgreSQL connection makes, for `convoy plan`.
+pub fn network_endpoint(settings: &toml::Table) -> crate::plan::NetworkEndpoint {
+    let tls = settings.get("tls").and_then(|v| v.as_table());
+    let tls_key = |k: &str| tls.and_then(|t| t.get(k)).and_then(|v| v.as_str());
+    let mode = if tls_key("mode") == Some("disable") {
+        "DISABLED (insecure, needs --allow-insecure)"
+    } else if tls_key("pin_sha256").is_some() {
+        "pinned (server public key sha256)"
+    } else if tls_key("ca_file").is_some() {
+        "verify-full + ca_file"
+    } else {
+        "verify-full"
+    };
+    crate::plan::NetworkEndpoint {
+        host: settings
+            .get("host")
+            .and_then(|v| v.as_str())
+            .unwrap_or("localhost")
+            .to_string(),
+        port: settings
+            .get("port")
+            .and_then(|v| v.as_integer())
+            .and_then(|p| u16::try_from(p).ok())
+            .unwrap_or(5432),
+        protocol: "postgresql".into(),
+        tls: mode.to_string(),
+    }
+}
+
 fn connect_error(e: tokio_postgres::Error, who: &str) -> anyhow::Error {
     let text = e.to_string();
     let full = format!("{e:?}");
@@ -248,7 +277,7 @@ async fn columns_of(client: &Client, relation: &str) -> Result<Vec<PgColumn>> {
 
 /// A table name as the user wrote it (`schema.t`, `"Mixed".t`) → quoted
 /// parts, resolved by the server's own identifier rules.
-async fn canonical_name(client: &Client, table: &str) -> Result<(String, String)> {
+pub(crate) async fn canonical_name(client: &Client, table: &str) -> Result<(String, String)> {
     let row = client
         .query_one(
             "SELECT p[array_upper(p, 1)], CASE WHEN array_length(p, 1) > 1 THEN p[array_upper(p, 1) - 1] END \
@@ -266,7 +295,7 @@ async fn canonical_name(client: &Client, table: &str) -> Result<(String, String)
     Ok((qualified, name))
 }
 
-async fn table_exists(client: &Client, qualified: &str) -> Result<bool> {
+pub(crate) async fn table_exists(client: &Client, qualified: &str) -> Result<bool> {
     let row = client
         .query_one("SELECT to_regclass($1) IS NOT NULL", &[&qualified])
         .await
