@@ -184,7 +184,7 @@ impl Default for CsvOptions {
 /// Parquet writer settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParquetOptions {
-    /// `zstd` (default, level 3), `zstd(N)`, `snappy`, `lz4`, `gzip` or `none`.
+    /// `zstd` (default, level 1), `zstd(N)`, `snappy`, `lz4`, `gzip` or `none`.
     pub compression: String,
     pub row_group_size: usize,
 }
