@@ -308,8 +308,14 @@ fn readme_main_job_and_example_spec_work() {
     assert!(run.stdout.contains("succeeded"), "{}", run.stdout);
     assert_eq!(crate::support::parquet_table(&out).num_rows(), 6);
     // The example spec, run from a copy of examples/ (it writes beside itself).
-    dir.write("ex/nightly.toml", std::fs::read(root.join("examples/nightly.toml")).unwrap());
-    dir.write("ex/data/orders.csv", std::fs::read(root.join("examples/data/orders.csv")).unwrap());
+    dir.write(
+        "ex/nightly.toml",
+        std::fs::read(root.join("examples/nightly.toml")).unwrap(),
+    );
+    dir.write(
+        "ex/data/orders.csv",
+        std::fs::read(root.join("examples/data/orders.csv")).unwrap(),
+    );
     let run = dir.run(&["run", "ex/nightly.toml", "--json"]);
     run.ok();
     let json = run.json();

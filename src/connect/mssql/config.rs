@@ -297,7 +297,10 @@ pub fn parse_url(text: &str) -> Result<(Connection, Endpoint)> {
                 )),
             ));
         }
-        settings.insert("user".into(), crate::spec::cli_spec::percent_decode(u).into());
+        settings.insert(
+            "user".into(),
+            crate::spec::cli_spec::percent_decode(u).into(),
+        );
     }
     let (host, port) = if let Some(h) = hostport.strip_prefix('[') {
         let (h, p) = h

@@ -352,6 +352,55 @@ pub fn decode_numeric(v: &[u8], scale: i8) -> Result<i256> {
     })
 }
 
+/// Write a numeric's `send` form straight from a decimal's unscaled 128-bit
+/// value, without text: base-10000 groups aligned on the decimal point.
+/// Returns false (writing nothing) when the value is too large to align in
+/// 128 bits or the scale is negative; the caller then uses the text path.
+pub fn encode_numeric_i128(out: &mut BytesMut, v: i128, scale: i8) -> bool {
+    if scale < 0 {
+        return false;
+    }
+    let s = scale as u32;
+    let pad = (4 - s % 4) % 4;
+    let Some(mut u) = v.unsigned_abs().checked_mul(10u128.pow(pad)) else {
+        return false;
+    };
+    let frac_groups = ((s + pad) / 4) as i32;
+    // Least significant group first; 128 bits hold at most 10 groups.
+    let mut groups = [0i16; 10];
+    let mut n = 0;
+    while u > u64::MAX as u128 {
+        groups[n] = (u % 10_000) as i16;
+        u /= 10_000;
+        n += 1;
+    }
+    let mut small = u as u64;
+    while small > 0 {
+        groups[n] = (small % 10_000) as i16;
+        small /= 10_000;
+        n += 1;
+    }
+    let low = groups[..n].iter().take_while(|&&g| g == 0).count();
+    let ndigits = n - low;
+    if ndigits == 0 {
+        out.put_i32(8);
+        out.put_i16(0);
+        out.put_i16(0);
+        out.put_u16(0);
+        out.put_u16(s as u16);
+        return true;
+    }
+    out.put_i32(8 + 2 * ndigits as i32);
+    out.put_i16(ndigits as i16);
+    out.put_i16((n as i32 - 1 - frac_groups) as i16);
+    out.put_u16(if v < 0 { 0x4000 } else { 0 });
+    out.put_u16(s as u16);
+    for g in groups[low..n].iter().rev() {
+        out.put_i16(*g);
+    }
+    true
+}
+
 /// Write a numeric's `send` form for a decimal given as digits.
 pub fn encode_numeric(out: &mut BytesMut, negative: bool, int_digits: &str, frac_digits: &str) {
     let dscale = frac_digits.len() as u16;
@@ -520,6 +569,14 @@ fn encode_value(out: &mut BytesMut, array: &dyn Array, row: usize, wire: &Wire) 
             );
         }
         Wire::Numeric { scale } => {
+            if let DataType::Decimal128(..) = array.data_type() {
+                let v = array
+                    .as_primitive::<arrow::datatypes::Decimal128Type>()
+                    .value(row);
+                if encode_numeric_i128(out, v, *scale) {
+                    return Ok(());
+                }
+            }
             let text = match array.data_type() {
                 DataType::Decimal128(..) => array
                     .as_primitive::<arrow::datatypes::Decimal128Type>()
@@ -731,5 +788,34 @@ mod tests {
         let mut out = BytesMut::new();
         encode_decimal_int(&mut out, "-5".into(), 4);
         assert_eq!(decode_numeric(&out[4..], 4).unwrap().to_string(), "-5");
+    }
+
+    #[test]
+    fn numeric_from_i128_matches_the_text_path() {
+        let values: [i128; 12] = [
+            0,
+            1,
+            -1,
+            9_999,
+            10_000,
+            -123_456_789,
+            1_299_000,
+            99_999_999_999_999_999,
+            i64::MAX as i128 * 1000,
+            -(10i128.pow(33)) + 7,
+            10i128.pow(37),
+            -5,
+        ];
+        for v in values {
+            for scale in [0i8, 1, 2, 4, 5, 8, 10] {
+                let mut fast = BytesMut::new();
+                let mut slow = BytesMut::new();
+                if !encode_numeric_i128(&mut fast, v, scale) {
+                    continue;
+                }
+                encode_decimal_int(&mut slow, v.to_string(), scale);
+                assert_eq!(fast, slow, "{v} at scale {scale}");
+            }
+        }
     }
 }
