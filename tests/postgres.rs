@@ -359,6 +359,21 @@ fn postgres_refuses_insecure_mode_without_the_flag_and_allows_it_with() {
     let o = convoy(dir.path(), &["run", "spec.toml", "--allow-insecure"]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(String::from_utf8_lossy(&o.stderr).contains("warning"));
+    // The use is recorded in the JSON summary, for the copy and the run.
+    let o = convoy(
+        dir.path(),
+        &["run", "spec.toml", "--allow-insecure", "--json"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let listed = |v: &serde_json::Value| {
+        v.as_array().is_some_and(|a| {
+            a.iter()
+                .any(|i| i.as_str().is_some_and(|s| s.contains("TLS is disabled")))
+        })
+    };
+    assert!(listed(&json["insecure"]), "{json}");
+    assert!(listed(&json["copies"][0]["insecure"]), "{json}");
 }
 
 #[test]

@@ -118,7 +118,8 @@ impl TlsSettings {
         }
     }
 
-    /// Refuse `mode = "disable"` unless `--allow-insecure` was given; warn when it was.
+    /// Refuse `mode = "disable"` unless `--allow-insecure` was given. The
+    /// caller warns about and records an allowed use (`OpenContext::note_insecure`).
     pub fn check_allowed(&self, allow_insecure: bool, what: &str) -> Result<()> {
         if self.mode != TlsMode::Disable {
             return Ok(());
@@ -129,7 +130,6 @@ impl TlsSettings {
                 Some("remove mode = \"disable\" (verified TLS is the default), or add --allow-insecure if plaintext is really intended".to_string()),
             ));
         }
-        eprintln!("warning: {what}: TLS is disabled (--allow-insecure); data and credentials travel in plaintext");
         Ok(())
     }
 }

@@ -137,6 +137,17 @@ impl PgConfig {
         })
     }
 
+    /// Warn about, and record for the summary, TLS switched off with
+    /// `--allow-insecure` (without the flag `connect` refuses it).
+    pub fn note_insecure(&self, ctx: &OpenContext) {
+        if self.allow_insecure && self.tls.mode == crate::security::tls::TlsMode::Disable {
+            ctx.note_insecure(format!(
+                "{}: TLS is disabled (--allow-insecure); data and credentials travel in plaintext",
+                self.ident()
+            ));
+        }
+    }
+
     /// Open a connection; its I/O runs on a task of its own.
     pub async fn connect(&self) -> Result<Client> {
         let who = self.ident();
@@ -322,6 +333,7 @@ impl PgSource {
     /// Connect and describe the source. Called on a blocking thread.
     pub fn open(spec: &Spec, ep: &Endpoint, ctx: &OpenContext) -> Result<PgSource> {
         let cfg = PgConfig::from_spec(spec, &ep.connection, ctx.allow_insecure)?;
+        cfg.note_insecure(ctx);
         let handle = tokio::runtime::Handle::current();
         handle.block_on(PgSource::open_async(cfg, ep.clone(), ctx.clone()))
     }
@@ -618,6 +630,7 @@ pub struct PgSink {
 impl PgSink {
     pub fn new(spec: &Spec, ep: &Endpoint, mode: &Mode, ctx: &OpenContext) -> Result<PgSink> {
         let cfg = PgConfig::from_spec(spec, &ep.connection, ctx.allow_insecure)?;
+        cfg.note_insecure(ctx);
         let table = ep.table.clone().ok_or_else(|| {
             error::usage("a postgres destination needs table = \"schema.name\"", None)
         })?;
