@@ -185,6 +185,39 @@ fn postgres_to_postgres_and_partitioned_reads_equal_unpartitioned() {
     }
 }
 
+#[test]
+fn a_large_table_with_an_integer_primary_key_is_read_in_parallel_unasked() {
+    let c = pg::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let src = unique("auto_src");
+    let dst = unique("auto_dst");
+    // The planner's estimate decides; pretend the table is large.
+    c.psql(&format!(
+        "create table {src} (id bigint primary key, t text); \
+         insert into {src} select g, md5(g::text) from generate_series(1, 30000) g; \
+         update pg_class set reltuples = 2e6 where oid = '{src}'::regclass"
+    ));
+    ok(run_spec(
+        dir.path(),
+        &format!(
+            "[[copy]]\nname = \"auto\"\nfrom = {{ connection = \"pg\", table = \"{src}\" }}\nto = {{ connection = \"pg\", table = \"{dst}\" }}\n"
+        ),
+    ));
+    let _ = o;
+    let o = ok(convoy(
+        dir.path(),
+        &["run", "spec.toml", "--dry-run", "--json"],
+    ));
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let details = json["copies"][0]["details"].to_string();
+    assert!(details.contains("partitions of"), "{details}");
+    assert_eq!(c.psql(&format!("select count(*) from {dst}")), "30000");
+    let diff = c.psql(&format!(
+        "select count(*) from ((table {src} except all table {dst}) union all (table {dst} except all table {src})) d"
+    ));
+    assert_eq!(diff, "0");
+}
+
 fn mode_copy(src: &str, dst: &str, mode: &str) -> String {
     format!(
         "[[copy]]\nname = \"m\"\nfrom = {{ connection = \"pg\", table = \"{src}\" }}\nto = {{ connection = \"pg\", table = \"{dst}\" }}\n{mode}\n"

@@ -250,6 +250,37 @@ fn db(e: tokio_postgres::Error, what: &str) -> anyhow::Error {
     anyhow::Error::new(e).context(what.to_string())
 }
 
+/// Tables with at least this many rows (by the planner's estimate) are read
+/// in parallel by their integer primary key without being asked to.
+pub const AUTO_PARTITION_MIN_ROWS: f64 = 1_000_000.0;
+
+/// A partitioned read for a large table with a one-column integer primary
+/// key: one range per core (2 to 8), all from the same snapshot.
+async fn auto_partition(client: &Client, relation: &str) -> Result<Option<PartitionSpec>> {
+    let row = client
+        .query_opt(
+            "SELECT a.attname::text, c.reltuples::float8 \
+             FROM pg_index i \
+             JOIN pg_class c ON c.oid = i.indrelid \
+             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] \
+             WHERE i.indrelid = $1::text::regclass AND i.indisprimary AND i.indnatts = 1 \
+               AND a.atttypid IN (20, 21, 23)",
+            &[&relation],
+        )
+        .await
+        .map_err(|e| db(e, "looking up the primary key"))?;
+    Ok(row.and_then(|r| {
+        let column: String = r.get(0);
+        let rows: f64 = r.get(1);
+        (rows >= AUTO_PARTITION_MIN_ROWS).then(|| PartitionSpec {
+            column,
+            count: std::thread::available_parallelism()
+                .map_or(2, |n| n.get())
+                .clamp(2, 8),
+        })
+    }))
+}
+
 /// The catalog's description of a relation's columns.
 async fn columns_of(client: &Client, relation: &str) -> Result<Vec<PgColumn>> {
     let rows = client
@@ -389,7 +420,11 @@ impl PgSource {
             wires.push(wire);
         }
         let select = format!("SELECT {} FROM {from}", selects.join(", "));
-        let partition = match &ep.partition {
+        let auto = match (&ep.partition, probe) {
+            (None, false) => auto_partition(&client, &relation).await?,
+            _ => None,
+        };
+        let partition = match ep.partition.as_ref().or(auto.as_ref()) {
             Some(p) => {
                 let col = cols.iter().find(|c| c.name == p.column).ok_or_else(|| {
                     error::usage(
