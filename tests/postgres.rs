@@ -203,7 +203,6 @@ fn a_large_table_with_an_integer_primary_key_is_read_in_parallel_unasked() {
             "[[copy]]\nname = \"auto\"\nfrom = {{ connection = \"pg\", table = \"{src}\" }}\nto = {{ connection = \"pg\", table = \"{dst}\" }}\n"
         ),
     ));
-    let _ = o;
     let o = ok(convoy(
         dir.path(),
         &["run", "spec.toml", "--dry-run", "--json"],
