@@ -147,7 +147,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__check)
-            opts="-q -v -h --copy --format --source-format --schema --infer-rows --no-header --delimiter --quote --escape --null --max-rows-per-file --row-group-size --compression --mode --query --name --json --progress --quiet --verbose --allow-insecure --allow-cross-region --vault --help"
+            opts="-q -v -h --copy --format --source-format --schema --infer-rows --no-header --delimiter --quote --escape --null --max-rows-per-file --row-group-size --compression --mode --key --cursor --query --name --json --progress --quiet --verbose --allow-insecure --allow-cross-region --vault --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -205,6 +205,14 @@ _convoy() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cursor)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --query)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -251,7 +259,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__copy)
-            opts="-q -v -h --format --source-format --schema --infer-rows --no-header --delimiter --quote --escape --null --max-rows-per-file --row-group-size --compression --mode --query --name --dry-run --json --progress --quiet --verbose --allow-insecure --allow-cross-region --vault --help"
+            opts="-q -v -h --format --source-format --schema --infer-rows --no-header --delimiter --quote --escape --null --max-rows-per-file --row-group-size --compression --mode --key --cursor --query --name --dry-run --json --progress --quiet --verbose --allow-insecure --allow-cross-region --vault --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -302,6 +310,14 @@ _convoy() {
                     return 0
                     ;;
                 --mode)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cursor)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -525,7 +541,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__plan)
-            opts="-q -v -h --copy --format --source-format --schema --infer-rows --no-header --delimiter --quote --escape --null --max-rows-per-file --row-group-size --compression --mode --query --name --json --progress --quiet --verbose --allow-insecure --allow-cross-region --vault --help"
+            opts="-q -v -h --copy --format --source-format --schema --infer-rows --no-header --delimiter --quote --escape --null --max-rows-per-file --row-group-size --compression --mode --key --cursor --query --name --json --progress --quiet --verbose --allow-insecure --allow-cross-region --vault --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -580,6 +596,14 @@ _convoy() {
                     return 0
                     ;;
                 --mode)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cursor)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -54,6 +54,8 @@ complete -c convoy -n "__fish_convoy_using_subcommand copy" -l max-rows-per-file
 complete -c convoy -n "__fish_convoy_using_subcommand copy" -l row-group-size -d 'Parquet row-group size in rows' -r
 complete -c convoy -n "__fish_convoy_using_subcommand copy" -l compression -d 'Parquet compression: zstd (default), zstd(LEVEL), snappy, lz4, gzip, none' -r
 complete -c convoy -n "__fish_convoy_using_subcommand copy" -l mode -d 'How the destination is updated: replace (files, default), append, merge, incremental (databases)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand copy" -l key -d 'Key column of `--mode merge` (repeat for a composite key)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand copy" -l cursor -d 'Cursor column of `--mode incremental`: only rows with a greater value than the destination\'s maximum are copied' -r
 complete -c convoy -n "__fish_convoy_using_subcommand copy" -l query -d 'A query to read instead of a table, for a database source (`postgres://user@host/db`, `mssql://user@host/db`)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand copy" -l name -d 'Name of the copy in reports' -r
 complete -c convoy -n "__fish_convoy_using_subcommand copy" -l progress -d 'Progress on stderr: bars on a terminal with `auto`; `always` also prints plain periodic lines when stderr is not a terminal' -r -f -a "auto\t''
@@ -93,6 +95,8 @@ complete -c convoy -n "__fish_convoy_using_subcommand plan" -l max-rows-per-file
 complete -c convoy -n "__fish_convoy_using_subcommand plan" -l row-group-size -d 'Parquet row-group size in rows' -r
 complete -c convoy -n "__fish_convoy_using_subcommand plan" -l compression -d 'Parquet compression: zstd (default), zstd(LEVEL), snappy, lz4, gzip, none' -r
 complete -c convoy -n "__fish_convoy_using_subcommand plan" -l mode -d 'How the destination is updated: replace (files, default), append, merge, incremental (databases)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand plan" -l key -d 'Key column of `--mode merge` (repeat for a composite key)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand plan" -l cursor -d 'Cursor column of `--mode incremental`: only rows with a greater value than the destination\'s maximum are copied' -r
 complete -c convoy -n "__fish_convoy_using_subcommand plan" -l query -d 'A query to read instead of a table, for a database source (`postgres://user@host/db`, `mssql://user@host/db`)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand plan" -l name -d 'Name of the copy in reports' -r
 complete -c convoy -n "__fish_convoy_using_subcommand plan" -l progress -d 'Progress on stderr: bars on a terminal with `auto`; `always` also prints plain periodic lines when stderr is not a terminal' -r -f -a "auto\t''
@@ -119,6 +123,8 @@ complete -c convoy -n "__fish_convoy_using_subcommand check" -l max-rows-per-fil
 complete -c convoy -n "__fish_convoy_using_subcommand check" -l row-group-size -d 'Parquet row-group size in rows' -r
 complete -c convoy -n "__fish_convoy_using_subcommand check" -l compression -d 'Parquet compression: zstd (default), zstd(LEVEL), snappy, lz4, gzip, none' -r
 complete -c convoy -n "__fish_convoy_using_subcommand check" -l mode -d 'How the destination is updated: replace (files, default), append, merge, incremental (databases)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand check" -l key -d 'Key column of `--mode merge` (repeat for a composite key)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand check" -l cursor -d 'Cursor column of `--mode incremental`: only rows with a greater value than the destination\'s maximum are copied' -r
 complete -c convoy -n "__fish_convoy_using_subcommand check" -l query -d 'A query to read instead of a table, for a database source (`postgres://user@host/db`, `mssql://user@host/db`)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand check" -l name -d 'Name of the copy in reports' -r
 complete -c convoy -n "__fish_convoy_using_subcommand check" -l progress -d 'Progress on stderr: bars on a terminal with `auto`; `always` also prints plain periodic lines when stderr is not a terminal' -r -f -a "auto\t''

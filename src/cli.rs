@@ -174,6 +174,13 @@ pub struct CopyOpts {
     /// merge, incremental (databases).
     #[arg(long, value_name = "MODE")]
     pub mode: Option<String>,
+    /// Key column of `--mode merge` (repeat for a composite key).
+    #[arg(long, value_name = "COLUMN")]
+    pub key: Vec<String>,
+    /// Cursor column of `--mode incremental`: only rows with a greater value
+    /// than the destination's maximum are copied.
+    #[arg(long, value_name = "COLUMN")]
+    pub cursor: Option<String>,
     /// A query to read instead of a table, for a database source
     /// (`postgres://user@host/db`, `mssql://user@host/db`).
     #[arg(long, value_name = "SQL")]

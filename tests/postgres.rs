@@ -124,6 +124,51 @@ fn postgres_every_mapped_type_round_trips_through_arrow_ipc() {
 }
 
 #[test]
+fn merge_and_incremental_from_the_command_line() {
+    let c = pg::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let table = unique("cli_merge");
+    let url = format!(
+        "postgres://postgres@localhost:{}/postgres?table={table}&sslrootcert={}",
+        c.port,
+        c.ca_file.as_ref().unwrap().display()
+    );
+    let load = |csv: &str, args: &[&str]| {
+        std::fs::write(dir.path().join("in.csv"), csv).unwrap();
+        let mut a = vec![
+            "copy",
+            "in.csv",
+            url.as_str(),
+            "--schema",
+            "id:int64,v:string",
+        ];
+        a.extend_from_slice(args);
+        ok(convoy(dir.path(), &a));
+    };
+    load("id,v\n1,a\n2,b\n", &["--mode", "merge", "--key", "id"]);
+    load("id,v\n2,B\n3,c\n", &["--mode", "merge", "--key", "id"]);
+    assert_eq!(
+        c.psql(&format!(
+            "select string_agg(id || v, ',' order by id) from {table}"
+        )),
+        "1a,2B,3c"
+    );
+    load(
+        "id,v\n2,x\n3,y\n4,d\n",
+        &["--mode", "incremental", "--cursor", "id"],
+    );
+    assert_eq!(
+        c.psql(&format!(
+            "select string_agg(id || v, ',' order by id) from {table}"
+        )),
+        "1a,2B,3c,4d"
+    );
+    let o = convoy(dir.path(), &["copy", "in.csv", &url, "--mode", "merge"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("--key"), "{}", text(&o));
+}
+
+#[test]
 fn postgres_csv_loads_into_a_new_table_with_exact_types() {
     let c = pg::shared();
     let dir = tempfile::tempdir().unwrap();

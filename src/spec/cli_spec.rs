@@ -98,22 +98,39 @@ pub fn from_args(source: &str, destination: &str, opts: &CopyOpts) -> anyhow::Re
     }
     let mode = match opts.mode.as_deref() {
         None | Some("replace") => Mode::Replace,
-        Some("merge") | Some("incremental") => {
-            err(
-                "--mode",
-                "merge and incremental need a key or cursor: write a spec file (convoy run)".into(),
-            );
-            Mode::Replace
+        Some("merge") => {
+            if opts.key.is_empty() {
+                err(
+                    "--mode",
+                    "merge needs the key columns: --key id (repeatable)".into(),
+                );
+            }
+            Mode::Merge {
+                key: opts.key.clone(),
+            }
         }
+        Some("incremental") => match &opts.cursor {
+            Some(c) => Mode::Incremental { cursor: c.clone() },
+            None => {
+                err("--mode", "incremental needs --cursor COLUMN".into());
+                Mode::Replace
+            }
+        },
         Some("append") => Mode::Append,
         Some(other) => {
             err(
                 "--mode",
-                format!("unknown or unsupported mode {other:?} for a command-line copy (replace, append)"),
+                format!("unknown mode {other:?} (replace, append, merge, incremental)"),
             );
             Mode::Replace
         }
     };
+    if !opts.key.is_empty() && !matches!(mode, Mode::Merge { .. }) {
+        err("--key", "only used with --mode merge".into());
+    }
+    if opts.cursor.is_some() && !matches!(mode, Mode::Incremental { .. }) {
+        err("--cursor", "only used with --mode incremental".into());
+    }
     let spec = Spec {
         base_dir: ".".into(),
         connections,
