@@ -55,6 +55,13 @@ pub fn plan_copy(spec: &Spec, copy: &Copy) -> CopyPlan {
             "files of at most {n} rows written into a hidden staging directory with {MANIFEST} last, swapped with the destination directory"
         ),
         (Kind::Mssql, _) => connect::mssql::publish(&copy.mode).to_string(),
+        (k, None) if connect::objstore::handles(k) => {
+            "one multipart upload, completed at commit (aborted on error or interrupt): readers see the old object or the whole new one"
+                .to_string()
+        }
+        (k, Some(n)) if connect::objstore::handles(k) => format!(
+            "objects of at most {n} rows under the prefix, then {MANIFEST} last; objects of the previous output are deleted after it"
+        ),
         (k, _) => format!("{} sink", k.name()),
     };
     let source_schema = match (&copy.from.schema, format_of(&copy.from)) {

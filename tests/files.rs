@@ -15,7 +15,7 @@ const UUID_META: (&str, &str) = ("ARROW:extension:name", "arrow.uuid");
 
 /// A table with every type text formats must carry exactly, with nulls,
 /// Unicode, quoting hazards and extreme values.
-fn sample_table() -> RecordBatch {
+pub fn sample_table() -> RecordBatch {
     let uuid_field = Field::new("uid", DataType::FixedSizeBinary(16), true).with_metadata(
         [(UUID_META.0.to_string(), UUID_META.1.to_string())]
             .into_iter()
@@ -132,11 +132,11 @@ fn sample_table() -> RecordBatch {
     RecordBatch::try_new(schema, columns).unwrap()
 }
 
-const SAMPLE_SCHEMA: &str = "id:int64,qty:int32,amount:decimal(18,4),big:decimal(50,10),\
+pub const SAMPLE_SCHEMA: &str = "id:int64,qty:int32,amount:decimal(18,4),big:decimal(50,10),\
 ratio:float64,note:string,at:timestamp(us, UTC),local:timestamp(ns),day:date,ok:bool,uid:uuid";
 
 /// Compare values and declared types (field metadata aside from extension names).
-fn assert_same(expected: &RecordBatch, got: &RecordBatch, what: &str) {
+pub fn assert_same(expected: &RecordBatch, got: &RecordBatch, what: &str) {
     assert_eq!(expected.num_rows(), got.num_rows(), "{what}: row count");
     for (i, (e, g)) in expected
         .schema()

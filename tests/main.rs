@@ -6,6 +6,7 @@ mod check;
 mod cli;
 mod files;
 mod mssql;
+mod objstore;
 mod postgres;
 mod secrets;
 mod support;

@@ -10,6 +10,7 @@
 
 pub mod file;
 pub mod mssql;
+pub mod objstore;
 pub mod postgres;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -139,7 +140,7 @@ fn not_available(kind: Kind) -> anyhow::Error {
             kind.name()
         ),
         Some(
-            "local files (CSV, Parquet, JSON Lines, Arrow IPC), PostgreSQL and SQL Server are supported"
+            "local files, object stores (s3, azure, gcs, https), PostgreSQL and SQL Server are supported"
                 .to_string(),
         ),
     )
@@ -151,6 +152,7 @@ pub fn open_source(spec: &Spec, ep: &Endpoint, ctx: &OpenContext) -> Result<Box<
         Kind::Local => Ok(Box::new(file::FileSource::open(spec, ep, ctx)?)),
         Kind::Postgres => Ok(Box::new(postgres::PgSource::open(spec, ep, ctx)?)),
         Kind::Mssql => Ok(Box::new(mssql::MssqlSource::open(spec, ep, ctx)?)),
+        k if objstore::handles(k) => objstore::open_source(spec, ep, ctx),
         other => Err(not_available(other)),
     }
 }
@@ -166,6 +168,7 @@ pub fn open_sink(
         Kind::Local => Ok(Box::new(file::FileSink::new(spec, ep, ctx)?)),
         Kind::Postgres => Ok(Box::new(postgres::PgSink::new(spec, ep, mode, ctx)?)),
         Kind::Mssql => Ok(Box::new(mssql::MssqlSink::new(spec, ep, mode, ctx)?)),
+        k if objstore::handles(k) => objstore::open_sink(spec, ep, ctx),
         other => Err(not_available(other)),
     }
 }
@@ -175,6 +178,18 @@ pub fn network_endpoint(conn: &crate::spec::Connection) -> Option<crate::plan::N
     match conn.kind {
         Kind::Postgres => Some(postgres::network_endpoint(&conn.settings)),
         Kind::Mssql => Some(mssql::network_endpoint(&conn.settings)),
+        k if objstore::handles(k) => objstore::network_endpoint(conn).map(|(host, port, https)| {
+            crate::plan::NetworkEndpoint {
+                host,
+                port,
+                protocol: if https { "https" } else { "http" }.to_string(),
+                tls: if https {
+                    "verified (system roots + tls.ca_file)".to_string()
+                } else {
+                    "none: plain HTTP (needs allow_http and --allow-insecure)".to_string()
+                },
+            }
+        }),
         _ => None,
     }
 }
@@ -190,6 +205,12 @@ pub fn describe(spec: &Spec, ep: &Endpoint) -> String {
         .unwrap_or("?");
     if kind == Kind::Local && !spec.connections.contains_key(&ep.connection) {
         format!("local {what}")
+    } else if let Some(conn) = spec
+        .connections
+        .get(&ep.connection)
+        .filter(|c| objstore::handles(c.kind))
+    {
+        objstore::describe(conn, what)
     } else {
         format!("{} {} {what}", kind.name(), ep.connection)
     }

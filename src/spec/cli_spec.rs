@@ -18,8 +18,22 @@ pub fn from_args(source: &str, destination: &str, opts: &CopyOpts) -> anyhow::Re
         })
     };
     let mut connections = BTreeMap::new();
-    let mut from = endpoint(source, "source", &mut connections)?;
-    let mut to = endpoint(destination, "destination", &mut connections)?;
+    let mut from = Endpoint::new(LOCAL);
+    let mut to = Endpoint::new(LOCAL);
+    for (arg, role, text, ep) in [
+        ("SRC", "source", source, &mut from),
+        ("DST", "destination", destination, &mut to),
+    ] {
+        match endpoint(text, role)? {
+            Ok((e, conn)) => {
+                *ep = e;
+                if let Some((name, c)) = conn {
+                    connections.insert(name, c);
+                }
+            }
+            Err(message) => err(arg, message),
+        }
+    }
     if let Some(q) = &opts.query {
         from.query = Some(q.clone());
         from.table = None;
@@ -168,29 +182,104 @@ pub fn from_args(source: &str, destination: &str, opts: &CopyOpts) -> anyhow::Re
     }
 }
 
-/// A command-line location: a database URL (which adds an implicit
-/// connection to the spec) or else a local path.
-fn endpoint(
-    text: &str,
-    role: &str,
-    connections: &mut BTreeMap<String, Connection>,
-) -> anyhow::Result<Endpoint> {
+type Located = Result<(Endpoint, Option<(String, Connection)>), String>;
+
+/// A command-line location: a database or object store URL (with an
+/// implicit connection of its own) or a local path. Credentials never come
+/// from a URL: one that carries a password is refused (exit 3).
+fn endpoint(text: &str, role: &str) -> anyhow::Result<Located> {
     if text.starts_with("postgres://") || text.starts_with("postgresql://") {
         let (conn, ep) = postgres_url(text)?;
-        connections.insert(conn.name.clone(), conn);
-        return Ok(ep);
+        return Ok(Ok((ep, Some((conn.name.clone(), conn)))));
     }
     if crate::connect::mssql::config::is_url(text) {
         let (mut conn, mut ep) = crate::connect::mssql::config::parse_url(text)?;
         ep.connection = role.to_string();
         conn.name = role.to_string();
-        connections.insert(role.to_string(), conn);
-        return Ok(ep);
+        return Ok(Ok((ep, Some((role.to_string(), conn)))));
     }
-    let mut ep = Endpoint::new(LOCAL);
-    let path = text.strip_prefix("file://").unwrap_or(text);
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return Ok(Ok((local(text), None)));
+    };
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme == "file" {
+        return Ok(Ok((local(rest), None)));
+    }
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    if let Some((userinfo, _)) = authority.rsplit_once('@') {
+        if userinfo.contains(':') {
+            return Err(crate::error::policy(
+                format!(
+                    "{} carries a credential; convoy never takes secrets from a URL or the command line",
+                    crate::security::redact::redact(text)
+                ),
+                Some(
+                    "remove it and set the store's environment variables (AWS_*, AZURE_STORAGE_*, GOOGLE_*), or use a spec file with ${secret:…}"
+                        .to_string(),
+                ),
+            ));
+        }
+    }
+    let mut settings = toml::Table::new();
+    let mut set = |k: &str, v: &str| {
+        settings.insert(k.to_string(), toml::Value::String(v.to_string()));
+    };
+    let kind = match scheme.as_str() {
+        "s3" | "s3a" => {
+            set("bucket", authority);
+            Kind::S3
+        }
+        "gs" | "gcs" => {
+            set("bucket", authority);
+            Kind::Gcs
+        }
+        "az" | "azure" | "abfs" | "abfss" => {
+            match authority.split_once('@') {
+                Some((container, host)) => {
+                    let account = host.split('.').next().unwrap_or_default();
+                    set("container", container);
+                    set("account", account);
+                }
+                None => set("container", authority),
+            }
+            Kind::Azure
+        }
+        "https" | "http" => {
+            set("url", &format!("{scheme}://{authority}"));
+            Kind::Http
+        }
+        other => {
+            return Ok(Err(format!(
+                "unknown URL scheme {other}:// (s3, az, abfss, gs, https, or a local path)"
+            )))
+        }
+    };
+    if authority.is_empty() {
+        return Ok(Err(format!(
+            "{text}: the URL names no bucket, container or host"
+        )));
+    }
+    let name = format!("{scheme}://{authority}");
+    let mut ep = Endpoint::new(&name);
     ep.path = Some(path.to_string());
-    Ok(ep)
+    Ok(Ok((
+        ep,
+        Some((
+            name.clone(),
+            Connection {
+                name,
+                kind,
+                region: None,
+                settings,
+            },
+        )),
+    )))
+}
+
+fn local(path: &str) -> Endpoint {
+    let mut ep = Endpoint::new(LOCAL);
+    ep.path = Some(path.to_string());
+    ep
 }
 
 /// `postgres://user@host:port/db?table=schema.t` → a connection and an
@@ -397,5 +486,50 @@ mod tests {
         for part in ["--format: unknown format", "--delimiter:", "--schema:"] {
             assert!(msg.contains(part), "{part} missing from {msg}");
         }
+    }
+
+    #[test]
+    fn object_store_urls_become_implicit_connections() {
+        let opts = CopyOpts::default();
+        let spec = from_args(
+            "abfss://raw@lakeprod.dfs.core.windows.net/orders/*.csv",
+            "s3://lake/raw/orders.parquet",
+            &opts,
+        )
+        .unwrap();
+        let c = &spec.copies[0];
+        let from = &spec.connections[&c.from.connection];
+        assert_eq!(from.kind, Kind::Azure);
+        assert_eq!(from.settings["container"].as_str(), Some("raw"));
+        assert_eq!(from.settings["account"].as_str(), Some("lakeprod"));
+        assert_eq!(c.from.path.as_deref(), Some("orders/*.csv"));
+        let to = &spec.connections[&c.to.connection];
+        assert_eq!(to.kind, Kind::S3);
+        assert_eq!(to.settings["bucket"].as_str(), Some("lake"));
+        assert_eq!(c.to.path.as_deref(), Some("raw/orders.parquet"));
+
+        let spec = from_args("https://example.org/data/x.csv", "gs://b/x.parquet", &opts).unwrap();
+        let c = &spec.copies[0];
+        let from = &spec.connections[&c.from.connection];
+        assert_eq!(from.kind, Kind::Http);
+        assert_eq!(from.settings["url"].as_str(), Some("https://example.org"));
+        assert_eq!(c.from.path.as_deref(), Some("data/x.csv"));
+        assert_eq!(spec.connections[&c.to.connection].kind, Kind::Gcs);
+
+        let spec = from_args("az://raw/a.csv", "file:///tmp/a.parquet", &opts).unwrap();
+        assert_eq!(spec.copies[0].to.connection, LOCAL);
+        assert_eq!(spec.copies[0].to.path.as_deref(), Some("/tmp/a.parquet"));
+    }
+
+    #[test]
+    fn a_password_in_a_url_is_refused() {
+        let e = from_args(
+            "s3://AKIA:supersecret@lake/a.csv",
+            "a.parquet",
+            &CopyOpts::default(),
+        )
+        .unwrap_err();
+        assert_eq!(crate::error::exit_kind(&e), crate::error::ExitKind::Policy);
+        assert!(!crate::error::render(&e).contains("supersecret"));
     }
 }

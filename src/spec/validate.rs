@@ -149,6 +149,12 @@ fn check_sink(path: &str, ep: &Endpoint, kind: Kind, errors: &mut Vec<SpecError>
             "schema describes a text source; the destination takes the source's schema".into(),
         );
     }
+    if kind == Kind::Http {
+        err(
+            "connection",
+            "https connections are read-only; write to s3, azure, gcs or local files".into(),
+        );
+    }
     if kind.is_file_store() {
         match &ep.path {
             None => err(

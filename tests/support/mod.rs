@@ -10,6 +10,7 @@ use std::sync::Arc;
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 
+pub mod objstore;
 pub mod pg;
 
 pub fn bin() -> &'static str {

@@ -14,6 +14,7 @@
 
 pub mod conform;
 pub mod infer;
+pub mod input;
 pub mod read;
 pub mod write;
 
@@ -27,6 +28,7 @@ use arrow::datatypes::{Schema, SchemaRef};
 use async_trait::async_trait;
 
 use self::conform::Conformer;
+use self::input::{Input, LocalInput};
 use self::write::{FormatWriter, Hashing};
 use super::{Counters, OpenContext, Output, Partition, Prepared, Sink, Source};
 use crate::spec::{Endpoint, Format, Spec};
@@ -35,6 +37,32 @@ pub use write::parquet_compression;
 
 /// The name of the manifest written last into split output.
 pub const MANIFEST: &str = "_convoy_manifest.json";
+
+/// The manifest of a split output: every file or object of the output with
+/// its rows, size and SHA-256. Written last; an output without it is not
+/// complete.
+pub fn manifest_json(
+    run_id: &str,
+    format: Format,
+    schema: &SchemaRef,
+    rows: u64,
+    parts: &[Output],
+) -> serde_json::Value {
+    serde_json::json!({
+        "convoy_version": env!("CARGO_PKG_VERSION"),
+        "run_id": run_id,
+        "created_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "format": format.name(),
+        "schema": crate::schema::format_schema(schema),
+        "rows": rows,
+        "files": parts.iter().map(|p| serde_json::json!({
+            "name": p.location.rsplit(['/', '\\']).next(),
+            "rows": p.rows,
+            "bytes": p.bytes,
+            "sha256": p.sha256,
+        })).collect::<Vec<_>>(),
+    })
+}
 
 /// The directory relative paths of an endpoint resolve against.
 fn base_dir(spec: &Spec, ep: &Endpoint) -> PathBuf {
@@ -122,14 +150,14 @@ fn expand(path: &Path, format: Option<Format>) -> Result<Vec<PathBuf>> {
 /// Read a CSV header and sample of one file; returns the sampled input, the
 /// header names (or generated ones) and sample records.
 fn csv_probe(
-    path: &Path,
+    input: &dyn Input,
     ep: &Endpoint,
     infer: bool,
 ) -> Result<(read::Sampled, Vec<String>, Vec<csv::StringRecord>)> {
-    let file = path.display().to_string();
+    let file = input.name();
     // A declared schema needs only the header line; inference needs rows.
     let lines = if infer { ep.infer_rows + 2 } else { 2 };
-    let sampled = read::sample(read::open_input(path)?, read::SAMPLE_BYTES, lines)?;
+    let sampled = read::sample(input.open()?, read::SAMPLE_BYTES, lines)?;
     let (header, records) = read::csv_sample_records(&file, &sampled, &ep.csv, ep.infer_rows)?;
     let names = match header {
         Some(h) => h,
@@ -142,7 +170,7 @@ fn csv_probe(
 }
 
 fn check_names(
-    file: &Path,
+    file: &str,
     found: &[String],
     schema: &Schema,
     origin: &str,
@@ -153,7 +181,7 @@ fn check_names(
         return Err(crate::error::input(
             format!(
                 "{}: has {} columns, {origin} has {}",
-                file.display(),
+                file,
                 found.len(),
                 expected.len()
             ),
@@ -169,7 +197,7 @@ fn check_names(
             return Err(crate::error::input(
                 format!(
                     "{}: column {} is named \"{f}\", {origin} names it \"{e}\"",
-                    file.display(),
+                    file,
                     i + 1
                 ),
                 Some(
@@ -182,10 +210,11 @@ fn check_names(
     Ok(())
 }
 
-/// Files as a source.
+/// Files as a source: local files, or objects of a store (see
+/// [`FileSource::from_inputs`]).
 pub struct FileSource {
     label: String,
-    files: Vec<(PathBuf, Format)>,
+    files: Vec<(Arc<dyn Input>, Format)>,
     schema: SchemaRef,
     inferred: bool,
     ep: Endpoint,
@@ -199,36 +228,52 @@ impl FileSource {
         let raw = ep.path.as_deref().unwrap_or_default();
         let path = resolve(spec, ep, raw);
         let files = expand(&path, ep.format)?;
-        let mut typed = Vec::new();
-        for f in &files {
+        let label = if files.len() == 1 {
+            format!("local {}", files[0].display())
+        } else {
+            format!("local {} ({} files)", path.display(), files.len())
+        };
+        let inputs: Vec<Arc<dyn Input>> = files
+            .iter()
+            .map(|f| Arc::new(LocalInput::new(f)) as Arc<dyn Input>)
+            .collect();
+        FileSource::from_inputs(label, inputs, ep, ctx)
+    }
+
+    /// A source over any files: all of them, in the order given, form one
+    /// table under the same schema rules as local files.
+    pub fn from_inputs(
+        label: String,
+        inputs: Vec<Arc<dyn Input>>,
+        ep: &Endpoint,
+        ctx: &OpenContext,
+    ) -> Result<FileSource> {
+        let mut typed: Vec<(Arc<dyn Input>, Format)> = Vec::new();
+        for f in inputs {
             let format = ep
                 .format
-                .or_else(|| Format::from_path(&f.to_string_lossy()))
+                .or_else(|| Format::from_path(&f.name()))
                 .ok_or_else(|| {
                     crate::error::usage(
-                        format!("cannot tell the format of {}", f.display()),
+                        format!("cannot tell the format of {}", f.name()),
                         Some("give --source-format (csv, parquet, json, ipc)".to_string()),
                     )
                 })?;
-            typed.push((f.clone(), format));
+            typed.push((f, format));
         }
         if let Some((f, fmt)) = typed.iter().find(|(_, fmt)| *fmt != typed[0].1) {
             return Err(crate::error::input(
                 format!(
                     "{} is {}, but {} is {}; one source reads one format",
-                    f.display(),
+                    f.name(),
                     fmt.name(),
-                    typed[0].0.display(),
+                    typed[0].0.name(),
                     typed[0].1.name()
                 ),
                 None,
             ));
         }
-        let total: u64 = files
-            .iter()
-            .filter_map(|f| fs::metadata(f).ok())
-            .map(|m| m.len())
-            .sum();
+        let total: u64 = typed.iter().map(|(f, _)| f.size()).sum();
         ctx.counters
             .bytes_total
             .store(total, std::sync::atomic::Ordering::Relaxed);
@@ -237,11 +282,18 @@ impl FileSource {
         let mut inferred = false;
         let schema = match format {
             Format::Csv => {
-                let (sampled, names, records) = csv_probe(&typed[0].0, ep, ep.schema.is_none())?;
+                let (sampled, names, records) =
+                    csv_probe(typed[0].0.as_ref(), ep, ep.schema.is_none())?;
                 first = Some(sampled);
                 match &ep.schema {
                     Some(s) => {
-                        check_names(&typed[0].0, &names, s, "the declared schema", ep.csv.header)?;
+                        check_names(
+                            &typed[0].0.name(),
+                            &names,
+                            s,
+                            "the declared schema",
+                            ep.csv.header,
+                        )?;
                         s.clone()
                     }
                     None => {
@@ -256,17 +308,12 @@ impl FileSource {
                 } else {
                     0
                 };
-                let sampled =
-                    read::sample(read::open_input(&typed[0].0)?, read::SAMPLE_BYTES, lines)?;
+                let sampled = read::sample(typed[0].0.open()?, read::SAMPLE_BYTES, lines)?;
                 let schema = match &ep.schema {
                     Some(s) => s.clone(),
                     None => {
                         inferred = true;
-                        read::json_infer(
-                            &typed[0].0.display().to_string(),
-                            &sampled,
-                            ep.infer_rows,
-                        )?
+                        read::json_infer(&typed[0].0.name(), &sampled, ep.infer_rows)?
                     }
                 };
                 first = Some(sampled);
@@ -276,22 +323,17 @@ impl FileSource {
                 let mut schema: Option<SchemaRef> = None;
                 for (f, _) in &typed {
                     let s = if format == Format::Parquet {
-                        read::parquet_open(f)?.schema().clone()
+                        read::parquet_open(f.as_ref())?.schema().clone()
                     } else {
-                        read::ipc_open(f)?.schema()
+                        read::ipc_open(f.as_ref())?.schema()
                     };
                     schema = Some(match schema {
                         None => s,
-                        Some(prev) => merge_schema(&typed[0].0, &prev, f, &s)?,
+                        Some(prev) => merge_schema(&typed[0].0.name(), &prev, &f.name(), &s)?,
                     });
                 }
                 schema.expect("at least one file")
             }
-        };
-        let label = if files.len() == 1 {
-            format!("local {}", files[0].display())
-        } else {
-            format!("local {} ({} files)", path.display(), files.len())
         };
         Ok(FileSource {
             label,
@@ -307,7 +349,7 @@ impl FileSource {
 
 /// Files of one source must agree on column names and types; the result is
 /// nullable where any file is.
-fn merge_schema(first: &Path, a: &SchemaRef, other: &Path, b: &SchemaRef) -> Result<SchemaRef> {
+fn merge_schema(first: &str, a: &SchemaRef, other: &str, b: &SchemaRef) -> Result<SchemaRef> {
     let same = a.fields().len() == b.fields().len()
         && a.fields()
             .iter()
@@ -317,8 +359,8 @@ fn merge_schema(first: &Path, a: &SchemaRef, other: &Path, b: &SchemaRef) -> Res
         return Err(crate::error::input(
             format!(
                 "{} and {} have different schemas:\n    {}\n    {}",
-                first.display(),
-                other.display(),
+                first,
+                other,
                 crate::schema::format_schema(a),
                 crate::schema::format_schema(b)
             ),
@@ -376,9 +418,9 @@ impl Source for FileSource {
         let first = self.first.take();
         let this = *self;
         let mut first = first;
-        let iter = files.into_iter().flat_map(move |(path, format)| {
+        let iter = files.into_iter().flat_map(move |(input, format)| {
             let sampled = first.take();
-            match this.file_batches(&path, format, sampled) {
+            match this.file_batches(input.as_ref(), format, sampled) {
                 Ok(it) => it,
                 Err(e) => Box::new(std::iter::once(Err(e))),
             }
@@ -397,24 +439,24 @@ type Batches = Box<dyn Iterator<Item = Result<RecordBatch>> + Send>;
 impl FileSource {
     fn file_batches(
         &self,
-        path: &Path,
+        input: &dyn Input,
         format: Format,
         sampled: Option<read::Sampled>,
     ) -> Result<Batches> {
-        let name = path.display().to_string();
+        let name = input.name();
         let counters = self.counters.clone();
         match format {
             Format::Csv => {
                 let sampled = match sampled {
                     Some(s) => s,
                     None => {
-                        let (s, names, _) = csv_probe(path, &self.ep, false)?;
+                        let (s, names, _) = csv_probe(input, &self.ep, false)?;
                         let origin = if self.inferred {
                             self.files_first_name()
                         } else {
                             "the declared schema".to_string()
                         };
-                        check_names(path, &names, &self.schema, &origin, self.ep.csv.header)?;
+                        check_names(&name, &names, &self.schema, &origin, self.ep.csv.header)?;
                         s
                     }
                 };
@@ -431,7 +473,7 @@ impl FileSource {
             Format::Json => {
                 let input: Box<dyn std::io::Read + Send> = match sampled {
                     Some(s) => Box::new(s.into_reader()),
-                    None => read::open_input(path)?,
+                    None => input.open()?,
                 };
                 let conformer = Conformer::new(self.schema.clone());
                 Ok(Box::new(read::json_batches(
@@ -443,9 +485,9 @@ impl FileSource {
                 )?))
             }
             Format::Parquet => {
-                let builder = read::parquet_open(path)?;
+                let builder = read::parquet_open(input)?;
                 let total_rows = builder.metadata().file_metadata().num_rows().max(1) as u64;
-                let size = fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+                let size = input.size();
                 let reader = builder.with_batch_size(read::BATCH_ROWS).build()?;
                 let mut rows = 0u64;
                 let mut reported = 0u64;
@@ -465,8 +507,8 @@ impl FileSource {
                 })))
             }
             Format::Ipc => {
-                let reader = read::ipc_open(path)?;
-                let size = fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+                let reader = read::ipc_open(input)?;
+                let size = input.size();
                 let n = reader.num_batches().max(1) as u64;
                 let file = name.clone();
                 let mut i = 0u64;
@@ -665,20 +707,13 @@ impl FileSink {
 
     fn manifest(&self) -> serde_json::Value {
         let schema = self.schema.as_ref().expect("begin was called");
-        serde_json::json!({
-            "convoy_version": env!("CARGO_PKG_VERSION"),
-            "run_id": self.run_id,
-            "created_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            "format": self.format.name(),
-            "schema": crate::schema::format_schema(schema),
-            "rows": self.rows_total,
-            "files": self.parts.iter().map(|p| serde_json::json!({
-                "name": Path::new(&p.location).file_name().map(|n| n.to_string_lossy().to_string()),
-                "rows": p.rows,
-                "bytes": p.bytes,
-                "sha256": p.sha256,
-            })).collect::<Vec<_>>(),
-        })
+        manifest_json(
+            &self.run_id,
+            self.format,
+            schema,
+            self.rows_total,
+            &self.parts,
+        )
     }
 
     fn check_replaceable_dir(&self) -> Result<()> {

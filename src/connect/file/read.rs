@@ -1,8 +1,7 @@
-//! Readers for local files: each yields batches in the declared schema.
+//! Readers for every file format: each yields batches in the declared schema,
+//! from any [`Input`] (a local file, standard input or an object).
 
-use std::fs::File;
 use std::io::{BufReader, Cursor, Read};
-use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Result;
@@ -11,6 +10,7 @@ use arrow::datatypes::SchemaRef;
 use arrow::error::ArrowError;
 
 use super::conform::{Conformer, Location};
+use super::input::{Chunks, Input, ReadSeek};
 use crate::connect::Counters;
 use crate::spec::CsvOptions;
 
@@ -33,16 +33,6 @@ impl<R: Read> Read for Counting<R> {
         self.counters.add_bytes(n as u64);
         Ok(n)
     }
-}
-
-/// An opened input: a file or standard input.
-pub fn open_input(path: &Path) -> Result<Box<dyn Read + Send>> {
-    if path.as_os_str() == "-" {
-        return Ok(Box::new(std::io::stdin()));
-    }
-    let f = File::open(path)
-        .map_err(|e| crate::error::input(format!("cannot open {}: {e}", path.display()), None))?;
-    Ok(Box::new(f))
 }
 
 /// The first bytes of a text input, kept so the whole input can still be
@@ -347,13 +337,12 @@ pub fn json_infer(file: &str, s: &Sampled, max_records: usize) -> Result<SchemaR
 
 /// Opens a Parquet file; its schema and a reader of its batches.
 pub fn parquet_open(
-    path: &Path,
-) -> Result<parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder<File>> {
-    let f = File::open(path)
-        .map_err(|e| crate::error::input(format!("cannot open {}: {e}", path.display()), None))?;
-    parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| {
+    input: &dyn Input,
+) -> Result<parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder<Chunks>> {
+    let chunks = Chunks(input.random()?);
+    parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(chunks).map_err(|e| {
         crate::error::input(
-            format!("{} is not a readable Parquet file: {e}", path.display()),
+            format!("{} is not a readable Parquet file: {e}", input.name()),
             Some(
                 "check that the file is complete and really Parquet (--source-format)".to_string(),
             ),
@@ -362,12 +351,10 @@ pub fn parquet_open(
 }
 
 /// Opens an Arrow IPC file.
-pub fn ipc_open(path: &Path) -> Result<arrow::ipc::reader::FileReader<BufReader<File>>> {
-    let f = File::open(path)
-        .map_err(|e| crate::error::input(format!("cannot open {}: {e}", path.display()), None))?;
-    arrow::ipc::reader::FileReader::try_new(BufReader::new(f), None).map_err(|e| {
+pub fn ipc_open(input: &dyn Input) -> Result<arrow::ipc::reader::FileReader<Box<dyn ReadSeek>>> {
+    arrow::ipc::reader::FileReader::try_new(input.seekable()?, None).map_err(|e| {
         crate::error::input(
-            format!("{} is not a readable Arrow IPC file: {e}", path.display()),
+            format!("{} is not a readable Arrow IPC file: {e}", input.name()),
             Some(
                 "check that the file is complete and really Arrow IPC (--source-format)"
                     .to_string(),

@@ -1,4 +1,5 @@
-//! Writers for the file formats, each over a hashing, counting file writer.
+//! Writers for the file formats, each over a hashing, counting writer into a
+//! file or an object upload ([`Durable`]).
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -15,26 +16,43 @@ use super::conform::format_uuid;
 use crate::schema::is_uuid;
 use crate::spec::{CsvOptions, Format, ParquetOptions};
 
-/// A file writer that hashes and counts what passes through it.
+/// Where a writer's bytes end up: a file, or an upload to an object store.
+pub trait Durable: Write + Send {
+    /// Make everything written so far durable (fsync a file; hand the last
+    /// part to an upload). Nothing is published by this.
+    fn sync(&mut self) -> std::io::Result<()>;
+}
+
+impl Durable for File {
+    fn sync(&mut self) -> std::io::Result<()> {
+        self.sync_all()
+    }
+}
+
+/// A writer that hashes and counts what passes through it.
 pub struct Hashing {
-    inner: BufWriter<File>,
+    inner: BufWriter<Box<dyn Durable>>,
     hasher: Sha256,
     bytes: u64,
 }
 
 impl Hashing {
     pub fn new(file: File) -> Hashing {
+        Hashing::over(Box::new(file))
+    }
+
+    pub fn over(out: Box<dyn Durable>) -> Hashing {
         Hashing {
-            inner: BufWriter::with_capacity(1 << 20, file),
+            inner: BufWriter::with_capacity(1 << 20, out),
             hasher: Sha256::new(),
             bytes: 0,
         }
     }
 
-    /// Flush, fsync, and return (bytes, sha256 hex).
+    /// Flush, make durable, and return (bytes, sha256 hex).
     pub fn finish(&mut self) -> Result<(u64, String)> {
         self.inner.flush()?;
-        self.inner.get_ref().sync_all()?;
+        self.inner.get_mut().sync()?;
         Ok((self.bytes, hex::encode(self.hasher.finalize_reset())))
     }
 }

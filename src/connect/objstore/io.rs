@@ -1,0 +1,453 @@
+//! Bytes in and out of a store, for the blocking format readers and writers.
+//!
+//! Reading: an object is an [`Input`]: streamed front to back for text
+//! formats, read with aligned range requests of [`WINDOW`] bytes for Parquet
+//! and Arrow IPC, the last few kept and the next one fetched ahead.
+//!
+//! Writing: [`UploadWriter`] is the synchronous `Write` a format writer
+//! writes into. It cuts the bytes into [`PART_SIZE`] parts and hands them over
+//! a bounded channel to an async task that uploads them as one multipart
+//! upload, with at most [`PARTS_IN_FLIGHT`] parts in flight. A full channel
+//! blocks the writer, so memory stays flat whatever the object's size. The
+//! upload is completed (and the object becomes visible) only when the sink
+//! says so; otherwise it is aborted.
+
+use std::collections::VecDeque;
+use std::io::Read;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Result;
+use bytes::{Bytes, BytesMut};
+use futures::stream::BoxStream;
+use futures::StreamExt;
+use object_store::path::Path as ObjPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutMultipartOptions, WriteMultipart};
+use tokio::runtime::Handle;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::connect::file::input::{Input, RandomAccess};
+use crate::connect::file::write::Durable;
+
+/// Bytes per uploaded part: above S3's 5 MiB minimum, small enough that a few
+/// in flight stay well within the memory budget.
+pub const PART_SIZE: usize = 8 << 20;
+/// Parts uploading at once per object.
+pub const PARTS_IN_FLIGHT: usize = 4;
+/// Parts waiting between the writer and the uploader.
+const PARTS_QUEUED: usize = 2;
+
+fn io_error(e: impl std::fmt::Display) -> std::io::Error {
+    std::io::Error::other(crate::security::redact::redact(&e.to_string()))
+}
+
+/// One object of a source.
+pub struct ObjectInput {
+    pub store: Arc<dyn ObjectStore>,
+    pub path: ObjPath,
+    pub size: u64,
+    /// `s3://lake/raw/a.csv`
+    pub name: String,
+    pub handle: Handle,
+}
+
+impl Input for ObjectInput {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn open(&self) -> Result<Box<dyn Read + Send>> {
+        let got = self
+            .handle
+            .block_on(self.store.get(&self.path))
+            .map_err(|e| super::store_error(&self.name, "reading", e))?;
+        Ok(Box::new(StreamRead {
+            stream: got.into_stream(),
+            current: Bytes::new(),
+            handle: self.handle.clone(),
+        }))
+    }
+
+    fn random(&self) -> Result<Arc<dyn RandomAccess>> {
+        Ok(Arc::new(Ranged(Arc::new(Windows {
+            store: self.store.clone(),
+            path: self.path.clone(),
+            size: self.size,
+            handle: self.handle.clone(),
+            cache: Mutex::new(Cache::default()),
+        }))))
+    }
+}
+
+/// Bytes fetched per range request when reading at a position.
+const WINDOW: u64 = 8 << 20;
+/// Windows kept. A Parquet row group's column chunks lie side by side, so
+/// the reader's jumps between columns land in a window already fetched.
+const WINDOWS_KEPT: usize = 4;
+
+/// Positioned reads of one object through aligned, cached windows: readers
+/// ask for a page header, then its data, column after column; one range
+/// request per window serves them all, and the next window is fetched while
+/// the current one is decoded.
+struct Windows {
+    store: Arc<dyn ObjectStore>,
+    path: ObjPath,
+    size: u64,
+    handle: Handle,
+    cache: Mutex<Cache>,
+}
+
+#[derive(Default)]
+struct Cache {
+    ready: VecDeque<(u64, Bytes)>,
+    ahead: Option<(u64, tokio::task::JoinHandle<object_store::Result<Bytes>>)>,
+}
+
+impl Windows {
+    fn range(&self, idx: u64) -> std::ops::Range<u64> {
+        idx * WINDOW..self.size.min((idx + 1) * WINDOW)
+    }
+
+    /// Window `idx`, from the cache, the read-ahead, or the store.
+    fn window(&self, cache: &mut Cache, idx: u64) -> std::io::Result<Bytes> {
+        if let Some((_, w)) = cache.ready.iter().find(|(i, _)| *i == idx) {
+            return Ok(w.clone());
+        }
+        let w = match cache.ahead.take() {
+            Some((i, task)) if i == idx => self
+                .handle
+                .block_on(task)
+                .map_err(io_error)?
+                .map_err(io_error)?,
+            other => {
+                cache.ahead = other;
+                self.handle
+                    .block_on(self.store.get_range(&self.path, self.range(idx)))
+                    .map_err(io_error)?
+            }
+        };
+        cache.ready.push_front((idx, w.clone()));
+        cache.ready.truncate(WINDOWS_KEPT);
+        let next = idx + 1;
+        if cache.ahead.is_none()
+            && next * WINDOW < self.size
+            && !cache.ready.iter().any(|(i, _)| *i == next)
+        {
+            let (store, path, range) = (self.store.clone(), self.path.clone(), self.range(next));
+            let task = self
+                .handle
+                .spawn(async move { store.get_range(&path, range).await });
+            cache.ahead = Some((next, task));
+        }
+        Ok(w)
+    }
+
+    fn fetch(&self, start: u64, len: usize) -> std::io::Result<Bytes> {
+        let end = start + len as u64;
+        if end > self.size {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!("read past the end of the object ({end} > {})", self.size),
+            ));
+        }
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        let (first, last) = (start / WINDOW, (end - 1) / WINDOW);
+        if first == last {
+            let off = (start - first * WINDOW) as usize;
+            return Ok(self.window(&mut cache, first)?.slice(off..off + len));
+        }
+        let mut out = BytesMut::with_capacity(len);
+        for idx in first..=last {
+            let w = self.window(&mut cache, idx)?;
+            let r = self.range(idx);
+            let from = (start.max(r.start) - r.start) as usize;
+            let to = (end.min(r.end) - r.start) as usize;
+            out.extend_from_slice(&w[from..to]);
+        }
+        Ok(out.freeze())
+    }
+}
+
+impl Drop for Windows {
+    fn drop(&mut self) {
+        if let Some((_, task)) = self.cache.get_mut().ok().and_then(|c| c.ahead.take()) {
+            task.abort();
+        }
+    }
+}
+
+struct Ranged(Arc<Windows>);
+
+impl RandomAccess for Ranged {
+    fn len(&self) -> u64 {
+        self.0.size
+    }
+
+    fn read_from(&self, start: u64) -> std::io::Result<Box<dyn Read + Send>> {
+        Ok(Box::new(WindowRead {
+            w: self.0.clone(),
+            pos: start,
+        }))
+    }
+
+    fn bytes(&self, start: u64, len: usize) -> std::io::Result<Bytes> {
+        if len == 0 {
+            return Ok(Bytes::new());
+        }
+        self.0.fetch(start, len)
+    }
+}
+
+/// Sequential reads from a position, through the windows.
+struct WindowRead {
+    w: Arc<Windows>,
+    pos: u64,
+}
+
+impl Read for WindowRead {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = (buf.len() as u64).min(self.w.size.saturating_sub(self.pos)) as usize;
+        if n == 0 {
+            return Ok(0);
+        }
+        let b = self.w.fetch(self.pos, n)?;
+        buf[..n].copy_from_slice(&b);
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+/// A byte stream as a blocking `Read`.
+struct StreamRead {
+    stream: BoxStream<'static, object_store::Result<Bytes>>,
+    current: Bytes,
+    handle: Handle,
+}
+
+impl Read for StreamRead {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match self.handle.block_on(self.stream.next()) {
+                None => return Ok(0),
+                Some(Ok(b)) => self.current = b,
+                Some(Err(e)) => return Err(io_error(e)),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current.split_to(n));
+        Ok(n)
+    }
+}
+
+/// The async side of one object upload, kept by the sink.
+pub struct Upload {
+    /// Told `true` to complete the upload (publish), `false` to abort it.
+    control: Option<oneshot::Sender<bool>>,
+    /// Answers once every part is uploaded (or the upload failed).
+    ready: Option<oneshot::Receiver<()>>,
+    task: Option<tokio::task::JoinHandle<Result<()>>>,
+}
+
+/// Start a multipart upload to `path`; returns the writer for the format
+/// writer and the handle that publishes or aborts it.
+pub async fn start(
+    store: Arc<dyn ObjectStore>,
+    path: ObjPath,
+    name: String,
+) -> Result<(UploadWriter, Upload)> {
+    let upload = store
+        .put_multipart_opts(&path, PutMultipartOptions::default())
+        .await
+        .map_err(|e| super::store_error(&name, "starting the upload", e))?;
+    let (tx, rx) = mpsc::channel::<Bytes>(PARTS_QUEUED);
+    let (control_tx, control_rx) = oneshot::channel();
+    let (ready_tx, ready_rx) = oneshot::channel();
+    let failed = Arc::new(Mutex::new(None));
+    let task = tokio::spawn(run_upload(
+        WriteMultipart::new_with_chunk_size(upload, PART_SIZE),
+        rx,
+        control_rx,
+        ready_tx,
+        failed.clone(),
+        name,
+    ));
+    Ok((
+        UploadWriter {
+            tx: Some(tx),
+            buf: BytesMut::with_capacity(PART_SIZE),
+            failed,
+            handle: Handle::current(),
+        },
+        Upload {
+            control: Some(control_tx),
+            ready: Some(ready_rx),
+            task: Some(task),
+        },
+    ))
+}
+
+async fn run_upload(
+    mut upload: WriteMultipart,
+    mut rx: mpsc::Receiver<Bytes>,
+    mut control: oneshot::Receiver<bool>,
+    ready: oneshot::Sender<()>,
+    failed: Arc<Mutex<Option<String>>>,
+    name: String,
+) -> Result<()> {
+    let fail = |e: anyhow::Error| {
+        let text = crate::error::messages(&e).join(": ");
+        *failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(text);
+        e
+    };
+    loop {
+        tokio::select! {
+            biased;
+            // Aborted (or the sink dropped) before all data arrived.
+            _ = &mut control => {
+                let _ = upload.abort().await;
+                return Err(crate::error::interrupted());
+            }
+            part = rx.recv() => match part {
+                Some(bytes) => {
+                    if let Err(e) = upload.wait_for_capacity(PARTS_IN_FLIGHT).await {
+                        let _ = upload.abort().await;
+                        return Err(fail(super::store_error(&name, "uploading a part", e)));
+                    }
+                    upload.put(bytes);
+                }
+                None => break,
+            }
+        }
+    }
+    if let Err(e) = upload.wait_for_capacity(0).await {
+        let _ = upload.abort().await;
+        return Err(fail(super::store_error(&name, "uploading a part", e)));
+    }
+    let _ = ready.send(());
+    match control.await {
+        Ok(true) => upload
+            .finish()
+            .await
+            .map(|_| ())
+            .map_err(|e| fail(super::store_error(&name, "completing the upload", e))),
+        _ => {
+            upload
+                .abort()
+                .await
+                .map_err(|e| super::store_error(&name, "aborting the upload", e))?;
+            Err(crate::error::interrupted())
+        }
+    }
+}
+
+impl Upload {
+    /// Wait until every part is uploaded; the object is still invisible.
+    pub async fn uploaded(&mut self) -> Result<()> {
+        if let Some(ready) = self.ready.take() {
+            if ready.await.is_err() {
+                // The task ended early: its error says why.
+                return Err(self.join().await.err().unwrap_or_else(|| {
+                    anyhow::anyhow!("the upload ended before its data was complete")
+                }));
+            }
+        }
+        Ok(())
+    }
+
+    /// Complete the upload: the object becomes visible, whole.
+    pub async fn complete(&mut self) -> Result<()> {
+        self.uploaded().await?;
+        if let Some(c) = self.control.take() {
+            let _ = c.send(true);
+        }
+        self.join().await
+    }
+
+    /// Abort the upload; nothing becomes visible and uploaded parts are freed.
+    pub async fn abort(&mut self) -> Result<()> {
+        if let Some(c) = self.control.take() {
+            let _ = c.send(false);
+        }
+        match self.join().await {
+            Err(e) if crate::error::exit_kind(&e) == crate::error::ExitKind::Interrupted => Ok(()),
+            other => other,
+        }
+    }
+
+    async fn join(&mut self) -> Result<()> {
+        match self.task.take() {
+            Some(t) => t
+                .await
+                .map_err(|e| anyhow::anyhow!("internal error in an upload: {e}"))?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        // Dropping the control sender makes the task abort the upload.
+        self.control.take();
+    }
+}
+
+/// The synchronous end of an upload (see the module documentation).
+pub struct UploadWriter {
+    tx: Option<mpsc::Sender<Bytes>>,
+    buf: BytesMut,
+    failed: Arc<Mutex<Option<String>>>,
+    handle: Handle,
+}
+
+impl UploadWriter {
+    fn send(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let part = self.buf.split().freeze();
+        self.buf.reserve(PART_SIZE);
+        let tx = self
+            .tx
+            .as_ref()
+            .ok_or_else(|| io_error("the upload was already finished"))?;
+        if self.handle.block_on(tx.send(part)).is_err() {
+            let why = self
+                .failed
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone()
+                .unwrap_or_else(|| "the upload was stopped".into());
+            return Err(io_error(why));
+        }
+        Ok(())
+    }
+}
+
+impl std::io::Write for UploadWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        let room = PART_SIZE - self.buf.len();
+        let n = data.len().min(room);
+        self.buf.extend_from_slice(&data[..n]);
+        if self.buf.len() == PART_SIZE {
+            self.send()?;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        // Parts go out when full; the last one at `sync`.
+        Ok(())
+    }
+}
+
+impl Durable for UploadWriter {
+    fn sync(&mut self) -> std::io::Result<()> {
+        self.send()?;
+        // Closing the channel tells the uploader that all data is there.
+        self.tx = None;
+        Ok(())
+    }
+}
