@@ -173,6 +173,9 @@ pub async fn run(spec: &Spec, indices: &[usize], g: &GlobalOpts) -> i32 {
             Kind::Local => check_local(spec, &ep, role, &ctx, &mut c),
             Kind::Postgres => check_postgres(spec, &ep, role, &mode, &ctx, &mut c).await,
             Kind::Mssql => check_mssql(spec, &ep, role, &mode, &ctx, &mut c).await,
+            k if connect::objstore::handles(k) => {
+                check_objstore(spec, &ep, role, &ctx, &mut c).await
+            }
             other => c.push(
                 "config",
                 Status::Fail,
@@ -833,6 +836,135 @@ fn access_ok(path: &Path, mode: libc::c_int) -> bool {
     };
     // SAFETY: `c` is a valid NUL-terminated path that outlives the call.
     unsafe { libc::access(c.as_ptr(), mode) == 0 }
+}
+
+// ------------------------------------------------------------ object stores
+
+/// DNS, TCP and a TLS handshake under the same policy as every connection
+/// (system roots plus `tls.ca_file`, chain and host name verified), then
+/// the store's own client: a listing of the path (read access and
+/// credentials). Write access cannot be shown without writing, so it is
+/// reported as not tested.
+async fn check_objstore(
+    spec: &Spec,
+    ep: &Endpoint,
+    role: &str,
+    ctx: &OpenContext,
+    c: &mut EndpointCheck,
+) {
+    let Some(conn) = spec.connections.get(&ep.connection) else {
+        return c.push("config", Status::Fail, "no such connection");
+    };
+    let Some((host, port, https)) = connect::objstore::network_endpoint(conn) else {
+        return c.push(
+            "config",
+            Status::Fail,
+            "cannot tell which host this store is on",
+        );
+    };
+    let Some(mut sock) = reach(c, &host, port, Duration::from_secs(10)).await else {
+        return;
+    };
+    if https {
+        let ca_file = conn
+            .settings
+            .get("tls")
+            .and_then(|t| t.get("ca_file"))
+            .and_then(|v| v.as_str())
+            .map(|p| spec.base_dir.join(p));
+        let settings = tls::TlsSettings {
+            ca_file,
+            ..Default::default()
+        };
+        let who = connect::objstore::describe(conn, "").trim_end().to_string();
+        let h = host.clone();
+        let shaken =
+            tokio::task::spawn_blocking(move || handshake(&mut sock, &settings, &h, &who)).await;
+        match shaken {
+            Ok(Ok(info)) => push_tls(c, info, "chain and host name verified"),
+            Ok(Err(e)) => return c.push_error("tls", &e),
+            Err(e) => return c.push("tls", Status::Fail, format!("internal error: {e}")),
+        }
+    } else {
+        let allow_http = conn
+            .settings
+            .get("allow_http")
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false);
+        if !(allow_http && ctx.allow_insecure) {
+            c.steps.push(Step {
+                step: "tls",
+                status: Status::Refused,
+                detail: redact(&format!("{host}:{port} is plain HTTP")),
+                hint: Some(
+                    "use https, or set allow_http = true and pass --allow-insecure".to_string(),
+                ),
+            });
+            return;
+        }
+        c.push(
+            "tls",
+            Status::Warn,
+            "plain HTTP, allowed by --allow-insecure",
+        );
+    }
+    let store = match connect::objstore::open_store(spec, ep, ctx) {
+        Ok(s) => s,
+        Err(e) => return c.push_error("auth", &e),
+    };
+    let path = ep
+        .path
+        .as_deref()
+        .unwrap_or_default()
+        .replace("{run_date}", &ctx.run_date)
+        .replace("{run_id}", &ctx.run_id);
+    // The directory part before any glob, as a listing prefix.
+    let literal = path.split(['*', '?', '[']).next().unwrap_or_default();
+    let prefix = match literal.rsplit_once('/') {
+        Some((dir, _)) => dir.to_string(),
+        None => String::new(),
+    };
+    use object_store::ObjectStoreExt;
+    if store.kind == Kind::Http {
+        let object = object_store::path::Path::from(path.trim_start_matches('/'));
+        match store.store.head(&object).await {
+            Ok(meta) => c.push(
+                "access",
+                Status::Ok,
+                format!("{} is readable ({} bytes)", store.root, meta.size),
+            ),
+            Err(e) => c.push_error(
+                "access",
+                &connect::objstore::store_error(&store.identity, "reading", e),
+            ),
+        }
+        return;
+    }
+    use futures::StreamExt;
+    let listing = object_store::path::Path::from(prefix.as_str());
+    let first = store.store.list(Some(&listing)).next().await;
+    match first {
+        Some(Err(e)) => {
+            return c.push_error(
+                "auth",
+                &connect::objstore::store_error(&store.identity, "listing", e),
+            )
+        }
+        _ => c.push(
+            "auth",
+            Status::Ok,
+            format!("credentials accepted: listed {}/{prefix}", store.root),
+        ),
+    }
+    if role == "source" {
+        c.push("access", Status::Ok, "read access (listing works)");
+    } else {
+        c.push(
+            "access",
+            Status::Skipped,
+            "write access is not tested: it cannot be shown without writing an object",
+        );
+    }
 }
 
 fn check_local(spec: &Spec, ep: &Endpoint, role: &str, ctx: &OpenContext, c: &mut EndpointCheck) {

@@ -394,3 +394,51 @@ fn check_refuses_a_pin_mismatch_and_accepts_the_right_pin() {
     let o = check_source(dir.path(), &conn(&found), &[]);
     assert_exit(&o, 0, "public key matches pin_sha256");
 }
+
+/// `check` against the S3 server and Azurite on loopback: verified TLS
+/// facts, credentials and read access; a CA that did not sign the
+/// server's certificate is a security refusal.
+#[test]
+fn check_object_stores_over_verified_tls_and_refuse_an_unknown_ca() {
+    use crate::support::objstore::{certs, local, Backend, Target};
+    use crate::support::Dir;
+    for backend in [Backend::S3, Backend::Azurite] {
+        let dir = Dir::new();
+        let t = Target::new(backend, &dir);
+        t.put("in/a.csv", "id\n1\n");
+        let spec = t.spec(&dir, &t.at("in/a.csv", ""), &local("out.parquet", ""));
+        let mut cmd = dir.cmd(&["check", spec.to_str().unwrap(), "--json"]);
+        for (k, v) in &t.env {
+            cmd.env(k, v);
+        }
+        let o = cmd.output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let report = json.to_string();
+        for needle in [
+            "\"version\":\"TLS 1.",
+            "convoy objstore test CA",
+            "credentials accepted",
+            "read access",
+        ] {
+            assert!(report.contains(needle), "{needle:?} missing: {report}");
+        }
+        // The same store, trusting a CA that did not sign its certificate.
+        let text_spec = std::fs::read_to_string(&spec).unwrap().replace(
+            &certs().ca_file.display().to_string(),
+            &certs().other_ca_file.display().to_string(),
+        );
+        std::fs::write(&spec, text_spec).unwrap();
+        let mut cmd = dir.cmd(&["check", spec.to_str().unwrap()]);
+        for (k, v) in &t.env {
+            cmd.env(k, v);
+        }
+        let o = cmd.output().unwrap();
+        assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+        assert!(
+            stdout(&o).contains("unknown issuer") || stdout(&o).contains("REFUSED"),
+            "{}",
+            text(&o)
+        );
+    }
+}
