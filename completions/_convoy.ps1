@@ -37,6 +37,7 @@ Register-ArgumentCompleter -Native -CommandName 'convoy' -ScriptBlock {
             [CompletionResult]::new('copy', 'copy', [CompletionResultType]::ParameterValue, 'Copy one source to one destination')
             [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run the copies of a spec file (all, or those named with --copy)')
             [CompletionResult]::new('plan', 'plan', [CompletionResultType]::ParameterValue, 'Show what a spec (or SRC DST) would do, without doing it')
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Check every endpoint of a spec (or SRC DST): DNS, TCP, TLS, login and access rights. Writes nothing. Exit 3 when an endpoint fails a security check, 1 when one is unreachable or refuses access')
             [CompletionResult]::new('secrets', 'secrets', [CompletionResultType]::ParameterValue, 'Manage the encrypted secret vault and sealed values')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions for bash, zsh, fish or powershell')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -55,6 +56,9 @@ Register-ArgumentCompleter -Native -CommandName 'convoy' -ScriptBlock {
             [CompletionResult]::new('--row-group-size', '--row-group-size', [CompletionResultType]::ParameterName, 'Parquet row-group size in rows')
             [CompletionResult]::new('--compression', '--compression', [CompletionResultType]::ParameterName, 'Parquet compression: zstd (default), zstd(LEVEL), snappy, lz4, gzip, none')
             [CompletionResult]::new('--mode', '--mode', [CompletionResultType]::ParameterName, 'How the destination is updated: replace (files, default), append, merge, incremental (databases)')
+            [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'Key column of `--mode merge` (repeat for a composite key)')
+            [CompletionResult]::new('--cursor', '--cursor', [CompletionResultType]::ParameterName, 'Cursor column of `--mode incremental`: only rows with a greater value than the destination''s maximum are copied')
+            [CompletionResult]::new('--query', '--query', [CompletionResultType]::ParameterName, 'A query to read instead of a table, for a database source (`postgres://user@host/db`, `mssql://user@host/db`)')
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Name of the copy in reports')
             [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'Progress on stderr: bars on a terminal with `auto`; `always` also prints plain periodic lines when stderr is not a terminal')
             [CompletionResult]::new('--vault', '--vault', [CompletionResultType]::ParameterName, 'Vault file (default: $XDG_CONFIG_HOME/convoy/vault, else ~/.config/convoy/vault)')
@@ -101,6 +105,41 @@ Register-ArgumentCompleter -Native -CommandName 'convoy' -ScriptBlock {
             [CompletionResult]::new('--row-group-size', '--row-group-size', [CompletionResultType]::ParameterName, 'Parquet row-group size in rows')
             [CompletionResult]::new('--compression', '--compression', [CompletionResultType]::ParameterName, 'Parquet compression: zstd (default), zstd(LEVEL), snappy, lz4, gzip, none')
             [CompletionResult]::new('--mode', '--mode', [CompletionResultType]::ParameterName, 'How the destination is updated: replace (files, default), append, merge, incremental (databases)')
+            [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'Key column of `--mode merge` (repeat for a composite key)')
+            [CompletionResult]::new('--cursor', '--cursor', [CompletionResultType]::ParameterName, 'Cursor column of `--mode incremental`: only rows with a greater value than the destination''s maximum are copied')
+            [CompletionResult]::new('--query', '--query', [CompletionResultType]::ParameterName, 'A query to read instead of a table, for a database source (`postgres://user@host/db`, `mssql://user@host/db`)')
+            [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Name of the copy in reports')
+            [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'Progress on stderr: bars on a terminal with `auto`; `always` also prints plain periodic lines when stderr is not a terminal')
+            [CompletionResult]::new('--vault', '--vault', [CompletionResultType]::ParameterName, 'Vault file (default: $XDG_CONFIG_HOME/convoy/vault, else ~/.config/convoy/vault)')
+            [CompletionResult]::new('--no-header', '--no-header', [CompletionResultType]::ParameterName, 'CSV files have no header line (columns are named column_1, column_2, …)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON summary document on stdout instead of the table')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more about what is being done (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more about what is being done (repeat for more)')
+            [CompletionResult]::new('--allow-insecure', '--allow-insecure', [CompletionResultType]::ParameterName, 'Permit insecure settings a spec asks for (TLS off, plain HTTP). Each use is warned about and listed in the summary. Without this flag they are refused (exit 3)')
+            [CompletionResult]::new('--allow-cross-region', '--allow-cross-region', [CompletionResultType]::ParameterName, 'Permit copies whose source, staging and sink regions differ')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'convoy;check' {
+            [CompletionResult]::new('--copy', '--copy', [CompletionResultType]::ParameterName, 'With a spec: only these copies (repeatable)')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Destination format: csv, parquet, json (JSON Lines) or ipc (Arrow)')
+            [CompletionResult]::new('--source-format', '--source-format', [CompletionResultType]::ParameterName, 'Source format, when the extension does not tell it')
+            [CompletionResult]::new('--schema', '--schema', [CompletionResultType]::ParameterName, 'Column types of a CSV or JSON source, e.g. `id:int64,amount:decimal(18,4),at:timestamptz`. Without it types are inferred from a sample')
+            [CompletionResult]::new('--infer-rows', '--infer-rows', [CompletionResultType]::ParameterName, 'Rows sampled to infer a CSV or JSON schema')
+            [CompletionResult]::new('--delimiter', '--delimiter', [CompletionResultType]::ParameterName, 'CSV field delimiter (one character, or `tab`)')
+            [CompletionResult]::new('--quote', '--quote', [CompletionResultType]::ParameterName, 'CSV quote character')
+            [CompletionResult]::new('--escape', '--escape', [CompletionResultType]::ParameterName, 'CSV escape character (default: quotes are doubled)')
+            [CompletionResult]::new('--null', '--null', [CompletionResultType]::ParameterName, 'Text that stands for NULL in CSV (default: empty field)')
+            [CompletionResult]::new('--max-rows-per-file', '--max-rows-per-file', [CompletionResultType]::ParameterName, 'Split the output into files of at most N rows in the destination directory, with a manifest written last')
+            [CompletionResult]::new('--row-group-size', '--row-group-size', [CompletionResultType]::ParameterName, 'Parquet row-group size in rows')
+            [CompletionResult]::new('--compression', '--compression', [CompletionResultType]::ParameterName, 'Parquet compression: zstd (default), zstd(LEVEL), snappy, lz4, gzip, none')
+            [CompletionResult]::new('--mode', '--mode', [CompletionResultType]::ParameterName, 'How the destination is updated: replace (files, default), append, merge, incremental (databases)')
+            [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'Key column of `--mode merge` (repeat for a composite key)')
+            [CompletionResult]::new('--cursor', '--cursor', [CompletionResultType]::ParameterName, 'Cursor column of `--mode incremental`: only rows with a greater value than the destination''s maximum are copied')
+            [CompletionResult]::new('--query', '--query', [CompletionResultType]::ParameterName, 'A query to read instead of a table, for a database source (`postgres://user@host/db`, `mssql://user@host/db`)')
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Name of the copy in reports')
             [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'Progress on stderr: bars on a terminal with `auto`; `always` also prints plain periodic lines when stderr is not a terminal')
             [CompletionResult]::new('--vault', '--vault', [CompletionResultType]::ParameterName, 'Vault file (default: $XDG_CONFIG_HOME/convoy/vault, else ~/.config/convoy/vault)')
@@ -274,6 +313,7 @@ Register-ArgumentCompleter -Native -CommandName 'convoy' -ScriptBlock {
             [CompletionResult]::new('copy', 'copy', [CompletionResultType]::ParameterValue, 'Copy one source to one destination')
             [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run the copies of a spec file (all, or those named with --copy)')
             [CompletionResult]::new('plan', 'plan', [CompletionResultType]::ParameterValue, 'Show what a spec (or SRC DST) would do, without doing it')
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Check every endpoint of a spec (or SRC DST): DNS, TCP, TLS, login and access rights. Writes nothing. Exit 3 when an endpoint fails a security check, 1 when one is unreachable or refuses access')
             [CompletionResult]::new('secrets', 'secrets', [CompletionResultType]::ParameterValue, 'Manage the encrypted secret vault and sealed values')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions for bash, zsh, fish or powershell')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -286,6 +326,9 @@ Register-ArgumentCompleter -Native -CommandName 'convoy' -ScriptBlock {
             break
         }
         'convoy;help;plan' {
+            break
+        }
+        'convoy;help;check' {
             break
         }
         'convoy;help;secrets' {

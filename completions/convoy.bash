@@ -16,6 +16,9 @@ _convoy() {
             ",$1")
                 cmd="convoy"
                 ;;
+            convoy,check)
+                cmd="convoy__subcmd__check"
+                ;;
             convoy,completions)
                 cmd="convoy__subcmd__completions"
                 ;;
@@ -33,6 +36,9 @@ _convoy() {
                 ;;
             convoy,secrets)
                 cmd="convoy__subcmd__secrets"
+                ;;
+            convoy__subcmd__help,check)
+                cmd="convoy__subcmd__help__subcmd__check"
                 ;;
             convoy__subcmd__help,completions)
                 cmd="convoy__subcmd__help__subcmd__completions"
@@ -119,12 +125,102 @@ _convoy() {
 
     case "${cmd}" in
         convoy)
-            opts="-q -v -h -V --json --progress --quiet --verbose --allow-insecure --allow-cross-region --vault --help --version copy run plan secrets completions help"
+            opts="-q -v -h -V --json --progress --quiet --verbose --allow-insecure --allow-cross-region --vault --help --version copy run plan check secrets completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --progress)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --vault)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__check)
+            opts="-q -v -h --copy --format --source-format --schema --infer-rows --no-header --delimiter --quote --escape --null --max-rows-per-file --row-group-size --compression --mode --key --cursor --query --name --json --progress --quiet --verbose --allow-insecure --allow-cross-region --vault --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --copy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --source-format)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --schema)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --infer-rows)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --delimiter)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --quote)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --escape)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --null)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-rows-per-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --row-group-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --compression)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --mode)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cursor)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --query)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --progress)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -163,7 +259,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__copy)
-            opts="-q -v -h --format --source-format --schema --infer-rows --no-header --delimiter --quote --escape --null --max-rows-per-file --row-group-size --compression --mode --name --dry-run --json --progress --quiet --verbose --allow-insecure --allow-cross-region --vault --help"
+            opts="-q -v -h --format --source-format --schema --infer-rows --no-header --delimiter --quote --escape --null --max-rows-per-file --row-group-size --compression --mode --key --cursor --query --name --dry-run --json --progress --quiet --verbose --allow-insecure --allow-cross-region --vault --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -217,6 +313,18 @@ _convoy() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cursor)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --query)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --name)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -237,8 +345,22 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__help)
-            opts="copy run plan secrets completions help"
+            opts="copy run plan check secrets completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__help__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -419,7 +541,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__plan)
-            opts="-q -v -h --copy --format --source-format --schema --infer-rows --no-header --delimiter --quote --escape --null --max-rows-per-file --row-group-size --compression --mode --name --json --progress --quiet --verbose --allow-insecure --allow-cross-region --vault --help"
+            opts="-q -v -h --copy --format --source-format --schema --infer-rows --no-header --delimiter --quote --escape --null --max-rows-per-file --row-group-size --compression --mode --key --cursor --query --name --json --progress --quiet --verbose --allow-insecure --allow-cross-region --vault --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -474,6 +596,18 @@ _convoy() {
                     return 0
                     ;;
                 --mode)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cursor)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --query)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

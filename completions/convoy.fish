@@ -38,6 +38,7 @@ complete -c convoy -n "__fish_convoy_needs_command" -s V -l version -d 'Print ve
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "copy" -d 'Copy one source to one destination'
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "run" -d 'Run the copies of a spec file (all, or those named with --copy)'
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "plan" -d 'Show what a spec (or SRC DST) would do, without doing it'
+complete -c convoy -n "__fish_convoy_needs_command" -f -a "check" -d 'Check every endpoint of a spec (or SRC DST): DNS, TCP, TLS, login and access rights. Writes nothing. Exit 3 when an endpoint fails a security check, 1 when one is unreachable or refuses access'
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "secrets" -d 'Manage the encrypted secret vault and sealed values'
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "completions" -d 'Print shell completions for bash, zsh, fish or powershell'
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -53,6 +54,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand copy" -l max-rows-per-file
 complete -c convoy -n "__fish_convoy_using_subcommand copy" -l row-group-size -d 'Parquet row-group size in rows' -r
 complete -c convoy -n "__fish_convoy_using_subcommand copy" -l compression -d 'Parquet compression: zstd (default), zstd(LEVEL), snappy, lz4, gzip, none' -r
 complete -c convoy -n "__fish_convoy_using_subcommand copy" -l mode -d 'How the destination is updated: replace (files, default), append, merge, incremental (databases)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand copy" -l key -d 'Key column of `--mode merge` (repeat for a composite key)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand copy" -l cursor -d 'Cursor column of `--mode incremental`: only rows with a greater value than the destination\'s maximum are copied' -r
+complete -c convoy -n "__fish_convoy_using_subcommand copy" -l query -d 'A query to read instead of a table, for a database source (`postgres://user@host/db`, `mssql://user@host/db`)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand copy" -l name -d 'Name of the copy in reports' -r
 complete -c convoy -n "__fish_convoy_using_subcommand copy" -l progress -d 'Progress on stderr: bars on a terminal with `auto`; `always` also prints plain periodic lines when stderr is not a terminal' -r -f -a "auto\t''
 always\t''
@@ -91,6 +95,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand plan" -l max-rows-per-file
 complete -c convoy -n "__fish_convoy_using_subcommand plan" -l row-group-size -d 'Parquet row-group size in rows' -r
 complete -c convoy -n "__fish_convoy_using_subcommand plan" -l compression -d 'Parquet compression: zstd (default), zstd(LEVEL), snappy, lz4, gzip, none' -r
 complete -c convoy -n "__fish_convoy_using_subcommand plan" -l mode -d 'How the destination is updated: replace (files, default), append, merge, incremental (databases)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand plan" -l key -d 'Key column of `--mode merge` (repeat for a composite key)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand plan" -l cursor -d 'Cursor column of `--mode incremental`: only rows with a greater value than the destination\'s maximum are copied' -r
+complete -c convoy -n "__fish_convoy_using_subcommand plan" -l query -d 'A query to read instead of a table, for a database source (`postgres://user@host/db`, `mssql://user@host/db`)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand plan" -l name -d 'Name of the copy in reports' -r
 complete -c convoy -n "__fish_convoy_using_subcommand plan" -l progress -d 'Progress on stderr: bars on a terminal with `auto`; `always` also prints plain periodic lines when stderr is not a terminal' -r -f -a "auto\t''
 always\t''
@@ -103,6 +110,34 @@ complete -c convoy -n "__fish_convoy_using_subcommand plan" -s v -l verbose -d '
 complete -c convoy -n "__fish_convoy_using_subcommand plan" -l allow-insecure -d 'Permit insecure settings a spec asks for (TLS off, plain HTTP). Each use is warned about and listed in the summary. Without this flag they are refused (exit 3)'
 complete -c convoy -n "__fish_convoy_using_subcommand plan" -l allow-cross-region -d 'Permit copies whose source, staging and sink regions differ'
 complete -c convoy -n "__fish_convoy_using_subcommand plan" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand check" -l copy -d 'With a spec: only these copies (repeatable)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand check" -l format -d 'Destination format: csv, parquet, json (JSON Lines) or ipc (Arrow)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand check" -l source-format -d 'Source format, when the extension does not tell it' -r
+complete -c convoy -n "__fish_convoy_using_subcommand check" -l schema -d 'Column types of a CSV or JSON source, e.g. `id:int64,amount:decimal(18,4),at:timestamptz`. Without it types are inferred from a sample' -r
+complete -c convoy -n "__fish_convoy_using_subcommand check" -l infer-rows -d 'Rows sampled to infer a CSV or JSON schema' -r
+complete -c convoy -n "__fish_convoy_using_subcommand check" -l delimiter -d 'CSV field delimiter (one character, or `tab`)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand check" -l quote -d 'CSV quote character' -r
+complete -c convoy -n "__fish_convoy_using_subcommand check" -l escape -d 'CSV escape character (default: quotes are doubled)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand check" -l null -d 'Text that stands for NULL in CSV (default: empty field)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand check" -l max-rows-per-file -d 'Split the output into files of at most N rows in the destination directory, with a manifest written last' -r
+complete -c convoy -n "__fish_convoy_using_subcommand check" -l row-group-size -d 'Parquet row-group size in rows' -r
+complete -c convoy -n "__fish_convoy_using_subcommand check" -l compression -d 'Parquet compression: zstd (default), zstd(LEVEL), snappy, lz4, gzip, none' -r
+complete -c convoy -n "__fish_convoy_using_subcommand check" -l mode -d 'How the destination is updated: replace (files, default), append, merge, incremental (databases)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand check" -l key -d 'Key column of `--mode merge` (repeat for a composite key)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand check" -l cursor -d 'Cursor column of `--mode incremental`: only rows with a greater value than the destination\'s maximum are copied' -r
+complete -c convoy -n "__fish_convoy_using_subcommand check" -l query -d 'A query to read instead of a table, for a database source (`postgres://user@host/db`, `mssql://user@host/db`)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand check" -l name -d 'Name of the copy in reports' -r
+complete -c convoy -n "__fish_convoy_using_subcommand check" -l progress -d 'Progress on stderr: bars on a terminal with `auto`; `always` also prints plain periodic lines when stderr is not a terminal' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand check" -l vault -d 'Vault file (default: $XDG_CONFIG_HOME/convoy/vault, else ~/.config/convoy/vault)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand check" -l no-header -d 'CSV files have no header line (columns are named column_1, column_2, …)'
+complete -c convoy -n "__fish_convoy_using_subcommand check" -l json -d 'Print one JSON summary document on stdout instead of the table'
+complete -c convoy -n "__fish_convoy_using_subcommand check" -s q -l quiet -d 'Print only errors'
+complete -c convoy -n "__fish_convoy_using_subcommand check" -s v -l verbose -d 'Print more about what is being done (repeat for more)'
+complete -c convoy -n "__fish_convoy_using_subcommand check" -l allow-insecure -d 'Permit insecure settings a spec asks for (TLS off, plain HTTP). Each use is warned about and listed in the summary. Without this flag they are refused (exit 3)'
+complete -c convoy -n "__fish_convoy_using_subcommand check" -l allow-cross-region -d 'Permit copies whose source, staging and sink regions differ'
+complete -c convoy -n "__fish_convoy_using_subcommand check" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand secrets; and not __fish_seen_subcommand_from set list rm rotate identity seal help" -l progress -d 'Progress on stderr: bars on a terminal with `auto`; `always` also prints plain periodic lines when stderr is not a terminal' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -201,12 +236,13 @@ complete -c convoy -n "__fish_convoy_using_subcommand completions" -s v -l verbo
 complete -c convoy -n "__fish_convoy_using_subcommand completions" -l allow-insecure -d 'Permit insecure settings a spec asks for (TLS off, plain HTTP). Each use is warned about and listed in the summary. Without this flag they are refused (exit 3)'
 complete -c convoy -n "__fish_convoy_using_subcommand completions" -l allow-cross-region -d 'Permit copies whose source, staging and sink regions differ'
 complete -c convoy -n "__fish_convoy_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from copy run plan secrets completions help" -f -a "copy" -d 'Copy one source to one destination'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from copy run plan secrets completions help" -f -a "run" -d 'Run the copies of a spec file (all, or those named with --copy)'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from copy run plan secrets completions help" -f -a "plan" -d 'Show what a spec (or SRC DST) would do, without doing it'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from copy run plan secrets completions help" -f -a "secrets" -d 'Manage the encrypted secret vault and sealed values'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from copy run plan secrets completions help" -f -a "completions" -d 'Print shell completions for bash, zsh, fish or powershell'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from copy run plan secrets completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from copy run plan check secrets completions help" -f -a "copy" -d 'Copy one source to one destination'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from copy run plan check secrets completions help" -f -a "run" -d 'Run the copies of a spec file (all, or those named with --copy)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from copy run plan check secrets completions help" -f -a "plan" -d 'Show what a spec (or SRC DST) would do, without doing it'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from copy run plan check secrets completions help" -f -a "check" -d 'Check every endpoint of a spec (or SRC DST): DNS, TCP, TLS, login and access rights. Writes nothing. Exit 3 when an endpoint fails a security check, 1 when one is unreachable or refuses access'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from copy run plan check secrets completions help" -f -a "secrets" -d 'Manage the encrypted secret vault and sealed values'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from copy run plan check secrets completions help" -f -a "completions" -d 'Print shell completions for bash, zsh, fish or powershell'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from copy run plan check secrets completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from secrets" -f -a "set" -d 'Store a secret in the vault. The value is read from the terminal without echo, or from stdin when piped (one trailing newline removed); never from the command line'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from secrets" -f -a "list" -d 'List the stored secrets: name, created, last rotated, age. Never values'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from secrets" -f -a "rm" -d 'Remove a secret from the vault'

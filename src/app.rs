@@ -29,6 +29,7 @@ pub fn main(cli: Cli) -> i32 {
 
 async fn dispatch(cli: Cli) -> i32 {
     let g = &cli.global;
+    let _ = crate::connect::VAULT.set(g.vault.clone());
     match &cli.command {
         Command::Copy(args) => {
             match spec::cli_spec::from_args(&args.source, &args.destination, &args.opts) {
@@ -51,6 +52,7 @@ async fn dispatch(cli: Cli) -> i32 {
                         let text = serde_json::to_string_pretty(&serde_json::json!({
                             "convoy_version": env!("CARGO_PKG_VERSION"),
                             "copies": plans,
+                            "endpoints": crate::plan::all_endpoints(&plans),
                         }))
                         .expect("plans serialise");
                         println!("{}", crate::security::redact::redact(&text));
@@ -62,6 +64,13 @@ async fn dispatch(cli: Cli) -> i32 {
                 Err(e) => fail_early(&e, g, "plan"),
             },
             Err(e) => fail_early(&e, g, "plan"),
+        },
+        Command::Check(args) => match plan_spec(&args.args, &args.opts) {
+            Ok(spec) => match select(&spec, &args.copies) {
+                Ok(indices) => crate::check::run(&spec, &indices, g).await,
+                Err(e) => fail_early(&e, g, "check"),
+            },
+            Err(e) => fail_early(&e, g, "check"),
         },
         Command::Secrets(cmd) => {
             let cmd = cmd.clone();
@@ -200,7 +209,17 @@ async fn run_spec(
             run_id: &ctx.run_id,
             started_at: started_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             duration_s: started.elapsed(),
-            insecure: Vec::new(),
+            insecure: {
+                let mut all: Vec<String> = Vec::new();
+                for r in &reports {
+                    for i in &r.insecure {
+                        if !all.contains(i) {
+                            all.push(i.clone());
+                        }
+                    }
+                }
+                all
+            },
             copies: &reports,
             error: None,
         });

@@ -73,6 +73,10 @@ pub enum Command {
     Run(RunArgs),
     /// Show what a spec (or SRC DST) would do, without doing it.
     Plan(PlanArgs),
+    /// Check every endpoint of a spec (or SRC DST): DNS, TCP, TLS,
+    /// login and access rights. Writes nothing. Exit 3 when an endpoint
+    /// fails a security check, 1 when one is unreachable or refuses access.
+    Check(PlanArgs),
     /// Manage the encrypted secret vault and sealed values.
     #[command(subcommand)]
     Secrets(crate::commands::secrets::SecretsCmd),
@@ -85,9 +89,12 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct CopyArgs {
-    /// Source: a file, directory or glob.
+    /// Source: a file, directory or glob, or a database URL:
+    /// `postgres://user@host:5432/db?table=schema.t` (password from PGPASSWORD),
+    /// `mssql://user@host:1433/db?table=dbo.orders` (password from MSSQL_PASSWORD).
     pub source: String,
-    /// Destination: a file, or a directory ending in `/` for split output.
+    /// Destination: a file, a directory ending in `/` for split output, or a
+    /// database URL (`postgres://…?table=…`, `mssql://…?table=…`).
     pub destination: String,
     #[command(flatten)]
     pub opts: CopyOpts,
@@ -167,6 +174,17 @@ pub struct CopyOpts {
     /// merge, incremental (databases).
     #[arg(long, value_name = "MODE")]
     pub mode: Option<String>,
+    /// Key column of `--mode merge` (repeat for a composite key).
+    #[arg(long, value_name = "COLUMN")]
+    pub key: Vec<String>,
+    /// Cursor column of `--mode incremental`: only rows with a greater value
+    /// than the destination's maximum are copied.
+    #[arg(long, value_name = "COLUMN")]
+    pub cursor: Option<String>,
+    /// A query to read instead of a table, for a database source
+    /// (`postgres://user@host/db`, `mssql://user@host/db`).
+    #[arg(long, value_name = "SQL")]
+    pub query: Option<String>,
     /// Name of the copy in reports.
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,

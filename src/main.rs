@@ -1,6 +1,7 @@
 //! convoy: parse the command line, run, exit with the documented status.
 
 mod app;
+mod check;
 mod cli;
 mod commands;
 mod connect;

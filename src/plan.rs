@@ -54,6 +54,7 @@ pub fn plan_copy(spec: &Spec, copy: &Copy) -> CopyPlan {
         (Kind::Local, Some(n)) => format!(
             "files of at most {n} rows written into a hidden staging directory with {MANIFEST} last, swapped with the destination directory"
         ),
+        (Kind::Mssql, _) => connect::mssql::publish(&copy.mode).to_string(),
         (k, None) if connect::objstore::handles(k) => {
             "one multipart upload, completed at commit (aborted on error or interrupt): readers see the old object or the whole new one"
                 .to_string()
@@ -63,27 +64,6 @@ pub fn plan_copy(spec: &Spec, copy: &Copy) -> CopyPlan {
         ),
         (k, _) => format!("{} sink", k.name()),
     };
-    let mut endpoints = Vec::new();
-    for ep in [&copy.from, &copy.to] {
-        let Some(conn) = spec.connections.get(&ep.connection) else {
-            continue;
-        };
-        if let Some((host, port, https)) = connect::objstore::network_endpoint(conn) {
-            let e = NetworkEndpoint {
-                host,
-                port,
-                protocol: if https { "https" } else { "http" }.to_string(),
-                tls: if https {
-                    "verified (system roots + tls.ca_file)".to_string()
-                } else {
-                    "none: plain HTTP (needs allow_http and --allow-insecure)".to_string()
-                },
-            };
-            if !endpoints.contains(&e) {
-                endpoints.push(e);
-            }
-        }
-    }
     let source_schema = match (&copy.from.schema, format_of(&copy.from)) {
         (Some(s), _) => format!("declared: {}", crate::schema::format_schema(s)),
         (None, Some(Format::Csv | Format::Json)) => format!(
@@ -112,7 +92,16 @@ pub fn plan_copy(spec: &Spec, copy: &Copy) -> CopyPlan {
         publish,
         source_region: region(spec, &copy.from),
         sink_region: region(spec, &copy.to),
-        endpoints,
+        endpoints: [&copy.from, &copy.to]
+            .into_iter()
+            .filter_map(|ep| spec.connections.get(&ep.connection))
+            .filter_map(connect::network_endpoint)
+            .fold(Vec::new(), |mut all, e| {
+                if !all.contains(&e) {
+                    all.push(e);
+                }
+                all
+            }),
     }
 }
 
@@ -140,28 +129,44 @@ pub fn print_human(plans: &[CopyPlan]) {
         ));
         out.push_str(&format!("  mode:     {}\n", p.mode));
         out.push_str(&format!("  publish:  {}\n", p.publish));
-        if p.source_region.is_some() || p.sink_region.is_some() {
-            out.push_str(&format!(
-                "  regions:  {} -> {}\n",
-                p.source_region.as_deref().unwrap_or("unknown"),
-                p.sink_region.as_deref().unwrap_or("unknown")
-            ));
-        }
+        out.push_str(&format!(
+            "  regions:  {} -> {}\n",
+            p.source_region.as_deref().unwrap_or("unknown"),
+            p.sink_region.as_deref().unwrap_or("unknown")
+        ));
         out.push('\n');
     }
-    let endpoints: Vec<&NetworkEndpoint> = plans.iter().flat_map(|p| &p.endpoints).collect();
+    let endpoints = all_endpoints(plans);
     if endpoints.is_empty() {
         out.push_str("network endpoints: none (local files only; convoy needs no inbound port)\n");
     } else {
-        out.push_str("network endpoints (outbound only):\n");
-        for e in endpoints {
-            out.push_str(&format!(
-                "  {}:{}  {}  {}\n",
-                e.host, e.port, e.protocol, e.tls
-            ));
+        out.push_str("network endpoints (outbound only; convoy needs no inbound port):\n");
+        let hp: Vec<String> = endpoints
+            .iter()
+            .map(|e| format!("{}:{}", e.host, e.port))
+            .collect();
+        let w = hp.iter().map(String::len).max().unwrap_or(0);
+        let pw = endpoints
+            .iter()
+            .map(|e| e.protocol.len())
+            .max()
+            .unwrap_or(0);
+        for (e, hp) in endpoints.iter().zip(&hp) {
+            out.push_str(&format!("  {hp:<w$}  {:<pw$}  {}\n", e.protocol, e.tls));
         }
     }
     print!("{}", crate::security::redact::redact(&out));
+}
+
+/// Every endpoint of these plans, once each, in first-seen order.
+pub fn all_endpoints(plans: &[CopyPlan]) -> Vec<NetworkEndpoint> {
+    let mut all: Vec<NetworkEndpoint> = Vec::new();
+    for e in plans.iter().flat_map(|p| &p.endpoints) {
+        if !all.contains(e) {
+            all.push(e.clone());
+        }
+    }
+    all
 }
 
 /// Refuse (exit 3) a copy whose known regions differ, unless allowed by the

@@ -82,6 +82,8 @@ pub struct CopyReport {
     pub details: Vec<String>,
     pub outputs: Vec<Output>,
     pub warnings: Vec<String>,
+    /// Insecure settings this copy used (allowed by `--allow-insecure`).
+    pub insecure: Vec<String>,
     pub error: Option<ErrorReport>,
     #[serde(skip)]
     pub rendered_error: Option<String>,
@@ -109,6 +111,7 @@ impl CopyReport {
             details: Vec::new(),
             outputs: Vec::new(),
             warnings: Vec::new(),
+            insecure: Vec::new(),
             error: None,
             rendered_error: None,
         }
@@ -322,48 +325,68 @@ impl Progress {
             return CopyProgress {
                 bar: Some(bar),
                 task: Some(task),
+                last_line: None,
             };
         }
         if !self.quiet && self.mode == ProgressMode::Always {
-            let name = name.to_string();
-            let started = Instant::now();
+            let line = plain_line(name.to_string(), counters, Instant::now());
+            eprintln!("{}: started", name);
+            let ticker = line.clone();
             let task = tokio::spawn(async move {
                 loop {
-                    tokio::time::sleep(Duration::from_secs(5)).await;
-                    let rows = counters.rows.load(Ordering::Relaxed);
-                    let read = counters.bytes_read.load(Ordering::Relaxed);
-                    let total = counters.bytes_total.load(Ordering::Relaxed);
-                    let secs = started.elapsed().as_secs_f64();
-                    eprintln!(
-                        "{name}: {rows} rows, {} of {} read, {:.0} rows/s, {:.0}s",
-                        human_bytes(read),
-                        human_bytes(total),
-                        rows as f64 / secs.max(0.001),
-                        secs
-                    );
+                    tokio::time::sleep(PLAIN_EVERY).await;
+                    eprintln!("{}", ticker());
                 }
             });
             return CopyProgress {
                 bar: None,
                 task: Some(task),
+                last_line: Some(line),
             };
         }
         CopyProgress {
             bar: None,
             task: None,
+            last_line: None,
         }
     }
+}
+
+/// How often `--progress always` prints a line when stderr is not a terminal.
+const PLAIN_EVERY: Duration = Duration::from_secs(5);
+
+type LineFn = Arc<dyn Fn() -> String + Send + Sync>;
+
+fn plain_line(name: String, counters: Arc<Counters>, started: Instant) -> LineFn {
+    Arc::new(move || {
+        let rows = counters.rows.load(Ordering::Relaxed);
+        let read = counters.bytes_read.load(Ordering::Relaxed);
+        let total = counters.bytes_total.load(Ordering::Relaxed);
+        let secs = started.elapsed().as_secs_f64();
+        redact(&format!(
+            "{name}: {rows} rows, {} of {} read, {:.0} rows/s, {:.1}s",
+            human_bytes(read),
+            human_bytes(total),
+            rows as f64 / secs.max(0.001),
+            secs
+        ))
+    })
 }
 
 pub struct CopyProgress {
     bar: Option<ProgressBar>,
     task: Option<tokio::task::JoinHandle<()>>,
+    /// Plain mode: the last line is printed when the copy ends.
+    last_line: Option<LineFn>,
 }
 
 impl CopyProgress {
     pub fn finish(self) {
         if let Some(t) = self.task {
             t.abort();
+        }
+        if let Some(line) = self.last_line {
+            eprintln!("{}", line());
         }
         if let Some(b) = self.bar {
             b.finish_and_clear();

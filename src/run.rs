@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use crate::connect::{self, Counters, OpenContext, Output, Partition, Sink};
-use crate::error::{self, ExitKind};
+use crate::error;
 use crate::report::{CopyReport, Progress, Status};
 use crate::spec::{Copy, Spec};
 
@@ -87,6 +87,37 @@ fn produce_blocking(
     Ok(())
 }
 
+/// Send an async partition's batches into the channel, waiting on the budget.
+async fn produce_stream(
+    mut stream: futures::stream::BoxStream<'static, Result<RecordBatch>>,
+    tx: mpsc::Sender<Item>,
+    budget: Budget,
+    cancel: CancellationToken,
+) -> Result<()> {
+    use futures::StreamExt;
+    loop {
+        let next = tokio::select! {
+            _ = cancel.cancelled() => return Ok(()),
+            next = stream.next() => next,
+        };
+        let Some(batch) = next else {
+            return Ok(());
+        };
+        let batch = batch?;
+        if batch.num_rows() == 0 {
+            continue;
+        }
+        let cost = budget.cost(&batch);
+        let permit = match budget.permits.clone().acquire_many_owned(cost).await {
+            Ok(p) => p,
+            Err(_) => return Ok(()),
+        };
+        if tx.send((batch, permit)).await.is_err() {
+            return Ok(());
+        }
+    }
+}
+
 /// Everything a run needs besides the spec.
 pub struct RunContext {
     pub cancel: CancellationToken,
@@ -95,9 +126,9 @@ pub struct RunContext {
     pub run_date: String,
     pub progress: Progress,
     pub allow_cross_region: bool,
-    /// `--allow-insecure`.
+    /// `--allow-insecure` was given.
     pub allow_insecure: bool,
-    /// `--vault`.
+    /// `--vault`, for `${secret:…}` references in connections.
     pub vault: Option<std::path::PathBuf>,
 }
 
@@ -114,6 +145,7 @@ pub async fn run_copy(spec: &Spec, copy: &Copy, ctx: &RunContext) -> CopyReport 
         run_date: ctx.run_date.clone(),
         allow_insecure: ctx.allow_insecure,
         vault: ctx.vault.clone(),
+        insecure: Default::default(),
     };
     let bar = ctx.progress.start(&copy.name, counters.clone());
     let result = match crate::plan::check_regions(spec, copy, ctx.allow_cross_region) {
@@ -121,6 +153,10 @@ pub async fn run_copy(spec: &Spec, copy: &Copy, ctx: &RunContext) -> CopyReport 
         Err(e) => Err(e),
     };
     bar.finish();
+    if let Ok(notes) = open.insecure.lock() {
+        report.insecure = notes.clone();
+        report.warnings.extend(notes.iter().cloned());
+    }
     report.duration = started.elapsed();
     report.rows_read = counters.rows.load(Ordering::Relaxed);
     report.bytes_read = counters.bytes_read.load(Ordering::Relaxed);
@@ -164,7 +200,7 @@ async fn transfer(
     report.details = source.details();
     let schema = source.schema();
     report.schema = Some(crate::schema::format_schema(&schema));
-    let mut sink = connect::open_sink(spec, &copy.to, open)?;
+    let mut sink = connect::open_sink(spec, &copy.to, &copy.mode, open)?;
     report.sink = sink.describe();
     if ctx.dry_run {
         return Ok(Vec::new());
@@ -210,6 +246,9 @@ async fn pump(
             Partition::Blocking(iter) => tokio::task::spawn_blocking(move || {
                 produce_blocking(iter, tx, budget, cancel, handle)
             }),
+            Partition::Stream(stream) => {
+                tokio::spawn(async move { produce_stream(stream, tx, budget, cancel).await })
+            }
         });
     }
     drop(tx);
@@ -241,31 +280,15 @@ async fn pump(
     // Stop producers that are still running: close the budget and the channel.
     budget.permits.close();
     drop(rx);
-    let interrupted = failure
-        .as_ref()
-        .is_some_and(|f| error::exit_kind(f) == ExitKind::Interrupted);
-    for p in producers {
-        if interrupted {
-            // A reader blocked on a pipe that sends nothing more would never
-            // return: do not wait for it; it holds nothing the sink needs.
-            continue;
-        }
-        let result = p
-            .await
-            .map_err(|e| anyhow::anyhow!("internal error in a reader: {e}"))
-            .and_then(|r| r);
-        if let Err(e) = result {
-            // A read error explains a stopped pipeline better than what followed.
-            if failure
-                .as_ref()
-                .is_none_or(|f| error::exit_kind(f) != ExitKind::Interrupted)
-            {
-                failure = Some(e);
-            }
-        }
-    }
     if let Some(e) = failure {
+        // Producers stop at their next batch; one blocked reading a silent
+        // pipe is not waited for (the runtime abandons it at exit).
         return Err(e);
+    }
+    // The channel closed because every producer finished: collect their results.
+    for p in producers {
+        p.await
+            .map_err(|e| anyhow::anyhow!("internal error in a reader: {e}"))??;
     }
     if cancel.is_cancelled() {
         return Err(error::interrupted());
@@ -398,12 +421,13 @@ mod tests {
             run_date: "2026-01-01".into(),
             allow_insecure: false,
             vault: None,
+            insecure: Default::default(),
         };
         let source = Box::new(MemorySource(vec![batch(10), batch(5)]));
         let err = pump(source, &mut sink, &open, &open.cancel)
             .await
             .unwrap_err();
-        assert_eq!(error::exit_kind(&err), ExitKind::Verify);
+        assert_eq!(error::exit_kind(&err), error::ExitKind::Verify);
         assert!(err.to_string().contains("15 rows were read"), "{err}");
         assert!(!sink.committed);
     }

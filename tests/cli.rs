@@ -28,7 +28,7 @@ mode = "merge"
     assert_eq!(run.code, 2, "{}", run.stderr);
     for e in [
         "bad.toml has 6 errors",
-        r#"copy[0].from.delimter: unknown key"#,
+        r#"copy[0].from.delimter: unknown key (did you mean csv = { delimiter = … }?)"#,
         r#"copy[0].to.format: unknown format "parqet" (did you mean "parquet"?)"#,
         r#"copy[1].form: unknown key (did you mean "from"?)"#,
         r#"copy[1].from: missing"#,
@@ -277,4 +277,49 @@ fn committed_completions_are_current() {
             "completions/{file} is stale; run scripts/completions"
         );
     }
+}
+
+#[test]
+fn progress_always_prints_plain_lines_when_stderr_is_not_a_terminal() {
+    let dir = Dir::new();
+    dir.write("in.csv", "id\n1\n2\n3\n");
+    let run = dir.run(&["copy", "in.csv", "out.parquet", "--progress", "always"]);
+    run.ok();
+    assert!(run.stderr.contains("copy: started"), "{}", run.stderr);
+    assert!(run.stderr.contains("copy: 3 rows"), "{}", run.stderr);
+    // Default (auto) prints nothing when stderr is not a terminal.
+    let run = dir.run(&["copy", "in.csv", "out2.parquet"]);
+    run.ok();
+    assert_eq!(run.stderr, "");
+}
+
+/// The README's first command and the example spec work as written.
+#[test]
+fn readme_main_job_and_example_spec_work() {
+    let dir = Dir::new();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = dir.path("orders.parquet");
+    let run = dir.run(&[
+        "copy",
+        root.join("examples/data/orders.csv").to_str().unwrap(),
+        out.to_str().unwrap(),
+    ]);
+    run.ok();
+    assert!(run.stdout.contains("succeeded"), "{}", run.stdout);
+    assert_eq!(crate::support::parquet_table(&out).num_rows(), 6);
+    // The example spec, run from a copy of examples/ (it writes beside itself).
+    dir.write(
+        "ex/nightly.toml",
+        std::fs::read(root.join("examples/nightly.toml")).unwrap(),
+    );
+    dir.write(
+        "ex/data/orders.csv",
+        std::fs::read(root.join("examples/data/orders.csv")).unwrap(),
+    );
+    let run = dir.run(&["run", "ex/nightly.toml", "--json"]);
+    run.ok();
+    let json = run.json();
+    assert_eq!(json["copies"][0]["rows_written"], 6);
+    assert_eq!(json["copies"][1]["outputs"].as_array().unwrap().len(), 2);
+    assert!(dir.path("ex/out/feed/_convoy_manifest.json").exists());
 }

@@ -571,7 +571,7 @@ fn interrupt_leaves_an_existing_destination_byte_identical() {
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
         unsafe { libc::kill(child.id() as i32, signal) };
-        let out = child.wait_with_output().unwrap();
+        let out = crate::support::wait_within(child, 20);
         drop(writer);
         assert_eq!(
             out.status.code(),
@@ -620,6 +620,16 @@ fn output_is_deterministic_and_parquet_settings_apply() {
         meta.row_group(0).column(0).compression(),
         parquet::basic::Compression::SNAPPY
     );
+    // Columns encoded in parallel still line up row by row.
+    let t = parquet_table(&dir.path("a.parquet"));
+    let ids = t.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
+    let vs = t.column(1).as_any().downcast_ref::<Int64Array>().unwrap();
+    assert_eq!(ids.values().to_vec(), (0..1000).collect::<Vec<i64>>());
+    assert!(ids
+        .values()
+        .iter()
+        .zip(vs.values())
+        .all(|(i, v)| *v == i * 3));
     dir.run(&["copy", "in.csv", "b.csv", "-q"]).ok();
     dir.run(&["copy", "in.csv", "c.csv", "-q"]).ok();
     assert_eq!(
@@ -675,8 +685,7 @@ fn interrupt_while_opening_a_silent_pipe() {
     let writer = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(300));
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let started = std::time::Instant::now();
-    let out = child.wait_with_output().unwrap();
+    let out = crate::support::wait_within(child, 5);
     drop(writer);
     assert_eq!(
         out.status.code(),
@@ -684,6 +693,5 @@ fn interrupt_while_opening_a_silent_pipe() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(started.elapsed() < std::time::Duration::from_secs(5));
     assert!(!dir.path("out.parquet").exists());
 }

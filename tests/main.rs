@@ -1,8 +1,12 @@
 //! Black-box tests of the convoy binary. One test binary keeps link time
 //! down; each module covers one area.
 
+mod canary;
+mod check;
 mod cli;
 mod files;
+mod mssql;
 mod objstore;
+mod postgres;
 mod secrets;
 mod support;

@@ -9,7 +9,9 @@
 //! the destination exactly as it was.
 
 pub mod file;
+pub mod mssql;
 pub mod objstore;
+pub mod postgres;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -29,6 +31,8 @@ pub type BatchIter = Box<dyn Iterator<Item = Result<RecordBatch>> + Send>;
 /// One independently readable share of a source.
 pub enum Partition {
     Blocking(BatchIter),
+    /// An async stream (network sources: database cursors, COPY streams).
+    Stream(futures::stream::BoxStream<'static, Result<RecordBatch>>),
 }
 
 pub trait Source: Send {
@@ -101,10 +105,25 @@ pub struct OpenContext {
     pub run_id: String,
     /// `YYYY-MM-DD` (UTC) for `{run_date}` in destination paths.
     pub run_date: String,
-    /// `--allow-insecure`: insecure settings a spec asks for are permitted.
+    /// `--allow-insecure`: settings such as `trust_server_certificate = true`
+    /// are honoured (with a warning) instead of refused.
     pub allow_insecure: bool,
-    /// `--vault`, for `${secret:…}` references in connections.
+    /// `--vault`: where `${secret:…}` references are looked up.
     pub vault: Option<std::path::PathBuf>,
+    /// Insecure settings in use, for the warning and the summary.
+    pub insecure: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl OpenContext {
+    /// Warn about an insecure setting the user allowed, and record it for the summary.
+    pub fn note_insecure(&self, what: String) {
+        eprintln!("warning: {}", crate::security::redact::redact(&what));
+        if let Ok(mut v) = self.insecure.lock() {
+            if !v.contains(&what) {
+                v.push(what);
+            }
+        }
+    }
 }
 
 /// The kind of store an endpoint names.
@@ -120,7 +139,10 @@ fn not_available(kind: Kind) -> anyhow::Error {
             "{} connections are not available in this version of convoy",
             kind.name()
         ),
-        Some("local files and object stores (s3, azure, gcs, https) are supported".to_string()),
+        Some(
+            "local files, object stores (s3, azure, gcs, https), PostgreSQL and SQL Server are supported"
+                .to_string(),
+        ),
     )
 }
 
@@ -128,17 +150,47 @@ fn not_available(kind: Kind) -> anyhow::Error {
 pub fn open_source(spec: &Spec, ep: &Endpoint, ctx: &OpenContext) -> Result<Box<dyn Source>> {
     match kind_of(spec, ep) {
         Kind::Local => Ok(Box::new(file::FileSource::open(spec, ep, ctx)?)),
+        Kind::Postgres => Ok(Box::new(postgres::PgSource::open(spec, ep, ctx)?)),
+        Kind::Mssql => Ok(Box::new(mssql::MssqlSource::open(spec, ep, ctx)?)),
         k if objstore::handles(k) => objstore::open_source(spec, ep, ctx),
         other => Err(not_available(other)),
     }
 }
 
 /// Open the sink an endpoint names. Nothing is written before `begin`.
-pub fn open_sink(spec: &Spec, ep: &Endpoint, ctx: &OpenContext) -> Result<Box<dyn Sink>> {
+pub fn open_sink(
+    spec: &Spec,
+    ep: &Endpoint,
+    mode: &crate::spec::Mode,
+    ctx: &OpenContext,
+) -> Result<Box<dyn Sink>> {
     match kind_of(spec, ep) {
         Kind::Local => Ok(Box::new(file::FileSink::new(spec, ep, ctx)?)),
+        Kind::Postgres => Ok(Box::new(postgres::PgSink::new(spec, ep, mode, ctx)?)),
+        Kind::Mssql => Ok(Box::new(mssql::MssqlSink::new(spec, ep, mode, ctx)?)),
         k if objstore::handles(k) => objstore::open_sink(spec, ep, ctx),
         other => Err(not_available(other)),
+    }
+}
+
+/// The outbound network endpoint a connection needs (None for local files).
+pub fn network_endpoint(conn: &crate::spec::Connection) -> Option<crate::plan::NetworkEndpoint> {
+    match conn.kind {
+        Kind::Postgres => Some(postgres::network_endpoint(&conn.settings)),
+        Kind::Mssql => Some(mssql::network_endpoint(&conn.settings)),
+        k if objstore::handles(k) => objstore::network_endpoint(conn).map(|(host, port, https)| {
+            crate::plan::NetworkEndpoint {
+                host,
+                port,
+                protocol: if https { "https" } else { "http" }.to_string(),
+                tls: if https {
+                    "verified (system roots + tls.ca_file)".to_string()
+                } else {
+                    "none: plain HTTP (needs allow_http and --allow-insecure)".to_string()
+                },
+            }
+        }),
+        _ => None,
     }
 }
 
@@ -162,4 +214,28 @@ pub fn describe(spec: &Spec, ep: &Endpoint) -> String {
     } else {
         format!("{} {} {what}", kind.name(), ep.connection)
     }
+}
+
+/// The vault named on the command line (`--vault`), for resolving
+/// `${secret:…}` and `${sealed:…}` references; set once at start.
+pub static VAULT: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
+
+/// Resolve a credential setting: a `${secret:…}`, `${env:…}`, `${file:…}` or
+/// `${sealed:…}` reference. `field` names the setting in messages (never the
+/// value); relative `${file:…}` paths start at `base_dir`.
+pub fn resolve_secret(
+    value: &str,
+    field: &str,
+    base_dir: &std::path::Path,
+) -> Result<crate::security::Secret> {
+    let ctx = crate::security::reference::ResolveContext::new(VAULT.get().cloned().flatten())
+        .with_base_dir(base_dir);
+    crate::security::reference::resolve(value, &ctx).map_err(|e| {
+        let message = format!("{field}: {e}");
+        match e.exit_code() {
+            3 => crate::error::policy(message, e.hint()),
+            2 => crate::error::usage(message, e.hint()),
+            _ => crate::error::input(message, e.hint()),
+        }
+    })
 }

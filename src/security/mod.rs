@@ -10,6 +10,7 @@ pub mod redact;
 pub mod reference;
 pub mod sealed;
 pub mod secret;
+pub mod tls;
 pub mod vault;
 
 pub use secret::Secret;

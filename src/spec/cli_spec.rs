@@ -20,8 +20,11 @@ pub fn from_args(source: &str, destination: &str, opts: &CopyOpts) -> anyhow::Re
     let mut connections = BTreeMap::new();
     let mut from = Endpoint::new(LOCAL);
     let mut to = Endpoint::new(LOCAL);
-    for (arg, text, ep) in [("SRC", source, &mut from), ("DST", destination, &mut to)] {
-        match endpoint(text)? {
+    for (arg, role, text, ep) in [
+        ("SRC", "source", source, &mut from),
+        ("DST", "destination", destination, &mut to),
+    ] {
+        match endpoint(text, role)? {
             Ok((e, conn)) => {
                 *ep = e;
                 if let Some((name, c)) = conn {
@@ -30,6 +33,10 @@ pub fn from_args(source: &str, destination: &str, opts: &CopyOpts) -> anyhow::Re
             }
             Err(message) => err(arg, message),
         }
+    }
+    if let Some(q) = &opts.query {
+        from.query = Some(q.clone());
+        from.table = None;
     }
     for (flag, value, ep) in [
         ("--source-format", &opts.source_format, &mut from),
@@ -105,15 +112,39 @@ pub fn from_args(source: &str, destination: &str, opts: &CopyOpts) -> anyhow::Re
     }
     let mode = match opts.mode.as_deref() {
         None | Some("replace") => Mode::Replace,
+        Some("merge") => {
+            if opts.key.is_empty() {
+                err(
+                    "--mode",
+                    "merge needs the key columns: --key id (repeatable)".into(),
+                );
+            }
+            Mode::Merge {
+                key: opts.key.clone(),
+            }
+        }
+        Some("incremental") => match &opts.cursor {
+            Some(c) => Mode::Incremental { cursor: c.clone() },
+            None => {
+                err("--mode", "incremental needs --cursor COLUMN".into());
+                Mode::Replace
+            }
+        },
         Some("append") => Mode::Append,
         Some(other) => {
             err(
                 "--mode",
-                format!("unknown or unsupported mode {other:?} for a command-line copy (replace, append)"),
+                format!("unknown mode {other:?} (replace, append, merge, incremental)"),
             );
             Mode::Replace
         }
     };
+    if !opts.key.is_empty() && !matches!(mode, Mode::Merge { .. }) {
+        err("--key", "only used with --mode merge".into());
+    }
+    if opts.cursor.is_some() && !matches!(mode, Mode::Incremental { .. }) {
+        err("--cursor", "only used with --mode incremental".into());
+    }
     let spec = Spec {
         base_dir: ".".into(),
         connections,
@@ -130,6 +161,9 @@ pub fn from_args(source: &str, destination: &str, opts: &CopyOpts) -> anyhow::Re
         e.path = e
             .path
             .replace("copy[0].from.path", "SRC")
+            .replace("copy[0].from.table", "SRC")
+            .replace("copy[0].from.query", "--query")
+            .replace("copy[0].to.table", "DST")
             .replace("copy[0].to.path", "DST")
             .replace("copy[0].to.format", "--format")
             .replace("copy[0].from.format", "--source-format")
@@ -150,10 +184,20 @@ pub fn from_args(source: &str, destination: &str, opts: &CopyOpts) -> anyhow::Re
 
 type Located = Result<(Endpoint, Option<(String, Connection)>), String>;
 
-/// A command-line location: an object store URL (with an implicit
-/// connection of its own) or a local path. Credentials never come from a
-/// URL: one that carries a password is refused (exit 3).
-fn endpoint(text: &str) -> anyhow::Result<Located> {
+/// A command-line location: a database or object store URL (with an
+/// implicit connection of its own) or a local path. Credentials never come
+/// from a URL: one that carries a password is refused (exit 3).
+fn endpoint(text: &str, role: &str) -> anyhow::Result<Located> {
+    if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+        let (conn, ep) = postgres_url(text)?;
+        return Ok(Ok((ep, Some((conn.name.clone(), conn)))));
+    }
+    if crate::connect::mssql::config::is_url(text) {
+        let (mut conn, mut ep) = crate::connect::mssql::config::parse_url(text)?;
+        ep.connection = role.to_string();
+        conn.name = role.to_string();
+        return Ok(Ok((ep, Some((role.to_string(), conn)))));
+    }
     let Some((scheme, rest)) = text.split_once("://") else {
         return Ok(Ok((local(text), None)));
     };
@@ -221,8 +265,9 @@ fn endpoint(text: &str) -> anyhow::Result<Located> {
     Ok(Ok((
         ep,
         Some((
-            name,
+            name.clone(),
             Connection {
+                name,
                 kind,
                 region: None,
                 settings,
@@ -235,6 +280,152 @@ fn local(path: &str) -> Endpoint {
     let mut ep = Endpoint::new(LOCAL);
     ep.path = Some(path.to_string());
     ep
+}
+
+/// `postgres://user@host:port/db?table=schema.t` → a connection and an
+/// endpoint. A password in the URL is refused: argv is visible to every user
+/// of the machine and ends up in shell history.
+pub fn postgres_url(text: &str) -> anyhow::Result<(Connection, Endpoint)> {
+    let rest = text
+        .strip_prefix("postgresql://")
+        .or_else(|| text.strip_prefix("postgres://"))
+        .unwrap_or(text);
+    let (rest, query) = match rest.split_once('?') {
+        Some((r, q)) => (r, Some(q)),
+        None => (rest, None),
+    };
+    let (authority, database) = match rest.split_once('/') {
+        Some((a, d)) => (a, Some(percent_decode(d))),
+        None => (rest, None),
+    };
+    let (userinfo, hostport) = match authority.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, authority),
+    };
+    let mut settings = toml::Table::new();
+    if let Some(u) = userinfo {
+        if u.contains(':') {
+            return Err(crate::error::policy(
+                "a password in a postgres:// URL is refused (command lines are visible to other users and kept in shell history)",
+                Some("remove it from the URL and set PGPASSWORD in the environment, or use a spec with password = \"${env:NAME}\"".to_string()),
+            ));
+        }
+        settings.insert("user".into(), percent_decode(u).into());
+    }
+    let bad = |m: String| {
+        crate::error::usage(
+            m,
+            Some("expected postgres://user@host:port/database?table=schema.table".to_string()),
+        )
+    };
+    let (host, port) = if let Some(h) = hostport.strip_prefix('[') {
+        let (h, p) = h
+            .split_once(']')
+            .ok_or_else(|| bad(format!("unbalanced [ in {hostport:?}")))?;
+        (h.to_string(), p.strip_prefix(':'))
+    } else {
+        match hostport.rsplit_once(':') {
+            Some((h, p)) => (h.to_string(), Some(p)),
+            None => (hostport.to_string(), None),
+        }
+    };
+    if host.is_empty() {
+        return Err(bad("the URL names no host".into()));
+    }
+    settings.insert("host".into(), host.clone().into());
+    if let Some(p) = port {
+        let n: u16 = p.parse().map_err(|_| bad(format!("invalid port {p:?}")))?;
+        settings.insert("port".into(), toml::Value::Integer(n.into()));
+    }
+    if let Some(d) = &database {
+        if !d.is_empty() {
+            settings.insert("database".into(), d.clone().into());
+        }
+    }
+    let mut ep = Endpoint::new("");
+    let mut tls = toml::Table::new();
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let v = percent_decode(v);
+        match k {
+            "table" => ep.table = Some(v),
+            "query" => ep.query = Some(v),
+            "application_name" => {
+                settings.insert(k.into(), v.into());
+            }
+            "connect_timeout" => {
+                let n: i64 = v.parse().map_err(|_| bad(format!("invalid connect_timeout {v:?}")))?;
+                settings.insert(k.into(), toml::Value::Integer(n));
+            }
+            "sslrootcert" | "ca_file" => {
+                tls.insert("ca_file".into(), v.into());
+            }
+            "sslmode" => match v.as_str() {
+                "verify-full" => {}
+                "disable" => {
+                    tls.insert("mode".into(), "disable".into());
+                }
+                other => {
+                    return Err(bad(format!(
+                        "sslmode={other} is not supported: convoy always verifies TLS (verify-full); sslmode=disable needs --allow-insecure"
+                    )))
+                }
+            },
+            "password" => {
+                return Err(crate::error::policy(
+                    "a password in a postgres:// URL is refused",
+                    Some("set PGPASSWORD in the environment instead".to_string()),
+                ))
+            }
+            other => {
+                return Err(bad(format!(
+                    "unknown URL parameter {other:?} (known: table, query, sslrootcert, sslmode, application_name, connect_timeout)"
+                )))
+            }
+        }
+    }
+    if !tls.is_empty() {
+        settings.insert("tls".into(), toml::Value::Table(tls));
+    }
+    let name = format!(
+        "{}{}{}/{}",
+        userinfo.map(|u| format!("{u}@")).unwrap_or_default(),
+        host,
+        port.map(|p| format!(":{p}")).unwrap_or_default(),
+        database.unwrap_or_default()
+    );
+    ep.connection = name.clone();
+    Ok((
+        Connection {
+            name,
+            kind: Kind::Postgres,
+            region: None,
+            settings,
+        },
+        ep,
+    ))
+}
+
+/// Decode `%XX` escapes (and `+` as a space) in a URL component.
+pub(crate) fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Some(v) = std::str::from_utf8(&b[i + 1..i + 3])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if b[i] == b'+' { b' ' } else { b[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -261,6 +452,26 @@ mod tests {
         assert!(!c.from.csv.header);
         assert_eq!(c.to.max_rows_per_file, Some(10));
         assert_eq!(c.from.schema.as_ref().unwrap().fields().len(), 2);
+    }
+
+    #[test]
+    fn postgres_urls_make_a_connection() {
+        let (c, ep) =
+            postgres_url("postgres://loader@db.corp:5433/sales?table=public.orders").unwrap();
+        assert_eq!(c.kind, Kind::Postgres);
+        assert_eq!(c.settings["host"].as_str(), Some("db.corp"));
+        assert_eq!(c.settings["port"].as_integer(), Some(5433));
+        assert_eq!(c.settings["user"].as_str(), Some("loader"));
+        assert_eq!(c.settings["database"].as_str(), Some("sales"));
+        assert_eq!(ep.table.as_deref(), Some("public.orders"));
+        assert_eq!(ep.connection, c.name);
+    }
+
+    #[test]
+    fn a_password_in_a_postgres_url_is_refused() {
+        let e = postgres_url("postgresql://u:secret@h/db?table=t").unwrap_err();
+        assert_eq!(crate::error::exit_kind(&e), crate::error::ExitKind::Policy);
+        assert!(crate::error::hint(&e).unwrap().contains("PGPASSWORD"));
     }
 
     #[test]

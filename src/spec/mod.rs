@@ -67,6 +67,8 @@ impl Kind {
 /// each connector turns them into its own validated runtime configuration.
 #[derive(Debug, Clone)]
 pub struct Connection {
+    /// The name the spec gives it (its key under `[connections]`).
+    pub name: String,
     pub kind: Kind,
     pub region: Option<String>,
     pub settings: toml::Table,
@@ -182,7 +184,7 @@ impl Default for CsvOptions {
 /// Parquet writer settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParquetOptions {
-    /// `zstd` (default, level 3), `zstd(N)`, `snappy`, `lz4`, `gzip` or `none`.
+    /// `zstd` (default, level 1), `zstd(N)`, `snappy`, `lz4`, `gzip` or `none`.
     pub compression: String,
     pub row_group_size: usize,
 }
@@ -223,6 +225,17 @@ pub struct Endpoint {
     pub parquet: ParquetOptions,
     pub max_rows_per_file: Option<u64>,
     pub infer_rows: usize,
+    /// Parallel partitioned read of a database source.
+    pub partition: Option<PartitionSpec>,
+}
+
+/// `partition = { column = "id", count = N }`: read a database source in
+/// `count` ranges of an integer `column`, read in parallel: from one
+/// exported snapshot on PostgreSQL, each on its own connection on SQL Server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionSpec {
+    pub column: String,
+    pub count: usize,
 }
 
 impl Endpoint {
@@ -238,6 +251,7 @@ impl Endpoint {
             parquet: ParquetOptions::default(),
             max_rows_per_file: None,
             infer_rows: DEFAULT_INFER_ROWS,
+            partition: None,
         }
     }
 }

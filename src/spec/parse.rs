@@ -37,7 +37,9 @@ const ENDPOINT_KEYS: &[&str] = &[
     "parquet",
     "max_rows_per_file",
     "infer_rows",
+    "partition",
 ];
+const PARTITION_KEYS: &[&str] = &["column", "count"];
 const CSV_KEYS: &[&str] = &["header", "delimiter", "quote", "escape", "null"];
 const PARQUET_KEYS: &[&str] = &["compression", "row_group_size"];
 const MODES: &[&str] = &["append", "replace", "merge", "incremental"];
@@ -137,6 +139,8 @@ pub fn parse_str(text: &str, source: &str, base_dir: std::path::PathBuf) -> anyh
     if let Some(spec) = &spec {
         errors.extend(validate::check(spec));
     }
+    // In file order: copy[2] before copy[10].
+    errors.sort_by_cached_key(|e| natural_key(&e.path));
     match spec {
         Some(spec) if errors.is_empty() => Ok(spec),
         _ => Err(SpecErrors {
@@ -187,6 +191,27 @@ fn refuse_literal_secrets(spec: &Spec, source: &str) -> anyhow::Result<()> {
     ))
 }
 
+/// Orders `copy[2].to` before `copy[10].from`: numbers compare as numbers.
+fn natural_key(path: &str) -> Vec<(String, u64)> {
+    let mut out = Vec::new();
+    let mut text = String::new();
+    let mut chars = path.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() {
+            let mut n = c.to_digit(10).unwrap_or(0) as u64;
+            while let Some(d) = chars.peek().and_then(|d| d.to_digit(10)) {
+                n = n.saturating_mul(10).saturating_add(d as u64);
+                chars.next();
+            }
+            out.push((std::mem::take(&mut text), n));
+        } else {
+            text.push(c);
+        }
+    }
+    out.push((text, 0));
+    out
+}
+
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
@@ -229,9 +254,19 @@ impl Walker {
     fn keys(&mut self, path: &str, table: &Table, allowed: &[&str]) {
         for key in table.keys() {
             if !allowed.contains(&key.as_str()) {
-                let hint = match suggest(key, allowed.iter().copied()) {
-                    Some(s) => format!(" (did you mean \"{s}\"?)"),
-                    None => format!(" (expected one of: {})", allowed.join(", ")),
+                // A setting that belongs one level down, e.g. `delimiter`
+                // written beside `path` instead of inside `csv = { … }`.
+                let nested = [("csv", CSV_KEYS), ("parquet", PARQUET_KEYS)]
+                    .into_iter()
+                    .filter(|(table, _)| allowed.contains(table))
+                    .find_map(|(table, keys)| {
+                        suggest(key, keys.iter().copied())
+                            .map(|k| format!("{table} = {{ {k} = … }}"))
+                    });
+                let hint = match (suggest(key, allowed.iter().copied()), nested) {
+                    (Some(s), _) => format!(" (did you mean \"{s}\"?)"),
+                    (None, Some(n)) => format!(" (did you mean {n}?)"),
+                    (None, None) => format!(" (expected one of: {})", allowed.join(", ")),
                 };
                 self.err(join(path, key), format!("unknown key{hint}"));
             }
@@ -329,7 +364,7 @@ impl Walker {
                 let path = format!("connections.{name}");
                 match value {
                     Value::Table(t) => {
-                        if let Some(c) = self.connection(&path, t) {
+                        if let Some(c) = self.connection(&path, name, t) {
                             connections.insert(name.clone(), c);
                         }
                     }
@@ -385,7 +420,7 @@ impl Walker {
         })
     }
 
-    fn connection(&mut self, path: &str, t: &Table) -> Option<Connection> {
+    fn connection(&mut self, path: &str, name: &str, t: &Table) -> Option<Connection> {
         let kind_name = match t.get("kind") {
             None => {
                 self.err(
@@ -419,6 +454,7 @@ impl Walker {
         settings.remove("kind");
         settings.remove("region");
         Some(Connection {
+            name: name.to_string(),
             kind,
             region,
             settings,
@@ -562,6 +598,30 @@ impl Walker {
         }
         if let Some(n) = self.positive(path, t, "max_rows_per_file") {
             ep.max_rows_per_file = Some(n);
+        }
+        if let Some(pt) = self.table(path, t, "partition") {
+            let p = join(path, "partition");
+            self.keys(&p, pt, PARTITION_KEYS);
+            let column = self.string(&p, pt, "column");
+            let count = self.positive(&p, pt, "count");
+            if column.is_none() {
+                self.err(
+                    join(&p, "column"),
+                    "missing (an integer column to split by)",
+                );
+            }
+            if count.is_none() && !pt.contains_key("count") {
+                self.err(
+                    join(&p, "count"),
+                    "missing (how many ranges to read in parallel)",
+                );
+            }
+            if let (Some(column), Some(count)) = (column, count) {
+                ep.partition = Some(super::PartitionSpec {
+                    column,
+                    count: count.min(256) as usize,
+                });
+            }
         }
         self.endpoint_options(path, t, &mut ep);
         ep

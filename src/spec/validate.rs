@@ -85,6 +85,12 @@ fn check_source(path: &str, ep: &Endpoint, kind: Kind, errors: &mut Vec<SpecErro
         if ep.path.is_none() {
             err("path", format!("a {} source needs a path", kind.name()));
         }
+        if ep.partition.is_some() {
+            err(
+                "partition",
+                "partitioned reads are for database sources".into(),
+            );
+        }
         for (field, set) in [("table", ep.table.is_some()), ("query", ep.query.is_some())] {
             if set {
                 err(
@@ -130,6 +136,12 @@ fn check_sink(path: &str, ep: &Endpoint, kind: Kind, errors: &mut Vec<SpecError>
     };
     if ep.query.is_some() {
         err("query", "a destination takes a table, not a query".into());
+    }
+    if ep.partition.is_some() {
+        err(
+            "partition",
+            "partition applies to the source (from = …)".into(),
+        );
     }
     if ep.schema.is_some() {
         err(

@@ -11,6 +11,7 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 
 pub mod objstore;
+pub mod pg;
 
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_convoy")
@@ -131,4 +132,24 @@ pub fn parquet_table(path: &Path) -> RecordBatch {
 
 pub fn schema_of(batch: &RecordBatch) -> SchemaRef {
     Arc::clone(&batch.schema())
+}
+
+/// Wait for a child, failing the test (and killing the child) if it does not
+/// end in time: a hung convoy must fail the suite, not stall it.
+pub fn wait_within(mut child: std::process::Child, secs: u64) -> Output {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        if child.try_wait().expect("wait").is_some() {
+            return child.wait_with_output().expect("output");
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("output");
+            panic!(
+                "convoy did not exit within {secs}s:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }

@@ -211,7 +211,12 @@ mod tests {
         assert_eq!(infer_one(&["1", "-2", ""]), DataType::Int64);
         assert_eq!(
             infer_one(&["1.50", "-2", "3.1234"]),
-            DataType::Decimal128(38, 4)
+            DataType::Decimal128(18, 4)
+        );
+        assert_eq!(
+            infer_one(&["12345678901234.5", "1"]),
+            DataType::Decimal128(38, 1),
+            "too little headroom in decimal(18,1)"
         );
         assert_eq!(infer_one(&["1.5", "2e-7"]), DataType::Float64);
         assert_eq!(infer_one(&["true", "FALSE"]), DataType::Boolean);

@@ -79,7 +79,7 @@ fn base_dir(spec: &Spec, ep: &Endpoint) -> PathBuf {
     }
 }
 
-fn resolve(spec: &Spec, ep: &Endpoint, path: &str) -> PathBuf {
+pub(crate) fn resolve(spec: &Spec, ep: &Endpoint, path: &str) -> PathBuf {
     let p = Path::new(path);
     let base = base_dir(spec, ep);
     if p.is_absolute() || path == "-" || base == Path::new(".") {

@@ -337,8 +337,8 @@ fn build_error(identity: &str, e: object_store::Error) -> anyhow::Error {
     )
 }
 
-fn warn_insecure(identity: &str, what: &str) {
-    eprintln!("warning: {identity}: {what} (allowed by --allow-insecure)");
+fn warn_insecure(ctx: &OpenContext, identity: &str, what: &str) {
+    ctx.note_insecure(format!("{identity}: {what} (allowed by --allow-insecure)"));
 }
 
 /// Build the store a connection names.
@@ -387,7 +387,7 @@ fn s3(s: &Settings, ctx: &OpenContext) -> Result<Store> {
     if let Some(endpoint) = b.get_config_value(&AmazonS3ConfigKey::Endpoint) {
         insecure = check_scheme(&endpoint, allow_http, ctx, &identity)?;
         if insecure {
-            warn_insecure(&identity, "plain HTTP endpoint");
+            warn_insecure(ctx, &identity, "plain HTTP endpoint");
         }
     }
     if let Some(k) = s.plain_or_reference("access_key_id")? {
@@ -438,7 +438,7 @@ fn s3(s: &Settings, ctx: &OpenContext) -> Result<Store> {
     }
     let (opts, tls_off) = client_options(s, insecure, ctx)?;
     if tls_off {
-        warn_insecure(&identity, "certificate verification is off");
+        warn_insecure(ctx, &identity, "certificate verification is off");
     }
     let store = b
         .with_allow_http(insecure)
@@ -494,7 +494,7 @@ fn azure(s: &Settings, ctx: &OpenContext) -> Result<Store> {
     if let Some(endpoint) = endpoint {
         insecure = check_scheme(&endpoint, allow_http, ctx, &identity)?;
         if insecure {
-            warn_insecure(&identity, "plain HTTP endpoint");
+            warn_insecure(ctx, &identity, "plain HTTP endpoint");
         }
     }
     if account.is_none() && !emulator {
@@ -517,7 +517,7 @@ fn azure(s: &Settings, ctx: &OpenContext) -> Result<Store> {
     }
     let (opts, tls_off) = client_options(s, insecure, ctx)?;
     if tls_off {
-        warn_insecure(&identity, "certificate verification is off");
+        warn_insecure(ctx, &identity, "certificate verification is off");
     }
     let store = b
         .with_allow_http(insecure)
@@ -548,7 +548,7 @@ pub fn gcs(s: &Settings, ctx: &OpenContext) -> Result<(GoogleCloudStorageBuilder
     }
     let (opts, tls_off) = client_options(s, false, ctx)?;
     if tls_off {
-        warn_insecure(&identity, "certificate verification is off");
+        warn_insecure(ctx, &identity, "certificate verification is off");
     }
     let b = b.with_client_options(opts).with_retry(retry_config(s)?);
     debug_assert_eq!(
@@ -580,11 +580,11 @@ fn http(s: &Settings, ctx: &OpenContext) -> Result<Store> {
     let allow_http = s.boolean("allow_http")?;
     let insecure = check_scheme(&url, allow_http, ctx, &identity)?;
     if insecure {
-        warn_insecure(&identity, "plain HTTP");
+        warn_insecure(ctx, &identity, "plain HTTP");
     }
     let (opts, tls_off) = client_options(s, insecure, ctx)?;
     if tls_off {
-        warn_insecure(&identity, "certificate verification is off");
+        warn_insecure(ctx, &identity, "certificate verification is off");
     }
     let store = HttpBuilder::new()
         .with_url(url.trim_end_matches('/'))
@@ -615,11 +615,13 @@ mod tests {
             run_date: "2026-01-01".into(),
             allow_insecure,
             vault: None,
+            insecure: Default::default(),
         }
     }
 
     fn conn(kind: Kind, toml_text: &str) -> Connection {
         Connection {
+            name: "c".into(),
             kind,
             region: None,
             settings: toml_text.parse().unwrap(),

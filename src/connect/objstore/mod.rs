@@ -81,7 +81,7 @@ fn connection<'a>(spec: &'a Spec, ep: &Endpoint) -> &'a Connection {
         .expect("validated: the connection exists")
 }
 
-fn open_store(spec: &Spec, ep: &Endpoint, ctx: &OpenContext) -> Result<Store> {
+pub fn open_store(spec: &Spec, ep: &Endpoint, ctx: &OpenContext) -> Result<Store> {
     let conn = connection(spec, ep);
     let settings = Settings::new(&ep.connection, conn, &spec.base_dir, ctx);
     builder::build(&settings, ctx)

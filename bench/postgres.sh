@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Benchmark convoy's PostgreSQL connector against psql's own COPY, measured in
+# the same run on the same throwaway cluster (TLS on, verified).
+#
+#   bench/postgres.sh [ROWS]        (default 2,000,000)
+#
+# Needs: PostgreSQL 15 server binaries in /usr/lib/postgresql/15/bin, psql,
+# openssl (for the test certificate), GNU time, and a release build
+# (cargo build --release; CONVOY=path/to/convoy to use another binary).
+# Runs as root: the server runs as the postgres user.
+set -euo pipefail
+
+ROWS=${1:-2000000}
+BIN=/usr/lib/postgresql/15/bin
+HERE=$(cd "$(dirname "$0")/.." && pwd)
+CONVOY=${CONVOY:-${CARGO_TARGET_DIR:-$HERE/target}/release/convoy}
+[ -x "$CONVOY" ] || { echo "missing $CONVOY: run cargo build --release" >&2; exit 1; }
+for b in initdb pg_ctl; do [ -x "$BIN/$b" ] || { echo "missing $BIN/$b" >&2; exit 1; }; done
+
+W=$(mktemp -d /tmp/convoy-bench.XXXXXX)
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+export PGPASSWORD=bench-pw
+cleanup() { runuser -u postgres -- "$BIN/pg_ctl" -D "$W/data" stop -m immediate >/dev/null 2>&1 || true; rm -rf "$W"; }
+trap cleanup EXIT
+
+# Certificate authority and server certificate for "localhost".
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+  -subj "/CN=convoy bench CA" -keyout "$W/ca.key" -out "$W/ca.pem" 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
+  -keyout "$W/server.key" -out "$W/server.csr" 2>/dev/null
+printf 'subjectAltName=DNS:localhost\n' > "$W/ext"
+openssl x509 -req -in "$W/server.csr" -CA "$W/ca.pem" -CAkey "$W/ca.key" -CAcreateserial \
+  -days 2 -extfile "$W/ext" -out "$W/server.crt" 2>/dev/null
+
+echo "$PGPASSWORD" > "$W/pw"
+chown -R postgres:postgres "$W"
+runuser -u postgres -- "$BIN/initdb" -D "$W/data" -U postgres --pwfile "$W/pw" -A scram-sha-256 -E UTF8 --no-sync >/dev/null
+cp "$W/server.crt" "$W/server.key" "$W/data/"
+chown postgres:postgres "$W/data/server.crt" "$W/data/server.key"; chmod 600 "$W/data/server.key"
+cat >> "$W/data/postgresql.conf" <<CONF
+port = $PORT
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$W'
+ssl = on
+ssl_cert_file = 'server.crt'
+ssl_key_file = 'server.key'
+shared_buffers = '256MB'
+max_wal_size = '4GB'
+CONF
+printf 'hostssl all all 127.0.0.1/32 scram-sha-256\nhostnossl all all 0.0.0.0/0 reject\n' > "$W/data/pg_hba.conf"
+runuser -u postgres -- "$BIN/pg_ctl" -D "$W/data" -l "$W/log" -w start >/dev/null
+
+CONN="host=localhost port=$PORT user=postgres dbname=postgres sslmode=verify-full sslrootcert=$W/ca.pem"
+q() { psql "$CONN" -X -q -A -t -v ON_ERROR_STOP=1 -c "$1"; }
+
+echo "creating a $ROWS-row table…"
+q "create table t (id bigint primary key, n int, amount numeric(18,4), x double precision, s text, sn text,
+      at timestamptz, ok bool, u uuid);
+   insert into t select g, g % 1000, (g::bigint * 7919 % 100000000) / 10000.0, g / 3.0, md5(g::text),
+      case when g % 3 = 0 then null else 'note ' || g end, '2024-01-01'::timestamptz + g * interval '1 second',
+      g % 2 = 0, md5(g::text)::uuid from generate_series(1, $ROWS) g;"
+q "vacuum analyze t"
+# Booleans as true/false: convoy's CSV reader does not read PostgreSQL's t/f.
+q "copy (select id, n, amount, x, s, sn, at, case when ok then 'true' when not ok then 'false' end as ok, u from t)
+   to stdout (format csv, header)" > "$W/t.csv"
+
+cat > "$W/spec.toml" <<SPEC
+[connections.pg]
+kind = "postgres"
+host = "localhost"
+port = $PORT
+database = "postgres"
+user = "postgres"
+password = "\${env:PGPASSWORD}"
+tls = { ca_file = "$W/ca.pem" }
+
+[[copy]]
+name = "to_parquet"
+from = { connection = "pg", table = "t" }
+to = { path = "$W/t.parquet" }
+
+[[copy]]
+name = "pg_to_pg"
+from = { connection = "pg", table = "t" }
+to = { connection = "pg", table = "t_copy" }
+mode = "replace"
+
+[[copy]]
+name = "csv_to_pg"
+from = { path = "$W/t.csv", schema = "id:int64,n:int32,amount:decimal(18,4),x:float64,s:string,sn:string,at:timestamptz,ok:bool,u:uuid" }
+to = { connection = "pg", table = "t_csv" }
+mode = "replace"
+SPEC
+
+# measure NAME CMD…: prints wall seconds, rows/s and peak RSS (MiB).
+measure() {
+  local name=$1; shift
+  /usr/bin/time -f "%e %M" -o "$W/time" "$@" >/dev/null
+  read -r secs kib < "$W/time"
+  awk -v n="$name" -v s="$secs" -v k="$kib" -v r="$ROWS" \
+    'BEGIN { printf "%-34s %8.2f s %12.0f rows/s %8.1f MiB\n", n, s, r / s, k / 1024 }'
+  echo "$secs" > "$W/last"
+}
+ratio() { awk -v a="$1" -v b="$2" -v lim="$3" 'BEGIN { printf "  ratio %.2f× (target ≤ %s×)\n\n", a / b, lim }'; }
+
+echo
+echo "PG → Parquet"
+measure "psql COPY binary > /dev/null" sh -c "psql '$CONN' -X -c 'copy t to stdout (format binary)' > /dev/null"; b=$(cat "$W/last")
+measure "convoy → parquet" "$CONVOY" run "$W/spec.toml" --copy to_parquet --progress never -q; c=$(cat "$W/last")
+ratio "$c" "$b" 1.15
+
+echo "PG → PG (same server)"
+q "create table t_psql (like t)"
+measure "psql COPY | psql COPY" sh -c "psql '$CONN' -X -c 'copy t to stdout (format binary)' | psql '$CONN' -X -c 'copy t_psql from stdin (format binary)'"; b=$(cat "$W/last")
+q "create table t_copy (like t)"
+measure "convoy pg → pg (replace)" "$CONVOY" run "$W/spec.toml" --copy pg_to_pg --progress never -q; c=$(cat "$W/last")
+ratio "$c" "$b" 1.1
+
+echo "CSV → PG (new table, exact types)"
+q "create table t_psql_csv (like t)"
+measure "psql copy-from-csv (client side)" psql "$CONN" -X -c "\\copy t_psql_csv from '$W/t.csv' (format csv, header)"; b=$(cat "$W/last")
+measure "convoy csv → pg" "$CONVOY" run "$W/spec.toml" --copy csv_to_pg --progress never -q; c=$(cat "$W/last")
+ratio "$c" "$b" 0.45
+
+echo "checks: rows in t_copy=$(q 'select count(*) from t_copy'), t_csv=$(q 'select count(*) from t_csv')"

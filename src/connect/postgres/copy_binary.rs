@@ -1,0 +1,821 @@
+//! PostgreSQL's binary COPY format, straight to and from Arrow.
+//!
+//! Written by hand because no crate decodes binary COPY into Arrow builders:
+//! `postgres-types` decodes one value at a time into Rust values, which would
+//! cost an allocation per text value and a detour per row. The format is
+//! small and stable (a header, then per row a field count and length-prefixed
+//! values in each type's `send` form); see the PostgreSQL manual, "COPY —
+//! Binary Format".
+
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail, Result};
+use arrow::array::*;
+use arrow::datatypes::{i256, DataType, IntervalMonthDayNano, SchemaRef, TimeUnit};
+use bytes::{BufMut, BytesMut};
+
+use super::types::Wire;
+
+const SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
+/// Days from 1970-01-01 (Arrow) to 2000-01-01 (PostgreSQL).
+const PG_EPOCH_DAYS: i32 = 10_957;
+const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
+
+/// Decodes a binary COPY stream into record batches.
+pub struct Decoder {
+    schema: SchemaRef,
+    wires: Vec<Wire>,
+    builders: Vec<Box<dyn ArrayBuilder>>,
+    pending: BytesMut,
+    header_done: bool,
+    finished: bool,
+    pub rows: usize,
+    pub bytes: usize,
+}
+
+impl Decoder {
+    pub fn new(schema: SchemaRef, wires: Vec<Wire>) -> Decoder {
+        let builders = schema
+            .fields()
+            .iter()
+            .map(|f| make_builder(f.data_type(), 1024))
+            .collect();
+        Decoder {
+            schema,
+            wires,
+            builders,
+            pending: BytesMut::new(),
+            header_done: false,
+            finished: false,
+            rows: 0,
+            bytes: 0,
+        }
+    }
+
+    /// Decode every complete row in `chunk`; keep the rest for the next one.
+    pub fn feed(&mut self, chunk: &[u8]) -> Result<()> {
+        self.bytes += chunk.len();
+        if self.pending.is_empty() {
+            let used = self.parse(chunk)?;
+            self.pending.extend_from_slice(&chunk[used..]);
+        } else {
+            self.pending.extend_from_slice(chunk);
+            let buf = std::mem::take(&mut self.pending);
+            let used = self.parse(&buf)?;
+            self.pending.extend_from_slice(&buf[used..]);
+        }
+        Ok(())
+    }
+
+    /// The stream ended: it must have ended with the trailer.
+    pub fn end(&self) -> Result<()> {
+        if !self.finished || !self.pending.is_empty() {
+            bail!("the COPY stream ended in the middle of a row");
+        }
+        Ok(())
+    }
+
+    /// The rows decoded so far, as a batch.
+    pub fn flush(&mut self) -> Result<RecordBatch> {
+        let columns: Vec<ArrayRef> = self.builders.iter_mut().map(|b| b.finish()).collect();
+        self.rows = 0;
+        self.bytes = 0;
+        Ok(RecordBatch::try_new(self.schema.clone(), columns)?)
+    }
+
+    fn parse(&mut self, buf: &[u8]) -> Result<usize> {
+        let mut pos = 0;
+        if !self.header_done {
+            if buf.len() < SIGNATURE.len() + 8 {
+                return Ok(0);
+            }
+            if &buf[..SIGNATURE.len()] != SIGNATURE {
+                bail!("not a binary COPY stream");
+            }
+            let ext = i32::from_be_bytes(buf[15..19].try_into().unwrap()) as usize;
+            if buf.len() < 19 + ext {
+                return Ok(0);
+            }
+            pos = 19 + ext;
+            self.header_done = true;
+        }
+        let ncols = self.wires.len();
+        while pos + 2 <= buf.len() {
+            let n = i16::from_be_bytes([buf[pos], buf[pos + 1]]);
+            if n == -1 {
+                self.finished = true;
+                return Ok(pos + 2);
+            }
+            if n as usize != ncols {
+                bail!("COPY row has {n} fields, expected {ncols}");
+            }
+            // Is the whole row here?
+            let mut p = pos + 2;
+            let mut complete = true;
+            for _ in 0..ncols {
+                if p + 4 > buf.len() {
+                    complete = false;
+                    break;
+                }
+                let len = i32::from_be_bytes(buf[p..p + 4].try_into().unwrap());
+                p += 4;
+                if len > 0 {
+                    p += len as usize;
+                }
+            }
+            if !complete || p > buf.len() {
+                break;
+            }
+            let mut p = pos + 2;
+            for c in 0..ncols {
+                let len = i32::from_be_bytes(buf[p..p + 4].try_into().unwrap());
+                p += 4;
+                let value = if len < 0 {
+                    None
+                } else {
+                    let v = &buf[p..p + len as usize];
+                    p += len as usize;
+                    Some(v)
+                };
+                append(self.builders[c].as_mut(), &self.wires[c], value)
+                    .map_err(|e| anyhow!("column \"{}\": {e}", self.schema.field(c).name()))?;
+            }
+            pos = p;
+            self.rows += 1;
+        }
+        Ok(pos)
+    }
+}
+
+fn be_i16(v: &[u8]) -> Result<i16> {
+    Ok(i16::from_be_bytes(
+        v.try_into().map_err(|_| anyhow!("bad int2 length"))?,
+    ))
+}
+fn be_i32(v: &[u8]) -> Result<i32> {
+    Ok(i32::from_be_bytes(
+        v.try_into().map_err(|_| anyhow!("bad int4 length"))?,
+    ))
+}
+fn be_i64(v: &[u8]) -> Result<i64> {
+    Ok(i64::from_be_bytes(
+        v.try_into().map_err(|_| anyhow!("bad int8 length"))?,
+    ))
+}
+
+fn b<T: 'static>(builder: &mut dyn ArrayBuilder) -> &mut T {
+    builder
+        .as_any_mut()
+        .downcast_mut::<T>()
+        .expect("builder matches the wire type")
+}
+
+fn jsonb_text(v: &[u8]) -> Result<&str> {
+    match v.split_first() {
+        Some((1, rest)) => utf8(rest),
+        _ => Err(anyhow!("unknown jsonb version")),
+    }
+}
+
+fn utf8(v: &[u8]) -> Result<&str> {
+    std::str::from_utf8(v).map_err(|_| anyhow!("text is not valid UTF-8"))
+}
+
+/// Append one value (None = NULL) in its `send` form to a builder.
+fn append(builder: &mut dyn ArrayBuilder, wire: &Wire, v: Option<&[u8]>) -> Result<()> {
+    macro_rules! put {
+        ($ty:ty, $conv:expr) => {{
+            let bl = b::<$ty>(builder);
+            match v {
+                None => bl.append_null(),
+                Some(v) => bl.append_value($conv(v)?),
+            }
+        }};
+    }
+    match wire {
+        Wire::Bool => put!(BooleanBuilder, |v: &[u8]| Ok::<_, anyhow::Error>(
+            v.first() == Some(&1)
+        )),
+        Wire::Int2 => put!(Int16Builder, be_i16),
+        Wire::Int4 => put!(Int32Builder, be_i32),
+        Wire::Int8 => put!(Int64Builder, be_i64),
+        Wire::Float4 => put!(Float32Builder, |v: &[u8]| be_i32(v)
+            .map(|i| f32::from_bits(i as u32))),
+        Wire::Float8 => put!(Float64Builder, |v: &[u8]| be_i64(v)
+            .map(|i| f64::from_bits(i as u64))),
+        Wire::Numeric { scale } => {
+            if let Some(bl) = builder.as_any_mut().downcast_mut::<Decimal128Builder>() {
+                match v {
+                    None => bl.append_null(),
+                    Some(v) => {
+                        let x = decode_numeric(v, *scale)?;
+                        bl.append_value(
+                            x.to_i128()
+                                .ok_or_else(|| anyhow!("numeric value out of range"))?,
+                        )
+                    }
+                }
+            } else {
+                put!(Decimal256Builder, |v| decode_numeric(v, *scale))
+            }
+        }
+        Wire::Text | Wire::NumericText | Wire::Inet { .. } => put!(StringBuilder, utf8),
+        Wire::Jsonb => put!(StringBuilder, jsonb_text),
+        Wire::Bytea => {
+            let bl = b::<BinaryBuilder>(builder);
+            match v {
+                None => bl.append_null(),
+                Some(v) => bl.append_value(v),
+            }
+        }
+        Wire::Date => put!(Date32Builder, |v: &[u8]| {
+            let d = be_i32(v)?;
+            if d == i32::MAX || d == i32::MIN {
+                bail!("infinite dates cannot be copied; cast or filter them in --query");
+            }
+            Ok(d + PG_EPOCH_DAYS)
+        }),
+        Wire::Time => put!(Time64MicrosecondBuilder, be_i64),
+        Wire::Timestamp => put!(TimestampMicrosecondBuilder, |v: &[u8]| {
+            let t = be_i64(v)?;
+            if t == i64::MAX || t == i64::MIN {
+                bail!("infinite timestamps cannot be copied; cast or filter them in --query");
+            }
+            Ok(t + PG_EPOCH_MICROS)
+        }),
+        Wire::Interval => put!(IntervalMonthDayNanoBuilder, |v: &[u8]| {
+            if v.len() != 16 {
+                bail!("bad interval length");
+            }
+            let micros = be_i64(&v[..8])?;
+            let days = be_i32(&v[8..12])?;
+            let months = be_i32(&v[12..16])?;
+            Ok(IntervalMonthDayNano::new(
+                months,
+                days,
+                micros
+                    .checked_mul(1000)
+                    .ok_or_else(|| anyhow!("interval out of range"))?,
+            ))
+        }),
+        Wire::Uuid => {
+            let bl = b::<FixedSizeBinaryBuilder>(builder);
+            match v {
+                None => bl.append_null(),
+                Some(v) => bl.append_value(v)?,
+            }
+        }
+        Wire::Array { elem, .. } => {
+            let bl = b::<ListBuilder<Box<dyn ArrayBuilder>>>(builder);
+            let Some(v) = v else {
+                bl.append_null();
+                return Ok(());
+            };
+            let ndim = be_i32(&v[..4])?;
+            if ndim == 0 {
+                bl.append(true);
+                return Ok(());
+            }
+            if ndim != 1 {
+                bail!("only one-dimensional arrays can be copied (found {ndim} dimensions)");
+            }
+            let count = be_i32(&v[12..16])?;
+            let mut p = 20;
+            for _ in 0..count {
+                let len = be_i32(&v[p..p + 4])?;
+                p += 4;
+                let item = if len < 0 {
+                    None
+                } else {
+                    let it = &v[p..p + len as usize];
+                    p += len as usize;
+                    Some(it)
+                };
+                append(bl.values().as_mut(), elem, item)?;
+            }
+            bl.append(true);
+        }
+    }
+    Ok(())
+}
+
+fn pow10(n: u32) -> i256 {
+    let mut x = i256::ONE;
+    for _ in 0..n {
+        x = x.wrapping_mul(i256::from_i128(10));
+    }
+    x
+}
+
+/// A numeric's `send` form as an integer scaled by 10^scale; refuses values
+/// that would need rounding, NaN and infinities.
+pub fn decode_numeric(v: &[u8], scale: i8) -> Result<i256> {
+    if v.len() < 8 {
+        bail!("bad numeric length");
+    }
+    let ndigits = be_i16(&v[0..2])? as i32;
+    let weight = be_i16(&v[2..4])? as i32;
+    let sign = u16::from_be_bytes([v[4], v[5]]);
+    match sign {
+        0x0000 | 0x4000 => {}
+        0xC000 => bail!("NaN cannot be stored in a decimal column"),
+        _ => bail!("infinity cannot be stored in a decimal column"),
+    }
+    let mut acc = i256::ZERO;
+    let ten_k = i256::from_i128(10_000);
+    for i in 0..ndigits as usize {
+        let d = be_i16(&v[8 + 2 * i..10 + 2 * i])?;
+        acc = acc
+            .checked_mul(ten_k)
+            .and_then(|a| a.checked_add(i256::from_i128(d as i128)))
+            .ok_or_else(|| anyhow!("numeric value out of range"))?;
+    }
+    // acc × 10000^(weight − ndigits + 1), rescaled to 10^scale.
+    let exp = 4 * (weight - ndigits + 1) + scale as i32;
+    if ndigits > 0 {
+        if exp >= 0 {
+            acc = acc
+                .checked_mul(pow10(exp as u32))
+                .ok_or_else(|| anyhow!("numeric value out of range"))?;
+        } else {
+            let div = pow10((-exp) as u32);
+            if acc.wrapping_rem(div) != i256::ZERO {
+                bail!("numeric value has more decimal places than the column's scale {scale}");
+            }
+            acc = acc.wrapping_div(div);
+        }
+    }
+    Ok(if sign == 0x4000 {
+        acc.wrapping_neg()
+    } else {
+        acc
+    })
+}
+
+/// Write a numeric's `send` form straight from a decimal's unscaled 128-bit
+/// value, without text: base-10000 groups aligned on the decimal point.
+/// Returns false (writing nothing) when the value is too large to align in
+/// 128 bits or the scale is negative; the caller then uses the text path.
+pub fn encode_numeric_i128(out: &mut BytesMut, v: i128, scale: i8) -> bool {
+    if scale < 0 {
+        return false;
+    }
+    let s = scale as u32;
+    let pad = (4 - s % 4) % 4;
+    let Some(mut u) = v.unsigned_abs().checked_mul(10u128.pow(pad)) else {
+        return false;
+    };
+    let frac_groups = ((s + pad) / 4) as i32;
+    // Least significant group first; 128 bits hold at most 10 groups.
+    let mut groups = [0i16; 10];
+    let mut n = 0;
+    while u > u64::MAX as u128 {
+        groups[n] = (u % 10_000) as i16;
+        u /= 10_000;
+        n += 1;
+    }
+    let mut small = u as u64;
+    while small > 0 {
+        groups[n] = (small % 10_000) as i16;
+        small /= 10_000;
+        n += 1;
+    }
+    let low = groups[..n].iter().take_while(|&&g| g == 0).count();
+    let ndigits = n - low;
+    if ndigits == 0 {
+        out.put_i32(8);
+        out.put_i16(0);
+        out.put_i16(0);
+        out.put_u16(0);
+        out.put_u16(s as u16);
+        return true;
+    }
+    out.put_i32(8 + 2 * ndigits as i32);
+    out.put_i16(ndigits as i16);
+    out.put_i16((n as i32 - 1 - frac_groups) as i16);
+    out.put_u16(if v < 0 { 0x4000 } else { 0 });
+    out.put_u16(s as u16);
+    for g in groups[low..n].iter().rev() {
+        out.put_i16(*g);
+    }
+    true
+}
+
+/// Write a numeric's `send` form for a decimal given as digits.
+pub fn encode_numeric(out: &mut BytesMut, negative: bool, int_digits: &str, frac_digits: &str) {
+    let dscale = frac_digits.len() as u16;
+    let int_digits = int_digits.trim_start_matches('0');
+    let mut groups: Vec<i16> = Vec::new();
+    let lead = (4 - int_digits.len() % 4) % 4;
+    let padded_int: String = "0".repeat(lead) + int_digits;
+    for chunk in padded_int.as_bytes().chunks(4) {
+        groups.push(std::str::from_utf8(chunk).unwrap().parse().unwrap());
+    }
+    let mut weight = groups.len() as i32 - 1;
+    let trail = (4 - frac_digits.len() % 4) % 4;
+    let padded_frac: String = frac_digits.to_string() + &"0".repeat(trail);
+    for chunk in padded_frac.as_bytes().chunks(4) {
+        groups.push(std::str::from_utf8(chunk).unwrap().parse().unwrap());
+    }
+    while groups.first() == Some(&0) {
+        groups.remove(0);
+        weight -= 1;
+    }
+    while groups.last() == Some(&0) {
+        groups.pop();
+    }
+    let (weight, sign) = if groups.is_empty() {
+        (0, 0)
+    } else {
+        (weight, if negative { 0x4000u16 } else { 0 })
+    };
+    out.put_i32(8 + 2 * groups.len() as i32);
+    out.put_i16(groups.len() as i16);
+    out.put_i16(weight as i16);
+    out.put_u16(sign);
+    out.put_u16(dscale);
+    for g in groups {
+        out.put_i16(g);
+    }
+}
+
+/// Split a decimal string such as `-12.3400` into (negative, int, frac).
+fn parse_decimal_text(s: &str) -> Result<(bool, String, String)> {
+    let t = s.trim();
+    let (neg, body) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let (mantissa, exp) = match body.find(['e', 'E']) {
+        Some(i) => (
+            &body[..i],
+            body[i + 1..]
+                .parse::<i32>()
+                .map_err(|_| anyhow!("not a number: {s:?}"))?,
+        ),
+        None => (body, 0),
+    };
+    let (ip, fp) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if (ip.is_empty() && fp.is_empty())
+        || !ip.bytes().all(|c| c.is_ascii_digit())
+        || !fp.bytes().all(|c| c.is_ascii_digit())
+    {
+        bail!("not a number: {s:?}");
+    }
+    let mut digits = format!("{ip}{fp}");
+    let mut point = ip.len() as i32 + exp;
+    if point < 0 {
+        digits = "0".repeat((-point) as usize) + &digits;
+        point = 0;
+    }
+    if point as usize > digits.len() {
+        digits += &"0".repeat(point as usize - digits.len());
+    }
+    let (i, f) = digits.split_at(point as usize);
+    Ok((neg, i.to_string(), f.to_string()))
+}
+
+fn encode_decimal_int(out: &mut BytesMut, text: String, scale: i8) {
+    let (neg, digits) = match text.strip_prefix('-') {
+        Some(d) => (true, d.to_string()),
+        None => (false, text),
+    };
+    let s = scale.max(0) as usize;
+    let digits = if digits.len() <= s {
+        "0".repeat(s + 1 - digits.len()) + &digits
+    } else {
+        digits
+    };
+    let (i, f) = digits.split_at(digits.len() - s);
+    encode_numeric(out, neg, i, f);
+}
+
+/// Encode a batch (already cast to the wire's Arrow types) as binary COPY rows.
+pub fn encode_batch(out: &mut BytesMut, batch: &RecordBatch, wires: &[Wire]) -> Result<()> {
+    let ncols = batch.num_columns();
+    for row in 0..batch.num_rows() {
+        out.put_i16(ncols as i16);
+        for (c, wire) in wires.iter().enumerate() {
+            encode_value(out, batch.column(c).as_ref(), row, wire).map_err(|e| {
+                anyhow!(
+                    "row {row}, column \"{}\": {e}",
+                    batch.schema().field(c).name()
+                )
+            })?;
+        }
+    }
+    Ok(())
+}
+
+pub fn header(out: &mut BytesMut) {
+    out.put_slice(SIGNATURE);
+    out.put_i32(0);
+    out.put_i32(0);
+}
+
+pub fn trailer(out: &mut BytesMut) {
+    out.put_i16(-1);
+}
+
+fn encode_value(out: &mut BytesMut, array: &dyn Array, row: usize, wire: &Wire) -> Result<()> {
+    if array.is_null(row) {
+        out.put_i32(-1);
+        return Ok(());
+    }
+    match wire {
+        Wire::Bool => {
+            out.put_i32(1);
+            out.put_u8(array.as_boolean().value(row) as u8);
+        }
+        Wire::Int2 => {
+            out.put_i32(2);
+            out.put_i16(
+                array
+                    .as_primitive::<arrow::datatypes::Int16Type>()
+                    .value(row),
+            );
+        }
+        Wire::Int4 => {
+            out.put_i32(4);
+            out.put_i32(
+                array
+                    .as_primitive::<arrow::datatypes::Int32Type>()
+                    .value(row),
+            );
+        }
+        Wire::Int8 => {
+            out.put_i32(8);
+            out.put_i64(
+                array
+                    .as_primitive::<arrow::datatypes::Int64Type>()
+                    .value(row),
+            );
+        }
+        Wire::Float4 => {
+            out.put_i32(4);
+            out.put_f32(
+                array
+                    .as_primitive::<arrow::datatypes::Float32Type>()
+                    .value(row),
+            );
+        }
+        Wire::Float8 => {
+            out.put_i32(8);
+            out.put_f64(
+                array
+                    .as_primitive::<arrow::datatypes::Float64Type>()
+                    .value(row),
+            );
+        }
+        Wire::Numeric { scale } => {
+            if let DataType::Decimal128(..) = array.data_type() {
+                let v = array
+                    .as_primitive::<arrow::datatypes::Decimal128Type>()
+                    .value(row);
+                if encode_numeric_i128(out, v, *scale) {
+                    return Ok(());
+                }
+            }
+            let text = match array.data_type() {
+                DataType::Decimal128(..) => array
+                    .as_primitive::<arrow::datatypes::Decimal128Type>()
+                    .value(row)
+                    .to_string(),
+                _ => array
+                    .as_primitive::<arrow::datatypes::Decimal256Type>()
+                    .value(row)
+                    .to_string(),
+            };
+            encode_decimal_int(out, text, *scale);
+        }
+        Wire::NumericText => {
+            let s = array.as_string::<i32>().value(row);
+            let (neg, i, f) = parse_decimal_text(s)?;
+            encode_numeric(out, neg, &i, &f);
+        }
+        Wire::Text => {
+            let s = array.as_string::<i32>().value(row);
+            out.put_i32(s.len() as i32);
+            out.put_slice(s.as_bytes());
+        }
+        Wire::Jsonb => {
+            let s = array.as_string::<i32>().value(row);
+            out.put_i32(s.len() as i32 + 1);
+            out.put_u8(1);
+            out.put_slice(s.as_bytes());
+        }
+        Wire::Inet { cidr } => encode_inet(out, array.as_string::<i32>().value(row), *cidr)?,
+        Wire::Bytea => {
+            let v = array.as_binary::<i32>().value(row);
+            out.put_i32(v.len() as i32);
+            out.put_slice(v);
+        }
+        Wire::Date => {
+            out.put_i32(4);
+            out.put_i32(
+                array
+                    .as_primitive::<arrow::datatypes::Date32Type>()
+                    .value(row)
+                    - PG_EPOCH_DAYS,
+            );
+        }
+        Wire::Time => {
+            out.put_i32(8);
+            out.put_i64(
+                array
+                    .as_primitive::<arrow::datatypes::Time64MicrosecondType>()
+                    .value(row),
+            );
+        }
+        Wire::Timestamp => {
+            out.put_i32(8);
+            let t = array
+                .as_primitive::<arrow::datatypes::TimestampMicrosecondType>()
+                .value(row);
+            out.put_i64(t - PG_EPOCH_MICROS);
+        }
+        Wire::Interval => {
+            let v = array
+                .as_primitive::<arrow::datatypes::IntervalMonthDayNanoType>()
+                .value(row);
+            if v.nanoseconds % 1000 != 0 {
+                bail!("interval has nanoseconds; PostgreSQL keeps microseconds");
+            }
+            out.put_i32(16);
+            out.put_i64(v.nanoseconds / 1000);
+            out.put_i32(v.days);
+            out.put_i32(v.months);
+        }
+        Wire::Uuid => {
+            out.put_i32(16);
+            out.put_slice(array.as_fixed_size_binary().value(row));
+        }
+        Wire::Array { elem_oid, elem } => {
+            let list = array.as_list::<i32>();
+            let values = list.value(row);
+            let len_pos = out.len();
+            out.put_i32(0);
+            let start = out.len();
+            let n = values.len();
+            if n == 0 {
+                out.put_i32(0);
+                out.put_i32(0);
+                out.put_u32(*elem_oid);
+            } else {
+                out.put_i32(1);
+                out.put_i32(values.null_count().min(1) as i32);
+                out.put_u32(*elem_oid);
+                out.put_i32(n as i32);
+                out.put_i32(1);
+                for i in 0..n {
+                    encode_value(out, values.as_ref(), i, elem)?;
+                }
+            }
+            let len = (out.len() - start) as i32;
+            out[len_pos..len_pos + 4].copy_from_slice(&len.to_be_bytes());
+        }
+    }
+    Ok(())
+}
+
+fn encode_inet(out: &mut BytesMut, text: &str, cidr: bool) -> Result<()> {
+    let (addr, bits) = match text.split_once('/') {
+        Some((a, b)) => (
+            a,
+            Some(
+                b.parse::<u8>()
+                    .map_err(|_| anyhow!("bad prefix in {text:?}"))?,
+            ),
+        ),
+        None => (text, None),
+    };
+    let ip: std::net::IpAddr = addr
+        .parse()
+        .map_err(|_| anyhow!("not an IP address: {text:?}"))?;
+    let (family, bytes): (u8, Vec<u8>) = match ip {
+        std::net::IpAddr::V4(a) => (2, a.octets().to_vec()),
+        std::net::IpAddr::V6(a) => (3, a.octets().to_vec()),
+    };
+    let max = (bytes.len() * 8) as u8;
+    out.put_i32(4 + bytes.len() as i32);
+    out.put_u8(family);
+    out.put_u8(bits.unwrap_or(max));
+    out.put_u8(cidr as u8);
+    out.put_u8(bytes.len() as u8);
+    out.put_slice(&bytes);
+    Ok(())
+}
+
+/// Cast a batch's columns to the Arrow types the wires expect.
+pub fn conform(batch: &RecordBatch, types: &[DataType], schema: &SchemaRef) -> Result<RecordBatch> {
+    let mut cols = Vec::with_capacity(types.len());
+    for (i, dt) in types.iter().enumerate() {
+        let col = batch.column(i);
+        if col.data_type() == dt {
+            cols.push(col.clone());
+            continue;
+        }
+        let cast = match (col.data_type(), dt) {
+            // Timestamps of another unit: refuse to drop sub-microsecond digits.
+            (DataType::Timestamp(TimeUnit::Nanosecond, _), DataType::Timestamp(_, _)) => {
+                let a = col.as_primitive::<arrow::datatypes::TimestampNanosecondType>();
+                if a.iter().flatten().any(|v| v % 1000 != 0) {
+                    bail!(
+                        "column \"{}\" has nanoseconds; PostgreSQL keeps microseconds",
+                        batch.schema().field(i).name()
+                    );
+                }
+                arrow::compute::cast(col, dt)?
+            }
+            (DataType::Timestamp(_, _), DataType::Timestamp(u, _)) => {
+                // Same instant, the wire's unit; the zone is informational.
+                let tmp = arrow::compute::cast(col, &DataType::Timestamp(*u, None))?;
+                arrow::compute::cast(&tmp, dt)?
+            }
+            _ => arrow::compute::cast_with_options(
+                col,
+                dt,
+                &arrow::compute::CastOptions {
+                    safe: false,
+                    ..Default::default()
+                },
+            )?,
+        };
+        cols.push(cast);
+    }
+    let schema = Arc::new(arrow::datatypes::Schema::new(
+        schema
+            .fields()
+            .iter()
+            .zip(types)
+            .map(|(f, t)| f.as_ref().clone().with_data_type(t.clone()))
+            .collect::<Vec<_>>(),
+    ));
+    Ok(RecordBatch::try_new(schema, cols)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roundtrip_numeric(text: &str, scale: i8) -> String {
+        let (n, i, f) = parse_decimal_text(text).unwrap();
+        let mut out = BytesMut::new();
+        encode_numeric(&mut out, n, &i, &f);
+        let v = decode_numeric(&out[4..], scale).unwrap();
+        v.to_string()
+    }
+
+    #[test]
+    fn numerics_round_trip_exactly() {
+        assert_eq!(roundtrip_numeric("12345.6789", 4), "123456789");
+        assert_eq!(roundtrip_numeric("-0.0001", 4), "-1");
+        assert_eq!(roundtrip_numeric("0", 2), "0");
+        assert_eq!(roundtrip_numeric("100000000", 0), "100000000");
+        assert_eq!(roundtrip_numeric("1.5", 3), "1500");
+        let (n, i, f) = parse_decimal_text("1.23456").unwrap();
+        let mut out = BytesMut::new();
+        encode_numeric(&mut out, n, &i, &f);
+        assert!(
+            decode_numeric(&out[4..], 2).is_err(),
+            "rounding must be refused"
+        );
+    }
+
+    #[test]
+    fn decimal_ints_encode_with_their_scale() {
+        let mut out = BytesMut::new();
+        encode_decimal_int(&mut out, "-5".into(), 4);
+        assert_eq!(decode_numeric(&out[4..], 4).unwrap().to_string(), "-5");
+    }
+
+    #[test]
+    fn numeric_from_i128_matches_the_text_path() {
+        let values: [i128; 12] = [
+            0,
+            1,
+            -1,
+            9_999,
+            10_000,
+            -123_456_789,
+            1_299_000,
+            99_999_999_999_999_999,
+            i64::MAX as i128 * 1000,
+            -(10i128.pow(33)) + 7,
+            10i128.pow(37),
+            -5,
+        ];
+        for v in values {
+            for scale in [0i8, 1, 2, 4, 5, 8, 10] {
+                let mut fast = BytesMut::new();
+                let mut slow = BytesMut::new();
+                if !encode_numeric_i128(&mut fast, v, scale) {
+                    continue;
+                }
+                encode_decimal_int(&mut slow, v.to_string(), scale);
+                assert_eq!(fast, slow, "{v} at scale {scale}");
+            }
+        }
+    }
+}

@@ -1,0 +1,426 @@
+//! The one place TLS client configurations are built.
+//!
+//! Every connector that speaks TLS asks this module for its rustls
+//! `ClientConfig`; none builds its own. The rules:
+//!
+//! - TLS 1.2 is the minimum; 1.3 is preferred.
+//! - The server's certificate chain is verified against the operating
+//!   system's roots plus an optional `ca_file`, and its name against the host
+//!   convoy connected to. There is no "prefer" and no silent fallback.
+//! - `pin_sha256` names the SHA-256 of the server's SubjectPublicKeyInfo (hex
+//!   or base64). Pinning is meant for on-premises servers with self-signed
+//!   certificates: instead of switching verification off, the user says
+//!   exactly which key the server must hold. A pin **replaces** chain, name
+//!   and expiry checks (a self-signed certificate passes none of them), but
+//!   the handshake signature is still verified against the pinned key, so
+//!   only the holder of that private key can complete the handshake.
+//! - `mode = "disable"` turns TLS off. It is refused (exit 3) unless the
+//!   command line also says `--allow-insecure`, and is warned about.
+//!
+//! Handshake failures are turned into refusals that say which check failed
+//! and how to fix it ([`classify`]).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use base64::Engine;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
+use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
+use sha2::{Digest, Sha256};
+
+use crate::error;
+
+/// Whether TLS is used at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TlsMode {
+    /// Chain and host name verified (the default; needs no line in a spec).
+    #[default]
+    VerifyFull,
+    /// No TLS: only with `--allow-insecure`.
+    Disable,
+}
+
+/// TLS settings of a connection, as the spec gives them
+/// (`tls = { ca_file = "…", pin_sha256 = "…", mode = "disable" }`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsSettings {
+    /// Extra trusted CA certificates (PEM), on top of the system roots.
+    pub ca_file: Option<PathBuf>,
+    /// SHA-256 of the server's SubjectPublicKeyInfo, hex or base64.
+    pub pin_sha256: Option<String>,
+    pub mode: TlsMode,
+}
+
+const TLS_KEYS: &[&str] = &["ca_file", "pin_sha256", "mode"];
+
+impl TlsSettings {
+    /// Parse the `tls` value of a connection; relative `ca_file` paths resolve
+    /// against `base_dir`. Unknown keys are errors (exit 2).
+    pub fn from_toml(
+        value: Option<&toml::Value>,
+        base_dir: &Path,
+        path: &str,
+    ) -> Result<TlsSettings> {
+        let mut out = TlsSettings::default();
+        let Some(value) = value else {
+            return Ok(out);
+        };
+        let toml::Value::Table(t) = value else {
+            return Err(error::usage(
+                format!("{path}: expected a table such as {{ ca_file = \"ca.pem\" }}"),
+                None,
+            ));
+        };
+        let mut problems = Vec::new();
+        for key in t.keys() {
+            if !TLS_KEYS.contains(&key.as_str()) {
+                problems.push(format!(
+                    "{path}.{key}: unknown key (expected one of: {})",
+                    TLS_KEYS.join(", ")
+                ));
+            }
+        }
+        let string = |key: &str, problems: &mut Vec<String>| match t.get(key) {
+            None => None,
+            Some(toml::Value::String(s)) => Some(s.clone()),
+            Some(_) => {
+                problems.push(format!("{path}.{key}: expected a string"));
+                None
+            }
+        };
+        if let Some(f) = string("ca_file", &mut problems) {
+            out.ca_file = Some(base_dir.join(f));
+        }
+        if let Some(p) = string("pin_sha256", &mut problems) {
+            if let Err(e) = parse_pin(&p) {
+                problems.push(format!("{path}.pin_sha256: {e}"));
+            }
+            out.pin_sha256 = Some(p);
+        }
+        match string("mode", &mut problems).as_deref() {
+            None | Some("verify-full") | Some("verify_full") => {}
+            Some("disable") => out.mode = TlsMode::Disable,
+            Some(other) => problems.push(format!(
+                "{path}.mode: unknown TLS mode {other:?} (expected \"verify-full\" or \"disable\")"
+            )),
+        }
+        if problems.is_empty() {
+            Ok(out)
+        } else {
+            Err(error::usage(problems.join("\n"), None))
+        }
+    }
+
+    /// Refuse `mode = "disable"` unless `--allow-insecure` was given. The
+    /// caller warns about and records an allowed use (`OpenContext::note_insecure`).
+    pub fn check_allowed(&self, allow_insecure: bool, what: &str) -> Result<()> {
+        if self.mode != TlsMode::Disable {
+            return Ok(());
+        }
+        if !allow_insecure {
+            return Err(error::policy(
+                format!("{what}: TLS is disabled in the spec (tls = {{ mode = \"disable\" }}); refusing to connect in plaintext"),
+                Some("remove mode = \"disable\" (verified TLS is the default), or add --allow-insecure if plaintext is really intended".to_string()),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The 32 bytes of a pin given as hex (colons allowed) or base64.
+pub fn parse_pin(text: &str) -> std::result::Result<Vec<u8>, String> {
+    let t = text.trim();
+    let hexed: String = t.chars().filter(|c| *c != ':').collect();
+    if hexed.len() == 64 {
+        if let Ok(b) = hex::decode(&hexed) {
+            return Ok(b);
+        }
+    }
+    match base64::engine::general_purpose::STANDARD.decode(t) {
+        Ok(b) if b.len() == 32 => Ok(b),
+        _ => Err("expected the SHA-256 of the server's public key: 64 hex digits or 44 base64 characters".into()),
+    }
+}
+
+/// SHA-256 of a certificate's SubjectPublicKeyInfo.
+pub fn spki_sha256(cert: &CertificateDer<'_>) -> Result<[u8; 32]> {
+    use x509_cert::der::{Decode, Encode};
+    let parsed = x509_cert::Certificate::from_der(cert.as_ref())
+        .map_err(|e| anyhow::anyhow!("cannot parse the server certificate: {e}"))?;
+    let spki = parsed
+        .tbs_certificate
+        .subject_public_key_info
+        .to_der()
+        .map_err(|e| anyhow::anyhow!("cannot encode the server public key: {e}"))?;
+    Ok(Sha256::digest(&spki).into())
+}
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+/// The trusted roots: the system's plus the optional CA file.
+fn roots(settings: &TlsSettings) -> Result<RootCertStore> {
+    let mut store = RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    store.add_parsable_certificates(native.certs);
+    if let Some(path) = &settings.ca_file {
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+            .map_err(|e| {
+                error::usage(
+                    format!("cannot read the CA file {}: {e}", path.display()),
+                    Some("tls.ca_file must name a PEM file of CA certificates".to_string()),
+                )
+            })?
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| error::usage(format!("CA file {}: {e}", path.display()), None))?;
+        if certs.is_empty() {
+            return Err(error::usage(
+                format!("CA file {} holds no certificate", path.display()),
+                Some("tls.ca_file must name a PEM file of CA certificates".to_string()),
+            ));
+        }
+        let (added, _) = store.add_parsable_certificates(certs);
+        if added == 0 {
+            return Err(error::usage(
+                format!("CA file {}: no usable CA certificate", path.display()),
+                None,
+            ));
+        }
+    }
+    Ok(store)
+}
+
+/// Build the client configuration for these settings. Not for
+/// `TlsMode::Disable` (the caller does not use TLS then).
+pub fn client_config(settings: &TlsSettings) -> Result<Arc<ClientConfig>> {
+    let provider = provider();
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .context("building the TLS configuration")?;
+    let config = match &settings.pin_sha256 {
+        Some(pin) => {
+            let pin =
+                parse_pin(pin).map_err(|e| error::usage(format!("tls.pin_sha256: {e}"), None))?;
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(PinVerifier {
+                    pin,
+                    algorithms: provider.signature_verification_algorithms,
+                }))
+                .with_no_client_auth()
+        }
+        None => {
+            let verifier =
+                WebPkiServerVerifier::builder_with_provider(Arc::new(roots(settings)?), provider)
+                    .build()
+                    .map_err(|e| {
+                        error::policy(
+                            format!("no trusted CA certificates: {e}"),
+                            Some(
+                                "add tls = { ca_file = \"ca.pem\" } to the connection".to_string(),
+                            ),
+                        )
+                    })?;
+            builder.with_webpki_verifier(verifier).with_no_client_auth()
+        }
+    };
+    Ok(Arc::new(config))
+}
+
+/// The server's key must hash to the pin; see the module doc.
+#[derive(Debug)]
+struct PinVerifier {
+    pin: Vec<u8>,
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+/// A server key that does not match `pin_sha256`.
+#[derive(Debug)]
+pub struct PinMismatch {
+    pub found: String,
+}
+
+impl std::fmt::Display for PinMismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "server public key sha256 {} does not match pin_sha256",
+            self.found
+        )
+    }
+}
+
+impl std::error::Error for PinMismatch {}
+
+impl ServerCertVerifier for PinVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        let digest = spki_sha256(end_entity)
+            .map_err(|_| rustls::Error::InvalidCertificate(CertificateError::BadEncoding))?;
+        if digest.as_slice() == self.pin.as_slice() {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::InvalidCertificate(CertificateError::Other(
+                rustls::OtherError(Arc::new(PinMismatch {
+                    found: hex::encode(digest),
+                })),
+            )))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+/// Find a TLS verification failure in an error chain and turn it into a
+/// refusal (exit 3) that names the failed check and the fix. `who` is the
+/// secret-free identity of the endpoint (`postgres db.corp:5432/sales`).
+pub fn classify(err: &(dyn std::error::Error + 'static), who: &str) -> Option<anyhow::Error> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if let Some(r) = e.downcast_ref::<rustls::Error>() {
+            return Some(refusal(r, who));
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if let Some(inner) = io.get_ref() {
+                if let Some(r) = inner.downcast_ref::<rustls::Error>() {
+                    return Some(refusal(r, who));
+                }
+            }
+        }
+        cur = e.source();
+    }
+    None
+}
+
+fn refusal(e: &rustls::Error, who: &str) -> anyhow::Error {
+    let (what, hint): (String, &str) = match e {
+        rustls::Error::InvalidCertificate(c) => match c {
+            CertificateError::UnknownIssuer | CertificateError::BadSignature => (
+                "TLS refused: the server certificate is signed by an unknown issuer".into(),
+                "trust the server's CA with tls = { ca_file = \"ca.pem\" } in the connection, or pin its key with tls = { pin_sha256 = \"…\" }",
+            ),
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => (
+                format!("TLS refused: hostname mismatch, the server certificate is not valid for the host name convoy connected to ({c})"),
+                "connect by the name on the certificate (host = \"…\"), or have the server's certificate reissued for this name",
+            ),
+            CertificateError::Expired | CertificateError::ExpiredContext { .. } => (
+                format!("TLS refused: the server certificate has expired ({c})"),
+                "have the server's certificate renewed; convoy does not accept expired certificates",
+            ),
+            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => (
+                format!("TLS refused: the server certificate is not valid yet ({c})"),
+                "check the clocks of this machine and of the server",
+            ),
+            CertificateError::Other(o) if o.0.downcast_ref::<PinMismatch>().is_some() => (
+                format!("TLS refused: pin mismatch, {}", o.0),
+                "check tls.pin_sha256: it must be the SHA-256 of the server's SubjectPublicKeyInfo (openssl x509 -pubkey -noout | openssl pkey -pubin -outform der | sha256sum)",
+            ),
+            other => (
+                format!("TLS refused: the server certificate was rejected ({other})"),
+                "check the server's certificate, or trust its CA with tls = { ca_file = \"…\" }",
+            ),
+        },
+        other => (
+            format!("TLS handshake failed: {other}"),
+            "the server must offer TLS 1.2 or later",
+        ),
+    };
+    error::policy(format!("{who}: {what}"), Some(hint.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_parse_and_reject_unknown_keys() {
+        let v: toml::Value =
+            toml::from_str::<toml::Table>("tls = { ca_file = \"ca.pem\", mode = \"disable\" }")
+                .unwrap()
+                .remove("tls")
+                .unwrap();
+        let s = TlsSettings::from_toml(Some(&v), Path::new("/etc"), "connections.db.tls").unwrap();
+        assert_eq!(s.ca_file, Some(PathBuf::from("/etc/ca.pem")));
+        assert_eq!(s.mode, TlsMode::Disable);
+        let bad: toml::Value = toml::from_str::<toml::Table>("tls = { cafile = \"x\" }")
+            .unwrap()
+            .remove("tls")
+            .unwrap();
+        let e = TlsSettings::from_toml(Some(&bad), Path::new("."), "c.tls").unwrap_err();
+        assert!(e.to_string().contains("c.tls.cafile: unknown key"), "{e}");
+        assert_eq!(error::exit_kind(&e), error::ExitKind::Usage);
+    }
+
+    #[test]
+    fn disabling_tls_needs_the_flag() {
+        let s = TlsSettings {
+            mode: TlsMode::Disable,
+            ..TlsSettings::default()
+        };
+        let e = s.check_allowed(false, "postgres db").unwrap_err();
+        assert_eq!(error::exit_kind(&e), error::ExitKind::Policy);
+        assert!(error::hint(&e).unwrap().contains("--allow-insecure"));
+        s.check_allowed(true, "postgres db").unwrap();
+        TlsSettings::default().check_allowed(false, "x").unwrap();
+    }
+
+    #[test]
+    fn pins_are_hex_or_base64() {
+        let bytes = [7u8; 32];
+        assert_eq!(parse_pin(&hex::encode(bytes)).unwrap(), bytes);
+        let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
+        assert_eq!(parse_pin(&b64).unwrap(), bytes);
+        assert!(parse_pin("abc").is_err());
+    }
+
+    #[test]
+    fn a_config_builds_with_system_roots() {
+        client_config(&TlsSettings::default()).unwrap();
+    }
+
+    #[test]
+    fn unknown_issuer_is_a_refusal_with_a_hint() {
+        let io = std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer),
+        );
+        let e = classify(&io, "postgres h:5432/db").unwrap();
+        assert_eq!(error::exit_kind(&e), error::ExitKind::Policy);
+        assert!(e.to_string().contains("unknown issuer"), "{e}");
+        assert!(error::hint(&e).unwrap().contains("ca_file"));
+    }
+}
