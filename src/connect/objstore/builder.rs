@@ -201,14 +201,41 @@ pub fn retry_config(s: &Settings) -> Result<RetryConfig> {
     Ok(cfg)
 }
 
+/// object_store's HTTP client with its TLS from `security::tls`: the same
+/// roots, CA file, protocol versions and verification as every other
+/// connection convoy makes.
+#[derive(Debug, Clone)]
+pub struct PolicyConnector {
+    tls: Arc<rustls::ClientConfig>,
+    allow_http: bool,
+}
+
+impl object_store::client::HttpConnector for PolicyConnector {
+    fn connect(&self, _: &ClientOptions) -> object_store::Result<object_store::client::HttpClient> {
+        let client = reqwest::Client::builder()
+            .tls_backend_preconfigured((*self.tls).clone())
+            .https_only(!self.allow_http)
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(300))
+            .build()
+            .map_err(|e| object_store::Error::Generic {
+                store: "HTTP client",
+                source: Box::new(e),
+            })?;
+        Ok(object_store::client::HttpClient::new(client))
+    }
+}
+
 /// Client options: certificates (system roots plus `tls.ca_file`), plain
-/// HTTP only when allowed. Returns the options and whether TLS verification
-/// was switched off (insecure).
+/// HTTP only when allowed. Returns the options, whether TLS verification was
+/// switched off (insecure), and — unless it was — the connector that builds
+/// the HTTP client with convoy's TLS policy.
 fn client_options(
     s: &Settings,
     allow_http: bool,
     ctx: &OpenContext,
-) -> Result<(ClientOptions, bool)> {
+) -> Result<(ClientOptions, bool, Option<PolicyConnector>)> {
+    let mut ca_file: Option<PathBuf> = None;
     let mut opts = ClientOptions::new()
         .with_allow_http(allow_http)
         .with_connect_timeout(Duration::from_secs(10))
@@ -230,6 +257,7 @@ fn client_options(
                     } else {
                         s.base_dir.join(p)
                     };
+                    ca_file = Some(path.clone());
                     let pem = std::fs::read(&path).map_err(|e| {
                         crate::error::usage(
                             format!("{field}.ca_file: cannot read {}: {e}", path.display()),
@@ -286,7 +314,19 @@ fn client_options(
             }
         }
     }
-    Ok((opts, insecure))
+    let connector = if insecure {
+        None
+    } else {
+        let settings = crate::security::tls::TlsSettings {
+            ca_file,
+            ..Default::default()
+        };
+        Some(PolicyConnector {
+            tls: crate::security::tls::client_config(&settings)?,
+            allow_http,
+        })
+    };
+    Ok((opts, insecure, connector))
 }
 
 /// The HTTPS rule for one endpoint URL. Returns whether plain HTTP is used.
@@ -436,10 +476,14 @@ fn s3(s: &Settings, ctx: &OpenContext) -> Result<Store> {
             ))
         }
     }
-    let (opts, tls_off) = client_options(s, insecure, ctx)?;
+    let (opts, tls_off, connector) = client_options(s, insecure, ctx)?;
     if tls_off {
         warn_insecure(ctx, &identity, "certificate verification is off");
     }
+    let b = match connector {
+        Some(c) => b.with_http_connector(c),
+        None => b,
+    };
     let store = b
         .with_allow_http(insecure)
         .with_client_options(opts)
@@ -515,10 +559,14 @@ fn azure(s: &Settings, ctx: &OpenContext) -> Result<Store> {
     if let Some(t) = s.secret("token")? {
         b = b.with_bearer_token_authorization(t.expose());
     }
-    let (opts, tls_off) = client_options(s, insecure, ctx)?;
+    let (opts, tls_off, connector) = client_options(s, insecure, ctx)?;
     if tls_off {
         warn_insecure(ctx, &identity, "certificate verification is off");
     }
+    let b = match connector {
+        Some(c) => b.with_http_connector(c),
+        None => b,
+    };
     let store = b
         .with_allow_http(insecure)
         .with_client_options(opts)
@@ -546,10 +594,14 @@ pub fn gcs(s: &Settings, ctx: &OpenContext) -> Result<(GoogleCloudStorageBuilder
     if let Some(k) = s.secret("service_account_key")? {
         b = b.with_service_account_key(k.expose());
     }
-    let (opts, tls_off) = client_options(s, false, ctx)?;
+    let (opts, tls_off, connector) = client_options(s, false, ctx)?;
     if tls_off {
         warn_insecure(ctx, &identity, "certificate verification is off");
     }
+    let b = match connector {
+        Some(c) => b.with_http_connector(c),
+        None => b,
+    };
     let b = b.with_client_options(opts).with_retry(retry_config(s)?);
     debug_assert_eq!(
         b.get_config_value(&GoogleConfigKey::Bucket).as_deref(),
@@ -582,11 +634,16 @@ fn http(s: &Settings, ctx: &OpenContext) -> Result<Store> {
     if insecure {
         warn_insecure(ctx, &identity, "plain HTTP");
     }
-    let (opts, tls_off) = client_options(s, insecure, ctx)?;
+    let (opts, tls_off, connector) = client_options(s, insecure, ctx)?;
     if tls_off {
         warn_insecure(ctx, &identity, "certificate verification is off");
     }
-    let store = HttpBuilder::new()
+    let b = HttpBuilder::new();
+    let b = match connector {
+        Some(c) => b.with_http_connector(c),
+        None => b,
+    };
+    let store = b
         .with_url(url.trim_end_matches('/'))
         .with_client_options(opts)
         .with_retry(retry_config(s)?)
