@@ -254,8 +254,16 @@ fn db(e: tokio_postgres::Error, what: &str) -> anyhow::Error {
 /// in parallel by their integer primary key without being asked to.
 pub const AUTO_PARTITION_MIN_ROWS: f64 = 1_000_000.0;
 
+/// How many ranges an unasked-for partitioned read uses on this machine:
+/// half the cores (the other half decode and write), at most 8; none below
+/// 4 cores, where parallel reads only compete with the pipeline.
+pub fn auto_partition_count() -> Option<usize> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores >= 4).then(|| (cores / 2).clamp(2, 8))
+}
+
 /// A partitioned read for a large table with a one-column integer primary
-/// key: one range per core (2 to 8), all from the same snapshot.
+/// key, all ranges from the same snapshot.
 async fn auto_partition(client: &Client, relation: &str) -> Result<Option<PartitionSpec>> {
     let row = client
         .query_opt(
@@ -272,12 +280,8 @@ async fn auto_partition(client: &Client, relation: &str) -> Result<Option<Partit
     Ok(row.and_then(|r| {
         let column: String = r.get(0);
         let rows: f64 = r.get(1);
-        (rows >= AUTO_PARTITION_MIN_ROWS).then(|| PartitionSpec {
-            column,
-            count: std::thread::available_parallelism()
-                .map_or(2, |n| n.get())
-                .clamp(2, 8),
-        })
+        let count = auto_partition_count()?;
+        (rows >= AUTO_PARTITION_MIN_ROWS).then_some(PartitionSpec { column, count })
     }))
 }
 
