@@ -2,7 +2,10 @@
 # Benchmark convoy's PostgreSQL connector against psql's own COPY, measured in
 # the same run on the same throwaway cluster (TLS on, verified).
 #
-#   bench/postgres.sh [ROWS]        (default 2,000,000)
+#   bench/postgres.sh [ROWS] [RUNS]  (defaults 2,000,000 and 3)
+#
+# Each pair (bound, convoy) runs RUNS times, alternating, and the medians are
+# compared: single runs on a shared 2-core machine vary by tens of percent.
 #
 # Needs: PostgreSQL 15 server binaries in /usr/lib/postgresql/15/bin, psql,
 # openssl (for the test certificate), GNU time, and a release build
@@ -11,6 +14,7 @@
 set -euo pipefail
 
 ROWS=${1:-2000000}
+RUNS=${2:-3}
 BIN=/usr/lib/postgresql/15/bin
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 CONVOY=${CONVOY:-${CARGO_TARGET_DIR:-$HERE/target}/release/convoy}
@@ -92,34 +96,48 @@ to = { connection = "pg", table = "t_csv" }
 mode = "replace"
 SPEC
 
-# measure NAME CMD…: prints wall seconds, rows/s and peak RSS (MiB).
-measure() {
-  local name=$1; shift
-  /usr/bin/time -f "%e %M" -o "$W/time" "$@" >/dev/null
-  read -r secs kib < "$W/time"
-  awk -v n="$name" -v s="$secs" -v k="$kib" -v r="$ROWS" \
+# row NAME SECONDS KIB: one line of the table (peak RSS is the max over runs).
+row() {
+  awk -v n="$1" -v s="$2" -v k="$3" -v r="$ROWS" \
     'BEGIN { printf "%-34s %8.2f s %12.0f rows/s %8.1f MiB\n", n, s, r / s, k / 1024 }'
-  echo "$secs" > "$W/last"
 }
-ratio() { awk -v a="$1" -v b="$2" -v lim="$3" 'BEGIN { printf "  ratio %.2f× (target ≤ %s×)\n\n", a / b, lim }'; }
+# once CMD…: runs it, leaves wall seconds and peak RSS (KiB) in $W/time.
+once() { /usr/bin/time -f "%e %M" -o "$W/time" "$@" >/dev/null; }
+# pair NAME_A "SETUP_A" "CMD_A" NAME_B "SETUP_B" "CMD_B" TARGET: RUNS alternating
+# runs of each (SETUP before every run, untimed), medians and the ratio B/A.
+pair() {
+  local na=$1 sa=$2 ca=$3 nb=$4 sb=$5 cb=$6 target=$7
+  : > "$W/a"; : > "$W/b"
+  for _ in $(seq "$RUNS"); do
+    eval "$sa"; once sh -c "$ca"; cat "$W/time" >> "$W/a"
+    eval "$sb"; once sh -c "$cb"; cat "$W/time" >> "$W/b"
+  done
+  local ma mb
+  ma=$(sort -n "$W/a" | awk '{ s[NR] = $1 } END { print s[int((NR + 1) / 2)] }')
+  mb=$(sort -n "$W/b" | awk '{ s[NR] = $1 } END { print s[int((NR + 1) / 2)] }')
+  row "$na" "$ma" "$(sort -k2 -n "$W/a" | tail -1 | cut -d' ' -f2)"
+  row "$nb" "$mb" "$(sort -k2 -n "$W/b" | tail -1 | cut -d' ' -f2)"
+  awk -v a="$mb" -v b="$ma" -v lim="$target" -v n="$RUNS" \
+    'BEGIN { printf "  ratio %.2f× (target ≤ %s×; medians of %d runs)\n\n", a / b, lim, n }'
+}
 
 echo
 echo "PG → Parquet"
-measure "psql COPY binary > /dev/null" sh -c "psql '$CONN' -X -c 'copy t to stdout (format binary)' > /dev/null"; b=$(cat "$W/last")
-measure "convoy → parquet" "$CONVOY" run "$W/spec.toml" --copy to_parquet --progress never -q; c=$(cat "$W/last")
-ratio "$c" "$b" 1.15
+pair "psql COPY binary > /dev/null" ":" "psql '$CONN' -X -c 'copy t to stdout (format binary)' > /dev/null" \
+     "convoy → parquet" ":" "'$CONVOY' run '$W/spec.toml' --copy to_parquet --progress never -q" 1.15
 
 echo "PG → PG (same server)"
 q "create table t_psql (like t)"
-measure "psql COPY | psql COPY" sh -c "psql '$CONN' -X -c 'copy t to stdout (format binary)' | psql '$CONN' -X -c 'copy t_psql from stdin (format binary)'"; b=$(cat "$W/last")
 q "create table t_copy (like t)"
-measure "convoy pg → pg (replace)" "$CONVOY" run "$W/spec.toml" --copy pg_to_pg --progress never -q; c=$(cat "$W/last")
-ratio "$c" "$b" 1.1
+pair "psql COPY | psql COPY" "q 'truncate t_psql'" \
+     "psql '$CONN' -X -c 'copy t to stdout (format binary)' | psql '$CONN' -X -c 'copy t_psql from stdin (format binary)'" \
+     "convoy pg → pg (replace)" ":" "'$CONVOY' run '$W/spec.toml' --copy pg_to_pg --progress never -q" 1.1
 
 echo "CSV → PG (new table, exact types)"
 q "create table t_psql_csv (like t)"
-measure "psql copy-from-csv (client side)" psql "$CONN" -X -c "\\copy t_psql_csv from '$W/t.csv' (format csv, header)"; b=$(cat "$W/last")
-measure "convoy csv → pg" "$CONVOY" run "$W/spec.toml" --copy csv_to_pg --progress never -q; c=$(cat "$W/last")
-ratio "$c" "$b" 0.45
+pair "psql copy-from-csv (client side)" "q 'truncate t_psql_csv'" \
+     "psql '$CONN' -X -c \"\\\\copy t_psql_csv from '$W/t.csv' (format csv, header)\"" \
+     "convoy csv → pg" "q 'set client_min_messages = warning; drop table if exists t_csv'" \
+     "'$CONVOY' run '$W/spec.toml' --copy csv_to_pg --progress never -q" 0.45
 
 echo "checks: rows in t_copy=$(q 'select count(*) from t_copy'), t_csv=$(q 'select count(*) from t_csv')"
