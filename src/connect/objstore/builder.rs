@@ -226,6 +226,31 @@ impl object_store::client::HttpConnector for PolicyConnector {
     }
 }
 
+/// Builders that take convoy's TLS connector (none when verification is off).
+trait WithPolicy: Sized {
+    fn with_policy(self, connector: Option<PolicyConnector>) -> Self;
+}
+
+macro_rules! with_policy {
+    ($($builder:ty),*) => {$(
+        impl WithPolicy for $builder {
+            fn with_policy(self, connector: Option<PolicyConnector>) -> Self {
+                match connector {
+                    Some(c) => self.with_http_connector(c),
+                    None => self,
+                }
+            }
+        }
+    )*};
+}
+
+with_policy!(
+    AmazonS3Builder,
+    MicrosoftAzureBuilder,
+    GoogleCloudStorageBuilder,
+    HttpBuilder
+);
+
 /// Client options: certificates (system roots plus `tls.ca_file`), plain
 /// HTTP only when allowed. Returns the options, whether TLS verification was
 /// switched off (insecure), and — unless it was — the connector that builds
@@ -480,10 +505,7 @@ fn s3(s: &Settings, ctx: &OpenContext) -> Result<Store> {
     if tls_off {
         warn_insecure(ctx, &identity, "certificate verification is off");
     }
-    let b = match connector {
-        Some(c) => b.with_http_connector(c),
-        None => b,
-    };
+    let b = b.with_policy(connector);
     let store = b
         .with_allow_http(insecure)
         .with_client_options(opts)
@@ -563,10 +585,7 @@ fn azure(s: &Settings, ctx: &OpenContext) -> Result<Store> {
     if tls_off {
         warn_insecure(ctx, &identity, "certificate verification is off");
     }
-    let b = match connector {
-        Some(c) => b.with_http_connector(c),
-        None => b,
-    };
+    let b = b.with_policy(connector);
     let store = b
         .with_allow_http(insecure)
         .with_client_options(opts)
@@ -598,10 +617,7 @@ pub fn gcs(s: &Settings, ctx: &OpenContext) -> Result<(GoogleCloudStorageBuilder
     if tls_off {
         warn_insecure(ctx, &identity, "certificate verification is off");
     }
-    let b = match connector {
-        Some(c) => b.with_http_connector(c),
-        None => b,
-    };
+    let b = b.with_policy(connector);
     let b = b.with_client_options(opts).with_retry(retry_config(s)?);
     debug_assert_eq!(
         b.get_config_value(&GoogleConfigKey::Bucket).as_deref(),
@@ -639,10 +655,7 @@ fn http(s: &Settings, ctx: &OpenContext) -> Result<Store> {
         warn_insecure(ctx, &identity, "certificate verification is off");
     }
     let b = HttpBuilder::new();
-    let b = match connector {
-        Some(c) => b.with_http_connector(c),
-        None => b,
-    };
+    let b = b.with_policy(connector);
     let store = b
         .with_url(url.trim_end_matches('/'))
         .with_client_options(opts)
