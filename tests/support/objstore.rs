@@ -18,10 +18,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use super::ca::Ca;
 use futures::TryStreamExt;
 use object_store::path::Path as ObjPath;
 use object_store::{Certificate, ClientOptions, ObjectStore, ObjectStoreExt};
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 
 use super::Dir;
 
@@ -35,44 +35,11 @@ pub const S3_SECRET: &str = "convoy-test-secret-value";
 pub const BUCKET: &str = "convoy-test";
 pub const CONTAINER: &str = "convoy-test";
 
-/// A test certificate authority (each with its own name: see NOTES on
-/// same-name CAs).
-pub struct TestCa {
-    pub pem: String,
-    issuer: Issuer<'static, KeyPair>,
-}
-
-impl TestCa {
-    pub fn new(cn: &str) -> TestCa {
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.distinguished_name.push(DnType::CommonName, cn);
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let key = KeyPair::generate().unwrap();
-        let cert = params.self_signed(&key).unwrap();
-        TestCa {
-            pem: cert.pem(),
-            issuer: Issuer::new(params, key),
-        }
-    }
-
-    /// A server certificate for loopback: (cert PEM, key PEM).
-    pub fn issue(&self) -> (String, String) {
-        let mut params =
-            CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "127.0.0.1");
-        let key = KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, &self.issuer).unwrap();
-        (cert.pem(), key.serialize_pem())
-    }
-}
-
 /// Files shared by every service of the process: the CA, and a second CA
 /// that signed nothing (for wrong-CA tests).
 pub struct Certs {
     pub dir: tempfile::TempDir,
-    pub ca: TestCa,
+    pub ca: Ca,
     pub ca_file: PathBuf,
     pub other_ca_file: PathBuf,
     pub cert_file: PathBuf,
@@ -83,9 +50,9 @@ pub fn certs() -> &'static Certs {
     static CERTS: OnceLock<Certs> = OnceLock::new();
     CERTS.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
-        let ca = TestCa::new("convoy objstore test CA");
-        let other = TestCa::new("convoy objstore other CA");
-        let (cert, key) = ca.issue();
+        let ca = Ca::new("convoy objstore test CA");
+        let other = Ca::new("convoy objstore other CA");
+        let (cert, key) = ca.issue(&["127.0.0.1", "localhost"], false);
         let p = |n: &str| dir.path().join(n);
         std::fs::write(p("ca.pem"), &ca.pem).unwrap();
         std::fs::write(p("other-ca.pem"), &other.pem).unwrap();
