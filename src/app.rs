@@ -29,7 +29,6 @@ pub fn main(cli: Cli) -> i32 {
 
 async fn dispatch(cli: Cli) -> i32 {
     let g = &cli.global;
-    let _ = crate::connect::VAULT.set(g.vault.clone());
     match &cli.command {
         Command::Copy(args) => {
             match spec::cli_spec::from_args(&args.source, &args.destination, &args.opts) {

@@ -465,7 +465,7 @@ async fn check_postgres(
     c: &mut EndpointCheck,
 ) {
     use crate::connect::postgres::PgConfig;
-    let cfg = match PgConfig::from_spec(spec, &ep.connection, ctx.allow_insecure) {
+    let cfg = match PgConfig::from_spec(spec, &ep.connection, ctx) {
         Ok(cfg) => cfg,
         Err(e) => return c.push_error("config", &e),
     };

@@ -216,10 +216,6 @@ pub fn describe(spec: &Spec, ep: &Endpoint) -> String {
     }
 }
 
-/// The vault named on the command line (`--vault`), for resolving
-/// `${secret:…}` and `${sealed:…}` references; set once at start.
-pub static VAULT: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
-
 /// Resolve a credential setting: a `${secret:…}`, `${env:…}`, `${file:…}` or
 /// `${sealed:…}` reference. `field` names the setting in messages (never the
 /// value); relative `${file:…}` paths start at `base_dir`.
@@ -227,9 +223,9 @@ pub fn resolve_secret(
     value: &str,
     field: &str,
     base_dir: &std::path::Path,
+    vault: Option<std::path::PathBuf>,
 ) -> Result<crate::security::Secret> {
-    let ctx = crate::security::reference::ResolveContext::new(VAULT.get().cloned().flatten())
-        .with_base_dir(base_dir);
+    let ctx = crate::security::reference::ResolveContext::new(vault).with_base_dir(base_dir);
     crate::security::reference::resolve(value, &ctx).map_err(|e| {
         let message = format!("{field}: {e}");
         match e.exit_code() {

@@ -77,7 +77,8 @@ impl PgConfig {
         format!("postgres {}:{}/{}", self.host, self.port, self.database)
     }
 
-    pub fn from_spec(spec: &Spec, name: &str, allow_insecure: bool) -> Result<PgConfig> {
+    pub fn from_spec(spec: &Spec, name: &str, ctx: &OpenContext) -> Result<PgConfig> {
+        let allow_insecure = ctx.allow_insecure;
         let conn = spec
             .connections
             .get(name)
@@ -115,9 +116,14 @@ impl PgConfig {
         let database = text("database")?.unwrap_or_else(|| user.clone());
         let password = match text("password")? {
             Some(p) => Some(
-                crate::connect::resolve_secret(&p, &format!("{path}.password"), &spec.base_dir)?
-                    .expose()
-                    .to_string(),
+                crate::connect::resolve_secret(
+                    &p,
+                    &format!("{path}.password"),
+                    &spec.base_dir,
+                    ctx.vault.clone(),
+                )?
+                .expose()
+                .to_string(),
             ),
             None => std::env::var("PGPASSWORD").ok(),
         };
@@ -367,7 +373,7 @@ pub struct PgSource {
 impl PgSource {
     /// Connect and describe the source. Called on a blocking thread.
     pub fn open(spec: &Spec, ep: &Endpoint, ctx: &OpenContext) -> Result<PgSource> {
-        let cfg = PgConfig::from_spec(spec, &ep.connection, ctx.allow_insecure)?;
+        let cfg = PgConfig::from_spec(spec, &ep.connection, ctx)?;
         cfg.note_insecure(ctx);
         let handle = tokio::runtime::Handle::current();
         handle.block_on(PgSource::open_async(cfg, ep.clone(), ctx.clone()))
@@ -668,7 +674,7 @@ pub struct PgSink {
 
 impl PgSink {
     pub fn new(spec: &Spec, ep: &Endpoint, mode: &Mode, ctx: &OpenContext) -> Result<PgSink> {
-        let cfg = PgConfig::from_spec(spec, &ep.connection, ctx.allow_insecure)?;
+        let cfg = PgConfig::from_spec(spec, &ep.connection, ctx)?;
         cfg.note_insecure(ctx);
         let table = ep.table.clone().ok_or_else(|| {
             error::usage("a postgres destination needs table = \"schema.name\"", None)
@@ -941,6 +947,7 @@ mod tests {
             "${env:CONVOY_TEST_PG_PW}",
             "p",
             std::path::Path::new("."),
+            None,
         )
         .unwrap();
         assert_eq!(got.expose(), "s3cret");
@@ -948,6 +955,7 @@ mod tests {
             "${env:CONVOY_TEST_PG_NOPE}",
             "p",
             std::path::Path::new("."),
+            None,
         )
         .unwrap_err();
         assert!(e.to_string().contains("CONVOY_TEST_PG_NOPE"), "{e}");
