@@ -358,19 +358,39 @@ pub fn parse_decimal256(s: &str, precision: u8, scale: i8) -> Result<i256, Strin
     Ok(if negative { v.wrapping_neg() } else { v })
 }
 
-/// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` (or 32 hex digits) → 16 bytes.
+/// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` (or 32 hex digits) → 16 bytes,
+/// without allocating.
 pub fn parse_uuid(s: &str) -> Result<[u8; 16], String> {
+    const ERR: &str = "expected a UUID as xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
     let b = s.as_bytes();
-    let hex: Vec<u8> = match b.len() {
-        36 if b[8] == b'-' && b[13] == b'-' && b[18] == b'-' && b[23] == b'-' => {
-            b.iter().copied().filter(|&c| c != b'-').collect()
+    let hyphenated = match b.len() {
+        36 if b[8] == b'-' && b[13] == b'-' && b[18] == b'-' && b[23] == b'-' => true,
+        32 => false,
+        _ => return Err(ERR.into()),
+    };
+    let nibble = |c: u8| -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            b'A'..=b'F' => Some(c - b'A' + 10),
+            _ => None,
         }
-        32 => b.to_vec(),
-        _ => return Err("expected a UUID as xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx".into()),
     };
     let mut out = [0u8; 16];
-    hex::decode_to_slice(&hex, &mut out)
-        .map_err(|_| "expected a UUID as xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx".to_string())?;
+    let mut digits = b
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !(hyphenated && matches!(i, 8 | 13 | 18 | 23)))
+        .map(|(_, &c)| c);
+    for byte in out.iter_mut() {
+        let (Some(hi), Some(lo)) = (
+            digits.next().and_then(nibble),
+            digits.next().and_then(nibble),
+        ) else {
+            return Err(ERR.into());
+        };
+        *byte = hi << 4 | lo;
+    }
     Ok(out)
 }
 
@@ -718,5 +738,11 @@ mod tests {
         assert_eq!(u[0], 0x6f);
         assert_eq!(format_uuid(&u), "6f9619ff-8b86-d011-b42d-00c04fc964ff");
         assert!(parse_uuid("not-a-uuid").is_err());
+        assert!(parse_uuid("6F9619FF-8B86-D011-B42D-00C04FC964FG").is_err());
+        assert!(parse_uuid("6F9619FF8B86-D011-B42D-00C04FC964FF-").is_err());
+        assert_eq!(
+            parse_uuid("6f9619ff8b86d011b42d00c04fc964ff"),
+            parse_uuid("6F9619FF-8B86-D011-B42D-00C04FC964FF")
+        );
     }
 }

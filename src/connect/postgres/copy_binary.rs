@@ -491,13 +491,124 @@ fn encode_decimal_int(out: &mut BytesMut, text: String, scale: i8) {
     encode_numeric(out, neg, i, f);
 }
 
+/// A column resolved once per batch to its concrete Arrow type, so the row
+/// loop neither downcasts nor dispatches per value for the common types.
+enum Column<'a> {
+    Bool(&'a BooleanArray),
+    I16(&'a Int16Array),
+    I32(&'a Int32Array),
+    I64(&'a Int64Array),
+    F32(&'a Float32Array),
+    F64(&'a Float64Array),
+    Dec(&'a Decimal128Array, i8),
+    Text(&'a StringArray),
+    Date(&'a Date32Array),
+    Time(&'a Time64MicrosecondArray),
+    Timestamp(&'a TimestampMicrosecondArray),
+    Uuid(&'a FixedSizeBinaryArray),
+    /// Everything else, value by value.
+    Other(&'a dyn Array, &'a Wire),
+}
+
+impl<'a> Column<'a> {
+    fn new(array: &'a dyn Array, wire: &'a Wire) -> Column<'a> {
+        let any = array.as_any();
+        let typed = match (wire, array.data_type()) {
+            (Wire::Bool, _) => any.downcast_ref().map(Column::Bool),
+            (Wire::Int2, _) => any.downcast_ref().map(Column::I16),
+            (Wire::Int4, _) => any.downcast_ref().map(Column::I32),
+            (Wire::Int8, _) => any.downcast_ref().map(Column::I64),
+            (Wire::Float4, _) => any.downcast_ref().map(Column::F32),
+            (Wire::Float8, _) => any.downcast_ref().map(Column::F64),
+            (Wire::Numeric { scale }, DataType::Decimal128(..)) => {
+                any.downcast_ref().map(|a| Column::Dec(a, *scale))
+            }
+            (Wire::Text, DataType::Utf8) => any.downcast_ref().map(Column::Text),
+            (Wire::Date, _) => any.downcast_ref().map(Column::Date),
+            (Wire::Time, _) => any.downcast_ref().map(Column::Time),
+            (Wire::Timestamp, _) => any.downcast_ref().map(Column::Timestamp),
+            (Wire::Uuid, _) => any.downcast_ref().map(Column::Uuid),
+            _ => None,
+        };
+        typed.unwrap_or(Column::Other(array, wire))
+    }
+
+    fn encode(&self, out: &mut BytesMut, row: usize) -> Result<()> {
+        match self {
+            Column::Bool(a) => {
+                out.put_i32(1);
+                out.put_u8(a.value(row) as u8);
+            }
+            Column::I16(a) => {
+                out.put_i32(2);
+                out.put_i16(a.value(row));
+            }
+            Column::I32(a) => {
+                out.put_i32(4);
+                out.put_i32(a.value(row));
+            }
+            Column::I64(a) => {
+                out.put_i32(8);
+                out.put_i64(a.value(row));
+            }
+            Column::F32(a) => {
+                out.put_i32(4);
+                out.put_f32(a.value(row));
+            }
+            Column::F64(a) => {
+                out.put_i32(8);
+                out.put_f64(a.value(row));
+            }
+            Column::Dec(a, scale) => {
+                let v = a.value(row);
+                if !encode_numeric_i128(out, v, *scale) {
+                    encode_decimal_int(out, v.to_string(), *scale);
+                }
+            }
+            Column::Text(a) => {
+                let v = a.value(row);
+                out.put_i32(v.len() as i32);
+                out.put_slice(v.as_bytes());
+            }
+            Column::Date(a) => {
+                out.put_i32(4);
+                out.put_i32(a.value(row) - PG_EPOCH_DAYS);
+            }
+            Column::Time(a) => {
+                out.put_i32(8);
+                out.put_i64(a.value(row));
+            }
+            Column::Timestamp(a) => {
+                out.put_i32(8);
+                out.put_i64(a.value(row) - PG_EPOCH_MICROS);
+            }
+            Column::Uuid(a) => {
+                out.put_i32(16);
+                out.put_slice(a.value(row));
+            }
+            Column::Other(a, wire) => return encode_value(out, *a, row, wire),
+        }
+        Ok(())
+    }
+}
+
 /// Encode a batch (already cast to the wire's Arrow types) as binary COPY rows.
 pub fn encode_batch(out: &mut BytesMut, batch: &RecordBatch, wires: &[Wire]) -> Result<()> {
     let ncols = batch.num_columns();
+    let columns: Vec<(Column, Option<arrow::buffer::NullBuffer>)> = batch
+        .columns()
+        .iter()
+        .zip(wires)
+        .map(|(c, w)| (Column::new(c.as_ref(), w), c.logical_nulls()))
+        .collect();
     for row in 0..batch.num_rows() {
         out.put_i16(ncols as i16);
-        for (c, wire) in wires.iter().enumerate() {
-            encode_value(out, batch.column(c).as_ref(), row, wire).map_err(|e| {
+        for (c, (column, nulls)) in columns.iter().enumerate() {
+            if nulls.as_ref().is_some_and(|n| n.is_null(row)) {
+                out.put_i32(-1);
+                continue;
+            }
+            column.encode(out, row).map_err(|e| {
                 anyhow!(
                     "row {row}, column \"{}\": {e}",
                     batch.schema().field(c).name()
