@@ -318,20 +318,7 @@ pub fn postgres_url(text: &str) -> anyhow::Result<(Connection, Endpoint)> {
             Some("expected postgres://user@host:port/database?table=schema.table".to_string()),
         )
     };
-    let (host, port) = if let Some(h) = hostport.strip_prefix('[') {
-        let (h, p) = h
-            .split_once(']')
-            .ok_or_else(|| bad(format!("unbalanced [ in {hostport:?}")))?;
-        (h.to_string(), p.strip_prefix(':'))
-    } else {
-        match hostport.rsplit_once(':') {
-            Some((h, p)) => (h.to_string(), Some(p)),
-            None => (hostport.to_string(), None),
-        }
-    };
-    if host.is_empty() {
-        return Err(bad("the URL names no host".into()));
-    }
+    let (host, port) = split_host_port(hostport).map_err(bad)?;
     settings.insert("host".into(), host.clone().into());
     if let Some(p) = port {
         let n: u16 = p.parse().map_err(|_| bad(format!("invalid port {p:?}")))?;
@@ -404,6 +391,25 @@ pub fn postgres_url(text: &str) -> anyhow::Result<(Connection, Endpoint)> {
         },
         ep,
     ))
+}
+
+/// `host`, `host:port`, `[v6]` or `[v6]:port` → host and the port text, if any.
+pub(crate) fn split_host_port(hostport: &str) -> Result<(String, Option<&str>), String> {
+    let (host, port) = if let Some(h) = hostport.strip_prefix('[') {
+        let (h, p) = h
+            .split_once(']')
+            .ok_or_else(|| format!("unbalanced [ in {hostport:?}"))?;
+        (h.to_string(), p.strip_prefix(':'))
+    } else {
+        match hostport.rsplit_once(':') {
+            Some((h, p)) => (h.to_string(), Some(p)),
+            None => (hostport.to_string(), None),
+        }
+    };
+    if host.is_empty() {
+        return Err("the URL names no host".into());
+    }
+    Ok((host, port))
 }
 
 /// Decode `%XX` escapes (and `+` as a space) in a URL component.

@@ -302,20 +302,7 @@ pub fn parse_url(text: &str) -> Result<(Connection, Endpoint)> {
             crate::spec::cli_spec::percent_decode(u).into(),
         );
     }
-    let (host, port) = if let Some(h) = hostport.strip_prefix('[') {
-        let (h, p) = h
-            .split_once(']')
-            .ok_or_else(|| url_error(format!("unbalanced [ in {hostport:?}")))?;
-        (h.to_string(), p.strip_prefix(':'))
-    } else {
-        match hostport.rsplit_once(':') {
-            Some((h, p)) => (h.to_string(), Some(p)),
-            None => (hostport.to_string(), None),
-        }
-    };
-    if host.is_empty() {
-        return Err(url_error("the URL names no host".into()));
-    }
+    let (host, port) = crate::spec::cli_spec::split_host_port(hostport).map_err(url_error)?;
     settings.insert("host".into(), host.into());
     if let Some(p) = port {
         let n: u16 = p
