@@ -202,6 +202,14 @@ async fn transfer(
     report.schema = Some(crate::schema::format_schema(&schema));
     let mut sink = connect::open_sink(spec, &copy.to, &copy.mode, open)?;
     report.sink = sink.describe();
+    let raw = source.raw_file().filter(|r| sink.accept_raw(r));
+    if let Some(r) = &raw {
+        report.details.push(format!(
+            "copied byte for byte: {} to {} with no writing options; rows verified from the footer of the bytes written",
+            r.format.name(),
+            r.format.name()
+        ));
+    }
     if ctx.dry_run {
         return Ok(Vec::new());
     }
@@ -212,7 +220,11 @@ async fn transfer(
         let _ = sink.abort().await;
         return Err(e);
     }
-    match pump(source, sink.as_mut(), open, &ctx.cancel).await {
+    let moved = match raw {
+        Some(raw) => copy_raw(raw, sink.as_mut(), open, &ctx.cancel).await,
+        None => pump(source, sink.as_mut(), open, &ctx.cancel).await,
+    };
+    match moved {
         Ok(outputs) => Ok(outputs),
         Err(e) => {
             if let Err(abort_err) = sink.abort().await {
@@ -302,6 +314,113 @@ async fn pump(
             prepared.rows
         )));
     }
+    if cancel.is_cancelled() {
+        return Err(error::interrupted());
+    }
+    sink.commit().await?;
+    Ok(prepared.outputs)
+}
+
+/// Bytes per chunk of a byte-for-byte copy.
+const RAW_CHUNK: usize = 4 << 20;
+/// Chunks in flight between the reading thread and the sink.
+const RAW_CHUNKS: usize = 4;
+
+/// Copy one file's bytes unchanged, verify, commit. The reader runs on a
+/// blocking thread, at most [`RAW_CHUNKS`] chunks ahead of the sink.
+async fn copy_raw(
+    raw: connect::RawFile,
+    sink: &mut dyn Sink,
+    open: &OpenContext,
+    cancel: &CancellationToken,
+) -> Result<Vec<Output>> {
+    use std::io::Read;
+    let (tx, mut rx) = mpsc::channel::<bytes::Bytes>(RAW_CHUNKS);
+    let input = raw.input.clone();
+    let reader = tokio::task::spawn_blocking(move || -> Result<u64> {
+        let name = input.name();
+        let failed = |e: std::io::Error| {
+            error::input(
+                format!(
+                    "cannot read {name}: {}",
+                    crate::security::redact::redact(&e.to_string())
+                ),
+                None,
+            )
+        };
+        let mut from = input.open()?;
+        let mut total = 0u64;
+        loop {
+            let mut buf = bytes::BytesMut::zeroed(RAW_CHUNK);
+            let mut filled = 0;
+            while filled < buf.len() {
+                match from.read(&mut buf[filled..]) {
+                    Ok(0) => break,
+                    Ok(n) => filled += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(failed(e)),
+                }
+            }
+            if filled == 0 {
+                return Ok(total);
+            }
+            buf.truncate(filled);
+            total += filled as u64;
+            if tx.blocking_send(buf.freeze()).is_err() {
+                return Ok(total);
+            }
+        }
+    });
+    let mut moved = 0u64;
+    let mut shown_rows = 0u64;
+    loop {
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return Err(error::interrupted()),
+            chunk = rx.recv() => match chunk {
+                Some(chunk) => {
+                    let n = chunk.len() as u64;
+                    sink.write_bytes(chunk)
+                        .await
+                        .map_err(|e| e.context(format!("writing to {}", sink.describe())))?;
+                    moved += n;
+                    open.counters.add_bytes(n);
+                    // Rows as a share of the bytes, for the progress display.
+                    let rows = (raw.rows as u128 * moved as u128 / raw.size.max(1) as u128)
+                        .min(raw.rows as u128) as u64;
+                    open.counters.rows.fetch_add(rows - shown_rows, Ordering::Relaxed);
+                    shown_rows = rows;
+                }
+                None => break,
+            }
+        }
+    }
+    let read = reader
+        .await
+        .map_err(|e| anyhow::anyhow!("internal error in a reader: {e}"))??;
+    if read != raw.size {
+        return Err(error::verify(format!(
+            "{} was {} bytes when the copy started and {read} bytes were read; it changed during the copy; nothing was published",
+            raw.input.name(),
+            raw.size
+        )));
+    }
+    if cancel.is_cancelled() {
+        return Err(error::interrupted());
+    }
+    let prepared = sink.prepare().await?;
+    let written: u64 = prepared.outputs.iter().map(|o| o.bytes).sum();
+    if prepared.rows != raw.rows || written != raw.size {
+        return Err(error::verify(format!(
+            "{} holds {} rows in {} bytes, but {} reports {} rows in {written} bytes written; nothing was published",
+            raw.input.name(),
+            raw.rows,
+            raw.size,
+            sink.describe(),
+            prepared.rows
+        )));
+    }
+    open.counters.rows.store(raw.rows, Ordering::Relaxed);
     if cancel.is_cancelled() {
         return Err(error::interrupted());
     }

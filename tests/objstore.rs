@@ -34,6 +34,7 @@ conformance!(
     glob_and_prefix_sources_read_every_matching_object_as_one_table,
     split_output_writes_parts_then_a_manifest_and_replaces_the_previous_output,
     an_interrupted_upload_leaves_no_object_and_no_manifest,
+    a_parquet_file_travels_byte_for_byte_unless_told_to_rewrite_it,
 );
 
 fn every_format_round_trips_exactly(backend: Backend) {
@@ -62,6 +63,65 @@ fn every_format_round_trips_exactly(backend: Backend) {
     let mut names = t.list();
     names.retain(|n| !n.starts_with('.'));
     assert_eq!(names, ["a.arrow", "a.csv", "a.jsonl", "a.parquet"]);
+}
+
+fn a_parquet_file_travels_byte_for_byte_unless_told_to_rewrite_it(backend: Backend) {
+    let dir = Dir::new();
+    let t = Target::new(backend, &dir);
+    let table = sample_table();
+    // Written by the arrow-rs writer with its defaults: convoy's own writer
+    // (zstd, its created_by) would give other bytes.
+    write_parquet(&dir.path("orig.parquet"), &table);
+    let original = std::fs::read(dir.path("orig.parquet")).unwrap();
+    let digest = sha256(&original);
+    let byte_for_byte = |run: &crate::support::Run| {
+        let copy = &run.json()["copies"][0];
+        assert_eq!(copy["rows_written"], table.num_rows() as u64, "{copy}");
+        assert_eq!(copy["outputs"][0]["sha256"], digest.as_str(), "{copy}");
+        copy["details"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d.as_str().unwrap().starts_with("copied byte for byte"))
+    };
+
+    let up = t.run(
+        &dir,
+        &local("orig.parquet", ""),
+        &t.at("same.parquet", ""),
+        &["--json"],
+    );
+    assert!(byte_for_byte(up.ok()), "{backend:?}: up was re-encoded");
+    assert_eq!(sha256(&t.get("same.parquet")), digest);
+
+    let down = t.run(
+        &dir,
+        &t.at("same.parquet", ""),
+        &local("back.parquet", ""),
+        &["--json"],
+    );
+    assert!(byte_for_byte(down.ok()), "{backend:?}: down was re-encoded");
+    assert_eq!(
+        sha256(&std::fs::read(dir.path("back.parquet")).unwrap()),
+        digest
+    );
+
+    // A writing option means: write the data anew, with it.
+    t.run(
+        &dir,
+        &local("orig.parquet", ""),
+        &t.at("snappy.parquet", "parquet = { compression = \"snappy\" }"),
+        &[],
+    )
+    .ok();
+    let rewritten = t.get("snappy.parquet");
+    assert_ne!(sha256(&rewritten), digest);
+    dir.write("snappy.parquet", rewritten);
+    assert_same(
+        &table,
+        &parquet_table(&dir.path("snappy.parquet")),
+        "rewritten",
+    );
 }
 
 /// About 81 MB of CSV that does not compress, made once per test process.

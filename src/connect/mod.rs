@@ -46,6 +46,27 @@ pub trait Source: Send {
     }
     /// Hand out the partitions; the source is consumed.
     fn partitions(self: Box<Self>) -> Result<Vec<Partition>>;
+    /// The one file this source reads, when its bytes can be copied as they
+    /// are (see [`RawFile`]).
+    fn raw_file(&self) -> Option<RawFile> {
+        None
+    }
+}
+
+/// A source that is exactly one Parquet file. A sink that writes one Parquet
+/// file and has no writing options to apply takes its bytes unchanged
+/// instead of decoding and encoding every row: the copy is then as fast as
+/// the stores move bytes, and identical to the source, SHA-256 included.
+/// The rows are verified from the footer of the bytes written.
+#[derive(Clone)]
+pub struct RawFile {
+    pub input: Arc<dyn file::input::Input>,
+    pub format: crate::spec::Format,
+    /// Rows, from the source's footer.
+    pub rows: u64,
+    pub size: u64,
+    /// Bytes at the end of the file that hold the footer.
+    pub footer_len: u64,
 }
 
 /// One file or object a sink wrote, for the summary and manifests.
@@ -77,6 +98,33 @@ pub trait Sink: Send {
     async fn commit(&mut self) -> Result<()>;
     /// Remove everything this run wrote; the destination is as before.
     async fn abort(&mut self) -> Result<()>;
+    /// Called before `begin`: whether this sink takes `raw`'s bytes
+    /// unchanged. When it says yes, the runner calls [`Sink::write_bytes`]
+    /// instead of [`Sink::write`].
+    fn accept_raw(&mut self, _raw: &RawFile) -> bool {
+        false
+    }
+    /// The next bytes of an accepted [`RawFile`], in order.
+    async fn write_bytes(&mut self, _chunk: bytes::Bytes) -> Result<()> {
+        Err(anyhow::anyhow!(
+            "internal error: {} does not take raw bytes",
+            self.describe()
+        ))
+    }
+}
+
+/// Whether a file sink writing `format` into one file, with `parquet`
+/// writing options, copies `raw` unchanged.
+pub fn takes_raw(
+    raw: &RawFile,
+    format: crate::spec::Format,
+    split: Option<u64>,
+    parquet: &crate::spec::ParquetOptions,
+) -> bool {
+    raw.format == crate::spec::Format::Parquet
+        && format == raw.format
+        && split.is_none()
+        && !parquet.explicit
 }
 
 /// Counters shared between the runner, the connectors and the progress display.

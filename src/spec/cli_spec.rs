@@ -103,10 +103,14 @@ pub fn from_args(source: &str, destination: &str, opts: &CopyOpts) -> anyhow::Re
             err("--row-group-size", "must be positive".into());
         }
         to.parquet.row_group_size = n.max(1);
+        to.parquet.explicit = true;
     }
     if let Some(c) = &opts.compression {
         match crate::connect::file::parquet_compression(c) {
-            Ok(_) => to.parquet.compression = c.clone(),
+            Ok(_) => {
+                to.parquet.compression = c.clone();
+                to.parquet.explicit = true;
+            }
             Err(e) => err("--compression", e),
         }
     }

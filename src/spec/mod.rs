@@ -187,6 +187,10 @@ pub struct ParquetOptions {
     /// `zstd` (default, level 1), `zstd(N)`, `snappy`, `lz4`, `gzip` or `none`.
     pub compression: String,
     pub row_group_size: usize,
+    /// The spec or the command line set one of these. Without that, a
+    /// Parquet file copied to a Parquet destination keeps its bytes (see
+    /// [`crate::connect::RawFile`]); with it, the data is written anew.
+    pub explicit: bool,
 }
 
 impl Default for ParquetOptions {
@@ -194,6 +198,7 @@ impl Default for ParquetOptions {
         ParquetOptions {
             compression: "zstd".into(),
             row_group_size: DEFAULT_ROW_GROUP_SIZE,
+            explicit: false,
         }
     }
 }

@@ -668,12 +668,16 @@ impl Walker {
     fn parquet(&mut self, path: &str, t: &Table, o: &mut ParquetOptions) {
         if let Some(c) = self.string(path, t, "compression") {
             match crate::connect::file::parquet_compression(&c) {
-                Ok(_) => o.compression = c,
+                Ok(_) => {
+                    o.compression = c;
+                    o.explicit = true;
+                }
                 Err(e) => self.err(join(path, "compression"), e),
             }
         }
         if let Some(n) = self.positive(path, t, "row_group_size") {
             o.row_group_size = n as usize;
+            o.explicit = true;
         }
     }
 }

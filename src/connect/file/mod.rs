@@ -221,6 +221,8 @@ pub struct FileSource {
     counters: Arc<Counters>,
     /// The first text file's sampled input, so pipes are read only once.
     first: Option<read::Sampled>,
+    /// The one Parquet file of the source, for a byte-for-byte copy.
+    raw: Option<super::RawFile>,
 }
 
 impl FileSource {
@@ -280,6 +282,7 @@ impl FileSource {
         let format = typed[0].1;
         let mut first = None;
         let mut inferred = false;
+        let mut raw = None;
         let schema = match format {
             Format::Csv => {
                 let (sampled, names, records) =
@@ -323,7 +326,12 @@ impl FileSource {
                 let mut schema: Option<SchemaRef> = None;
                 for (f, _) in &typed {
                     let s = if format == Format::Parquet {
-                        read::parquet_open(f.as_ref())?.schema().clone()
+                        let random = f.random()?;
+                        let builder = read::parquet_open_at(&f.name(), random.clone())?;
+                        if typed.len() == 1 {
+                            raw = raw_parquet(f, random.as_ref(), &builder)?;
+                        }
+                        builder.schema().clone()
                     } else {
                         read::ipc_open(f.as_ref())?.schema()
                     };
@@ -343,8 +351,33 @@ impl FileSource {
             ep: ep.clone(),
             counters: ctx.counters.clone(),
             first,
+            raw,
         })
     }
+}
+
+/// What a byte-for-byte copy of one Parquet file needs to know of it.
+fn raw_parquet(
+    input: &Arc<dyn Input>,
+    random: &dyn input::RandomAccess,
+    builder: &parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder<input::Chunks>,
+) -> Result<Option<super::RawFile>> {
+    let size = random.len();
+    let rows = builder.metadata().file_metadata().num_rows();
+    if size < 12 || rows < 0 {
+        return Ok(None);
+    }
+    let last = random
+        .bytes(size - 8, 8)
+        .map_err(|e| crate::error::input(format!("cannot read {}: {e}", input.name()), None))?;
+    let meta_len = u32::from_le_bytes([last[0], last[1], last[2], last[3]]) as u64;
+    Ok(Some(super::RawFile {
+        input: input.clone(),
+        format: Format::Parquet,
+        rows: rows as u64,
+        size,
+        footer_len: meta_len + 8,
+    }))
 }
 
 /// Files of one source must agree on column names and types; the result is
@@ -408,6 +441,10 @@ impl Source for FileSource {
             crate::schema::format_schema(&self.schema)
         ));
         d
+    }
+
+    fn raw_file(&self) -> Option<super::RawFile> {
+        self.raw.clone()
     }
 
     fn partitions(mut self: Box<Self>) -> Result<Vec<Partition>> {
@@ -548,6 +585,8 @@ pub struct FileSink {
     parts: Vec<Output>,
     rows_total: u64,
     prepared: bool,
+    /// Set when the sink takes a source file's bytes unchanged.
+    raw: Option<super::RawFile>,
 }
 
 impl FileSink {
@@ -586,6 +625,7 @@ impl FileSink {
             parts: Vec::new(),
             rows_total: 0,
             prepared: false,
+            raw: None,
         })
     }
 
@@ -635,6 +675,12 @@ impl FileSink {
             .create_new(true)
             .open(&path)
             .with_context(|| format!("creating {}", path.display()))?;
+        if let Some(raw) = &self.raw {
+            let w = FormatWriter::raw(Hashing::new(file), raw.footer_len);
+            self.rows_total = raw.rows;
+            self.current = Some((w, path, raw.rows));
+            return Ok(());
+        }
         let w = FormatWriter::new(
             self.format,
             Hashing::new(file),
@@ -822,6 +868,20 @@ impl Sink for FileSink {
 
     async fn write(&mut self, batch: RecordBatch) -> Result<()> {
         tokio::task::block_in_place(|| self.write_blocking(batch))
+    }
+
+    fn accept_raw(&mut self, raw: &super::RawFile) -> bool {
+        let takes = super::takes_raw(raw, self.format, self.split, &self.ep.parquet);
+        if takes {
+            self.raw = Some(raw.clone());
+        }
+        takes
+    }
+
+    async fn write_bytes(&mut self, chunk: bytes::Bytes) -> Result<()> {
+        let (w, path, _) = self.current.as_mut().expect("begin was called");
+        tokio::task::block_in_place(|| w.write_bytes(&chunk))
+            .with_context(|| format!("writing {}", path.display()))
     }
 
     async fn prepare(&mut self) -> Result<Prepared> {

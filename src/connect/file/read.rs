@@ -10,7 +10,7 @@ use arrow::datatypes::SchemaRef;
 use arrow::error::ArrowError;
 
 use super::conform::{Conformer, Location};
-use super::input::{Chunks, Input, ReadSeek};
+use super::input::{Chunks, Input, RandomAccess, ReadSeek};
 use crate::connect::Counters;
 use crate::spec::CsvOptions;
 
@@ -339,10 +339,18 @@ pub fn json_infer(file: &str, s: &Sampled, max_records: usize) -> Result<SchemaR
 pub fn parquet_open(
     input: &dyn Input,
 ) -> Result<parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder<Chunks>> {
-    let chunks = Chunks(input.random()?);
+    parquet_open_at(&input.name(), input.random()?)
+}
+
+/// Opens a Parquet file through positioned reads already set up.
+pub fn parquet_open_at(
+    name: &str,
+    random: Arc<dyn RandomAccess>,
+) -> Result<parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder<Chunks>> {
+    let chunks = Chunks(random);
     parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(chunks).map_err(|e| {
         crate::error::input(
-            format!("{} is not a readable Parquet file: {e}", input.name()),
+            format!("{name} is not a readable Parquet file: {e}"),
             Some(
                 "check that the file is complete and really Parquet (--source-format)".to_string(),
             ),

@@ -84,9 +84,88 @@ pub enum FormatWriter {
     Parquet(Box<ParallelParquet>),
     Json(arrow::json::LineDelimitedWriter<Hashing>, u64),
     Ipc(arrow::ipc::writer::FileWriter<Hashing>, u64),
+    /// A Parquet file's bytes, copied unchanged.
+    Raw(RawParquet),
+}
+
+/// A Parquet file copied byte for byte. Its bytes pass through unchanged;
+/// at the end the row count is read back from the footer of the bytes that
+/// were written, so what the sink recorded is checked the same way as for
+/// a file convoy encoded.
+pub struct RawParquet {
+    out: Hashing,
+    /// Bytes of the end of the file kept to read the footer from.
+    keep: usize,
+    head: Vec<u8>,
+    tail: Vec<u8>,
+}
+
+impl RawParquet {
+    /// `footer_len`: the footer's size in the source (metadata and the
+    /// final 8 bytes).
+    pub fn new(out: Hashing, footer_len: u64) -> RawParquet {
+        let keep = footer_len.max(8) as usize;
+        RawParquet {
+            out,
+            keep,
+            head: Vec::with_capacity(4),
+            tail: Vec::with_capacity(keep),
+        }
+    }
+
+    fn write(&mut self, data: &[u8]) -> Result<()> {
+        if self.head.len() < 4 {
+            let n = (4 - self.head.len()).min(data.len());
+            self.head.extend_from_slice(&data[..n]);
+        }
+        if data.len() >= self.keep {
+            self.tail.clear();
+            self.tail.extend_from_slice(&data[data.len() - self.keep..]);
+        } else {
+            let excess = (self.tail.len() + data.len()).saturating_sub(self.keep);
+            self.tail.drain(..excess);
+            self.tail.extend_from_slice(data);
+        }
+        self.out.write_all(data)?;
+        Ok(())
+    }
+
+    /// Rows in the footer of what was written.
+    fn rows(&self) -> Result<u64> {
+        let bad = |why: String| {
+            crate::error::verify(format!(
+                "the copied bytes are not a complete Parquet file: {why}; nothing was published"
+            ))
+        };
+        if self.head != b"PAR1" {
+            return Err(bad("they do not start with PAR1".into()));
+        }
+        let n = self.tail.len();
+        if n < 8 {
+            return Err(bad(format!("only {n} bytes")));
+        }
+        let tail = parquet::file::metadata::FooterTail::try_from(&self.tail[n - 8..])
+            .map_err(|e| bad(e.to_string()))?;
+        if tail.is_encrypted_footer() {
+            return Err(bad("the footer is encrypted".into()));
+        }
+        let len = tail.metadata_length();
+        if len + 8 > n {
+            return Err(bad(format!(
+                "the footer ({len} bytes) is larger than the source's"
+            )));
+        }
+        let meta = parquet::file::metadata::ParquetMetaDataReader::decode_metadata(
+            &self.tail[n - 8 - len..n - 8],
+        )
+        .map_err(|e| bad(e.to_string()))?;
+        u64::try_from(meta.file_metadata().num_rows())
+            .map_err(|_| bad("the footer's row count is negative".into()))
+    }
 }
 
 /// Finished file: rows the writer recorded, bytes and digest.
+#[derive(Debug)]
 pub struct Finished {
     pub rows: u64,
     pub bytes: u64,
@@ -387,6 +466,22 @@ impl FormatWriter {
         })
     }
 
+    /// A writer that takes a Parquet file's bytes unchanged
+    /// ([`FormatWriter::write_bytes`]).
+    pub fn raw(out: Hashing, footer_len: u64) -> FormatWriter {
+        FormatWriter::Raw(RawParquet::new(out, footer_len))
+    }
+
+    /// Bytes of a file copied unchanged (a writer made by [`FormatWriter::raw`]).
+    pub fn write_bytes(&mut self, data: &[u8]) -> Result<()> {
+        match self {
+            FormatWriter::Raw(w) => w.write(data),
+            _ => Err(anyhow::anyhow!(
+                "internal error: raw bytes given to a format writer"
+            )),
+        }
+    }
+
     /// Turn a pending Parquet writer into a real one, with dictionary
     /// encoding only for the columns whose first rows repeat values.
     fn start_parquet(&mut self, first: Option<&RecordBatch>) -> Result<()> {
@@ -412,6 +507,11 @@ impl FormatWriter {
         self.start_parquet(Some(batch))?;
         match self {
             FormatWriter::ParquetPending(_) => unreachable!("started above"),
+            FormatWriter::Raw(_) => {
+                return Err(anyhow::anyhow!(
+                    "internal error: a batch given to a byte-for-byte copy"
+                ))
+            }
             FormatWriter::Csv(w, rows) => {
                 let schema = text_schema(&batch.schema());
                 w.write(&text_batch(batch, &schema)?)?;
@@ -437,6 +537,10 @@ impl FormatWriter {
             FormatWriter::ParquetPending(_) => unreachable!("started above"),
             FormatWriter::Csv(w, rows) => (rows, w.into_inner().finish()?),
             FormatWriter::Parquet(w) => w.finish()?,
+            FormatWriter::Raw(mut w) => {
+                let rows = w.rows()?;
+                (rows, w.out.finish()?)
+            }
             FormatWriter::Json(mut w, rows) => {
                 w.finish()?;
                 (rows, w.into_inner().finish()?)
@@ -451,5 +555,77 @@ impl FormatWriter {
             bytes,
             sha256,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::Int64Array;
+
+    fn parquet_bytes(rows: i64) -> Vec<u8> {
+        let schema = Arc::new(Schema::new(vec![Field::new("a", DataType::Int64, false)]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![Arc::new(Int64Array::from_iter_values(0..rows))],
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        let mut w = ArrowWriter::try_new(&mut out, schema, None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        out
+    }
+
+    fn footer_len(file: &[u8]) -> u64 {
+        let n = file.len();
+        u32::from_le_bytes(file[n - 8..n - 4].try_into().unwrap()) as u64 + 8
+    }
+
+    fn copy_raw(data: &[u8], footer_len: u64, chunk: usize) -> Result<Finished> {
+        let out = Hashing::new(tempfile::tempfile().unwrap());
+        let mut w = FormatWriter::raw(out, footer_len);
+        for c in data.chunks(chunk) {
+            w.write_bytes(c)?;
+        }
+        w.finish()
+    }
+
+    #[test]
+    fn a_raw_copy_reads_its_rows_from_the_footer_of_what_it_wrote() {
+        let file = parquet_bytes(1000);
+        for chunk in [1, 7, 4096, file.len()] {
+            let done = copy_raw(&file, footer_len(&file), chunk).unwrap();
+            assert_eq!(done.rows, 1000, "chunks of {chunk}");
+            assert_eq!(done.bytes, file.len() as u64);
+            assert_eq!(done.sha256, hex::encode(Sha256::digest(&file)));
+        }
+    }
+
+    #[test]
+    fn a_raw_copy_of_bytes_that_are_not_a_whole_parquet_file_fails_verification() {
+        let file = parquet_bytes(10);
+        let len = footer_len(&file);
+        let cut = &file[..file.len() - 1];
+        let mut shifted = b"XXXX".to_vec();
+        shifted.extend_from_slice(&file[4..]);
+        for (what, data) in [("truncated", cut), ("no PAR1 at the start", &shifted)] {
+            let err = copy_raw(data, len, 4096).unwrap_err();
+            assert_eq!(
+                crate::error::exit_kind(&err),
+                crate::error::ExitKind::Verify,
+                "{what}: {err}"
+            );
+            assert!(
+                err.to_string().contains("not a complete Parquet file"),
+                "{err}"
+            );
+        }
+        // The source's footer was smaller than the one that arrived.
+        let err = copy_raw(&file, 8, 4096).unwrap_err();
+        assert!(
+            err.to_string().contains("larger than the source's"),
+            "{err}"
+        );
     }
 }

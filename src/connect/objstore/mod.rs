@@ -322,6 +322,8 @@ pub struct ObjSink {
     parts: Vec<Output>,
     rows_total: u64,
     prepared: bool,
+    /// Set when the sink takes a source file's bytes unchanged.
+    raw: Option<super::RawFile>,
 }
 
 impl ObjSink {
@@ -365,6 +367,7 @@ impl ObjSink {
             parts: Vec::new(),
             rows_total: 0,
             prepared: false,
+            raw: None,
         })
     }
 
@@ -407,18 +410,22 @@ impl ObjSink {
             Some(_) => self.part_path()?,
         };
         let (w, upload) = io::start(self.st.store.clone(), path.clone(), self.shown(&path)).await?;
-        let writer = FormatWriter::new(
-            self.format,
-            Hashing::over(Box::new(w)),
-            &schema,
-            &self.ep.csv,
-            &self.ep.parquet,
-        )?;
+        let out = Hashing::over(Box::new(w));
+        let (writer, rows) = match &self.raw {
+            Some(raw) => {
+                self.rows_total = raw.rows;
+                (FormatWriter::raw(out, raw.footer_len), raw.rows)
+            }
+            None => (
+                FormatWriter::new(self.format, out, &schema, &self.ep.csv, &self.ep.parquet)?,
+                0,
+            ),
+        };
         self.current = Some(Current {
             writer,
             upload,
             path,
-            rows: 0,
+            rows,
         });
         Ok(())
     }
@@ -605,6 +612,19 @@ impl Sink for ObjSink {
 
     async fn write(&mut self, batch: RecordBatch) -> Result<()> {
         self.write_batch(batch).await
+    }
+
+    fn accept_raw(&mut self, raw: &super::RawFile) -> bool {
+        let takes = super::takes_raw(raw, self.format, self.split, &self.ep.parquet);
+        if takes {
+            self.raw = Some(raw.clone());
+        }
+        takes
+    }
+
+    async fn write_bytes(&mut self, chunk: bytes::Bytes) -> Result<()> {
+        let cur = self.current.as_mut().expect("begin was called");
+        tokio::task::block_in_place(|| cur.writer.write_bytes(&chunk))
     }
 
     async fn prepare(&mut self) -> Result<Prepared> {
