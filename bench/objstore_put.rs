@@ -2,7 +2,9 @@
 //! object_store alone (multipart, 8 MiB parts, 4 in flight: what convoy
 //! uses), no format work.
 //!
-//! Usage: objstore_put put|get ENDPOINT BUCKET KEY FILE CA_FILE
+//! Usage: objstore_put put|get|get-sync ENDPOINT BUCKET KEY FILE CA_FILE
+//! (`get-sync` also fsyncs the file it wrote, as a tool that publishes a
+//! file durably must.)
 //! Credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
 
 use std::io::{Read, Write};
@@ -16,7 +18,7 @@ use object_store::{Certificate, ClientOptions, ObjectStoreExt, WriteMultipart};
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [op, endpoint, bucket, key, file, ca] = &args[..] else {
-        return Err("usage: objstore_put put|get ENDPOINT BUCKET KEY FILE CA_FILE".into());
+        return Err("usage: objstore_put put|get|get-sync ENDPOINT BUCKET KEY FILE CA_FILE".into());
     };
     let pem = std::fs::read(ca)?;
     let store = AmazonS3Builder::from_env()
@@ -44,15 +46,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             w.finish().await?;
         }
-        "get" => {
+        "get" | "get-sync" => {
             let mut out = std::io::BufWriter::new(std::fs::File::create(file)?);
             let mut s = store.get(&path).await?.into_stream();
             while let Some(b) = s.next().await {
                 out.write_all(&b?)?;
             }
             out.flush()?;
+            if op == "get-sync" {
+                out.get_ref().sync_all()?;
+            }
         }
-        _ => return Err("put or get".into()),
+        _ => return Err("put, get or get-sync".into()),
     }
     Ok(())
 }

@@ -321,10 +321,11 @@ async fn pump(
     Ok(prepared.outputs)
 }
 
-/// Bytes per chunk of a byte-for-byte copy.
-const RAW_CHUNK: usize = 4 << 20;
+/// Bytes per chunk of a byte-for-byte copy. Writes of 1 MiB are several
+/// times faster into the Linux page cache than writes of 4 MiB.
+const RAW_CHUNK: usize = 1 << 20;
 /// Chunks in flight between the reading thread and the sink.
-const RAW_CHUNKS: usize = 4;
+const RAW_CHUNKS: usize = 8;
 
 /// Copy one file's bytes unchanged, verify, commit. The reader runs on a
 /// blocking thread, at most [`RAW_CHUNKS`] chunks ahead of the sink.
@@ -334,43 +335,14 @@ async fn copy_raw(
     open: &OpenContext,
     cancel: &CancellationToken,
 ) -> Result<Vec<Output>> {
-    use std::io::Read;
     let (tx, mut rx) = mpsc::channel::<bytes::Bytes>(RAW_CHUNKS);
-    let input = raw.input.clone();
-    let reader = tokio::task::spawn_blocking(move || -> Result<u64> {
-        let name = input.name();
-        let failed = |e: std::io::Error| {
-            error::input(
-                format!(
-                    "cannot read {name}: {}",
-                    crate::security::redact::redact(&e.to_string())
-                ),
-                None,
-            )
-        };
-        let mut from = input.open()?;
-        let mut total = 0u64;
-        loop {
-            let mut buf = bytes::BytesMut::zeroed(RAW_CHUNK);
-            let mut filled = 0;
-            while filled < buf.len() {
-                match from.read(&mut buf[filled..]) {
-                    Ok(0) => break,
-                    Ok(n) => filled += n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(failed(e)),
-                }
-            }
-            if filled == 0 {
-                return Ok(total);
-            }
-            buf.truncate(filled);
-            total += filled as u64;
-            if tx.blocking_send(buf.freeze()).is_err() {
-                return Ok(total);
-            }
+    let reader = match raw.input.stream() {
+        Some(stream) => tokio::spawn(read_raw_stream(stream, tx)),
+        None => {
+            let input = raw.input.clone();
+            tokio::task::spawn_blocking(move || read_raw_blocking(input.as_ref(), tx))
         }
-    });
+    };
     let mut moved = 0u64;
     let mut shown_rows = 0u64;
     loop {
@@ -426,6 +398,68 @@ async fn copy_raw(
     }
     sink.commit().await?;
     Ok(prepared.outputs)
+}
+
+/// Read a file front to back in chunks of [`RAW_CHUNK`]; returns the bytes read.
+fn read_raw_blocking(
+    input: &dyn connect::file::input::Input,
+    tx: mpsc::Sender<bytes::Bytes>,
+) -> Result<u64> {
+    use std::io::Read;
+    let mut from = input.open()?;
+    let mut total = 0u64;
+    loop {
+        // `read_to_end` fills the spare capacity without zeroing it first
+        // where the reader allows (files).
+        let mut buf = Vec::with_capacity(RAW_CHUNK);
+        (&mut from)
+            .take(RAW_CHUNK as u64)
+            .read_to_end(&mut buf)
+            .map_err(|e| {
+                error::input(
+                    format!(
+                        "cannot read {}: {}",
+                        input.name(),
+                        crate::security::redact::redact(&e.to_string())
+                    ),
+                    None,
+                )
+            })?;
+        if buf.is_empty() {
+            return Ok(total);
+        }
+        total += buf.len() as u64;
+        if tx.blocking_send(bytes::Bytes::from(buf)).is_err() {
+            return Ok(total);
+        }
+    }
+}
+
+/// Gather a byte stream (an object's body, in pieces of a few KiB) into
+/// chunks of [`RAW_CHUNK`]; returns the bytes read.
+async fn read_raw_stream(
+    mut stream: futures::stream::BoxStream<'static, Result<bytes::Bytes>>,
+    tx: mpsc::Sender<bytes::Bytes>,
+) -> Result<u64> {
+    use futures::StreamExt;
+    let mut total = 0u64;
+    let mut buf = bytes::BytesMut::with_capacity(RAW_CHUNK);
+    while let Some(piece) = stream.next().await {
+        let piece = piece?;
+        total += piece.len() as u64;
+        buf.extend_from_slice(&piece);
+        if buf.len() >= RAW_CHUNK {
+            let chunk = buf.split().freeze();
+            buf.reserve(RAW_CHUNK);
+            if tx.send(chunk).await.is_err() {
+                return Ok(total);
+            }
+        }
+    }
+    if !buf.is_empty() {
+        let _ = tx.send(buf.freeze()).await;
+    }
+    Ok(total)
 }
 
 /// Cancel the token on Ctrl-C or SIGTERM.

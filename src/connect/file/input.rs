@@ -45,6 +45,11 @@ pub trait Input: Send + Sync {
     fn seekable(&self) -> Result<Box<dyn ReadSeek>> {
         Ok(Box::new(SeekReader::new(self.random()?)))
     }
+    /// Its bytes front to back as an async stream, where that is how they
+    /// arrive (objects); `None` where [`Input::open`] is the better way.
+    fn stream(&self) -> Option<futures::stream::BoxStream<'static, Result<Bytes>>> {
+        None
+    }
 }
 
 /// A local file or `-` for standard input.

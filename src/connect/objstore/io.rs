@@ -71,6 +71,23 @@ impl Input for ObjectInput {
         }))
     }
 
+    fn stream(&self) -> Option<BoxStream<'static, Result<Bytes>>> {
+        let (store, path, name) = (self.store.clone(), self.path.clone(), self.name.clone());
+        let body = futures::stream::once(async move {
+            match store.get(&path).await {
+                Ok(got) => got
+                    .into_stream()
+                    .map(move |r| r.map_err(|e| super::store_error(&name, "reading", e)))
+                    .boxed(),
+                Err(e) => {
+                    futures::stream::iter([Err(super::store_error(&name, "reading", e))]).boxed()
+                }
+            }
+        })
+        .flatten();
+        Some(body.boxed())
+    }
+
     fn random(&self) -> Result<Arc<dyn RandomAccess>> {
         Ok(Arc::new(Ranged(Arc::new(Windows {
             store: self.store.clone(),
@@ -100,10 +117,16 @@ struct Windows {
     cache: Mutex<Cache>,
 }
 
+/// Reads within this many bytes of the end are served from one block of
+/// the object's tail: a Parquet footer or an Arrow IPC footer costs one small
+/// range request instead of a whole window.
+const TAIL: u64 = 256 << 10;
+
 #[derive(Default)]
 struct Cache {
     ready: VecDeque<(u64, Bytes)>,
     ahead: Option<(u64, tokio::task::JoinHandle<object_store::Result<Bytes>>)>,
+    tail: Option<Bytes>,
 }
 
 impl Windows {
@@ -154,6 +177,22 @@ impl Windows {
             ));
         }
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        let tail_start = self.size.saturating_sub(TAIL);
+        if start >= tail_start && self.size > WINDOW {
+            let tail = match &cache.tail {
+                Some(t) => t.clone(),
+                None => {
+                    let t = self
+                        .handle
+                        .block_on(self.store.get_range(&self.path, tail_start..self.size))
+                        .map_err(io_error)?;
+                    cache.tail = Some(t.clone());
+                    t
+                }
+            };
+            let off = (start - tail_start) as usize;
+            return Ok(tail.slice(off..off + len));
+        }
         let (first, last) = (start / WINDOW, (end - 1) / WINDOW);
         if first == last {
             let off = (start - first * WINDOW) as usize;
@@ -449,5 +488,145 @@ impl Durable for UploadWriter {
         // Closing the channel tells the uploader that all data is there.
         self.tx = None;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use object_store::memory::InMemory;
+
+    /// Counts range requests, to see which reads reach the store.
+    #[derive(Debug)]
+    struct Counting {
+        inner: InMemory,
+        /// Bytes asked for by range requests.
+        ranged: std::sync::atomic::AtomicU64,
+    }
+
+    impl std::fmt::Display for Counting {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("counting")
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl ObjectStore for Counting {
+        async fn put_opts(
+            &self,
+            location: &ObjPath,
+            payload: object_store::PutPayload,
+            opts: object_store::PutOptions,
+        ) -> object_store::Result<object_store::PutResult> {
+            self.inner.put_opts(location, payload, opts).await
+        }
+        async fn put_multipart_opts(
+            &self,
+            location: &ObjPath,
+            opts: PutMultipartOptions,
+        ) -> object_store::Result<Box<dyn object_store::MultipartUpload>> {
+            self.inner.put_multipart_opts(location, opts).await
+        }
+        async fn get_opts(
+            &self,
+            location: &ObjPath,
+            options: object_store::GetOptions,
+        ) -> object_store::Result<object_store::GetResult> {
+            if let Some(object_store::GetRange::Bounded(r)) = &options.range {
+                self.ranged
+                    .fetch_add(r.end - r.start, std::sync::atomic::Ordering::Relaxed);
+            }
+            self.inner.get_opts(location, options).await
+        }
+        fn delete_stream(
+            &self,
+            locations: BoxStream<'static, object_store::Result<ObjPath>>,
+        ) -> BoxStream<'static, object_store::Result<ObjPath>> {
+            self.inner.delete_stream(locations)
+        }
+        fn list(
+            &self,
+            prefix: Option<&ObjPath>,
+        ) -> BoxStream<'static, object_store::Result<object_store::ObjectMeta>> {
+            self.inner.list(prefix)
+        }
+        async fn list_with_delimiter(
+            &self,
+            prefix: Option<&ObjPath>,
+        ) -> object_store::Result<object_store::ListResult> {
+            self.inner.list_with_delimiter(prefix).await
+        }
+        async fn copy_opts(
+            &self,
+            from: &ObjPath,
+            to: &ObjPath,
+            options: object_store::CopyOptions,
+        ) -> object_store::Result<()> {
+            self.inner.copy_opts(from, to, options).await
+        }
+    }
+
+    #[test]
+    fn footer_reads_fetch_only_the_tail_and_every_read_returns_the_right_bytes() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let size = 2 * WINDOW as usize + 12345;
+        let data: Bytes = (0..size)
+            .map(|i| (i % 251) as u8)
+            .collect::<Vec<_>>()
+            .into();
+        let store = Arc::new(Counting {
+            inner: InMemory::new(),
+            ranged: Default::default(),
+        });
+        let path = ObjPath::from("t/obj.parquet");
+        rt.block_on(store.put(&path, data.clone().into())).unwrap();
+        let input = ObjectInput {
+            store: store.clone(),
+            path,
+            size: size as u64,
+            name: "mem://t/obj.parquet".into(),
+            handle: rt.handle().clone(),
+        };
+        let ra = input.random().unwrap();
+        let s = size as u64;
+        // A footer: the last 8 bytes, then the metadata before them.
+        assert_eq!(ra.bytes(s - 8, 8).unwrap(), data.slice(size - 8..));
+        assert_eq!(
+            ra.bytes(s - 100_000, 99_992).unwrap(),
+            data.slice(size - 100_000..size - 8)
+        );
+        // One request for the tail, not a whole window.
+        assert_eq!(
+            store.ranged.load(std::sync::atomic::Ordering::Relaxed),
+            TAIL
+        );
+        // Reads elsewhere, and across the tail's start, are still exact.
+        for (start, len) in [
+            (0u64, 10usize),
+            (WINDOW - 5, 10),
+            (s - TAIL - 3, 6),
+            (5, size - 5),
+        ] {
+            assert_eq!(
+                ra.bytes(start, len).unwrap(),
+                data.slice(start as usize..start as usize + len),
+                "{start}+{len}"
+            );
+        }
+        // The whole object as a stream, as a byte-for-byte copy reads it.
+        let streamed: Vec<u8> = rt.block_on(async {
+            let mut out = Vec::new();
+            let mut st = input.stream().unwrap();
+            while let Some(piece) = st.next().await {
+                out.extend_from_slice(&piece.unwrap());
+            }
+            out
+        });
+        assert_eq!(streamed, data);
+        drop(ra);
     }
 }
