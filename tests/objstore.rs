@@ -106,6 +106,34 @@ fn a_parquet_file_travels_byte_for_byte_unless_told_to_rewrite_it(backend: Backe
         digest
     );
 
+    // Big enough for several parts: every part arrives, in order.
+    let big = big_parquet();
+    let big_digest = sha256(&std::fs::read(big).unwrap());
+    let big_rows = parquet_table(big).num_rows() as u64;
+    let up = t.run(
+        &dir,
+        &local(&big.display().to_string(), ""),
+        &t.at("big.parquet", ""),
+        &["--json"],
+    );
+    assert_eq!(up.ok().json()["copies"][0]["rows_written"], big_rows);
+    assert_eq!(sha256(&t.get("big.parquet")), big_digest);
+    if backend == Backend::S3 {
+        let etag = t.meta("big.parquet").e_tag.unwrap_or_default();
+        assert!(etag.ends_with("-3\""), "not a 3-part upload: ETag {etag}");
+    }
+    t.run(
+        &dir,
+        &t.at("big.parquet", ""),
+        &local("big-back.parquet", ""),
+        &[],
+    )
+    .ok();
+    assert_eq!(
+        sha256(&std::fs::read(dir.path("big-back.parquet")).unwrap()),
+        big_digest
+    );
+
     // A writing option means: write the data anew, with it.
     t.run(
         &dir,
@@ -122,6 +150,39 @@ fn a_parquet_file_travels_byte_for_byte_unless_told_to_rewrite_it(backend: Backe
         &parquet_table(&dir.path("snappy.parquet")),
         "rewritten",
     );
+}
+
+/// About 20 MB of Parquet that does not compress (three 8 MiB parts), made
+/// once per test process.
+fn big_parquet() -> &'static std::path::Path {
+    static BIG: OnceLock<(tempfile::TempDir, std::path::PathBuf)> = OnceLock::new();
+    &BIG.get_or_init(|| {
+        use arrow::array::Int64Array;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.parquet");
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        let values = Int64Array::from_iter_values((0..2_500_000).map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as i64
+        }));
+        let schema = std::sync::Arc::new(arrow::datatypes::Schema::new(vec![
+            arrow::datatypes::Field::new("v", arrow::datatypes::DataType::Int64, false),
+        ]));
+        let batch =
+            arrow::array::RecordBatch::try_new(schema, vec![std::sync::Arc::new(values)]).unwrap();
+        let props = parquet::file::properties::WriterProperties::builder()
+            .set_dictionary_enabled(false)
+            .set_compression(parquet::basic::Compression::UNCOMPRESSED)
+            .build();
+        let f = std::fs::File::create(&path).unwrap();
+        let mut w = parquet::arrow::ArrowWriter::try_new(f, batch.schema(), Some(props)).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        (dir, path)
+    })
+    .1
 }
 
 /// About 81 MB of CSV that does not compress, made once per test process.

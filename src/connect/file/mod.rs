@@ -880,7 +880,7 @@ impl Sink for FileSink {
 
     async fn write_bytes(&mut self, chunk: bytes::Bytes) -> Result<()> {
         let (w, path, _) = self.current.as_mut().expect("begin was called");
-        tokio::task::block_in_place(|| w.write_bytes(&chunk))
+        tokio::task::block_in_place(|| w.write_bytes(chunk))
             .with_context(|| format!("writing {}", path.display()))
     }
 

@@ -21,6 +21,11 @@ pub trait Durable: Write + Send {
     /// Make everything written so far durable (fsync a file; hand the last
     /// part to an upload). Nothing is published by this.
     fn sync(&mut self) -> std::io::Result<()>;
+    /// Write bytes that are already in a buffer of their own; an upload
+    /// takes them without copying.
+    fn write_bytes(&mut self, data: bytes::Bytes) -> std::io::Result<()> {
+        self.write_all(&data)
+    }
 }
 
 impl Durable for File {
@@ -47,6 +52,14 @@ impl Hashing {
             hasher: Sha256::new(),
             bytes: 0,
         }
+    }
+
+    /// Write a buffer of its own (see [`Durable::write_bytes`]).
+    pub fn write_bytes(&mut self, data: bytes::Bytes) -> std::io::Result<()> {
+        self.inner.flush()?;
+        self.hasher.update(&data);
+        self.bytes += data.len() as u64;
+        self.inner.get_mut().write_bytes(data)
     }
 
     /// Flush, make durable, and return (bytes, sha256 hex).
@@ -113,7 +126,7 @@ impl RawParquet {
         }
     }
 
-    fn write(&mut self, data: &[u8]) -> Result<()> {
+    fn write(&mut self, data: bytes::Bytes) -> Result<()> {
         if self.head.len() < 4 {
             let n = (4 - self.head.len()).min(data.len());
             self.head.extend_from_slice(&data[..n]);
@@ -124,9 +137,9 @@ impl RawParquet {
         } else {
             let excess = (self.tail.len() + data.len()).saturating_sub(self.keep);
             self.tail.drain(..excess);
-            self.tail.extend_from_slice(data);
+            self.tail.extend_from_slice(&data);
         }
-        self.out.write_all(data)?;
+        self.out.write_bytes(data)?;
         Ok(())
     }
 
@@ -473,7 +486,7 @@ impl FormatWriter {
     }
 
     /// Bytes of a file copied unchanged (a writer made by [`FormatWriter::raw`]).
-    pub fn write_bytes(&mut self, data: &[u8]) -> Result<()> {
+    pub fn write_bytes(&mut self, data: bytes::Bytes) -> Result<()> {
         match self {
             FormatWriter::Raw(w) => w.write(data),
             _ => Err(anyhow::anyhow!(
@@ -586,7 +599,7 @@ mod tests {
         let out = Hashing::new(tempfile::tempfile().unwrap());
         let mut w = FormatWriter::raw(out, footer_len);
         for c in data.chunks(chunk) {
-            w.write_bytes(c)?;
+            w.write_bytes(bytes::Bytes::copy_from_slice(c))?;
         }
         w.finish()
     }

@@ -21,7 +21,9 @@ use bytes::{Bytes, BytesMut};
 use futures::stream::BoxStream;
 use futures::StreamExt;
 use object_store::path::Path as ObjPath;
-use object_store::{ObjectStore, ObjectStoreExt, PutMultipartOptions, WriteMultipart};
+use object_store::{
+    MultipartUpload, ObjectStore, ObjectStoreExt, PutMultipartOptions, PutPayloadMut,
+};
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot};
 
@@ -305,8 +307,13 @@ pub async fn start(
     let (control_tx, control_rx) = oneshot::channel();
     let (ready_tx, ready_rx) = oneshot::channel();
     let failed = Arc::new(Mutex::new(None));
+    let parts = Parts {
+        upload,
+        in_flight: tokio::task::JoinSet::new(),
+        next: PutPayloadMut::new(),
+    };
     let task = tokio::spawn(run_upload(
-        WriteMultipart::new_with_chunk_size(upload, PART_SIZE),
+        parts,
         rx,
         control_rx,
         ready_tx,
@@ -328,8 +335,65 @@ pub async fn start(
     ))
 }
 
+/// Parts of one multipart upload, at most [`PARTS_IN_FLIGHT`] uploading at once.
+struct Parts {
+    upload: Box<dyn MultipartUpload>,
+    in_flight: tokio::task::JoinSet<object_store::Result<()>>,
+    /// Bytes gathered for the next part.
+    next: PutPayloadMut,
+}
+
+impl Parts {
+    /// Take bytes; every full part starts uploading, after waiting for room.
+    async fn push(&mut self, mut bytes: Bytes) -> object_store::Result<()> {
+        while !bytes.is_empty() {
+            let room = PART_SIZE - self.next.content_length();
+            if bytes.len() < room {
+                self.next.push(bytes);
+                return Ok(());
+            }
+            self.next.push(bytes.split_to(room));
+            self.start_part().await?;
+        }
+        Ok(())
+    }
+
+    async fn start_part(&mut self) -> object_store::Result<()> {
+        while self.in_flight.len() >= PARTS_IN_FLIGHT {
+            self.join_one().await?;
+        }
+        let part = std::mem::take(&mut self.next).freeze();
+        self.in_flight.spawn(self.upload.put_part(part));
+        Ok(())
+    }
+
+    async fn join_one(&mut self) -> object_store::Result<()> {
+        match self.in_flight.join_next().await {
+            Some(Ok(r)) => r,
+            Some(Err(e)) => Err(object_store::Error::JoinError { source: e }),
+            None => Ok(()),
+        }
+    }
+
+    /// Start the last, short part alongside the others and wait for all.
+    async fn flush(&mut self) -> object_store::Result<()> {
+        if self.next.content_length() > 0 {
+            self.start_part().await?;
+        }
+        while !self.in_flight.is_empty() {
+            self.join_one().await?;
+        }
+        Ok(())
+    }
+
+    async fn abort(&mut self) -> object_store::Result<()> {
+        self.in_flight.shutdown().await;
+        self.upload.abort().await
+    }
+}
+
 async fn run_upload(
-    mut upload: WriteMultipart,
+    mut parts: Parts,
     mut rx: mpsc::Receiver<Bytes>,
     mut control: oneshot::Receiver<bool>,
     ready: oneshot::Sender<()>,
@@ -346,34 +410,35 @@ async fn run_upload(
             biased;
             // Aborted (or the sink dropped) before all data arrived.
             _ = &mut control => {
-                let _ = upload.abort().await;
+                let _ = parts.abort().await;
                 return Err(crate::error::interrupted());
             }
-            part = rx.recv() => match part {
+            piece = rx.recv() => match piece {
                 Some(bytes) => {
-                    if let Err(e) = upload.wait_for_capacity(PARTS_IN_FLIGHT).await {
-                        let _ = upload.abort().await;
+                    if let Err(e) = parts.push(bytes).await {
+                        let _ = parts.abort().await;
                         return Err(fail(super::store_error(&name, "uploading a part", e)));
                     }
-                    upload.put(bytes);
                 }
                 None => break,
             }
         }
     }
-    if let Err(e) = upload.wait_for_capacity(0).await {
-        let _ = upload.abort().await;
+    if let Err(e) = parts.flush().await {
+        let _ = parts.abort().await;
         return Err(fail(super::store_error(&name, "uploading a part", e)));
     }
     let _ = ready.send(());
     match control.await {
-        Ok(true) => upload
-            .finish()
+        Ok(true) => parts
+            .upload
+            .complete()
             .await
             .map(|_| ())
             .map_err(|e| fail(super::store_error(&name, "completing the upload", e))),
         _ => {
-            upload
+            parts
+                .upload
                 .abort()
                 .await
                 .map_err(|e| super::store_error(&name, "aborting the upload", e))?;
@@ -448,6 +513,10 @@ impl UploadWriter {
         }
         let part = self.buf.split().freeze();
         self.buf.reserve(PART_SIZE);
+        self.deliver(part)
+    }
+
+    fn deliver(&mut self, part: Bytes) -> std::io::Result<()> {
         let tx = self
             .tx
             .as_ref()
@@ -483,6 +552,15 @@ impl std::io::Write for UploadWriter {
 }
 
 impl Durable for UploadWriter {
+    fn write_bytes(&mut self, data: bytes::Bytes) -> std::io::Result<()> {
+        if !self.buf.is_empty() {
+            // Behind bytes written by copy: keep the order.
+            return std::io::Write::write_all(self, &data);
+        }
+        // Handed over as is; the uploader gathers pieces into parts.
+        self.deliver(data)
+    }
+
     fn sync(&mut self) -> std::io::Result<()> {
         self.send()?;
         // Closing the channel tells the uploader that all data is there.

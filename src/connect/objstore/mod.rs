@@ -624,7 +624,7 @@ impl Sink for ObjSink {
 
     async fn write_bytes(&mut self, chunk: bytes::Bytes) -> Result<()> {
         let cur = self.current.as_mut().expect("begin was called");
-        tokio::task::block_in_place(|| cur.writer.write_bytes(&chunk))
+        tokio::task::block_in_place(|| cur.writer.write_bytes(chunk))
     }
 
     async fn prepare(&mut self) -> Result<Prepared> {
