@@ -68,9 +68,13 @@ if [[ ! -f $tls/server.pem ]]; then
         -CAcreateserial -days 2 -extfile "$tls/ext.cnf" -out "$tls/server.pem" 2>/dev/null
 fi
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-moto_server -H 127.0.0.1 -p "$port" -c "$tls/server.pem" -k "$tls/server-key.pem" >"$work/moto.log" 2>&1 &
+# moto spills large objects to temporary files; on a VM disk their writeback
+# made runs vary by tens of percent, so they go to memory where possible.
+moto_tmp=$work
+[[ -d /dev/shm && -w /dev/shm ]] && moto_tmp=$(mktemp -d /dev/shm/convoy-bench-moto.XXXXXX)
+TMPDIR=$moto_tmp moto_server -H 127.0.0.1 -p "$port" -c "$tls/server.pem" -k "$tls/server-key.pem" >"$work/moto.log" 2>&1 &
 moto_pid=$!
-trap 'kill $moto_pid 2>/dev/null || true' EXIT
+trap 'kill $moto_pid 2>/dev/null || true; [[ $moto_tmp == /dev/shm/* ]] && rm -rf "$moto_tmp"' EXIT
 for _ in $(seq 100); do
     python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 1)" 2>/dev/null && break
     sleep 0.1

@@ -1,6 +1,7 @@
 //! The baseline for `bench/objstore.sh`: the same bytes to and from S3 with
-//! object_store alone (multipart, 8 MiB parts, 4 in flight: what convoy
-//! uses), no format work.
+//! object_store alone (multipart, 8 MiB parts, at most 5 in flight:
+//! `wait_for_capacity(4)` waits for 4 and then adds one; what convoy uses),
+//! no format work.
 //!
 //! Usage: objstore_put put|get|get-sync ENDPOINT BUCKET KEY FILE CA_FILE
 //! (`get-sync` also fsyncs the file it wrote, as a tool that publishes a

@@ -34,7 +34,7 @@ use crate::connect::file::write::Durable;
 /// in flight stay well within the memory budget.
 pub const PART_SIZE: usize = 8 << 20;
 /// Parts uploading at once per object.
-pub const PARTS_IN_FLIGHT: usize = 4;
+pub const PARTS_IN_FLIGHT: usize = 5;
 /// Parts waiting between the writer and the uploader.
 const PARTS_QUEUED: usize = 2;
 
