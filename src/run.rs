@@ -205,7 +205,7 @@ async fn transfer(
     let raw = source.raw_file().filter(|r| sink.accept_raw(r));
     if let Some(r) = &raw {
         report.details.push(format!(
-            "copied byte for byte: {} to {} with no writing options; rows verified from the footer of the bytes written",
+            "byte for byte: {} to {} with no writing options; rows verified from the footer of the bytes written",
             r.format.name(),
             r.format.name()
         ));
@@ -327,8 +327,9 @@ const RAW_CHUNK: usize = 1 << 20;
 /// Chunks in flight between the reading thread and the sink.
 const RAW_CHUNKS: usize = 8;
 
-/// Copy one file's bytes unchanged, verify, commit. The reader runs on a
-/// blocking thread, at most [`RAW_CHUNKS`] chunks ahead of the sink.
+/// Copy one file's bytes unchanged, verify, commit. The reader (a blocking
+/// thread for files, a task for object streams) runs at most [`RAW_CHUNKS`]
+/// chunks ahead of the sink.
 async fn copy_raw(
     raw: connect::RawFile,
     sink: &mut dyn Sink,

@@ -82,8 +82,23 @@ fn a_parquet_file_travels_byte_for_byte_unless_told_to_rewrite_it(backend: Backe
             .as_array()
             .unwrap()
             .iter()
-            .any(|d| d.as_str().unwrap().starts_with("copied byte for byte"))
+            .any(|d| d.as_str().unwrap().starts_with("byte for byte"))
     };
+
+    // A dry run says so, and writes nothing.
+    let dry = t.run(
+        &dir,
+        &local("orig.parquet", ""),
+        &t.at("dry.parquet", ""),
+        &["--json", "--dry-run"],
+    );
+    let details = dry.ok().json()["copies"][0]["details"].to_string();
+    assert!(details.contains("byte for byte"), "{details}");
+    assert!(
+        !t.list().iter().any(|n| n.contains("dry")),
+        "{:?}",
+        t.list()
+    );
 
     let up = t.run(
         &dir,
