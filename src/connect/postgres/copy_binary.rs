@@ -207,13 +207,7 @@ fn append(builder: &mut dyn ArrayBuilder, wire: &Wire, v: Option<&[u8]>) -> Resu
             if let Some(bl) = builder.as_any_mut().downcast_mut::<Decimal128Builder>() {
                 match v {
                     None => bl.append_null(),
-                    Some(v) => {
-                        let x = decode_numeric(v, *scale)?;
-                        bl.append_value(
-                            x.to_i128()
-                                .ok_or_else(|| anyhow!("numeric value out of range"))?,
-                        )
-                    }
+                    Some(v) => bl.append_value(decode_numeric_i128(v, *scale)?),
                 }
             } else {
                 put!(Decimal256Builder, |v| decode_numeric(v, *scale))
@@ -316,6 +310,9 @@ pub fn decode_numeric(v: &[u8], scale: i8) -> Result<i256> {
     let ndigits = be_i16(&v[0..2])? as i32;
     let weight = be_i16(&v[2..4])? as i32;
     let sign = u16::from_be_bytes([v[4], v[5]]);
+    if ndigits < 0 || v.len() < 8 + 2 * ndigits as usize {
+        bail!("bad numeric length");
+    }
     match sign {
         0x0000 | 0x4000 => {}
         0xC000 => bail!("NaN cannot be stored in a decimal column"),
@@ -350,6 +347,51 @@ pub fn decode_numeric(v: &[u8], scale: i8) -> Result<i256> {
     } else {
         acc
     })
+}
+
+/// [`decode_numeric`] for Decimal128 columns, in 128-bit arithmetic; the
+/// 256-bit path is taken only when an intermediate value does not fit, so
+/// values and errors are the same as [`decode_numeric`]'s.
+pub fn decode_numeric_i128(v: &[u8], scale: i8) -> Result<i128> {
+    let fast = || -> Option<i128> {
+        if v.len() < 8 || scale < 0 {
+            return None;
+        }
+        let ndigits = i16::from_be_bytes([v[0], v[1]]);
+        let weight = i16::from_be_bytes([v[2], v[3]]) as i32;
+        let sign = u16::from_be_bytes([v[4], v[5]]);
+        if !(sign == 0x0000 || sign == 0x4000) || ndigits < 0 {
+            return None;
+        }
+        let ndigits = ndigits as usize;
+        if v.len() < 8 + 2 * ndigits {
+            return None;
+        }
+        let mut acc: i128 = 0;
+        for i in 0..ndigits {
+            let d = i16::from_be_bytes([v[8 + 2 * i], v[9 + 2 * i]]) as i128;
+            acc = acc.checked_mul(10_000)?.checked_add(d)?;
+        }
+        if ndigits > 0 {
+            let exp = 4 * (weight - ndigits as i32 + 1) + scale as i32;
+            let p = 10i128.checked_pow(exp.unsigned_abs())?;
+            if exp >= 0 {
+                acc = acc.checked_mul(p)?;
+            } else if acc % p != 0 {
+                // More decimal places than the scale: the slow path says so.
+                return None;
+            } else {
+                acc /= p;
+            }
+        }
+        Some(if sign == 0x4000 { -acc } else { acc })
+    };
+    match fast() {
+        Some(x) => Ok(x),
+        None => decode_numeric(v, scale)?
+            .to_i128()
+            .ok_or_else(|| anyhow!("numeric value out of range")),
+    }
 }
 
 /// Write a numeric's `send` form straight from a decimal's unscaled 128-bit
@@ -899,6 +941,54 @@ mod tests {
         let mut out = BytesMut::new();
         encode_decimal_int(&mut out, "-5".into(), 4);
         assert_eq!(decode_numeric(&out[4..], 4).unwrap().to_string(), "-5");
+    }
+
+    #[test]
+    fn the_128_bit_numeric_decoder_agrees_with_the_256_bit_one() {
+        let texts = [
+            "0",
+            "1",
+            "-1",
+            "9999",
+            "10000",
+            "0.0001",
+            "-0.00005",
+            "12345.6789",
+            "1.23456",
+            "99999999999999999999999999999999999.999",
+            "170141183460469231731687303715884105727",
+            "170141183460469231731687303715884105728",
+            "-170141183460469231731687303715884105728",
+            "123456789012345678901234567890123456789012345",
+            "0.000000000000000000000000000000000000000001",
+            "100000000000000000000000000000000000",
+        ];
+        for text in texts {
+            let (n, i, f) = parse_decimal_text(text).unwrap();
+            let mut out = BytesMut::new();
+            encode_numeric(&mut out, n, &i, &f);
+            for scale in [0i8, 1, 2, 4, 5, 8, 18, 38] {
+                let slow = decode_numeric(&out[4..], scale)
+                    .map_err(|e| e.to_string())
+                    .and_then(|x| x.to_i128().ok_or("numeric value out of range".to_string()));
+                let fast = decode_numeric_i128(&out[4..], scale).map_err(|e| e.to_string());
+                assert_eq!(fast, slow, "{text} at scale {scale}");
+            }
+        }
+        // NaN and a truncated value: the same errors.
+        let nan = [0u8, 0, 0, 0, 0xC0, 0, 0, 0];
+        assert_eq!(
+            decode_numeric_i128(&nan, 2).unwrap_err().to_string(),
+            decode_numeric(&nan, 2).unwrap_err().to_string()
+        );
+        // Fewer digits than announced, or a negative count: an error, never a panic.
+        for bad in [
+            &[0u8, 2, 0, 0, 0, 0, 0, 0, 0, 1][..],
+            &[0xFF, 0xFF, 0, 0, 0, 0, 0, 0],
+        ] {
+            assert!(decode_numeric(bad, 2).is_err());
+            assert!(decode_numeric_i128(bad, 2).is_err());
+        }
     }
 
     #[test]

@@ -620,17 +620,19 @@ fn copy_stream(
                 if st.done {
                     return None;
                 }
+                // Once per batch: the runner also drops the stream on Ctrl-C.
+                if st.ctx.cancel.is_cancelled() {
+                    return Some((Err(error::interrupted()), None));
+                }
                 loop {
-                    if st.ctx.cancel.is_cancelled() {
-                        return Some((Err(error::interrupted()), None));
-                    }
                     if st.decoder.rows >= BATCH_ROWS || st.decoder.bytes >= BATCH_BYTES {
+                        // Counted once per batch: PostgreSQL sends a message per row.
+                        st.ctx.counters.add_bytes(st.decoder.bytes as u64);
                         let b = st.decoder.flush();
                         return Some((b, Some(Ok(st))));
                     }
                     match st.copy.next().await {
                         Some(Ok(chunk)) => {
-                            st.ctx.counters.add_bytes(chunk.len() as u64);
                             if let Err(e) = st.decoder.feed(&chunk) {
                                 return Some((Err(e), None));
                             }
@@ -641,6 +643,7 @@ fn copy_stream(
                                 return Some((Err(e), None));
                             }
                             st.done = true;
+                            st.ctx.counters.add_bytes(st.decoder.bytes as u64);
                             let b = st.decoder.flush();
                             return Some((b, Some(Ok(st))));
                         }
