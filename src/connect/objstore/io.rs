@@ -21,9 +21,7 @@ use bytes::{Bytes, BytesMut};
 use futures::stream::BoxStream;
 use futures::StreamExt;
 use object_store::path::Path as ObjPath;
-use object_store::{
-    MultipartUpload, ObjectStore, ObjectStoreExt, PutMultipartOptions, PutPayloadMut,
-};
+use object_store::{GetOptions, MultipartUpload, ObjectStore, PutMultipartOptions, PutPayloadMut};
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot};
 
@@ -50,6 +48,33 @@ pub struct ObjectInput {
     /// `s3://lake/raw/a.csv`
     pub name: String,
     pub handle: Handle,
+    /// The version listed or HEADed when the source was opened.
+    pub e_tag: Option<String>,
+}
+
+/// GET options pinned to the version seen when the source was opened: an
+/// object replaced while convoy reads it is an error, never a mix of two
+/// versions (every range request of a Parquet file carries the same pin).
+fn pinned(e_tag: &Option<String>, range: Option<std::ops::Range<u64>>) -> GetOptions {
+    GetOptions {
+        if_match: e_tag.clone(),
+        range: range.map(Into::into),
+        ..Default::default()
+    }
+}
+
+/// One range of an object, pinned to its version.
+async fn get_range_pinned(
+    store: &dyn ObjectStore,
+    path: &ObjPath,
+    e_tag: &Option<String>,
+    range: std::ops::Range<u64>,
+) -> object_store::Result<Bytes> {
+    store
+        .get_opts(path, pinned(e_tag, Some(range)))
+        .await?
+        .bytes()
+        .await
 }
 
 impl Input for ObjectInput {
@@ -64,7 +89,7 @@ impl Input for ObjectInput {
     fn open(&self) -> Result<Box<dyn Read + Send>> {
         let got = self
             .handle
-            .block_on(self.store.get(&self.path))
+            .block_on(self.store.get_opts(&self.path, pinned(&self.e_tag, None)))
             .map_err(|e| super::store_error(&self.name, "reading", e))?;
         Ok(Box::new(StreamRead {
             stream: got.into_stream(),
@@ -75,8 +100,9 @@ impl Input for ObjectInput {
 
     fn stream(&self) -> Option<BoxStream<'static, Result<Bytes>>> {
         let (store, path, name) = (self.store.clone(), self.path.clone(), self.name.clone());
+        let options = pinned(&self.e_tag, None);
         let body = futures::stream::once(async move {
-            match store.get(&path).await {
+            match store.get_opts(&path, options).await {
                 Ok(got) => got
                     .into_stream()
                     .map(move |r| r.map_err(|e| super::store_error(&name, "reading", e)))
@@ -96,6 +122,7 @@ impl Input for ObjectInput {
             path: self.path.clone(),
             size: self.size,
             handle: self.handle.clone(),
+            e_tag: self.e_tag.clone(),
             cache: Mutex::new(Cache::default()),
         }))))
     }
@@ -116,6 +143,7 @@ struct Windows {
     path: ObjPath,
     size: u64,
     handle: Handle,
+    e_tag: Option<String>,
     cache: Mutex<Cache>,
 }
 
@@ -150,7 +178,12 @@ impl Windows {
             other => {
                 cache.ahead = other;
                 self.handle
-                    .block_on(self.store.get_range(&self.path, self.range(idx)))
+                    .block_on(get_range_pinned(
+                        self.store.as_ref(),
+                        &self.path,
+                        &self.e_tag,
+                        self.range(idx),
+                    ))
                     .map_err(io_error)?
             }
         };
@@ -162,9 +195,10 @@ impl Windows {
             && !cache.ready.iter().any(|(i, _)| *i == next)
         {
             let (store, path, range) = (self.store.clone(), self.path.clone(), self.range(next));
+            let e_tag = self.e_tag.clone();
             let task = self
                 .handle
-                .spawn(async move { store.get_range(&path, range).await });
+                .spawn(async move { get_range_pinned(store.as_ref(), &path, &e_tag, range).await });
             cache.ahead = Some((next, task));
         }
         Ok(w)
@@ -186,7 +220,12 @@ impl Windows {
                 None => {
                     let t = self
                         .handle
-                        .block_on(self.store.get_range(&self.path, tail_start..self.size))
+                        .block_on(get_range_pinned(
+                            self.store.as_ref(),
+                            &self.path,
+                            &self.e_tag,
+                            tail_start..self.size,
+                        ))
                         .map_err(io_error)?;
                     cache.tail = Some(t.clone());
                     t
@@ -573,6 +612,7 @@ impl Durable for UploadWriter {
 mod tests {
     use super::*;
     use object_store::memory::InMemory;
+    use object_store::ObjectStoreExt;
 
     /// Counts range requests, to see which reads reach the store.
     #[derive(Debug)]
@@ -668,6 +708,7 @@ mod tests {
             size: size as u64,
             name: "mem://t/obj.parquet".into(),
             handle: rt.handle().clone(),
+            e_tag: None,
         };
         let ra = input.random().unwrap();
         let s = size as u64;
@@ -706,5 +747,47 @@ mod tests {
         });
         assert_eq!(streamed, data);
         drop(ra);
+    }
+
+    #[test]
+    fn an_object_replaced_after_it_was_opened_is_a_verification_error() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let store = Arc::new(InMemory::new());
+        let path = ObjPath::from("t/obj.parquet");
+        let size = WINDOW as usize + 1000;
+        rt.block_on(store.put(&path, vec![1u8; size].into()))
+            .unwrap();
+        let meta = rt.block_on(store.head(&path)).unwrap();
+        let input = ObjectInput {
+            store: store.clone(),
+            path: path.clone(),
+            size: meta.size,
+            name: "mem://t/obj.parquet".into(),
+            handle: rt.handle().clone(),
+            e_tag: meta.e_tag,
+        };
+        // The version it was opened at reads fine.
+        assert_eq!(input.random().unwrap().bytes(0, 4).unwrap().len(), 4);
+        rt.block_on(store.put(&path, vec![2u8; size].into()))
+            .unwrap();
+        let err = rt
+            .block_on(async { input.stream().unwrap().next().await.unwrap() })
+            .unwrap_err();
+        assert_eq!(
+            crate::error::exit_kind(&err),
+            crate::error::ExitKind::Verify,
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("replaced while convoy read it"),
+            "{err}"
+        );
+        assert!(input.open().is_err());
+        // Range reads (Parquet, Arrow IPC) carry the same pin.
+        assert!(input.random().unwrap().bytes(size as u64 - 8, 8).is_err());
     }
 }

@@ -64,6 +64,11 @@ pub fn store_error(what: &str, doing: &str, e: object_store::Error) -> anyhow::E
             ),
         );
     }
+    if matches!(e, object_store::Error::Precondition { .. }) {
+        return crate::error::verify(format!(
+            "{what}: {doing}: the object was replaced while convoy read it; nothing was published"
+        ));
+    }
     if matches!(e, object_store::Error::NotFound { .. }) {
         return crate::error::input(format!("{what}: {doing}: not found"), None);
     }
@@ -276,6 +281,7 @@ pub fn open_source(spec: &Spec, ep: &Endpoint, ctx: &OpenContext) -> Result<Box<
                 path: m.location,
                 size: m.size,
                 handle: handle.clone(),
+                e_tag: m.e_tag,
             }) as Arc<dyn Input>
         })
         .collect();
