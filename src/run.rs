@@ -205,9 +205,8 @@ async fn transfer(
     let raw = source.raw_file().filter(|r| sink.accept_raw(r));
     if let Some(r) = &raw {
         report.details.push(format!(
-            "byte for byte: {} to {} with no writing options; rows verified from the footer of the bytes written",
-            r.format.name(),
-            r.format.name()
+            "byte for byte: {f} to {f} with no writing options; rows verified from the footer of the bytes written",
+            f = r.format.name()
         ));
     }
     if ctx.dry_run {

@@ -113,18 +113,19 @@ pub trait Sink: Send {
     }
 }
 
-/// Whether a file sink writing `format` into one file, with `parquet`
-/// writing options, copies `raw` unchanged.
+/// `raw`, when a file sink writing `format` (split or not, with `parquet`
+/// writing options) copies it unchanged.
 pub fn takes_raw(
     raw: &RawFile,
     format: crate::spec::Format,
     split: Option<u64>,
     parquet: &crate::spec::ParquetOptions,
-) -> bool {
-    raw.format == crate::spec::Format::Parquet
+) -> Option<RawFile> {
+    let takes = raw.format == crate::spec::Format::Parquet
         && format == raw.format
         && split.is_none()
-        && !parquet.explicit
+        && !parquet.explicit;
+    takes.then(|| raw.clone())
 }
 
 /// Counters shared between the runner, the connectors and the progress display.

@@ -675,20 +675,16 @@ impl FileSink {
             .create_new(true)
             .open(&path)
             .with_context(|| format!("creating {}", path.display()))?;
-        if let Some(raw) = &self.raw {
-            let w = FormatWriter::raw(Hashing::new(file), raw.footer_len);
-            self.rows_total = raw.rows;
-            self.current = Some((w, path, raw.rows));
-            return Ok(());
-        }
-        let w = FormatWriter::new(
-            self.format,
+        let (w, rows) = FormatWriter::open(
             Hashing::new(file),
+            self.raw.as_ref(),
+            self.format,
             &schema,
             &self.ep.csv,
             &self.ep.parquet,
         )?;
-        self.current = Some((w, path, 0));
+        self.rows_total += rows;
+        self.current = Some((w, path, rows));
         Ok(())
     }
 
@@ -871,11 +867,8 @@ impl Sink for FileSink {
     }
 
     fn accept_raw(&mut self, raw: &super::RawFile) -> bool {
-        let takes = super::takes_raw(raw, self.format, self.split, &self.ep.parquet);
-        if takes {
-            self.raw = Some(raw.clone());
-        }
-        takes
+        self.raw = super::takes_raw(raw, self.format, self.split, &self.ep.parquet);
+        self.raw.is_some()
     }
 
     async fn write_bytes(&mut self, chunk: bytes::Bytes) -> Result<()> {

@@ -116,7 +116,7 @@ pub struct RawParquet {
 impl RawParquet {
     /// `footer_len`: the footer's size in the source (metadata and the
     /// final 8 bytes).
-    pub fn new(out: Hashing, footer_len: u64) -> RawParquet {
+    fn new(out: Hashing, footer_len: u64) -> RawParquet {
         let keep = footer_len.max(8) as usize;
         RawParquet {
             out,
@@ -421,7 +421,7 @@ fn text_batch(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
 }
 
 impl FormatWriter {
-    pub fn new(
+    fn new(
         format: Format,
         out: Hashing,
         schema: &SchemaRef,
@@ -479,9 +479,31 @@ impl FormatWriter {
         })
     }
 
-    /// A writer that takes a Parquet file's bytes unchanged
-    /// ([`FormatWriter::write_bytes`]).
-    pub fn raw(out: Hashing, footer_len: u64) -> FormatWriter {
+    /// The writer of one output: `raw`'s bytes unchanged
+    /// ([`FormatWriter::write_bytes`]) when the sink took a byte-for-byte
+    /// copy, else a new encoding in `format`. Returns it with the rows it
+    /// holds from the start (all of `raw`'s, checked against its footer when
+    /// it finishes).
+    pub fn open(
+        out: Hashing,
+        raw: Option<&crate::connect::RawFile>,
+        format: Format,
+        schema: &SchemaRef,
+        csv: &CsvOptions,
+        pq: &ParquetOptions,
+    ) -> Result<(FormatWriter, u64)> {
+        Ok(match raw {
+            Some(raw) => (
+                FormatWriter::Raw(RawParquet::new(out, raw.footer_len)),
+                raw.rows,
+            ),
+            None => (FormatWriter::new(format, out, schema, csv, pq)?, 0),
+        })
+    }
+
+    /// A writer that takes a Parquet file's bytes unchanged.
+    #[cfg(test)]
+    fn raw(out: Hashing, footer_len: u64) -> FormatWriter {
         FormatWriter::Raw(RawParquet::new(out, footer_len))
     }
 

@@ -374,7 +374,10 @@ pub async fn start(
     ))
 }
 
-/// Parts of one multipart upload, at most [`PARTS_IN_FLIGHT`] uploading at once.
+/// Parts of one multipart upload, at most [`PARTS_IN_FLIGHT`] uploading at
+/// once. object_store's `WriteMultipart` starts its last, short part only in
+/// `finish`, which also completes (publishes) the upload; here the last part
+/// starts as soon as the data ends, and completing waits for the commit.
 struct Parts {
     upload: Box<dyn MultipartUpload>,
     in_flight: tokio::task::JoinSet<object_store::Result<()>>,

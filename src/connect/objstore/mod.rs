@@ -416,17 +416,15 @@ impl ObjSink {
             Some(_) => self.part_path()?,
         };
         let (w, upload) = io::start(self.st.store.clone(), path.clone(), self.shown(&path)).await?;
-        let out = Hashing::over(Box::new(w));
-        let (writer, rows) = match &self.raw {
-            Some(raw) => {
-                self.rows_total = raw.rows;
-                (FormatWriter::raw(out, raw.footer_len), raw.rows)
-            }
-            None => (
-                FormatWriter::new(self.format, out, &schema, &self.ep.csv, &self.ep.parquet)?,
-                0,
-            ),
-        };
+        let (writer, rows) = FormatWriter::open(
+            Hashing::over(Box::new(w)),
+            self.raw.as_ref(),
+            self.format,
+            &schema,
+            &self.ep.csv,
+            &self.ep.parquet,
+        )?;
+        self.rows_total += rows;
         self.current = Some(Current {
             writer,
             upload,
@@ -621,11 +619,8 @@ impl Sink for ObjSink {
     }
 
     fn accept_raw(&mut self, raw: &super::RawFile) -> bool {
-        let takes = super::takes_raw(raw, self.format, self.split, &self.ep.parquet);
-        if takes {
-            self.raw = Some(raw.clone());
-        }
-        takes
+        self.raw = super::takes_raw(raw, self.format, self.split, &self.ep.parquet);
+        self.raw.is_some()
     }
 
     async fn write_bytes(&mut self, chunk: bytes::Bytes) -> Result<()> {
