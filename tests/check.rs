@@ -6,26 +6,8 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use crate::support::pg::{self, Ca, Cluster, Tls, PASSWORD};
-
-fn convoy(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_convoy"))
-        .args(args)
-        .current_dir(dir)
-        .env("PGPASSWORD", PASSWORD)
-        .env_remove("CONVOY_VAULT")
-        .output()
-        .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use crate::support::pg::{self, convoy, Ca, Cluster, Tls, PASSWORD};
+use crate::support::text;
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()

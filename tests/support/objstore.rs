@@ -19,6 +19,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::ca::Ca;
+use super::free_port;
 use futures::TryStreamExt;
 use object_store::path::Path as ObjPath;
 use object_store::{Certificate, ClientOptions, ObjectStore, ObjectStoreExt};
@@ -81,14 +82,6 @@ impl Drop for Service {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn repo() -> PathBuf {

@@ -12,6 +12,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 pub use super::ca::Ca;
+use super::free_port;
 
 pub const BIN: &str = "/usr/lib/postgresql/15/bin";
 pub const PASSWORD: &str = "convoy-test-pw";
@@ -46,14 +47,6 @@ fn require_binaries() {
         Path::new("/usr/bin/psql").exists() || Path::new(BIN).join("psql").exists(),
         "psql is missing"
     );
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn as_postgres(args: &[&str]) -> std::process::Output {
@@ -259,4 +252,16 @@ pub fn shared() -> &'static Cluster {
 pub fn plaintext() -> &'static Cluster {
     static C: OnceLock<Cluster> = OnceLock::new();
     C.get_or_init(|| Cluster::start(Tls::Off, None).shared())
+}
+
+/// convoy run in `dir` with the clusters' password in `PGPASSWORD` and no
+/// vault from the environment.
+pub fn convoy(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(super::bin())
+        .args(args)
+        .current_dir(dir)
+        .env("PGPASSWORD", PASSWORD)
+        .env_remove("CONVOY_VAULT")
+        .output()
+        .unwrap()
 }
