@@ -912,12 +912,7 @@ async fn check_objstore(
         Ok(s) => s,
         Err(e) => return c.push_error("auth", &e),
     };
-    let path = ep
-        .path
-        .as_deref()
-        .unwrap_or_default()
-        .replace("{run_date}", &ctx.run_date)
-        .replace("{run_id}", &ctx.run_id);
+    let path = ctx.path_of(ep);
     // The directory part before any glob, as a listing prefix.
     let literal = path.split(['*', '?', '[']).next().unwrap_or_default();
     let prefix = match literal.rsplit_once('/') {
@@ -968,12 +963,7 @@ async fn check_objstore(
 }
 
 fn check_local(spec: &Spec, ep: &Endpoint, role: &str, ctx: &OpenContext, c: &mut EndpointCheck) {
-    let raw = ep
-        .path
-        .as_deref()
-        .unwrap_or_default()
-        .replace("{run_date}", &ctx.run_date)
-        .replace("{run_id}", &ctx.run_id);
+    let raw = ctx.path_of(ep);
     if raw == "-" {
         return c.push(
             "access",

@@ -164,6 +164,15 @@ pub struct OpenContext {
 }
 
 impl OpenContext {
+    /// An endpoint's path with `{run_date}` and `{run_id}` filled in.
+    pub fn path_of(&self, ep: &Endpoint) -> String {
+        ep.path
+            .as_deref()
+            .unwrap_or_default()
+            .replace("{run_date}", &self.run_date)
+            .replace("{run_id}", &self.run_id)
+    }
+
     /// Warn about an insecure setting the user allowed, and record it for the summary.
     pub fn note_insecure(&self, what: String) {
         eprintln!("warning: {}", crate::security::redact::redact(&what));

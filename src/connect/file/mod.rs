@@ -591,12 +591,7 @@ pub struct FileSink {
 
 impl FileSink {
     pub fn new(spec: &Spec, ep: &Endpoint, ctx: &OpenContext) -> Result<FileSink> {
-        let raw = ep
-            .path
-            .as_deref()
-            .unwrap_or_default()
-            .replace("{run_date}", &ctx.run_date)
-            .replace("{run_id}", &ctx.run_id);
+        let raw = ctx.path_of(ep);
         let dest = resolve(spec, ep, &raw);
         let split = ep.max_rows_per_file;
         let format = ep

@@ -334,12 +334,7 @@ pub struct ObjSink {
 
 impl ObjSink {
     fn new(st: Store, ep: &Endpoint, ctx: &OpenContext) -> Result<ObjSink> {
-        let raw = ep
-            .path
-            .as_deref()
-            .unwrap_or_default()
-            .replace("{run_date}", &ctx.run_date)
-            .replace("{run_id}", &ctx.run_id);
+        let raw = ctx.path_of(ep);
         let dest = raw.trim_start_matches('/').to_string();
         let split = ep.max_rows_per_file;
         let format = ep
