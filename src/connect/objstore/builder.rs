@@ -226,25 +226,44 @@ impl object_store::client::HttpConnector for PolicyConnector {
     }
 }
 
-/// Builders that take convoy's TLS connector (none when verification is off).
-trait WithPolicy: Sized {
-    fn with_policy(self, connector: Option<PolicyConnector>) -> Self;
+/// Every store builder gets its HTTP client the same way: convoy's TLS
+/// policy (client options, and the connector unless verification is off,
+/// with a warning), and the spec's retry settings.
+trait WithConvoyClient: Sized {
+    fn with_convoy_client(
+        self,
+        s: &Settings,
+        allow_http: bool,
+        ctx: &OpenContext,
+        identity: &str,
+    ) -> Result<Self>;
 }
 
-macro_rules! with_policy {
+macro_rules! with_convoy_client {
     ($($builder:ty),*) => {$(
-        impl WithPolicy for $builder {
-            fn with_policy(self, connector: Option<PolicyConnector>) -> Self {
-                match connector {
+        impl WithConvoyClient for $builder {
+            fn with_convoy_client(
+                self,
+                s: &Settings,
+                allow_http: bool,
+                ctx: &OpenContext,
+                identity: &str,
+            ) -> Result<Self> {
+                let (opts, tls_off, connector) = client_options(s, allow_http, ctx)?;
+                if tls_off {
+                    warn_insecure(ctx, identity, "certificate verification is off");
+                }
+                let b = match connector {
                     Some(c) => self.with_http_connector(c),
                     None => self,
-                }
+                };
+                Ok(b.with_client_options(opts).with_retry(retry_config(s)?))
             }
         }
     )*};
 }
 
-with_policy!(
+with_convoy_client!(
     AmazonS3Builder,
     MicrosoftAzureBuilder,
     GoogleCloudStorageBuilder,
@@ -501,15 +520,9 @@ fn s3(s: &Settings, ctx: &OpenContext) -> Result<Store> {
             ))
         }
     }
-    let (opts, tls_off, connector) = client_options(s, insecure, ctx)?;
-    if tls_off {
-        warn_insecure(ctx, &identity, "certificate verification is off");
-    }
-    let b = b.with_policy(connector);
     let store = b
+        .with_convoy_client(s, insecure, ctx, &identity)?
         .with_allow_http(insecure)
-        .with_client_options(opts)
-        .with_retry(retry_config(s)?)
         .build()
         .map_err(|e| build_error(&identity, e))?;
     Ok(Store {
@@ -581,15 +594,9 @@ fn azure(s: &Settings, ctx: &OpenContext) -> Result<Store> {
     if let Some(t) = s.secret("token")? {
         b = b.with_bearer_token_authorization(t.expose());
     }
-    let (opts, tls_off, connector) = client_options(s, insecure, ctx)?;
-    if tls_off {
-        warn_insecure(ctx, &identity, "certificate verification is off");
-    }
-    let b = b.with_policy(connector);
     let store = b
+        .with_convoy_client(s, insecure, ctx, &identity)?
         .with_allow_http(insecure)
-        .with_client_options(opts)
-        .with_retry(retry_config(s)?)
         .build()
         .map_err(|e| build_error(&identity, e))?;
     Ok(Store {
@@ -613,12 +620,7 @@ pub fn gcs(s: &Settings, ctx: &OpenContext) -> Result<(GoogleCloudStorageBuilder
     if let Some(k) = s.secret("service_account_key")? {
         b = b.with_service_account_key(k.expose());
     }
-    let (opts, tls_off, connector) = client_options(s, false, ctx)?;
-    if tls_off {
-        warn_insecure(ctx, &identity, "certificate verification is off");
-    }
-    let b = b.with_policy(connector);
-    let b = b.with_client_options(opts).with_retry(retry_config(s)?);
+    let b = b.with_convoy_client(s, false, ctx, &identity)?;
     debug_assert_eq!(
         b.get_config_value(&GoogleConfigKey::Bucket).as_deref(),
         Some(bucket.as_str())
@@ -650,16 +652,9 @@ fn http(s: &Settings, ctx: &OpenContext) -> Result<Store> {
     if insecure {
         warn_insecure(ctx, &identity, "plain HTTP");
     }
-    let (opts, tls_off, connector) = client_options(s, insecure, ctx)?;
-    if tls_off {
-        warn_insecure(ctx, &identity, "certificate verification is off");
-    }
-    let b = HttpBuilder::new();
-    let b = b.with_policy(connector);
-    let store = b
+    let store = HttpBuilder::new()
         .with_url(url.trim_end_matches('/'))
-        .with_client_options(opts)
-        .with_retry(retry_config(s)?)
+        .with_convoy_client(s, insecure, ctx, &identity)?
         .build()
         .map_err(|e| build_error(&identity, e))?;
     Ok(Store {
