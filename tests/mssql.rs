@@ -355,22 +355,14 @@ mod live {
         env: Vec<(&'static str, String)>,
     }
 
-    fn server() -> Option<Server> {
-        let Ok(url) = std::env::var("CONVOY_TEST_MSSQL_URL") else {
-            // Once, and past the test harness's output capture, so it shows
-            // in every test run's log.
-            static SAID: std::sync::Once = std::sync::Once::new();
-            SAID.call_once(|| {
-                use std::io::Write;
-                if let Ok(mut tty) = std::fs::OpenOptions::new().write(true).open("/dev/stderr") {
-                    let _ = writeln!(
-                        tty,
-                        "mssql conformance suite did not run: set CONVOY_TEST_MSSQL_URL (and CONVOY_TEST_MSSQL_PASSWORD) to run it against SQL Server 2019+ or Azure SQL"
-                    );
-                }
-            });
-            return None;
-        };
+    /// The server the suite runs against. The suite's tests are ignored
+    /// unless asked for (`scripts/test` asks when CONVOY_TEST_MSSQL_URL is
+    /// set), so a run without a server reports them as ignored, not passed;
+    /// asked for without one, they fail.
+    fn server() -> Server {
+        let url = std::env::var("CONVOY_TEST_MSSQL_URL").expect(
+            "set CONVOY_TEST_MSSQL_URL (and CONVOY_TEST_MSSQL_PASSWORD) to a SQL Server 2019+ or Azure SQL database",
+        );
         let mut env = Vec::new();
         let mut url = url.trim_end_matches('&').to_string();
         if let Ok(pw) = std::env::var("CONVOY_TEST_MSSQL_PASSWORD") {
@@ -380,7 +372,7 @@ mod live {
             url.push_str(if url.contains('?') { "&" } else { "?" });
             url.push_str("token=${env:CONVOY_TEST_MSSQL_TOKEN}");
         }
-        Some(Server { url, env })
+        Server { url, env }
     }
 
     impl Server {
@@ -430,8 +422,9 @@ CAST('2024-06-01 10:00:00.1234567 +02:00' AS datetimeoffset(7)) AS dto, \
 CAST('6F9619FF-8B86-D011-B42D-00C04FC964FF' AS uniqueidentifier) AS g, CAST(N'<a>é</a>' AS xml) AS x";
 
     #[test]
+    #[ignore = "needs SQL Server: set CONVOY_TEST_MSSQL_URL"]
     fn every_type_is_read_exactly() {
-        let Some(s) = server() else { return };
+        let s = server();
         let dir = Dir::new();
         let csv = s.query_csv(&dir, TYPES_QUERY);
         for expected in [
@@ -454,8 +447,9 @@ CAST('6F9619FF-8B86-D011-B42D-00C04FC964FF' AS uniqueidentifier) AS g, CAST(N'<a
     }
 
     #[test]
+    #[ignore = "needs SQL Server: set CONVOY_TEST_MSSQL_URL"]
     fn every_type_round_trips_through_a_table() {
-        let Some(s) = server() else { return };
+        let s = server();
         let dir = Dir::new();
         let table = format!("dbo.[convoy types {}]", uuid_like());
         // Query → table (created from the Arrow schema) → query again.
@@ -486,38 +480,29 @@ CAST('6F9619FF-8B86-D011-B42D-00C04FC964FF' AS uniqueidentifier) AS g, CAST(N'<a
     }
 
     #[test]
+    #[ignore = "needs SQL Server: set CONVOY_TEST_MSSQL_URL"]
     fn append_replace_and_interruption() {
-        let Some(s) = server() else { return };
+        let s = server();
         let dir = Dir::new();
         let table = format!("dbo.[convoy modes {}]", uuid_like());
         let dst = s.endpoint(&format!("table={table}"));
         let a = csv_source(&dir, "a.csv", &[(1, "one"), (2, "two")]);
-        s.run(
-            &dir,
-            &[
-                "copy",
-                &a,
-                &dst,
-                "--schema",
-                "id:int64,name:string",
-                "--mode",
-                "append",
-            ],
-        )
-        .ok();
-        s.run(
-            &dir,
-            &[
-                "copy",
-                &a,
-                &dst,
-                "--schema",
-                "id:int64,name:string",
-                "--mode",
-                "append",
-            ],
-        )
-        .ok();
+        // Appended twice: every row twice.
+        for _ in 0..2 {
+            s.run(
+                &dir,
+                &[
+                    "copy",
+                    &a,
+                    &dst,
+                    "--schema",
+                    "id:int64,name:string",
+                    "--mode",
+                    "append",
+                ],
+            )
+            .ok();
+        }
         let count = |dir: &Dir| s.query_csv(dir, &format!("SELECT COUNT_BIG(*) AS n FROM {table}"));
         assert_eq!(count(&dir), "n\n4\n");
         let b = csv_source(&dir, "b.csv", &[(7, "seven")]);
@@ -555,8 +540,9 @@ CAST('6F9619FF-8B86-D011-B42D-00C04FC964FF' AS uniqueidentifier) AS g, CAST(N'<a
     }
 
     #[test]
+    #[ignore = "needs SQL Server: set CONVOY_TEST_MSSQL_URL"]
     fn merge_and_incremental_are_idempotent() {
-        let Some(s) = server() else { return };
+        let s = server();
         let dir = Dir::new();
         let table = format!("dbo.[convoy merge {}]", uuid_like());
         csv_source(&dir, "m1.csv", &[(1, "one"), (2, "two")]);
@@ -613,8 +599,9 @@ mode = "{mode}"
     }
 
     #[test]
+    #[ignore = "needs SQL Server: set CONVOY_TEST_MSSQL_URL"]
     fn partitioned_reads_cover_every_row_once() {
-        let Some(s) = server() else { return };
+        let s = server();
         let dir = Dir::new();
         let q = "SELECT TOP (10000) CAST(ROW_NUMBER() OVER (ORDER BY (SELECT NULL)) AS bigint) AS id FROM sys.all_objects a CROSS JOIN sys.all_objects b";
         let src = s.endpoint("partition_column=id&partitions=4");
