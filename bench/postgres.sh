@@ -50,6 +50,9 @@ ssl_cert_file = 'server.crt'
 ssl_key_file = 'server.key'
 shared_buffers = '256MB'
 max_wal_size = '4GB'
+# Autovacuum would vacuum and analyze the table a run just loaded while the
+# next run is timed, on the same 2 cores: off, for either side.
+autovacuum = off
 CONF
 printf 'hostssl all all 127.0.0.1/32 scram-sha-256\nhostnossl all all 0.0.0.0/0 reject\n' > "$W/data/pg_hba.conf"
 runuser -u postgres -- "$BIN/pg_ctl" -D "$W/data" -l "$W/log" -w start >/dev/null
@@ -113,6 +116,7 @@ pair() {
   for _ in $(seq "$RUNS"); do
     eval "$sa"; q checkpoint; once sh -c "$ca"; cat "$W/time" >> "$W/a"
     eval "$sb"; q checkpoint; once sh -c "$cb"; cat "$W/time" >> "$W/b"
+    echo "  run: $(tail -1 "$W/a" | cut -d' ' -f1) s / $(tail -1 "$W/b" | cut -d' ' -f1) s" >&2
   done
   local ma mb
   ma=$(sort -n "$W/a" | awk '{ s[NR] = $1 } END { print s[int((NR + 1) / 2)] }')
