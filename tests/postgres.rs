@@ -82,7 +82,7 @@ fn round_trip(file: &str, drop_interval: bool) {
     // Every value, in PostgreSQL's own text form (json has no equality).
     let rows = |t: &str| {
         c.psql(&format!(
-            "select string_agg(r::text, E'\\n' order by r.id) from {t} r"
+            "select string_agg(whole::text, E'\\n' order by whole.id) from {t} whole"
         ))
     };
     assert_eq!(rows(&back), rows(&src));
