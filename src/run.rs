@@ -16,7 +16,7 @@ use arrow::array::RecordBatch;
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
-use crate::connect::{self, Counters, OpenContext, Output, Partition, Sink};
+use crate::connect::{self, CopyChunk, Counters, OpenContext, Output, Partition, Sink};
 use crate::error;
 use crate::report::{CopyReport, Progress, Status};
 use crate::spec::{Copy, Spec};
@@ -44,9 +44,9 @@ impl Budget {
         }
     }
 
-    /// Permits for a batch: its size in KiB, at most the whole budget.
-    fn cost(&self, batch: &RecordBatch) -> u32 {
-        let kib = batch.get_array_memory_size().div_ceil(1024) as u64;
+    /// Permits for a piece: its size in KiB, at most the whole budget.
+    fn cost(&self, piece: &impl Piece) -> u32 {
+        let kib = piece.size().div_ceil(1024) as u64;
         kib.clamp(1, self.total_kib as u64) as u32
     }
 
@@ -56,12 +56,48 @@ impl Budget {
     }
 }
 
-type Item = (RecordBatch, OwnedSemaphorePermit);
+/// What travels from a source's partitions to a sink: record batches, or
+/// rows in binary COPY form that a PostgreSQL sink takes unchanged.
+#[async_trait::async_trait]
+trait Piece: Send + Sized + 'static {
+    fn rows(&self) -> u64;
+    /// Memory it holds, for the budget.
+    fn size(&self) -> usize;
+    async fn write_to(self, sink: &mut dyn Sink) -> Result<()>;
+}
 
-/// Send a partition's batches into the channel, blocking on the budget.
-fn produce_blocking(
-    iter: connect::BatchIter,
-    tx: mpsc::Sender<Item>,
+#[async_trait::async_trait]
+impl Piece for RecordBatch {
+    fn rows(&self) -> u64 {
+        self.num_rows() as u64
+    }
+    fn size(&self) -> usize {
+        self.get_array_memory_size()
+    }
+    async fn write_to(self, sink: &mut dyn Sink) -> Result<()> {
+        sink.write(self).await
+    }
+}
+
+#[async_trait::async_trait]
+impl Piece for CopyChunk {
+    fn rows(&self) -> u64 {
+        self.rows
+    }
+    fn size(&self) -> usize {
+        self.data.len()
+    }
+    async fn write_to(self, sink: &mut dyn Sink) -> Result<()> {
+        sink.write_copy(self).await
+    }
+}
+
+type Item<T> = (T, OwnedSemaphorePermit);
+
+/// Send a partition's pieces into the channel, blocking on the budget.
+fn produce_blocking<T: Piece>(
+    iter: connect::BatchIter<T>,
+    tx: mpsc::Sender<Item<T>>,
     budget: Budget,
     cancel: CancellationToken,
     handle: tokio::runtime::Handle,
@@ -71,7 +107,7 @@ fn produce_blocking(
             return Ok(());
         }
         let batch = batch?;
-        if batch.num_rows() == 0 {
+        if batch.rows() == 0 {
             continue;
         }
         let cost = budget.cost(&batch);
@@ -87,10 +123,10 @@ fn produce_blocking(
     Ok(())
 }
 
-/// Send an async partition's batches into the channel, waiting on the budget.
-async fn produce_stream(
-    mut stream: futures::stream::BoxStream<'static, Result<RecordBatch>>,
-    tx: mpsc::Sender<Item>,
+/// Send an async partition's pieces into the channel, waiting on the budget.
+async fn produce_stream<T: Piece>(
+    mut stream: futures::stream::BoxStream<'static, Result<T>>,
+    tx: mpsc::Sender<Item<T>>,
     budget: Budget,
     cancel: CancellationToken,
 ) -> Result<()> {
@@ -104,7 +140,7 @@ async fn produce_stream(
             return Ok(());
         };
         let batch = batch?;
-        if batch.num_rows() == 0 {
+        if batch.rows() == 0 {
             continue;
         }
         let cost = budget.cost(&batch);
@@ -221,7 +257,28 @@ async fn transfer(
     }
     let moved = match raw {
         Some(raw) => copy_raw(raw, sink.as_mut(), open, &ctx.cancel).await,
-        None => pump(source, sink.as_mut(), open, &ctx.cancel).await,
+        None => {
+            // Rows in PostgreSQL's binary COPY form go to a sink with the
+            // very same column types unchanged.
+            let same_types = source
+                .copy_types()
+                .is_some_and(|types| sink.accept_copy(&types));
+            if same_types {
+                report.details.push(
+                    "binary COPY rows passed through unchanged: the destination's column types are the source's"
+                        .to_string(),
+                );
+                match tokio::task::block_in_place(|| source.copy_partitions()) {
+                    Ok(parts) => pump(parts, sink.as_mut(), open, &ctx.cancel).await,
+                    Err(e) => Err(e),
+                }
+            } else {
+                match tokio::task::block_in_place(|| source.partitions()) {
+                    Ok(parts) => pump(parts, sink.as_mut(), open, &ctx.cancel).await,
+                    Err(e) => Err(e),
+                }
+            }
+        }
     };
     match moved {
         Ok(outputs) => Ok(outputs),
@@ -238,15 +295,14 @@ async fn transfer(
 }
 
 /// Move every batch from the source to the sink, verify, commit.
-async fn pump(
-    source: Box<dyn connect::Source>,
+async fn pump<T: Piece>(
+    partitions: Vec<Partition<T>>,
     sink: &mut dyn Sink,
     open: &OpenContext,
     cancel: &CancellationToken,
 ) -> Result<Vec<Output>> {
     let budget = Budget::new(BUDGET_BYTES, BUDGET_BATCHES);
-    let (tx, mut rx) = mpsc::channel::<Item>(budget.batches);
-    let partitions = tokio::task::block_in_place(|| source.partitions())?;
+    let (tx, mut rx) = mpsc::channel::<Item<T>>(budget.batches);
     let mut producers = Vec::new();
     for p in partitions {
         let tx = tx.clone();
@@ -275,8 +331,8 @@ async fn pump(
             }
             item = rx.recv() => match item {
                 Some((batch, permit)) => {
-                    let n = batch.num_rows() as u64;
-                    if let Err(e) = sink.write(batch).await {
+                    let n = batch.rows();
+                    if let Err(e) = batch.write_to(sink).await {
                         failure = Some(e.context(format!("writing to {}", sink.describe())));
                         break;
                     }
@@ -577,7 +633,8 @@ mod tests {
             insecure: Default::default(),
         };
         let source = Box::new(MemorySource(vec![batch(10), batch(5)]));
-        let err = pump(source, &mut sink, &open, &open.cancel)
+        let parts = connect::Source::partitions(source).unwrap();
+        let err = pump(parts, &mut sink, &open, &open.cancel)
             .await
             .unwrap_err();
         assert_eq!(error::exit_kind(&err), error::ExitKind::Verify);
@@ -589,7 +646,7 @@ mod tests {
     async fn producers_block_on_the_byte_budget() {
         // 10 batches of ~80 KiB against a 200 KiB budget: at most two fit.
         let budget = Budget::new(200 * 1024, 100);
-        let (tx, mut rx) = mpsc::channel::<Item>(100);
+        let (tx, mut rx) = mpsc::channel::<Item<RecordBatch>>(100);
         let iter: connect::BatchIter = Box::new((0..10).map(|_| Ok(batch(10_000))));
         let b2 = budget.clone();
         let handle = tokio::runtime::Handle::current();

@@ -213,6 +213,62 @@ fn postgres_to_postgres_and_partitioned_reads_equal_unpartitioned() {
     }
 }
 
+/// The `details` of each copy of a `--json` summary.
+fn details(o: &Output) -> Vec<String> {
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    json["copies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["details"].to_string())
+        .collect()
+}
+
+#[test]
+fn postgres_to_postgres_passes_rows_through_unchanged_when_the_types_are_the_same() {
+    let c = pg::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let src = unique("pt_src");
+    let same = unique("pt_same");
+    let wider = unique("pt_wider");
+    // Besides every mapped type, values Arrow has no room for: they travel
+    // only when the rows pass through unchanged.
+    c.psql(&format!(
+        "create table {src} ({ALL_TYPES}); insert into {src} values {ALL_VALUES}; \
+         insert into {src} (id, nfree, dt, ts, tz) values (4, 'NaN', 'infinity', 'infinity', '-infinity'); \
+         create table {wider} (id bigint, i4 bigint, n numeric(20,6), t text)"
+    ));
+    std::fs::write(
+        dir.path().join("spec.toml"),
+        format!(
+            "{}\n[[copy]]\nname = \"same\"\nfrom = {{ connection = \"pg\", table = \"{src}\", partition = {{ column = \"id\", count = 2 }} }}\nto = {{ connection = \"pg\", table = \"{same}\" }}\n\
+             [[copy]]\nname = \"wider\"\nfrom = {{ connection = \"pg\", query = \"select id, i4, n, t from {src} where id < 4\" }}\nto = {{ connection = \"pg\", table = \"{wider}\" }}\n",
+            c.connection("pg", "localhost", "")
+        ),
+    )
+    .unwrap();
+    let o = ok(convoy(dir.path(), &["run", "spec.toml", "--json"]));
+    let d = details(&o);
+    assert!(d[0].contains("passed through unchanged"), "{}", d[0]);
+    assert!(!d[1].contains("passed through"), "{}", d[1]);
+    // The same table: declared types and every value, infinities and NaN included.
+    assert_eq!(declared_types(c, &same), declared_types(c, &src));
+    let rows = |t: &str| {
+        c.psql(&format!(
+            "select string_agg(whole::text, E'\\n' order by whole.id) from {t} whole"
+        ))
+    };
+    assert_eq!(rows(&same), rows(&src));
+    assert!(rows(&same).contains("-infinity"), "{}", rows(&same));
+    // Wider columns: decoded and encoded again, values equal.
+    let diff = c.psql(&format!(
+        "select count(*) from {src} s full join {wider} w using (id) \
+         where s.id < 4 and (w.id is null or s.i4 is distinct from w.i4 or s.n is distinct from w.n or s.t is distinct from w.t)"
+    ));
+    assert_eq!(diff, "0");
+    assert_eq!(c.psql(&format!("select count(*) from {wider}")), "3");
+}
+
 #[test]
 fn a_large_table_with_an_integer_primary_key_is_read_in_parallel_unasked_given_the_cores() {
     let c = pg::shared();

@@ -26,14 +26,18 @@ use crate::spec::{Endpoint, Kind, Spec};
 
 /// A blocking iterator of batches: readers that parse (CSV, Parquet) run on a
 /// blocking thread.
-pub type BatchIter = Box<dyn Iterator<Item = Result<RecordBatch>> + Send>;
+pub type BatchIter<T = RecordBatch> = Box<dyn Iterator<Item = Result<T>> + Send>;
 
-/// One independently readable share of a source.
-pub enum Partition {
-    Blocking(BatchIter),
+/// One independently readable share of a source: record batches, or rows
+/// in PostgreSQL's binary COPY form (see [`Source::copy_types`]).
+pub enum Partition<T = RecordBatch> {
+    Blocking(BatchIter<T>),
     /// An async stream (network sources: database cursors, COPY streams).
-    Stream(futures::stream::BoxStream<'static, Result<RecordBatch>>),
+    Stream(futures::stream::BoxStream<'static, Result<T>>),
 }
+
+pub use postgres::copy_binary::CopyChunk;
+pub use postgres::types::PgType;
 
 pub trait Source: Send {
     /// Short, secret-free identity for messages (`local orders.csv`).
@@ -50,6 +54,20 @@ pub trait Source: Send {
     /// are (see [`RawFile`]).
     fn raw_file(&self) -> Option<RawFile> {
         None
+    }
+    /// The types of the columns, when this source can hand out its rows in
+    /// PostgreSQL's binary COPY form. A sink with exactly these column types
+    /// takes them unchanged (see [`Sink::accept_copy`]): no decoding to
+    /// Arrow and encoding back.
+    fn copy_types(&self) -> Option<Vec<PgType>> {
+        None
+    }
+    /// Hand out the partitions as binary COPY rows; the source is consumed.
+    fn copy_partitions(self: Box<Self>) -> Result<Vec<Partition<CopyChunk>>> {
+        Err(anyhow::anyhow!(
+            "internal error: {} has no binary COPY form",
+            self.describe()
+        ))
     }
 }
 
@@ -108,6 +126,19 @@ pub trait Sink: Send {
     async fn write_bytes(&mut self, _chunk: bytes::Bytes) -> Result<()> {
         Err(anyhow::anyhow!(
             "internal error: {} does not take raw bytes",
+            self.describe()
+        ))
+    }
+    /// Called after `begin`: whether this sink takes rows in binary COPY
+    /// form whose columns have `types`, unchanged. When it says yes, the
+    /// runner calls [`Sink::write_copy`] instead of [`Sink::write`].
+    fn accept_copy(&mut self, _types: &[PgType]) -> bool {
+        false
+    }
+    /// The next rows, in binary COPY form.
+    async fn write_copy(&mut self, _chunk: CopyChunk) -> Result<()> {
+        Err(anyhow::anyhow!(
+            "internal error: {} does not take binary COPY rows",
             self.describe()
         ))
     }

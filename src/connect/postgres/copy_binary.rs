@@ -21,16 +21,164 @@ const SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
 const PG_EPOCH_DAYS: i32 = 10_957;
 const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
 
+/// Rows per batch the [`Decoder`] hands out…
+const BATCH_ROWS: usize = 16_384;
+/// …or fewer when the rows are wide.
+const BATCH_BYTES: usize = 16 << 20;
+/// Bytes per chunk the [`Framer`] hands out.
+const FRAME_BYTES: usize = 1 << 20;
+
+/// What consumes a binary COPY stream chunk by chunk and hands out items:
+/// record batches ([`Decoder`]) or whole rows unchanged ([`Framer`]).
+pub trait Consumer: Send + 'static {
+    type Item: Send + 'static;
+    /// Take in the next bytes of the stream; rows may span chunks.
+    fn feed(&mut self, chunk: &[u8]) -> Result<()>;
+    /// Enough is gathered to hand out.
+    fn full(&self) -> bool;
+    /// Bytes fed since the last [`Consumer::take`].
+    fn bytes(&self) -> usize;
+    /// What was gathered since the last call.
+    fn take(&mut self) -> Result<Self::Item>;
+    /// The stream ended: it must have ended with the trailer.
+    fn end(&self) -> Result<()>;
+}
+
+/// The stream's framing: the header, then rows of `ncols` length-prefixed
+/// fields, then the trailer. Shared by both consumers.
+struct Frames {
+    ncols: usize,
+    pending: BytesMut,
+    header_done: bool,
+    finished: bool,
+}
+
+/// One step through the framing.
+enum Frame {
+    /// A complete row from `start` to `end` (the field count included).
+    Row { start: usize, end: usize },
+    /// The trailer: the stream is complete.
+    Trailer,
+    /// More bytes are needed.
+    Incomplete,
+}
+
+impl Frames {
+    fn new(ncols: usize) -> Frames {
+        Frames {
+            ncols,
+            pending: BytesMut::new(),
+            header_done: false,
+            finished: false,
+        }
+    }
+
+    /// Run `each` over the complete rows of `chunk` (after what is pending),
+    /// keep the incomplete rest for the next chunk.
+    fn feed(
+        &mut self,
+        chunk: &[u8],
+        mut each: impl FnMut(&[u8], usize, usize) -> Result<()>,
+    ) -> Result<()> {
+        if self.finished && !chunk.is_empty() {
+            bail!("the COPY stream continued after its trailer");
+        }
+        if self.pending.is_empty() {
+            let used = self.walk(chunk, &mut each)?;
+            self.pending.extend_from_slice(&chunk[used..]);
+        } else {
+            self.pending.extend_from_slice(chunk);
+            let buf = std::mem::take(&mut self.pending);
+            let used = self.walk(&buf, &mut each)?;
+            self.pending.extend_from_slice(&buf[used..]);
+        }
+        Ok(())
+    }
+
+    fn walk(
+        &mut self,
+        buf: &[u8],
+        each: &mut impl FnMut(&[u8], usize, usize) -> Result<()>,
+    ) -> Result<usize> {
+        let mut pos = 0;
+        if !self.header_done {
+            if buf.len() < SIGNATURE.len() + 8 {
+                return Ok(0);
+            }
+            if &buf[..SIGNATURE.len()] != SIGNATURE {
+                bail!("not a binary COPY stream");
+            }
+            let ext = i32::from_be_bytes(buf[15..19].try_into().unwrap());
+            if ext < 0 {
+                bail!("bad COPY header extension length {ext}");
+            }
+            if buf.len() < 19 + ext as usize {
+                return Ok(0);
+            }
+            pos = 19 + ext as usize;
+            self.header_done = true;
+        }
+        loop {
+            match self.next(buf, pos)? {
+                Frame::Row { start, end } => {
+                    each(buf, start, end)?;
+                    pos = end;
+                }
+                Frame::Trailer => {
+                    self.finished = true;
+                    return Ok(pos + 2);
+                }
+                Frame::Incomplete => return Ok(pos),
+            }
+        }
+    }
+
+    fn next(&self, buf: &[u8], pos: usize) -> Result<Frame> {
+        if pos + 2 > buf.len() {
+            return Ok(Frame::Incomplete);
+        }
+        let n = i16::from_be_bytes([buf[pos], buf[pos + 1]]);
+        if n == -1 {
+            return Ok(Frame::Trailer);
+        }
+        if n as usize != self.ncols {
+            bail!("COPY row has {n} fields, expected {}", self.ncols);
+        }
+        let mut p = pos + 2;
+        for _ in 0..self.ncols {
+            if p + 4 > buf.len() {
+                return Ok(Frame::Incomplete);
+            }
+            let len = i32::from_be_bytes(buf[p..p + 4].try_into().unwrap());
+            p += 4;
+            if len > 0 {
+                p += len as usize;
+            } else if len < -1 {
+                bail!("bad COPY field length {len}");
+            }
+        }
+        if p > buf.len() {
+            return Ok(Frame::Incomplete);
+        }
+        Ok(Frame::Row { start: pos, end: p })
+    }
+
+    fn end(&self) -> Result<()> {
+        if !self.finished || !self.pending.is_empty() {
+            bail!("the COPY stream ended in the middle of a row");
+        }
+        Ok(())
+    }
+}
+
 /// Decodes a binary COPY stream into record batches.
 pub struct Decoder {
     schema: SchemaRef,
     wires: Vec<Wire>,
     builders: Vec<Box<dyn ArrayBuilder>>,
-    pending: BytesMut,
-    header_done: bool,
-    finished: bool,
-    pub rows: usize,
-    pub bytes: usize,
+    frames: Frames,
+    rows: usize,
+    bytes: usize,
 }
 
 impl Decoder {
@@ -41,93 +189,32 @@ impl Decoder {
             .map(|f| make_builder(f.data_type(), 1024))
             .collect();
         Decoder {
+            frames: Frames::new(wires.len()),
             schema,
             wires,
             builders,
-            pending: BytesMut::new(),
-            header_done: false,
-            finished: false,
             rows: 0,
             bytes: 0,
         }
     }
+}
 
-    /// Decode every complete row in `chunk`; keep the rest for the next one.
-    pub fn feed(&mut self, chunk: &[u8]) -> Result<()> {
+impl Consumer for Decoder {
+    type Item = RecordBatch;
+
+    fn feed(&mut self, chunk: &[u8]) -> Result<()> {
         self.bytes += chunk.len();
-        if self.pending.is_empty() {
-            let used = self.parse(chunk)?;
-            self.pending.extend_from_slice(&chunk[used..]);
-        } else {
-            self.pending.extend_from_slice(chunk);
-            let buf = std::mem::take(&mut self.pending);
-            let used = self.parse(&buf)?;
-            self.pending.extend_from_slice(&buf[used..]);
-        }
-        Ok(())
-    }
-
-    /// The stream ended: it must have ended with the trailer.
-    pub fn end(&self) -> Result<()> {
-        if !self.finished || !self.pending.is_empty() {
-            bail!("the COPY stream ended in the middle of a row");
-        }
-        Ok(())
-    }
-
-    /// The rows decoded so far, as a batch.
-    pub fn flush(&mut self) -> Result<RecordBatch> {
-        let columns: Vec<ArrayRef> = self.builders.iter_mut().map(|b| b.finish()).collect();
-        self.rows = 0;
-        self.bytes = 0;
-        Ok(RecordBatch::try_new(self.schema.clone(), columns)?)
-    }
-
-    fn parse(&mut self, buf: &[u8]) -> Result<usize> {
-        let mut pos = 0;
-        if !self.header_done {
-            if buf.len() < SIGNATURE.len() + 8 {
-                return Ok(0);
-            }
-            if &buf[..SIGNATURE.len()] != SIGNATURE {
-                bail!("not a binary COPY stream");
-            }
-            let ext = i32::from_be_bytes(buf[15..19].try_into().unwrap()) as usize;
-            if buf.len() < 19 + ext {
-                return Ok(0);
-            }
-            pos = 19 + ext;
-            self.header_done = true;
-        }
-        let ncols = self.wires.len();
-        while pos + 2 <= buf.len() {
-            let n = i16::from_be_bytes([buf[pos], buf[pos + 1]]);
-            if n == -1 {
-                self.finished = true;
-                return Ok(pos + 2);
-            }
-            if n as usize != ncols {
-                bail!("COPY row has {n} fields, expected {ncols}");
-            }
-            // Is the whole row here?
-            let mut p = pos + 2;
-            let mut complete = true;
-            for _ in 0..ncols {
-                if p + 4 > buf.len() {
-                    complete = false;
-                    break;
-                }
-                let len = i32::from_be_bytes(buf[p..p + 4].try_into().unwrap());
-                p += 4;
-                if len > 0 {
-                    p += len as usize;
-                }
-            }
-            if !complete || p > buf.len() {
-                break;
-            }
-            let mut p = pos + 2;
-            for c in 0..ncols {
+        let Decoder {
+            frames,
+            builders,
+            wires,
+            schema,
+            rows,
+            ..
+        } = self;
+        frames.feed(chunk, |buf, start, _end| {
+            let mut p = start + 2;
+            for (c, (builder, wire)) in builders.iter_mut().zip(wires.iter()).enumerate() {
                 let len = i32::from_be_bytes(buf[p..p + 4].try_into().unwrap());
                 p += 4;
                 let value = if len < 0 {
@@ -137,13 +224,96 @@ impl Decoder {
                     p += len as usize;
                     Some(v)
                 };
-                append(self.builders[c].as_mut(), &self.wires[c], value)
-                    .map_err(|e| anyhow!("column \"{}\": {e}", self.schema.field(c).name()))?;
+                append(builder.as_mut(), wire, value)
+                    .map_err(|e| anyhow!("column \"{}\": {e}", schema.field(c).name()))?;
             }
-            pos = p;
-            self.rows += 1;
+            *rows += 1;
+            Ok(())
+        })
+    }
+
+    fn full(&self) -> bool {
+        self.rows >= BATCH_ROWS || self.bytes >= BATCH_BYTES
+    }
+
+    fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    fn take(&mut self) -> Result<RecordBatch> {
+        let columns: Vec<ArrayRef> = self.builders.iter_mut().map(|b| b.finish()).collect();
+        self.rows = 0;
+        self.bytes = 0;
+        Ok(RecordBatch::try_new(self.schema.clone(), columns)?)
+    }
+
+    fn end(&self) -> Result<()> {
+        self.frames.end()
+    }
+}
+
+/// Whole rows of a binary COPY stream, unchanged: the header and trailer
+/// are taken off, so the rows of several streams (partitions) can follow
+/// one another into one `COPY … FROM STDIN (FORMAT binary)`.
+pub struct Framer {
+    frames: Frames,
+    out: BytesMut,
+    rows: u64,
+    bytes: usize,
+}
+
+/// Complete rows in binary COPY form, without header or trailer.
+pub struct CopyChunk {
+    pub data: bytes::Bytes,
+    pub rows: u64,
+}
+
+impl Framer {
+    pub fn new(ncols: usize) -> Framer {
+        Framer {
+            frames: Frames::new(ncols),
+            out: BytesMut::with_capacity(FRAME_BYTES),
+            rows: 0,
+            bytes: 0,
         }
-        Ok(pos)
+    }
+}
+
+impl Consumer for Framer {
+    type Item = CopyChunk;
+
+    fn feed(&mut self, chunk: &[u8]) -> Result<()> {
+        self.bytes += chunk.len();
+        let Framer {
+            frames, out, rows, ..
+        } = self;
+        // PostgreSQL sends each row in a message of its own: rows are copied
+        // one at a time.
+        frames.feed(chunk, |buf, start, end| {
+            *rows += 1;
+            out.extend_from_slice(&buf[start..end]);
+            Ok(())
+        })
+    }
+
+    fn full(&self) -> bool {
+        self.out.len() >= FRAME_BYTES
+    }
+
+    fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    fn take(&mut self) -> Result<CopyChunk> {
+        let data = self.out.split().freeze();
+        self.out.reserve(FRAME_BYTES);
+        let rows = std::mem::take(&mut self.rows);
+        self.bytes = 0;
+        Ok(CopyChunk { data, rows })
+    }
+
+    fn end(&self) -> Result<()> {
+        self.frames.end()
     }
 }
 
@@ -161,6 +331,13 @@ fn be_i64(v: &[u8]) -> Result<i64> {
     Ok(i64::from_be_bytes(
         v.try_into().map_err(|_| anyhow!("bad int8 length"))?,
     ))
+}
+
+/// `len` bytes of `v` from `at`, or an error when the value is shorter.
+fn slice(v: &[u8], at: usize, len: usize) -> Result<&[u8]> {
+    at.checked_add(len)
+        .and_then(|end| v.get(at..end))
+        .ok_or_else(|| anyhow!("array value is shorter than its header says"))
 }
 
 fn b<T: 'static>(builder: &mut dyn ArrayBuilder) -> &mut T {
@@ -265,7 +442,7 @@ fn append(builder: &mut dyn ArrayBuilder, wire: &Wire, v: Option<&[u8]>) -> Resu
                 bl.append_null();
                 return Ok(());
             };
-            let ndim = be_i32(&v[..4])?;
+            let ndim = be_i32(slice(v, 0, 4)?)?;
             if ndim == 0 {
                 bl.append(true);
                 return Ok(());
@@ -273,15 +450,15 @@ fn append(builder: &mut dyn ArrayBuilder, wire: &Wire, v: Option<&[u8]>) -> Resu
             if ndim != 1 {
                 bail!("only one-dimensional arrays can be copied (found {ndim} dimensions)");
             }
-            let count = be_i32(&v[12..16])?;
+            let count = be_i32(slice(v, 12, 4)?)?;
             let mut p = 20;
             for _ in 0..count {
-                let len = be_i32(&v[p..p + 4])?;
+                let len = be_i32(slice(v, p, 4)?)?;
                 p += 4;
                 let item = if len < 0 {
                     None
                 } else {
-                    let it = &v[p..p + len as usize];
+                    let it = slice(v, p, len as usize)?;
                     p += len as usize;
                     Some(it)
                 };
@@ -911,6 +1088,110 @@ pub fn conform(batch: &RecordBatch, types: &[DataType], schema: &SchemaRef) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A binary COPY stream of three rows (bigint, nullable text), and its
+    /// rows alone.
+    fn stream() -> (Vec<u8>, Vec<u8>, RecordBatch) {
+        let schema = Arc::new(arrow::datatypes::Schema::new(vec![
+            arrow::datatypes::Field::new("id", DataType::Int64, false),
+            arrow::datatypes::Field::new("t", DataType::Utf8, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(Int64Array::from(vec![1, -2, 3])),
+                Arc::new(StringArray::from(vec![Some("héllo"), None, Some("")])),
+            ],
+        )
+        .unwrap();
+        let mut rows = BytesMut::new();
+        encode_batch(&mut rows, &batch, &[Wire::Int8, Wire::Text]).unwrap();
+        let mut all = BytesMut::new();
+        header(&mut all);
+        all.extend_from_slice(&rows);
+        trailer(&mut all);
+        (all.to_vec(), rows.to_vec(), batch)
+    }
+
+    /// `data` cut at `at`, then fed in pieces of `step` bytes.
+    fn pieces(data: &[u8], at: usize, step: usize) -> Vec<&[u8]> {
+        let (a, b) = data.split_at(at);
+        let mut out = vec![a];
+        out.extend(b.chunks(step));
+        out
+    }
+
+    #[test]
+    fn the_framer_hands_out_the_rows_unchanged_in_any_chunking() {
+        let (all, rows, _) = stream();
+        for at in 0..all.len() {
+            for step in [1, 7, all.len()] {
+                let mut f = Framer::new(2);
+                let mut got = Vec::new();
+                let mut n = 0;
+                for p in pieces(&all, at, step) {
+                    f.feed(p).unwrap();
+                }
+                f.end().unwrap();
+                let c = f.take().unwrap();
+                got.extend_from_slice(&c.data);
+                n += c.rows;
+                assert_eq!(got, rows, "cut at {at}, step {step}");
+                assert_eq!(n, 3);
+            }
+        }
+    }
+
+    #[test]
+    fn the_decoder_gives_the_same_batch_in_any_chunking() {
+        let (all, _, batch) = stream();
+        for at in 0..all.len() {
+            let mut d = Decoder::new(batch.schema(), vec![Wire::Int8, Wire::Text]);
+            for p in pieces(&all, at, 5) {
+                d.feed(p).unwrap();
+            }
+            d.end().unwrap();
+            assert_eq!(d.take().unwrap(), batch, "cut at {at}");
+        }
+    }
+
+    #[test]
+    fn broken_streams_are_errors_not_panics() {
+        let (all, _, batch) = stream();
+        // Cut short anywhere: an error at the end, never a panic.
+        for n in 0..all.len() {
+            let mut f = Framer::new(2);
+            let fed = f.feed(&all[..n]);
+            assert!(fed.is_err() || f.end().is_err(), "cut at {n}");
+        }
+        // A row with the wrong field count.
+        let mut f = Framer::new(3);
+        let e = f.feed(&all).unwrap_err();
+        assert!(e.to_string().contains("expected 3"), "{e}");
+        // Bytes after the trailer.
+        let mut f = Framer::new(2);
+        f.feed(&all).unwrap();
+        assert!(f.feed(&[0, 2]).is_err());
+        // Not a COPY stream at all.
+        let mut d = Decoder::new(batch.schema(), vec![Wire::Int8, Wire::Text]);
+        assert!(d.feed(b"PGCOPY\n\xfe\r\n\0\0\0\0\0\0\0\0\0").is_err());
+        // An array value shorter than its header says.
+        let field = arrow::datatypes::Field::new_list_field(DataType::Int32, true);
+        let mut list = make_builder(&DataType::List(Arc::new(field)), 1);
+        let wire = Wire::Array {
+            elem_oid: super::super::types::oid::INT4,
+            elem: Box::new(Wire::Int4),
+        };
+        for v in [
+            &[0u8, 0, 0, 1][..],
+            &[
+                0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 23, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 4, 0,
+            ],
+        ] {
+            let e = append(list.as_mut(), &wire, Some(v)).unwrap_err();
+            assert!(e.to_string().contains("shorter"), "{e}");
+        }
+    }
 
     fn roundtrip_numeric(text: &str, scale: i8) -> String {
         let (n, i, f) = parse_decimal_text(text).unwrap();

@@ -37,6 +37,7 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::{DataType, Schema, SchemaRef};
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
+use futures::stream::BoxStream;
 use futures::{SinkExt, StreamExt};
 use tokio_postgres::{Client, CopyInSink};
 
@@ -44,12 +45,8 @@ use super::{OpenContext, Output, Partition, Prepared, Sink, Source};
 use crate::error;
 use crate::security::tls::{self, TlsMode, TlsSettings};
 use crate::spec::{Endpoint, Mode, PartitionSpec, Spec};
-use types::{quote_ident, PgColumn, Wire};
-
-/// Rows per batch handed to the runner.
-const BATCH_ROWS: usize = 16_384;
-/// …or fewer when the rows are wide.
-const BATCH_BYTES: usize = 16 << 20;
+use copy_binary::{Consumer, CopyChunk};
+use types::{quote_ident, PgColumn, PgType, Wire};
 
 /// A connection's settings, validated.
 #[derive(Clone)]
@@ -362,8 +359,13 @@ pub struct PgSource {
     cfg: PgConfig,
     schema: SchemaRef,
     wires: Vec<Wire>,
-    /// `SELECT <columns> FROM (<query>) q`, without a WHERE.
+    /// The columns' own types.
+    own_types: Vec<PgType>,
+    /// `SELECT <columns> FROM (<query>) q`, without a WHERE: columns cast
+    /// where Arrow needs their text form.
     select: String,
+    /// The same without casts, for rows that pass through unchanged.
+    plain_select: String,
     client: Option<Client>,
     partition: Option<(PartitionSpec, String)>,
     what: String,
@@ -421,15 +423,19 @@ impl PgSource {
         let mut selects = Vec::new();
         let mut wires = Vec::new();
         for c in &cols {
-            let (mut field, sel, wire) = types::source_column(c)?;
-            if probe {
-                field = field.with_nullable(true);
-            }
-            fields.push(field);
-            selects.push(sel);
-            wires.push(wire);
+            let col = types::source_column(c)?;
+            fields.push(if probe {
+                col.field.with_nullable(true)
+            } else {
+                col.field
+            });
+            selects.push(col.select);
+            wires.push(col.wire);
         }
         let select = format!("SELECT {} FROM {from}", selects.join(", "));
+        let plain: Vec<String> = cols.iter().map(|c| quote_ident(&c.name)).collect();
+        let plain_select = format!("SELECT {} FROM {from}", plain.join(", "));
+        let own_types = cols.iter().map(PgColumn::pg_type).collect();
         let auto = match (&ep.partition, probe) {
             (None, false) => auto_partition(&client, &relation).await?,
             _ => None,
@@ -464,7 +470,9 @@ impl PgSource {
         Ok(PgSource {
             schema: Arc::new(Schema::new(fields)),
             wires,
+            own_types,
             select,
+            plain_select,
             client: Some(client),
             partition,
             what: format!("{} {what}", cfg.ident()),
@@ -493,23 +501,43 @@ impl Source for PgSource {
         }
     }
 
-    fn partitions(mut self: Box<Self>) -> Result<Vec<Partition>> {
+    fn partitions(self: Box<Self>) -> Result<Vec<Partition>> {
+        let (schema, wires) = (self.schema.clone(), self.wires.clone());
+        let select = self.select.clone();
+        let streams = self.copies(select, move || {
+            copy_binary::Decoder::new(schema.clone(), wires.clone())
+        })?;
+        Ok(streams.into_iter().map(Partition::Stream).collect())
+    }
+
+    fn copy_types(&self) -> Option<Vec<PgType>> {
+        Some(self.own_types.clone())
+    }
+
+    fn copy_partitions(self: Box<Self>) -> Result<Vec<Partition<CopyChunk>>> {
+        let ncols = self.wires.len();
+        let select = self.plain_select.clone();
+        let streams = self.copies(select, move || copy_binary::Framer::new(ncols))?;
+        Ok(streams.into_iter().map(Partition::Stream).collect())
+    }
+}
+
+impl PgSource {
+    /// One `COPY (select) TO STDOUT (FORMAT binary)` per partition, each
+    /// read by a consumer from `make`; all partitions read one snapshot.
+    fn copies<C: Consumer>(
+        mut self: Box<Self>,
+        select: String,
+        make: impl Fn() -> C,
+    ) -> Result<Vec<BoxStream<'static, Result<C::Item>>>> {
         let client = self.client.take().expect("opened");
         let Some((spec, col)) = self.partition.clone() else {
-            let sql = format!("COPY ({}) TO STDOUT (FORMAT binary)", self.select);
-            let stream = copy_stream(
-                Arc::new(client),
-                None,
-                sql,
-                self.schema.clone(),
-                self.wires.clone(),
-                self.ctx.clone(),
-            );
-            return Ok(vec![Partition::Stream(stream)]);
+            let sql = format!("COPY ({select}) TO STDOUT (FORMAT binary)");
+            let stream = copy_stream(Arc::new(client), None, sql, make(), self.ctx.clone());
+            return Ok(vec![stream]);
         };
         // The coordinator holds the snapshot open until every worker is done.
         let handle = tokio::runtime::Handle::current();
-        let select = self.select.clone();
         let (snapshot, bounds) = tokio::task::block_in_place(|| {
             handle.block_on(async {
                 client
@@ -548,14 +576,12 @@ impl Source for PgSource {
                 (Some(a), None) => format!("{col} >= {a}"),
             };
             let sql = format!(
-                "COPY (SELECT * FROM ({}) AS p WHERE {cond}) TO STDOUT (FORMAT binary)",
-                self.select
+                "COPY (SELECT * FROM ({select}) AS p WHERE {cond}) TO STDOUT (FORMAT binary)"
             );
             let cfg = self.cfg.clone();
             let snap = snapshot.clone();
             let coord = coordinator.clone();
-            let schema = self.schema.clone();
-            let wires = self.wires.clone();
+            let consumer = make();
             let ctx = self.ctx.clone();
             let stream = futures::stream::once(async move {
                 let worker = cfg.connect().await?;
@@ -565,7 +591,7 @@ impl Source for PgSource {
                     ))
                     .await
                     .map_err(|e| db(e, "joining the snapshot"))?;
-                Ok::<_, anyhow::Error>(copy_stream(Arc::new(worker), Some(coord), sql, schema, wires, ctx))
+                Ok::<_, anyhow::Error>(copy_stream(Arc::new(worker), Some(coord), sql, consumer, ctx))
             })
             .map(|r| match r {
                 Ok(s) => s,
@@ -573,26 +599,25 @@ impl Source for PgSource {
             })
             .flatten()
             .boxed();
-            parts.push(Partition::Stream(stream));
+            parts.push(stream);
         }
         Ok(parts)
     }
 }
 
-/// Batches of one `COPY … TO STDOUT (FORMAT binary)`.
-fn copy_stream(
+/// What `consumer` makes of one `COPY … TO STDOUT (FORMAT binary)`.
+fn copy_stream<C: Consumer>(
     client: Arc<Client>,
     coordinator: Option<Arc<Client>>,
     sql: String,
-    schema: SchemaRef,
-    wires: Vec<Wire>,
+    consumer: C,
     ctx: OpenContext,
-) -> futures::stream::BoxStream<'static, Result<RecordBatch>> {
-    struct State {
+) -> BoxStream<'static, Result<C::Item>> {
+    struct State<C> {
         _client: Arc<Client>,
         _coordinator: Option<Arc<Client>>,
         copy: std::pin::Pin<Box<tokio_postgres::CopyOutStream>>,
-        decoder: copy_binary::Decoder,
+        consumer: C,
         ctx: OpenContext,
         done: bool,
     }
@@ -605,7 +630,7 @@ fn copy_stream(
             _client: client,
             _coordinator: coordinator,
             copy: Box::pin(copy),
-            decoder: copy_binary::Decoder::new(schema, wires),
+            consumer,
             ctx,
             done: false,
         })
@@ -625,26 +650,26 @@ fn copy_stream(
                     return Some((Err(error::interrupted()), None));
                 }
                 loop {
-                    if st.decoder.rows >= BATCH_ROWS || st.decoder.bytes >= BATCH_BYTES {
+                    if st.consumer.full() {
                         // Counted once per batch: PostgreSQL sends a message per row.
-                        st.ctx.counters.add_bytes(st.decoder.bytes as u64);
-                        let b = st.decoder.flush();
+                        st.ctx.counters.add_bytes(st.consumer.bytes() as u64);
+                        let b = st.consumer.take();
                         return Some((b, Some(Ok(st))));
                     }
                     match st.copy.next().await {
                         Some(Ok(chunk)) => {
-                            if let Err(e) = st.decoder.feed(&chunk) {
+                            if let Err(e) = st.consumer.feed(&chunk) {
                                 return Some((Err(e), None));
                             }
                         }
                         Some(Err(e)) => return Some((Err(db(e, "reading COPY data")), None)),
                         None => {
-                            if let Err(e) = st.decoder.end() {
+                            if let Err(e) = st.consumer.end() {
                                 return Some((Err(e), None));
                             }
                             st.done = true;
-                            st.ctx.counters.add_bytes(st.decoder.bytes as u64);
-                            let b = st.decoder.flush();
+                            st.ctx.counters.add_bytes(st.consumer.bytes() as u64);
+                            let b = st.consumer.take();
                             return Some((b, Some(Ok(st))));
                         }
                     }
@@ -669,6 +694,8 @@ pub struct PgSink {
     columns: Vec<String>,
     wires: Vec<Wire>,
     types: Vec<DataType>,
+    /// The destination columns' own types, in the order of the source's.
+    dest: Vec<PgType>,
     schema: Option<SchemaRef>,
     bytes: u64,
     written: u64,
@@ -693,6 +720,7 @@ impl PgSink {
             columns: Vec::new(),
             wires: Vec::new(),
             types: Vec::new(),
+            dest: Vec::new(),
             schema: None,
             bytes: 0,
             written: 0,
@@ -757,6 +785,7 @@ impl Sink for PgSink {
         let mut problems = Vec::new();
         let mut wires = Vec::new();
         let mut types_ = Vec::new();
+        let mut dest = Vec::new();
         for f in schema.fields() {
             match cols.iter().find(|c| &c.name == f.name()) {
                 None => problems.push(format!("column \"{}\": missing in {target}", f.name())),
@@ -764,6 +793,10 @@ impl Sink for PgSink {
                     Ok((dt, w)) => {
                         types_.push(dt);
                         wires.push(w);
+                        dest.push(PgType {
+                            oid: c.oid,
+                            typmod: c.typmod,
+                        });
                     }
                     Err(e) => problems.push(format!(
                         "column \"{}\": expected a column for {}, found {} ({e})",
@@ -791,6 +824,7 @@ impl Sink for PgSink {
             .collect();
         self.wires = wires;
         self.types = types_;
+        self.dest = dest;
         self.schema = Some(schema.clone());
         let col_list = self.columns.join(", ");
         let into = match &self.mode {
@@ -849,6 +883,23 @@ impl Sink for PgSink {
             .await
             .map_err(|e| db(e, &format!("COPY into {}", self.target)))?;
         Ok(())
+    }
+
+    fn accept_copy(&mut self, types: &[PgType]) -> bool {
+        self.copy.is_some()
+            && types.len() == self.dest.len()
+            && types
+                .iter()
+                .zip(&self.dest)
+                .all(|(s, d)| s == d && s.passes_through())
+    }
+
+    async fn write_copy(&mut self, chunk: CopyChunk) -> Result<()> {
+        self.bytes += chunk.data.len() as u64;
+        let copy = self.copy.as_mut().expect("begun");
+        copy.send(chunk.data)
+            .await
+            .map_err(|e| db(e, &format!("COPY into {}", self.target)))
     }
 
     async fn prepare(&mut self) -> Result<Prepared> {

@@ -55,6 +55,35 @@ pub struct PgColumn {
     pub elem_name: String,
 }
 
+/// A type as binary COPY sends it: the type and its modifier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PgType {
+    pub oid: u32,
+    pub typmod: i32,
+}
+
+/// OIDs below this are built in: the same type on every server.
+const FIRST_NORMAL_OID: u32 = 16_384;
+
+impl PgType {
+    /// Values of this type pass from one server's `COPY … TO` to another's
+    /// `COPY … FROM` unchanged when both sides have this very type: built-in
+    /// types only (a user type's OID means nothing on another server).
+    pub fn passes_through(&self) -> bool {
+        self.oid < FIRST_NORMAL_OID
+    }
+}
+
+impl PgColumn {
+    /// The column's own type.
+    pub fn pg_type(&self) -> PgType {
+        PgType {
+            oid: self.oid,
+            typmod: self.typmod,
+        }
+    }
+}
+
 /// How one column's values travel in binary COPY.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Wire {
@@ -203,9 +232,18 @@ fn unsupported(col: &PgColumn) -> anyhow::Error {
     )
 }
 
-/// What reading a column gives: its Arrow field, the expression to select it
-/// with, and its wire form.
-pub fn source_column(col: &PgColumn) -> anyhow::Result<(Field, String, Wire)> {
+/// What reading a column into Arrow takes.
+#[derive(Debug)]
+pub struct SourceColumn {
+    pub field: Field,
+    /// The expression that selects it.
+    pub select: String,
+    pub wire: Wire,
+}
+
+/// How a column is read into Arrow: its field, the expression to select it
+/// with and its wire form.
+pub fn source_column(col: &PgColumn) -> anyhow::Result<SourceColumn> {
     let ident = quote_ident(&col.name);
     let nullable = !col.not_null;
     if col.elem_oid != 0 {
@@ -223,14 +261,14 @@ pub fn source_column(col: &PgColumn) -> anyhow::Result<(Field, String, Wire)> {
             nullable,
         );
         let field = meta(field, &col.type_name);
-        return Ok((
+        return Ok(SourceColumn {
             field,
             select,
-            Wire::Array {
+            wire: Wire::Array {
                 elem_oid,
                 elem: Box::new(wire),
             },
-        ));
+        });
     }
     let Some((dt, wire, as_text)) = scalar(col.oid, col.typmod, col.typtype) else {
         return Err(unsupported(col));
@@ -250,7 +288,11 @@ pub fn source_column(col: &PgColumn) -> anyhow::Result<(Field, String, Wire)> {
     } else {
         ident
     };
-    Ok((field, select, wire))
+    Ok(SourceColumn {
+        field,
+        select,
+        wire,
+    })
 }
 
 /// The PostgreSQL type a new table gets for an Arrow field.
@@ -532,7 +574,7 @@ mod tests {
         ];
         for (o, m, name, dt) in cases {
             let c = col(o, m, name);
-            let (field, _, _) = source_column(&c).unwrap();
+            let field = source_column(&c).unwrap().field;
             assert_eq!(field.data_type(), &dt, "{name}");
             // …and back: a new table gets a type the value fits, and the
             // existing column accepts the field.
