@@ -21,7 +21,7 @@
 //! and how to fix it ([`classify`]).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use anyhow::{Context, Result};
 use base64::Engine;
@@ -166,11 +166,20 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::aws_lc_rs::default_provider())
 }
 
+/// The system's trusted roots, read once per process: reading and parsing
+/// them takes tens of milliseconds, and a run may open many connections.
+fn system_roots() -> &'static RootCertStore {
+    static ROOTS: OnceLock<RootCertStore> = OnceLock::new();
+    ROOTS.get_or_init(|| {
+        let mut store = RootCertStore::empty();
+        store.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+        store
+    })
+}
+
 /// The trusted roots: the system's plus the optional CA file.
 fn roots(settings: &TlsSettings) -> Result<RootCertStore> {
-    let mut store = RootCertStore::empty();
-    let native = rustls_native_certs::load_native_certs();
-    store.add_parsable_certificates(native.certs);
+    let mut store = system_roots().clone();
     if let Some(path) = &settings.ca_file {
         let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
             .map_err(|e| {
@@ -410,6 +419,8 @@ mod tests {
     #[test]
     fn a_config_builds_with_system_roots() {
         client_config(&TlsSettings::default()).unwrap();
+        // Read once per process, however many connections are made.
+        assert!(std::ptr::eq(system_roots(), system_roots()));
     }
 
     #[test]
