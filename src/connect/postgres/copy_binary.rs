@@ -174,8 +174,7 @@ impl Frames {
 /// Decodes a binary COPY stream into record batches.
 pub struct Decoder {
     schema: SchemaRef,
-    wires: Vec<Wire>,
-    builders: Vec<Box<dyn ArrayBuilder>>,
+    columns: Vec<Builder>,
     frames: Frames,
     rows: usize,
     bytes: usize,
@@ -183,16 +182,16 @@ pub struct Decoder {
 
 impl Decoder {
     pub fn new(schema: SchemaRef, wires: Vec<Wire>) -> Decoder {
-        let builders = schema
+        let columns = schema
             .fields()
             .iter()
-            .map(|f| make_builder(f.data_type(), 1024))
+            .zip(&wires)
+            .map(|(f, w)| Builder::new(f.data_type(), w))
             .collect();
         Decoder {
             frames: Frames::new(wires.len()),
             schema,
-            wires,
-            builders,
+            columns,
             rows: 0,
             bytes: 0,
         }
@@ -206,15 +205,14 @@ impl Consumer for Decoder {
         self.bytes += chunk.len();
         let Decoder {
             frames,
-            builders,
-            wires,
+            columns,
             schema,
             rows,
             ..
         } = self;
         frames.feed(chunk, |buf, start, _end| {
             let mut p = start + 2;
-            for (c, (builder, wire)) in builders.iter_mut().zip(wires.iter()).enumerate() {
+            for (c, column) in columns.iter_mut().enumerate() {
                 let len = i32::from_be_bytes(buf[p..p + 4].try_into().unwrap());
                 p += 4;
                 let value = if len < 0 {
@@ -224,7 +222,8 @@ impl Consumer for Decoder {
                     p += len as usize;
                     Some(v)
                 };
-                append(builder.as_mut(), wire, value)
+                column
+                    .append(value)
                     .map_err(|e| anyhow!("column \"{}\": {e}", schema.field(c).name()))?;
             }
             *rows += 1;
@@ -241,7 +240,7 @@ impl Consumer for Decoder {
     }
 
     fn take(&mut self) -> Result<RecordBatch> {
-        let columns: Vec<ArrayRef> = self.builders.iter_mut().map(|b| b.finish()).collect();
+        let columns: Vec<ArrayRef> = self.columns.iter_mut().map(Builder::finish).collect();
         self.rows = 0;
         self.bytes = 0;
         Ok(RecordBatch::try_new(self.schema.clone(), columns)?)
@@ -358,6 +357,129 @@ fn utf8(v: &[u8]) -> Result<&str> {
     std::str::from_utf8(v).map_err(|_| anyhow!("text is not valid UTF-8"))
 }
 
+fn boolean(v: &[u8]) -> Result<bool> {
+    Ok(v.first() == Some(&1))
+}
+
+fn float4(v: &[u8]) -> Result<f32> {
+    be_i32(v).map(|i| f32::from_bits(i as u32))
+}
+
+fn float8(v: &[u8]) -> Result<f64> {
+    be_i64(v).map(|i| f64::from_bits(i as u64))
+}
+
+fn date(v: &[u8]) -> Result<i32> {
+    let d = be_i32(v)?;
+    if d == i32::MAX || d == i32::MIN {
+        bail!("infinite dates cannot be copied; cast or filter them in --query");
+    }
+    Ok(d + PG_EPOCH_DAYS)
+}
+
+fn timestamp(v: &[u8]) -> Result<i64> {
+    let t = be_i64(v)?;
+    if t == i64::MAX || t == i64::MIN {
+        bail!("infinite timestamps cannot be copied; cast or filter them in --query");
+    }
+    Ok(t + PG_EPOCH_MICROS)
+}
+
+/// A column's builder, with the common wire forms resolved once so that a
+/// value goes to its builder without a type check; the rest go through
+/// [`append`].
+enum Builder {
+    Bool(Box<BooleanBuilder>),
+    Int2(Box<Int16Builder>),
+    Int4(Box<Int32Builder>),
+    Int8(Box<Int64Builder>),
+    Float4(Box<Float32Builder>),
+    Float8(Box<Float64Builder>),
+    Numeric(Box<Decimal128Builder>, i8),
+    Text(Box<StringBuilder>),
+    Date(Box<Date32Builder>),
+    Timestamp(Box<TimestampMicrosecondBuilder>),
+    Uuid(Box<FixedSizeBinaryBuilder>),
+    Other(Box<dyn ArrayBuilder>, Wire),
+}
+
+impl Builder {
+    fn new(data_type: &DataType, wire: &Wire) -> Builder {
+        let builder = make_builder(data_type, 1024);
+        macro_rules! pick {
+            ($variant:ident, $ty:ty $(, $extra:expr)?) => {
+                if builder.as_any().is::<$ty>() {
+                    match builder.into_box_any().downcast::<$ty>() {
+                        Ok(b) => return Builder::$variant(b $(, $extra)?),
+                        Err(_) => unreachable!("the type was checked"),
+                    }
+                }
+            };
+        }
+        match wire {
+            Wire::Bool => pick!(Bool, BooleanBuilder),
+            Wire::Int2 => pick!(Int2, Int16Builder),
+            Wire::Int4 => pick!(Int4, Int32Builder),
+            Wire::Int8 => pick!(Int8, Int64Builder),
+            Wire::Float4 => pick!(Float4, Float32Builder),
+            Wire::Float8 => pick!(Float8, Float64Builder),
+            Wire::Numeric { scale } => pick!(Numeric, Decimal128Builder, *scale),
+            Wire::Text | Wire::NumericText | Wire::Inet { .. } => pick!(Text, StringBuilder),
+            Wire::Date => pick!(Date, Date32Builder),
+            Wire::Timestamp => pick!(Timestamp, TimestampMicrosecondBuilder),
+            Wire::Uuid => pick!(Uuid, FixedSizeBinaryBuilder),
+            _ => {}
+        }
+        Builder::Other(builder, wire.clone())
+    }
+
+    fn append(&mut self, v: Option<&[u8]>) -> Result<()> {
+        macro_rules! put {
+            ($b:expr, $conv:expr) => {
+                match v {
+                    None => $b.append_null(),
+                    Some(v) => $b.append_value($conv(v)?),
+                }
+            };
+        }
+        match self {
+            Builder::Bool(b) => put!(b, boolean),
+            Builder::Int2(b) => put!(b, be_i16),
+            Builder::Int4(b) => put!(b, be_i32),
+            Builder::Int8(b) => put!(b, be_i64),
+            Builder::Float4(b) => put!(b, float4),
+            Builder::Float8(b) => put!(b, float8),
+            Builder::Numeric(b, scale) => put!(b, |v| decode_numeric_i128(v, *scale)),
+            Builder::Text(b) => put!(b, utf8),
+            Builder::Date(b) => put!(b, date),
+            Builder::Timestamp(b) => put!(b, timestamp),
+            Builder::Uuid(b) => match v {
+                None => b.append_null(),
+                Some(v) => b.append_value(v)?,
+            },
+            Builder::Other(b, wire) => append(b.as_mut(), wire, v)?,
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        match self {
+            Builder::Bool(b) => Arc::new(b.finish()),
+            Builder::Int2(b) => Arc::new(b.finish()),
+            Builder::Int4(b) => Arc::new(b.finish()),
+            Builder::Int8(b) => Arc::new(b.finish()),
+            Builder::Float4(b) => Arc::new(b.finish()),
+            Builder::Float8(b) => Arc::new(b.finish()),
+            Builder::Numeric(b, _) => Arc::new(b.finish()),
+            Builder::Text(b) => Arc::new(b.finish()),
+            Builder::Date(b) => Arc::new(b.finish()),
+            Builder::Timestamp(b) => Arc::new(b.finish()),
+            Builder::Uuid(b) => Arc::new(b.finish()),
+            Builder::Other(b, _) => b.finish(),
+        }
+    }
+}
+
 /// Append one value (None = NULL) in its `send` form to a builder.
 fn append(builder: &mut dyn ArrayBuilder, wire: &Wire, v: Option<&[u8]>) -> Result<()> {
     macro_rules! put {
@@ -370,16 +492,12 @@ fn append(builder: &mut dyn ArrayBuilder, wire: &Wire, v: Option<&[u8]>) -> Resu
         }};
     }
     match wire {
-        Wire::Bool => put!(BooleanBuilder, |v: &[u8]| Ok::<_, anyhow::Error>(
-            v.first() == Some(&1)
-        )),
+        Wire::Bool => put!(BooleanBuilder, boolean),
         Wire::Int2 => put!(Int16Builder, be_i16),
         Wire::Int4 => put!(Int32Builder, be_i32),
         Wire::Int8 => put!(Int64Builder, be_i64),
-        Wire::Float4 => put!(Float32Builder, |v: &[u8]| be_i32(v)
-            .map(|i| f32::from_bits(i as u32))),
-        Wire::Float8 => put!(Float64Builder, |v: &[u8]| be_i64(v)
-            .map(|i| f64::from_bits(i as u64))),
+        Wire::Float4 => put!(Float32Builder, float4),
+        Wire::Float8 => put!(Float64Builder, float8),
         Wire::Numeric { scale } => {
             if let Some(bl) = builder.as_any_mut().downcast_mut::<Decimal128Builder>() {
                 match v {
@@ -399,21 +517,9 @@ fn append(builder: &mut dyn ArrayBuilder, wire: &Wire, v: Option<&[u8]>) -> Resu
                 Some(v) => bl.append_value(v),
             }
         }
-        Wire::Date => put!(Date32Builder, |v: &[u8]| {
-            let d = be_i32(v)?;
-            if d == i32::MAX || d == i32::MIN {
-                bail!("infinite dates cannot be copied; cast or filter them in --query");
-            }
-            Ok(d + PG_EPOCH_DAYS)
-        }),
+        Wire::Date => put!(Date32Builder, date),
         Wire::Time => put!(Time64MicrosecondBuilder, be_i64),
-        Wire::Timestamp => put!(TimestampMicrosecondBuilder, |v: &[u8]| {
-            let t = be_i64(v)?;
-            if t == i64::MAX || t == i64::MIN {
-                bail!("infinite timestamps cannot be copied; cast or filter them in --query");
-            }
-            Ok(t + PG_EPOCH_MICROS)
-        }),
+        Wire::Timestamp => put!(TimestampMicrosecondBuilder, timestamp),
         Wire::Interval => put!(IntervalMonthDayNanoBuilder, |v: &[u8]| {
             if v.len() != 16 {
                 bail!("bad interval length");
