@@ -90,6 +90,12 @@ to = { path = "$W/t.parquet" }
 name = "pg_to_pg"
 from = { connection = "pg", table = "t" }
 to = { connection = "pg", table = "t_copy" }
+mode = "append"
+
+[[copy]]
+name = "pg_to_pg_replace"
+from = { connection = "pg", table = "t" }
+to = { connection = "pg", table = "t_copy" }
 mode = "replace"
 
 [[copy]]
@@ -156,9 +162,15 @@ if want pg; then
 echo "PG → PG (same server)"
 q "create table t_psql (like t)"
 q "create table t_copy (like t)"
+# Both load into an empty table emptied before the timed run; the third line
+# is convoy's replace mode, which empties the table inside its own
+# transaction (the previous run's rows are dropped at commit).
 compare 1.1 "psql COPY | psql COPY" "q 'truncate t_psql'" \
      "psql '$CONN' -X -c 'copy t to stdout (format binary)' | psql '$CONN' -X -c 'copy t_psql from stdin (format binary)'" \
-     "convoy pg → pg (replace)" ":" "'$CONVOY' run '$W/spec.toml' --copy pg_to_pg --progress never -q"
+     "convoy pg → pg (append)" "q 'truncate t_copy'" \
+     "'$CONVOY' run '$W/spec.toml' --copy pg_to_pg --progress never -q" \
+     "convoy pg → pg (replace)" ":" \
+     "'$CONVOY' run '$W/spec.toml' --copy pg_to_pg_replace --progress never -q"
 fi
 
 if want csv; then
