@@ -25,6 +25,11 @@
 //!
 //! A missing table is created (inside the same transaction) with the types of
 //! `types.rs`; an existing table whose columns do not fit is refused.
+//!
+//! PostgreSQL to PostgreSQL: when every destination column has the source
+//! column's built-in type and modifier, the source's COPY rows go to the
+//! destination's COPY unchanged (`copy_binary::Framer` takes off header and
+//! trailer and counts rows); otherwise they travel through Arrow.
 
 pub mod copy_binary;
 pub mod types;
