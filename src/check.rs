@@ -131,6 +131,7 @@ pub async fn run(spec: &Spec, indices: &[usize], g: &GlobalOpts) -> i32 {
         allow_insecure: g.allow_insecure,
         vault: g.vault.clone(),
         insecure: Arc::default(),
+        pg_readers: Default::default(),
     };
     // One check per distinct (connection, object, role), naming every copy that uses it.
     let mut targets: Vec<(Endpoint, &'static str, Mode, Vec<String>)> = Vec::new();

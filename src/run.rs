@@ -25,6 +25,9 @@ use crate::spec::{Copy, Spec};
 pub const BUDGET_BYTES: usize = 48 << 20;
 /// Batches in flight between source and sink.
 pub const BUDGET_BATCHES: usize = 8;
+/// After this long without data the sink is asked whether it holds up its
+/// own source.
+const STALL_CHECK: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The byte and count budget of one pipeline.
 #[derive(Clone)]
@@ -182,6 +185,7 @@ pub async fn run_copy(spec: &Spec, copy: &Copy, ctx: &RunContext) -> CopyReport 
         allow_insecure: ctx.allow_insecure,
         vault: ctx.vault.clone(),
         insecure: Default::default(),
+        pg_readers: Default::default(),
     };
     let bar = ctx.progress.start(&copy.name, counters.clone());
     let result = match crate::plan::check_regions(spec, copy, ctx.allow_cross_region) {
@@ -329,8 +333,14 @@ async fn pump<T: Piece>(
                 failure = Some(error::interrupted());
                 break;
             }
-            item = rx.recv() => match item {
-                Some((batch, permit)) => {
+            item = tokio::time::timeout(STALL_CHECK, rx.recv()) => match item {
+                Err(_) => {
+                    if let Err(e) = sink.stalled().await {
+                        failure = Some(e);
+                        break;
+                    }
+                }
+                Ok(Some((batch, permit))) => {
                     let n = batch.rows();
                     if let Err(e) = batch.write_to(sink).await {
                         failure = Some(e.context(format!("writing to {}", sink.describe())));
@@ -340,7 +350,7 @@ async fn pump<T: Piece>(
                     rows_read += n;
                     open.counters.rows.fetch_add(n, Ordering::Relaxed);
                 }
-                None => break,
+                Ok(None) => break,
             }
         }
     }
@@ -631,6 +641,7 @@ mod tests {
             allow_insecure: false,
             vault: None,
             insecure: Default::default(),
+            pg_readers: Default::default(),
         };
         let source = Box::new(MemorySource(vec![batch(10), batch(5)]));
         let parts = connect::Source::partitions(source).unwrap();

@@ -376,6 +376,54 @@ fn postgres_modes_append_replace_merge_incremental() {
 }
 
 #[test]
+fn replacing_a_table_the_source_reads_is_refused_instead_of_waiting_forever() {
+    let c = pg::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let t = unique("self_t");
+    c.psql(&format!(
+        "create table {t} as select g as id from generate_series(1, 1000) g"
+    ));
+    // TRUNCATE's lock keeps the source's read of the same table waiting
+    // until a commit that cannot come.
+    let started = std::time::Instant::now();
+    let o = run_spec(
+        dir.path(),
+        &format!(
+            "[[copy]]\nname = \"self\"\nfrom = {{ connection = \"pg\", query = \"select id from {t} where id > 500\" }}\nto = {{ connection = \"pg\", table = \"{t}\" }}\nmode = \"replace\"\n"
+        ),
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        started.elapsed().as_secs() < 30,
+        "took {:?}",
+        started.elapsed()
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("waits for the lock"), "{err}");
+    assert!(err.contains("hint:"), "{err}");
+    assert_eq!(c.psql(&format!("select count(*) from {t}")), "1000");
+
+    // A source that is merely slow (no rows for longer than the check's
+    // interval) is not mistaken for one that waits on the destination.
+    let other = unique("self_other");
+    c.psql(&format!(
+        "create table {other} (id int); insert into {other} values (7)"
+    ));
+    ok(run_spec(
+        dir.path(),
+        &format!(
+            "[[copy]]\nname = \"slow\"\nfrom = {{ connection = \"pg\", query = \"select id from {t}, pg_sleep(5) where id <= 3\" }}\nto = {{ connection = \"pg\", table = \"{other}\" }}\nmode = \"replace\"\n"
+        ),
+    ));
+    assert_eq!(
+        c.psql(&format!(
+            "select string_agg(id::text, ',' order by id) from {other}"
+        )),
+        "1,2,3"
+    );
+}
+
+#[test]
 fn postgres_an_existing_table_that_does_not_fit_is_refused() {
     let c = pg::shared();
     let dir = tempfile::tempdir().unwrap();

@@ -135,6 +135,12 @@ pub trait Sink: Send {
     fn accept_copy(&mut self, _types: &[PgType]) -> bool {
         false
     }
+    /// Called when no data has come for a while: a sink that holds a lock
+    /// its own source waits for says so with an error instead of waiting
+    /// forever.
+    async fn stalled(&mut self) -> Result<()> {
+        Ok(())
+    }
     /// The next rows, in binary COPY form.
     async fn write_copy(&mut self, _chunk: CopyChunk) -> Result<()> {
         Err(anyhow::anyhow!(
@@ -192,6 +198,8 @@ pub struct OpenContext {
     pub vault: Option<std::path::PathBuf>,
     /// Insecure settings in use, for the warning and the summary.
     pub insecure: Arc<std::sync::Mutex<Vec<String>>>,
+    /// PostgreSQL sessions the source reads through.
+    pub pg_readers: Arc<std::sync::Mutex<Vec<postgres::Session>>>,
 }
 
 impl OpenContext {

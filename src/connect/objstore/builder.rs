@@ -681,6 +681,7 @@ mod tests {
             allow_insecure,
             vault: None,
             insecure: Default::default(),
+            pg_readers: Default::default(),
         }
     }
 

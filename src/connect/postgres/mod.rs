@@ -357,6 +357,39 @@ pub(crate) async fn table_exists(client: &Client, qualified: &str) -> Result<boo
     Ok(row.get(0))
 }
 
+/// A server session, told apart from any other by its process id and the
+/// time it started.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session {
+    pid: i32,
+    /// `backend_start` as seconds since the epoch, in the server's text form.
+    started: String,
+}
+
+async fn session_of(client: &Client) -> Result<Session> {
+    let row = client
+        .query_one(
+            "SELECT pid, extract(epoch FROM backend_start)::text FROM pg_stat_activity WHERE pid = pg_backend_pid()",
+            &[],
+        )
+        .await
+        .map_err(|e| db(e, "reading the session's process id"))?;
+    Ok(Session {
+        pid: row.get(0),
+        started: row.get(1),
+    })
+}
+
+/// Record a session that reads for this copy, so the sink can tell when it
+/// holds a lock its own source waits for.
+async fn note_reader(client: &Client, ctx: &OpenContext) -> Result<()> {
+    let session = session_of(client).await?;
+    if let Ok(mut readers) = ctx.pg_readers.lock() {
+        readers.push(session);
+    }
+    Ok(())
+}
+
 // ------------------------------------------------------------------ source
 
 /// Reads a table or query.
@@ -388,6 +421,7 @@ impl PgSource {
 
     async fn open_async(cfg: PgConfig, ep: Endpoint, ctx: OpenContext) -> Result<PgSource> {
         let client = cfg.connect().await?;
+        note_reader(&client, &ctx).await?;
         let (relation, from, what, probe) = match (&ep.table, &ep.query) {
             (Some(t), _) => {
                 let (q, _) = canonical_name(&client, t).await?;
@@ -590,6 +624,7 @@ impl PgSource {
             let ctx = self.ctx.clone();
             let stream = futures::stream::once(async move {
                 let worker = cfg.connect().await?;
+                note_reader(&worker, &ctx).await?;
                 worker
                     .batch_execute(&format!(
                         "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '{snap}'"
@@ -701,6 +736,14 @@ pub struct PgSink {
     types: Vec<DataType>,
     /// The destination columns' own types, in the order of the source's.
     dest: Vec<PgType>,
+    /// The sink's session, and whether it emptied an existing table (a lock
+    /// that makes every reader of the table wait until commit).
+    session: Option<Session>,
+    truncated: bool,
+    /// Sessions reading for this copy (see `note_reader`).
+    readers: Arc<std::sync::Mutex<Vec<Session>>>,
+    /// A second connection, opened when no rows arrive, to look at locks.
+    probe: Option<Client>,
     schema: Option<SchemaRef>,
     bytes: u64,
     written: u64,
@@ -726,6 +769,10 @@ impl PgSink {
             wires: Vec::new(),
             types: Vec::new(),
             dest: Vec::new(),
+            session: None,
+            truncated: false,
+            readers: ctx.pg_readers.clone(),
+            probe: None,
             schema: None,
             bytes: 0,
             written: 0,
@@ -761,6 +808,7 @@ impl Sink for PgSink {
             .batch_execute("BEGIN")
             .await
             .map_err(|e| db(e, "starting the transaction"))?;
+        self.session = Some(session_of(&client).await?);
         self.client = Some(client);
         let (target, _) = canonical_name(self.client(), &self.table).await?;
         self.target = target.clone();
@@ -841,6 +889,7 @@ impl Sink for PgSink {
                         &format!("truncating {target}"),
                     )
                     .await?;
+                    self.truncated = true;
                 }
                 target.clone()
             }
@@ -887,6 +936,50 @@ impl Sink for PgSink {
         copy.send(buf.freeze())
             .await
             .map_err(|e| db(e, &format!("COPY into {}", self.target)))?;
+        Ok(())
+    }
+
+    async fn stalled(&mut self) -> Result<()> {
+        // Only the lock of TRUNCATE keeps readers out until commit.
+        let (true, Some(own)) = (self.truncated, self.session.clone()) else {
+            return Ok(());
+        };
+        let readers = self.readers.lock().map(|r| r.clone()).unwrap_or_default();
+        if readers.is_empty() {
+            return Ok(());
+        }
+        if self.probe.is_none() {
+            let cfg = self.cfg.as_ref().map_err(|e| anyhow!("{e}"))?;
+            self.probe = Some(cfg.connect().await?);
+        }
+        let probe = self.probe.as_ref().expect("just opened");
+        let pids: Vec<i32> = readers.iter().map(|r| r.pid).collect();
+        let started: Vec<String> = readers.iter().map(|r| r.started.clone()).collect();
+        // A session whose start time this user may not see is matched by its
+        // process id alone.
+        let waiting: i64 = probe
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity a \
+                 JOIN unnest($1::int4[], $2::text[]) AS r(pid, started) ON a.pid = r.pid \
+                 WHERE (a.backend_start IS NULL OR extract(epoch FROM a.backend_start)::text = r.started) \
+                   AND $3::int4 = ANY(pg_blocking_pids(a.pid))",
+                &[&pids, &started, &own.pid],
+            )
+            .await
+            .map_err(|e| db(e, "looking at locks"))?
+            .get(0);
+        if waiting > 0 {
+            return Err(error::usage(
+                format!(
+                    "the source waits for the lock this copy holds on {t}: replace mode empties {t} before loading it, so a source that reads {t} can never finish; nothing was changed",
+                    t = self.target
+                ),
+                Some(
+                    "copy into another table (and rename it), or use --mode merge --key COLUMN"
+                        .to_string(),
+                ),
+            ));
+        }
         Ok(())
     }
 
