@@ -736,10 +736,12 @@ pub struct PgSink {
     types: Vec<DataType>,
     /// The destination columns' own types, in the order of the source's.
     dest: Vec<PgType>,
-    /// The sink's session, and whether it emptied an existing table (a lock
-    /// that makes every reader of the table wait until commit).
+    /// The sink's session, and whether to look for a source waiting on it:
+    /// set after emptying an existing table (a lock that makes every reader
+    /// of the table wait until commit), cleared when locks cannot be looked
+    /// at.
     session: Option<Session>,
-    truncated: bool,
+    watch_readers: bool,
     /// Sessions reading for this copy (see `note_reader`).
     readers: Arc<std::sync::Mutex<Vec<Session>>>,
     /// A second connection, opened when no rows arrive, to look at locks.
@@ -770,7 +772,7 @@ impl PgSink {
             types: Vec::new(),
             dest: Vec::new(),
             session: None,
-            truncated: false,
+            watch_readers: false,
             readers: ctx.pg_readers.clone(),
             probe: None,
             schema: None,
@@ -889,7 +891,7 @@ impl Sink for PgSink {
                         &format!("truncating {target}"),
                     )
                     .await?;
-                    self.truncated = true;
+                    self.watch_readers = true;
                 }
                 target.clone()
             }
@@ -941,23 +943,33 @@ impl Sink for PgSink {
 
     async fn stalled(&mut self) -> Result<()> {
         // Only the lock of TRUNCATE keeps readers out until commit.
-        let (true, Some(own)) = (self.truncated, self.session.clone()) else {
+        let (true, Some(own)) = (self.watch_readers, self.session.clone()) else {
             return Ok(());
         };
         let readers = self.readers.lock().map(|r| r.clone()).unwrap_or_default();
         if readers.is_empty() {
             return Ok(());
         }
+        // The look is a courtesy: when it cannot be taken (no connection
+        // slot left, say), the copy goes on as it would without it.
         if self.probe.is_none() {
-            let cfg = self.cfg.as_ref().map_err(|e| anyhow!("{e}"))?;
-            self.probe = Some(cfg.connect().await?);
+            let Ok(cfg) = self.cfg.as_ref() else {
+                return Ok(());
+            };
+            match cfg.connect().await {
+                Ok(c) => self.probe = Some(c),
+                Err(_) => {
+                    self.watch_readers = false;
+                    return Ok(());
+                }
+            }
         }
         let probe = self.probe.as_ref().expect("just opened");
         let pids: Vec<i32> = readers.iter().map(|r| r.pid).collect();
         let started: Vec<String> = readers.iter().map(|r| r.started.clone()).collect();
         // A session whose start time this user may not see is matched by its
         // process id alone.
-        let waiting: i64 = probe
+        let waiting: i64 = match probe
             .query_one(
                 "SELECT count(*) FROM pg_stat_activity a \
                  JOIN unnest($1::int4[], $2::text[]) AS r(pid, started) ON a.pid = r.pid \
@@ -966,8 +978,10 @@ impl Sink for PgSink {
                 &[&pids, &started, &own.pid],
             )
             .await
-            .map_err(|e| db(e, "looking at locks"))?
-            .get(0);
+        {
+            Ok(row) => row.get(0),
+            Err(_) => return Ok(()),
+        };
         if waiting > 0 {
             return Err(error::usage(
                 format!(
