@@ -357,26 +357,31 @@ pub(crate) async fn table_exists(client: &Client, qualified: &str) -> Result<boo
     Ok(row.get(0))
 }
 
-/// A server session, told apart from any other by its process id and the
-/// time it started.
+/// A server session, told apart from any other by its server's start time,
+/// its process id and its own start time.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Session {
+    /// `pg_postmaster_start_time()`, as seconds since the epoch in text.
+    server: String,
     pid: i32,
-    /// `backend_start` as seconds since the epoch, in the server's text form.
+    /// `backend_start`, likewise.
     started: String,
 }
 
 async fn session_of(client: &Client) -> Result<Session> {
     let row = client
         .query_one(
-            "SELECT pid, extract(epoch FROM backend_start)::text FROM pg_stat_activity WHERE pid = pg_backend_pid()",
+            "SELECT extract(epoch FROM pg_postmaster_start_time())::text, pid, \
+                    extract(epoch FROM backend_start)::text \
+             FROM pg_stat_activity WHERE pid = pg_backend_pid()",
             &[],
         )
         .await
         .map_err(|e| db(e, "reading the session's process id"))?;
     Ok(Session {
-        pid: row.get(0),
-        started: row.get(1),
+        server: row.get(0),
+        pid: row.get(1),
+        started: row.get(2),
     })
 }
 
@@ -946,7 +951,17 @@ impl Sink for PgSink {
         let (true, Some(own)) = (self.watch_readers, self.session.clone()) else {
             return Ok(());
         };
-        let readers = self.readers.lock().map(|r| r.clone()).unwrap_or_default();
+        // Readers on this server only.
+        let readers: Vec<Session> = self
+            .readers
+            .lock()
+            .map(|r| {
+                r.iter()
+                    .filter(|s| s.server == own.server)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
         if readers.is_empty() {
             return Ok(());
         }
@@ -967,8 +982,8 @@ impl Sink for PgSink {
         let probe = self.probe.as_ref().expect("just opened");
         let pids: Vec<i32> = readers.iter().map(|r| r.pid).collect();
         let started: Vec<String> = readers.iter().map(|r| r.started.clone()).collect();
-        // A session whose start time this user may not see is matched by its
-        // process id alone.
+        // A session of the same server whose start time this user may not
+        // see is matched by its process id alone.
         let waiting: i64 = match probe
             .query_one(
                 "SELECT count(*) FROM pg_stat_activity a \
