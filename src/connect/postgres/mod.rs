@@ -426,7 +426,6 @@ impl PgSource {
 
     async fn open_async(cfg: PgConfig, ep: Endpoint, ctx: OpenContext) -> Result<PgSource> {
         let client = cfg.connect().await?;
-        note_reader(&client, &ctx).await?;
         let (relation, from, what, probe) = match (&ep.table, &ep.query) {
             (Some(t), _) => {
                 let (q, _) = canonical_name(&client, t).await?;
@@ -457,7 +456,9 @@ impl PgSource {
                 return Err(error::usage("a postgres source needs table or query", None))
             }
         };
-        let cols = columns_of(&client, &relation).await?;
+        // Sent together: one round trip.
+        let (cols, ()) =
+            tokio::try_join!(columns_of(&client, &relation), note_reader(&client, &ctx))?;
         if probe {
             let _ = client
                 .batch_execute(&format!("DROP VIEW IF EXISTS {relation}"))
@@ -629,13 +630,16 @@ impl PgSource {
             let ctx = self.ctx.clone();
             let stream = futures::stream::once(async move {
                 let worker = cfg.connect().await?;
-                note_reader(&worker, &ctx).await?;
-                worker
-                    .batch_execute(&format!(
-                        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '{snap}'"
-                    ))
-                    .await
-                    .map_err(|e| db(e, "joining the snapshot"))?;
+                let join = async {
+                    worker
+                        .batch_execute(&format!(
+                            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '{snap}'"
+                        ))
+                        .await
+                        .map_err(|e| db(e, "joining the snapshot"))
+                };
+                // Sent together: one round trip.
+                tokio::try_join!(join, note_reader(&worker, &ctx))?;
                 Ok::<_, anyhow::Error>(copy_stream(Arc::new(worker), Some(coord), sql, consumer, ctx))
             })
             .map(|r| match r {
@@ -741,12 +745,11 @@ pub struct PgSink {
     types: Vec<DataType>,
     /// The destination columns' own types, in the order of the source's.
     dest: Vec<PgType>,
-    /// The sink's session, and whether to look for a source waiting on it:
-    /// set after emptying an existing table (a lock that makes every reader
-    /// of the table wait until commit), cleared when locks cannot be looked
-    /// at.
-    session: Option<Session>,
-    watch_readers: bool,
+    /// The sink's session, once it has emptied an existing table (a lock
+    /// that makes every reader of the table wait until commit), while a
+    /// source waiting on it is looked for; cleared when locks cannot be
+    /// looked at.
+    watching: Option<Session>,
     /// Sessions reading for this copy (see `note_reader`).
     readers: Arc<std::sync::Mutex<Vec<Session>>>,
     /// A second connection, opened when no rows arrive, to look at locks.
@@ -776,8 +779,7 @@ impl PgSink {
             wires: Vec::new(),
             types: Vec::new(),
             dest: Vec::new(),
-            session: None,
-            watch_readers: false,
+            watching: None,
             readers: ctx.pg_readers.clone(),
             probe: None,
             schema: None,
@@ -815,7 +817,6 @@ impl Sink for PgSink {
             .batch_execute("BEGIN")
             .await
             .map_err(|e| db(e, "starting the transaction"))?;
-        self.session = Some(session_of(&client).await?);
         self.client = Some(client);
         let (target, _) = canonical_name(self.client(), &self.table).await?;
         self.target = target.clone();
@@ -853,10 +854,7 @@ impl Sink for PgSink {
                     Ok((dt, w)) => {
                         types_.push(dt);
                         wires.push(w);
-                        dest.push(PgType {
-                            oid: c.oid,
-                            typmod: c.typmod,
-                        });
+                        dest.push(c.pg_type());
                     }
                     Err(e) => problems.push(format!(
                         "column \"{}\": expected a column for {}, found {} ({e})",
@@ -891,12 +889,12 @@ impl Sink for PgSink {
             Mode::Append => target.clone(),
             Mode::Replace => {
                 if exists {
-                    self.exec(
-                        &format!("TRUNCATE {target}"),
-                        &format!("truncating {target}"),
-                    )
-                    .await?;
-                    self.watch_readers = true;
+                    let (sql, what) =
+                        (format!("TRUNCATE {target}"), format!("truncating {target}"));
+                    // Sent together: one round trip.
+                    let (_, session) =
+                        tokio::try_join!(self.exec(&sql, &what), session_of(self.client()))?;
+                    self.watching = Some(session);
                 }
                 target.clone()
             }
@@ -947,8 +945,7 @@ impl Sink for PgSink {
     }
 
     async fn stalled(&mut self) -> Result<()> {
-        // Only the lock of TRUNCATE keeps readers out until commit.
-        let (true, Some(own)) = (self.watch_readers, self.session.clone()) else {
+        let Some(own) = self.watching.clone() else {
             return Ok(());
         };
         // Readers on this server only.
@@ -974,7 +971,7 @@ impl Sink for PgSink {
             match cfg.connect().await {
                 Ok(c) => self.probe = Some(c),
                 Err(_) => {
-                    self.watch_readers = false;
+                    self.watching = None;
                     return Ok(());
                 }
             }
