@@ -257,11 +257,15 @@ pub fn plaintext() -> &'static Cluster {
 /// convoy run in `dir` with the clusters' password in `PGPASSWORD` and no
 /// vault from the environment.
 pub fn convoy(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(super::bin())
+    let child = Command::new(super::bin())
         .args(args)
         .current_dir(dir)
         .env("PGPASSWORD", PASSWORD)
         .env_remove("CONVOY_VAULT")
-        .output()
-        .unwrap()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A copy that hangs (on a lock, say) fails its test.
+    super::wait_within(child, 120)
 }
