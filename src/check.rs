@@ -976,7 +976,7 @@ fn check_local(spec: &Spec, ep: &Endpoint, role: &str, ctx: &OpenContext, c: &mu
             },
         );
     }
-    let path = connect::file::resolve(spec, ep, &raw);
+    let path = connect::local::resolve(spec, ep, &raw);
     if role == "source" {
         let text = path.to_string_lossy().to_string();
         let found: Vec<PathBuf> = if text.contains(['*', '?', '[']) {

@@ -5,17 +5,8 @@
 
 use serde::Serialize;
 
-use crate::connect::{self, file::MANIFEST};
+use crate::connect::{self, format::MANIFEST, NetworkEndpoint};
 use crate::spec::{Copy, Endpoint, Format, Kind, Spec};
-
-/// One outbound connection a copy makes.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct NetworkEndpoint {
-    pub host: String,
-    pub port: u16,
-    pub protocol: String,
-    pub tls: String,
-}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct CopyPlan {

@@ -468,7 +468,7 @@ async fn copy_raw(
 
 /// Read a file front to back in chunks of [`RAW_CHUNK`]; returns the bytes read.
 fn read_raw_blocking(
-    input: &dyn connect::file::input::Input,
+    input: &dyn connect::format::input::Input,
     tx: mpsc::Sender<bytes::Bytes>,
 ) -> Result<u64> {
     use std::io::Read;

@@ -106,7 +106,7 @@ pub fn from_args(source: &str, destination: &str, opts: &CopyOpts) -> anyhow::Re
         to.parquet.explicit = true;
     }
     if let Some(c) = &opts.compression {
-        match crate::connect::file::parquet_compression(c) {
+        match crate::connect::format::parquet_compression(c) {
             Ok(_) => {
                 to.parquet.compression = c.clone();
                 to.parquet.explicit = true;

@@ -667,7 +667,7 @@ impl Walker {
 
     fn parquet(&mut self, path: &str, t: &Table, o: &mut ParquetOptions) {
         if let Some(c) = self.string(path, t, "compression") {
-            match crate::connect::file::parquet_compression(&c) {
+            match crate::connect::format::parquet_compression(&c) {
                 Ok(_) => {
                     o.compression = c;
                     o.explicit = true;

@@ -26,7 +26,7 @@ use anyhow::Result;
 
 use self::config::MssqlConfig;
 use super::OpenContext;
-use crate::plan::NetworkEndpoint;
+use crate::connect::NetworkEndpoint;
 use crate::security::reference::ResolveContext;
 use crate::spec::{Endpoint, Mode, Spec};
 

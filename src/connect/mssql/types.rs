@@ -599,7 +599,7 @@ pub fn to_column_data(
                 )))),
                 "uniqueidentifier" => {
                     let b =
-                        crate::connect::file::conform::parse_uuid(&s).map_err(|e| anyhow!(e))?;
+                        crate::connect::format::conform::parse_uuid(&s).map_err(|e| anyhow!(e))?;
                     Ok(ColumnData::Guid(Some(Uuid::from_bytes(b))))
                 }
                 _ => bail!("cannot write text into a {target} column"),
@@ -1107,7 +1107,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            crate::connect::file::conform::format_uuid(&bytes).to_ascii_uppercase(),
+            crate::connect::format::conform::format_uuid(&bytes).to_ascii_uppercase(),
             text
         );
         let f = crate::schema::uuid_field("u", true);

@@ -25,8 +25,8 @@ use object_store::{GetOptions, MultipartUpload, ObjectStore, PutMultipartOptions
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::connect::file::input::{Input, RandomAccess};
-use crate::connect::file::write::Durable;
+use crate::connect::format::input::{Input, RandomAccess};
+use crate::connect::format::write::Durable;
 
 /// Bytes per uploaded part: above S3's 5 MiB minimum, small enough that a few
 /// in flight stay well within the memory budget.

@@ -34,9 +34,9 @@ use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload};
 
 use self::builder::{Settings, Store};
 use self::io::{ObjectInput, Upload};
-use super::file::input::Input;
-use super::file::write::{FormatWriter, Hashing};
-use super::file::{FileSource, MANIFEST};
+use super::format::input::Input;
+use super::format::write::{FormatWriter, Hashing};
+use super::format::{FileSource, MANIFEST};
 use super::{OpenContext, Output, Prepared, Sink, Source};
 use crate::spec::{Connection, Endpoint, Format, Kind, Spec};
 
@@ -638,7 +638,7 @@ impl Sink for ObjSink {
             return up.complete().await;
         }
         let schema = self.schema.as_ref().expect("begin was called");
-        let manifest = crate::connect::file::manifest_json(
+        let manifest = crate::connect::format::manifest_json(
             &self.run_id,
             self.format,
             schema,

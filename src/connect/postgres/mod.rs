@@ -196,7 +196,7 @@ impl PgConfig {
 }
 
 /// The outbound connection a PostgreSQL connection makes, for `convoy plan`.
-pub fn network_endpoint(settings: &toml::Table) -> crate::plan::NetworkEndpoint {
+pub fn network_endpoint(settings: &toml::Table) -> crate::connect::NetworkEndpoint {
     let tls = settings.get("tls").and_then(|v| v.as_table());
     let tls_key = |k: &str| tls.and_then(|t| t.get(k)).and_then(|v| v.as_str());
     let mode = if tls_key("mode") == Some("disable") {
@@ -208,7 +208,7 @@ pub fn network_endpoint(settings: &toml::Table) -> crate::plan::NetworkEndpoint 
     } else {
         "verify-full"
     };
-    crate::plan::NetworkEndpoint {
+    crate::connect::NetworkEndpoint {
         host: settings
             .get("host")
             .and_then(|v| v.as_str())

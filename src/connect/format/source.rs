@@ -1,0 +1,421 @@
+//! Files of one format as one table: local files or objects, read in the
+//! order given, under one schema (declared, inferred from the first text
+//! file, or carried by Parquet and Arrow files and merged).
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use arrow::array::RecordBatch;
+use arrow::datatypes::{Schema, SchemaRef};
+
+use super::conform::Conformer;
+use super::input::{self, Input};
+use super::{infer, read};
+use crate::connect::{Counters, OpenContext, Partition, RawFile, Source};
+use crate::spec::{Endpoint, Format};
+
+/// Read a CSV header and sample of one file; returns the sampled input, the
+/// header names (or generated ones) and sample records.
+fn csv_probe(
+    input: &dyn Input,
+    ep: &Endpoint,
+    infer: bool,
+) -> Result<(read::Sampled, Vec<String>, Vec<csv::StringRecord>)> {
+    let file = input.name();
+    // A declared schema needs only the header line; inference needs rows.
+    let lines = if infer { ep.infer_rows + 2 } else { 2 };
+    let sampled = read::sample(input.open()?, read::SAMPLE_BYTES, lines)?;
+    let (header, records) = read::csv_sample_records(&file, &sampled, &ep.csv, ep.infer_rows)?;
+    let names = match header {
+        Some(h) => h,
+        None => {
+            let n = records.first().map_or(0, |r| r.len());
+            (1..=n).map(|i| format!("column_{i}")).collect()
+        }
+    };
+    Ok((sampled, names, records))
+}
+
+fn check_names(
+    file: &str,
+    found: &[String],
+    schema: &Schema,
+    origin: &str,
+    header: bool,
+) -> Result<()> {
+    let expected: Vec<&String> = schema.fields().iter().map(|f| f.name()).collect();
+    if found.len() != expected.len() {
+        return Err(crate::error::input(
+            format!(
+                "{}: has {} columns, {origin} has {}",
+                file,
+                found.len(),
+                expected.len()
+            ),
+            Some(format!("the file's header is: {}", found.join(", "))),
+        ));
+    }
+    if !header {
+        // Without a header, columns are named by the schema.
+        return Ok(());
+    }
+    for (i, (f, e)) in found.iter().zip(&expected).enumerate() {
+        if f != *e {
+            return Err(crate::error::input(
+                format!(
+                    "{}: column {} is named \"{f}\", {origin} names it \"{e}\"",
+                    file,
+                    i + 1
+                ),
+                Some(
+                    "every file of a source must have the same columns in the same order"
+                        .to_string(),
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Files as a source: local files, or objects of a store (see
+/// [`FileSource::from_inputs`]).
+pub struct FileSource {
+    label: String,
+    files: Vec<(Arc<dyn Input>, Format)>,
+    schema: SchemaRef,
+    inferred: bool,
+    ep: Endpoint,
+    counters: Arc<Counters>,
+    /// The first text file's sampled input, so pipes are read only once.
+    first: Option<read::Sampled>,
+    /// The one Parquet file of the source, for a byte-for-byte copy.
+    raw: Option<RawFile>,
+}
+
+impl FileSource {
+    /// A source over any files: all of them, in the order given, form one
+    /// table under the same schema rules as local files.
+    pub fn from_inputs(
+        label: String,
+        inputs: Vec<Arc<dyn Input>>,
+        ep: &Endpoint,
+        ctx: &OpenContext,
+    ) -> Result<FileSource> {
+        let mut typed: Vec<(Arc<dyn Input>, Format)> = Vec::new();
+        for f in inputs {
+            let format = ep
+                .format
+                .or_else(|| Format::from_path(&f.name()))
+                .ok_or_else(|| {
+                    crate::error::usage(
+                        format!("cannot tell the format of {}", f.name()),
+                        Some("give --source-format (csv, parquet, json, ipc)".to_string()),
+                    )
+                })?;
+            typed.push((f, format));
+        }
+        if let Some((f, fmt)) = typed.iter().find(|(_, fmt)| *fmt != typed[0].1) {
+            return Err(crate::error::input(
+                format!(
+                    "{} is {}, but {} is {}; one source reads one format",
+                    f.name(),
+                    fmt.name(),
+                    typed[0].0.name(),
+                    typed[0].1.name()
+                ),
+                None,
+            ));
+        }
+        let total: u64 = typed.iter().map(|(f, _)| f.size()).sum();
+        ctx.counters
+            .bytes_total
+            .store(total, std::sync::atomic::Ordering::Relaxed);
+        let format = typed[0].1;
+        let mut first = None;
+        let mut inferred = false;
+        let mut raw = None;
+        let schema = match format {
+            Format::Csv => {
+                let (sampled, names, records) =
+                    csv_probe(typed[0].0.as_ref(), ep, ep.schema.is_none())?;
+                first = Some(sampled);
+                match &ep.schema {
+                    Some(s) => {
+                        check_names(
+                            &typed[0].0.name(),
+                            &names,
+                            s,
+                            "the declared schema",
+                            ep.csv.header,
+                        )?;
+                        s.clone()
+                    }
+                    None => {
+                        inferred = true;
+                        infer::infer(&names, &records, &ep.csv.null)
+                    }
+                }
+            }
+            Format::Json => {
+                let lines = if ep.schema.is_none() {
+                    ep.infer_rows + 1
+                } else {
+                    0
+                };
+                let sampled = read::sample(typed[0].0.open()?, read::SAMPLE_BYTES, lines)?;
+                let schema = match &ep.schema {
+                    Some(s) => s.clone(),
+                    None => {
+                        inferred = true;
+                        read::json_infer(&typed[0].0.name(), &sampled, ep.infer_rows)?
+                    }
+                };
+                first = Some(sampled);
+                schema
+            }
+            Format::Parquet | Format::Ipc => {
+                let mut schema: Option<SchemaRef> = None;
+                for (f, _) in &typed {
+                    let s = if format == Format::Parquet {
+                        let random = f.random()?;
+                        let builder = read::parquet_open_at(&f.name(), random.clone())?;
+                        if typed.len() == 1 {
+                            raw = raw_parquet(f, random.as_ref(), &builder)?;
+                        }
+                        builder.schema().clone()
+                    } else {
+                        read::ipc_open(f.as_ref())?.schema()
+                    };
+                    schema = Some(match schema {
+                        None => s,
+                        Some(prev) => merge_schema(&typed[0].0.name(), &prev, &f.name(), &s)?,
+                    });
+                }
+                schema.expect("at least one file")
+            }
+        };
+        Ok(FileSource {
+            label,
+            files: typed,
+            schema,
+            inferred,
+            ep: ep.clone(),
+            counters: ctx.counters.clone(),
+            first,
+            raw,
+        })
+    }
+}
+
+/// What a byte-for-byte copy of one Parquet file needs to know of it.
+fn raw_parquet(
+    input: &Arc<dyn Input>,
+    random: &dyn input::RandomAccess,
+    builder: &parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder<input::Chunks>,
+) -> Result<Option<RawFile>> {
+    let size = random.len();
+    let rows = builder.metadata().file_metadata().num_rows();
+    if size < 12 || rows < 0 {
+        return Ok(None);
+    }
+    let last = random
+        .bytes(size - 8, 8)
+        .map_err(|e| crate::error::input(format!("cannot read {}: {e}", input.name()), None))?;
+    let meta_len = u32::from_le_bytes([last[0], last[1], last[2], last[3]]) as u64;
+    Ok(Some(RawFile {
+        input: input.clone(),
+        format: Format::Parquet,
+        rows: rows as u64,
+        size,
+        footer_len: meta_len + 8,
+    }))
+}
+
+/// Files of one source must agree on column names and types; the result is
+/// nullable where any file is.
+fn merge_schema(first: &str, a: &SchemaRef, other: &str, b: &SchemaRef) -> Result<SchemaRef> {
+    let same = a.fields().len() == b.fields().len()
+        && a.fields()
+            .iter()
+            .zip(b.fields())
+            .all(|(x, y)| x.name() == y.name() && x.data_type() == y.data_type());
+    if !same {
+        return Err(crate::error::input(
+            format!(
+                "{} and {} have different schemas:\n    {}\n    {}",
+                first,
+                other,
+                crate::schema::format_schema(a),
+                crate::schema::format_schema(b)
+            ),
+            Some("one source reads files with the same columns and types".to_string()),
+        ));
+    }
+    Ok(Arc::new(Schema::new(
+        a.fields()
+            .iter()
+            .zip(b.fields())
+            .map(|(x, y)| {
+                x.as_ref()
+                    .clone()
+                    .with_nullable(x.is_nullable() || y.is_nullable())
+            })
+            .collect::<Vec<_>>(),
+    )))
+}
+
+impl Source for FileSource {
+    fn describe(&self) -> String {
+        self.label.clone()
+    }
+
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn details(&self) -> Vec<String> {
+        let mut d = vec![format!(
+            "{} file{} ({})",
+            self.files.len(),
+            if self.files.len() == 1 { "" } else { "s" },
+            self.files[0].1.name()
+        )];
+        d.push(format!(
+            "schema ({}): {}",
+            if self.inferred {
+                "inferred"
+            } else if matches!(self.files[0].1, Format::Csv | Format::Json) {
+                "declared"
+            } else {
+                "from the file"
+            },
+            crate::schema::format_schema(&self.schema)
+        ));
+        d
+    }
+
+    fn raw_file(&self) -> Option<RawFile> {
+        self.raw.clone()
+    }
+
+    fn partitions(mut self: Box<Self>) -> Result<Vec<Partition>> {
+        // Files are read in order, as one partition: the output is then the
+        // same for the same input, whatever the timing.
+        let schema = self.schema.clone();
+        let files = std::mem::take(&mut self.files);
+        let first = self.first.take();
+        let this = *self;
+        let mut first = first;
+        let iter = files.into_iter().flat_map(move |(input, format)| {
+            let sampled = first.take();
+            match this.file_batches(input.as_ref(), format, sampled) {
+                Ok(it) => it,
+                Err(e) => Box::new(std::iter::once(Err(e))),
+            }
+        });
+        let iter = iter.map(move |b| {
+            let b = b?;
+            // Every batch carries the source's declared schema.
+            Ok(RecordBatch::try_new(schema.clone(), b.columns().to_vec())?)
+        });
+        Ok(vec![Partition::Blocking(Box::new(iter))])
+    }
+}
+
+type Batches = Box<dyn Iterator<Item = Result<RecordBatch>> + Send>;
+
+impl FileSource {
+    fn file_batches(
+        &self,
+        input: &dyn Input,
+        format: Format,
+        sampled: Option<read::Sampled>,
+    ) -> Result<Batches> {
+        let name = input.name();
+        let counters = self.counters.clone();
+        match format {
+            Format::Csv => {
+                let sampled = match sampled {
+                    Some(s) => s,
+                    None => {
+                        let (s, names, _) = csv_probe(input, &self.ep, false)?;
+                        let origin = if self.inferred {
+                            self.files_first_name()
+                        } else {
+                            "the declared schema".to_string()
+                        };
+                        check_names(&name, &names, &self.schema, &origin, self.ep.csv.header)?;
+                        s
+                    }
+                };
+                let conformer = Conformer::new(self.schema.clone());
+                Ok(Box::new(read::csv_batches(
+                    name,
+                    sampled.into_reader(),
+                    &self.ep.csv,
+                    conformer,
+                    self.inferred,
+                    counters,
+                )?))
+            }
+            Format::Json => {
+                let input: Box<dyn std::io::Read + Send> = match sampled {
+                    Some(s) => Box::new(s.into_reader()),
+                    None => input.open()?,
+                };
+                let conformer = Conformer::new(self.schema.clone());
+                Ok(Box::new(read::json_batches(
+                    name,
+                    input,
+                    conformer,
+                    self.inferred,
+                    counters,
+                )?))
+            }
+            Format::Parquet => {
+                let builder = read::parquet_open(input)?;
+                let total_rows = builder.metadata().file_metadata().num_rows().max(1) as u64;
+                let size = input.size();
+                let reader = builder.with_batch_size(read::BATCH_ROWS).build()?;
+                let mut rows = 0u64;
+                let mut reported = 0u64;
+                let file = name.clone();
+                Ok(Box::new(reader.map(move |b| {
+                    let b = b.map_err(|e| {
+                        crate::error::input(
+                            format!("{file}: cannot read Parquet data after row {rows}: {e}"),
+                            Some("the file may be truncated or corrupt".to_string()),
+                        )
+                    })?;
+                    rows += b.num_rows() as u64;
+                    let now = size * rows / total_rows;
+                    counters.add_bytes(now.saturating_sub(reported));
+                    reported = now;
+                    Ok(b)
+                })))
+            }
+            Format::Ipc => {
+                let reader = read::ipc_open(input)?;
+                let size = input.size();
+                let n = reader.num_batches().max(1) as u64;
+                let file = name.clone();
+                let mut i = 0u64;
+                Ok(Box::new(reader.map(move |b| {
+                    let b = b.map_err(|e| {
+                        crate::error::input(
+                            format!("{file}: cannot read Arrow batch {}: {e}", i + 1),
+                            Some("the file may be truncated or corrupt".to_string()),
+                        )
+                    })?;
+                    i += 1;
+                    counters.add_bytes(size / n);
+                    Ok(b)
+                })))
+            }
+        }
+    }
+
+    fn files_first_name(&self) -> String {
+        self.ep.path.clone().unwrap_or_default()
+    }
+}
