@@ -3,7 +3,10 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
+
+pub use crate::report::ProgressMode;
+use crate::spec::cli_spec::CopyFlags;
 
 pub const EXIT_CODES: &str = "\
 Exit status:
@@ -52,13 +55,6 @@ pub struct GlobalOpts {
     /// Vault file (default: $XDG_CONFIG_HOME/convoy/vault, else ~/.config/convoy/vault).
     #[arg(long, global = true, env = "CONVOY_VAULT", value_name = "PATH")]
     pub vault: Option<PathBuf>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ProgressMode {
-    Auto,
-    Always,
-    Never,
 }
 
 #[derive(Debug, Subcommand)]
@@ -128,7 +124,7 @@ pub struct PlanArgs {
 }
 
 /// Settings of a command-line copy; a spec file has the same under
-/// `from`/`to`.
+/// `from`/`to`. They reach the spec as plain [`CopyFlags`].
 #[derive(Debug, Args, Default, Clone)]
 pub struct CopyOpts {
     /// Destination format: csv, parquet, json (JSON Lines) or ipc (Arrow).
@@ -188,4 +184,28 @@ pub struct CopyOpts {
     /// Name of the copy in reports.
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
+}
+
+impl CopyOpts {
+    pub fn flags(&self) -> CopyFlags {
+        CopyFlags {
+            format: self.format.clone(),
+            source_format: self.source_format.clone(),
+            schema: self.schema.clone(),
+            infer_rows: self.infer_rows,
+            no_header: self.no_header,
+            delimiter: self.delimiter.clone(),
+            quote: self.quote.clone(),
+            escape: self.escape.clone(),
+            null: self.null.clone(),
+            max_rows_per_file: self.max_rows_per_file,
+            row_group_size: self.row_group_size,
+            compression: self.compression.clone(),
+            mode: self.mode.clone(),
+            key: self.key.clone(),
+            cursor: self.cursor.clone(),
+            query: self.query.clone(),
+            name: self.name.clone(),
+        }
+    }
 }

@@ -5,6 +5,9 @@
 //! verification, an interruption) the chain carries a [`Failure`] that says so,
 //! together with an optional hint. `main` walks the chain once to pick the exit
 //! code and prints `error: … / caused by: … / hint: …` through the redactor.
+//! The typed errors of the vault, references and sealed values decide their
+//! own status too; [`exit_kind`] is the one place any error becomes a
+//! status, and [`render`] the one way every command prints one.
 
 use std::fmt;
 
@@ -106,18 +109,39 @@ pub fn interrupted() -> anyhow::Error {
     )
 }
 
-/// The exit status an error maps to: the first [`Failure`] in its chain, else 1.
-pub fn exit_kind(err: &anyhow::Error) -> ExitKind {
-    err.chain()
-        .find_map(|e| e.downcast_ref::<Failure>())
-        .map_or(ExitKind::Failed, |f| f.kind)
+/// The exit status and hint of one error in a chain, when it decides them:
+/// a [`Failure`], or one of the typed errors of the security module.
+fn classify(e: &(dyn std::error::Error + 'static)) -> Option<(ExitKind, Option<String>)> {
+    use crate::security::{reference::ReferenceError, sealed::SealError, vault::VaultError};
+    if let Some(f) = e.downcast_ref::<Failure>() {
+        return Some((f.kind, f.hint.clone()));
+    }
+    if let Some(e) = e.downcast_ref::<VaultError>() {
+        return Some((e.exit_kind(), e.hint()));
+    }
+    if let Some(e) = e.downcast_ref::<ReferenceError>() {
+        return Some((e.exit_kind(), e.hint()));
+    }
+    if let Some(e) = e.downcast_ref::<SealError>() {
+        return Some((e.exit_kind(), e.hint()));
+    }
+    if e.downcast_ref::<crate::security::InvalidName>().is_some() {
+        return Some((ExitKind::Usage, None));
+    }
+    None
 }
 
-/// The hint of the first [`Failure`] in the chain that has one.
-pub fn hint(err: &anyhow::Error) -> Option<&str> {
+/// The exit status an error maps to: that of the first error in its chain
+/// that decides one, else 1. The one place errors become exit statuses.
+pub fn exit_kind(err: &anyhow::Error) -> ExitKind {
     err.chain()
-        .filter_map(|e| e.downcast_ref::<Failure>())
-        .find_map(|f| f.hint.as_deref())
+        .find_map(classify)
+        .map_or(ExitKind::Failed, |(kind, _)| kind)
+}
+
+/// The first hint in the chain.
+pub fn hint(err: &anyhow::Error) -> Option<String> {
+    err.chain().find_map(|e| classify(e).and_then(|(_, h)| h))
 }
 
 /// The error's message and its causes, outermost first, each through the redactor.
@@ -146,7 +170,10 @@ pub fn render(err: &anyhow::Error) -> String {
         }
     }
     if let Some(h) = hint(err) {
-        out.push_str(&format!("  hint: {}\n", crate::security::redact::redact(h)));
+        out.push_str(&format!(
+            "  hint: {}\n",
+            crate::security::redact::redact(&h)
+        ));
     }
     out
 }
@@ -162,7 +189,7 @@ mod tests {
             .context("opening source")
             .unwrap_err();
         assert_eq!(exit_kind(&err), ExitKind::Policy);
-        assert_eq!(hint(&err), Some("use TLS"));
+        assert_eq!(hint(&err).as_deref(), Some("use TLS"));
         let text = render(&err);
         assert!(text.starts_with("error: opening source\n"), "{text}");
         assert!(text.contains("caused by: plaintext refused"), "{text}");

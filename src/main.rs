@@ -1,7 +1,5 @@
 //! convoy: parse the command line, run, exit with the documented status.
 
-mod app;
-mod check;
 mod cli;
 mod commands;
 mod connect;
@@ -10,8 +8,6 @@ mod plan;
 mod report;
 mod run;
 mod schema;
-// Parts of the vault API serve connectors that resolve references at open time.
-#[allow(dead_code)]
 mod security;
 mod spec;
 
@@ -40,7 +36,7 @@ fn tune_allocator() {
 fn main() {
     tune_allocator();
     let cli = cli::Cli::parse();
-    let code = app::main(cli);
+    let code = commands::main(cli);
     let _ = std::io::stdout().flush();
     std::process::exit(code);
 }

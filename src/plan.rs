@@ -1,12 +1,195 @@
-//! What a copy would do, without doing it: source, sink, formats, mode, how
-//! the destination is published, regions, and every network endpoint the
-//! copy needs (what an administrator opens in a firewall; convoy needs no
-//! inbound port). Drives `convoy plan`.
+//! The resolved spec: every connection configured by its kind, every
+//! endpoint checked by its connection — all before anything is contacted —
+//! and what each copy would do. `plan`, `check` and `run` all start from a
+//! [`Plan`].
+//!
+//! Resolving reports every problem at once: the spec's own (names, keys,
+//! formats) and each kind's (badly typed settings, unknown TLS modes,
+//! endpoints that do not fit the kind), each with its field path. A setting
+//! refused by the security policy (a literal credential, encryption switched
+//! off) makes it a refusal (exit 3) instead of a usage error (exit 2).
+
+use std::path::Path;
+use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::connect::{self, format::MANIFEST, NetworkEndpoint};
-use crate::spec::{Copy, Endpoint, Format, Kind, Spec};
+use crate::connect::{self, Connector, Connectors, NetworkEndpoint, Role};
+use crate::spec::cli_spec::{self, CopyFlags};
+use crate::spec::fields::Problems;
+use crate::spec::{parse, Copy, Endpoint, Format, Spec, SpecError, SpecErrors};
+
+/// A spec whose connections are configured and whose endpoints fit them.
+pub struct Plan {
+    pub spec: Spec,
+    connectors: Connectors,
+}
+
+impl Plan {
+    /// Read, check and resolve a spec file.
+    pub fn load(path: &Path) -> anyhow::Result<Plan> {
+        let parsed = parse::parse_file(path)?;
+        resolve(
+            parsed.spec,
+            parsed.errors,
+            &path.display().to_string(),
+            |p| p.to_string(),
+        )
+    }
+
+    /// `convoy copy SRC DST …` as a plan.
+    pub fn from_args(source: &str, destination: &str, flags: &CopyFlags) -> anyhow::Result<Plan> {
+        let from = connect::locate(source, "SRC")?;
+        let to = connect::locate(destination, "DST")?;
+        let (spec, errors) = cli_spec::from_args(from, to, flags);
+        resolve(
+            spec,
+            errors,
+            "the command line",
+            cli_spec::command_line_path,
+        )
+    }
+
+    /// The connection an endpoint is on.
+    pub fn connector(&self, ep: &Endpoint) -> &Arc<dyn Connector> {
+        self.connectors
+            .get(&ep.connection)
+            .expect("resolved: every endpoint's connection is configured")
+    }
+
+    pub fn describe(&self, ep: &Endpoint) -> String {
+        self.connector(ep).describe(ep)
+    }
+
+    fn region(&self, ep: &Endpoint) -> Option<String> {
+        self.spec
+            .connections
+            .get(&ep.connection)
+            .and_then(|c| c.region.clone())
+    }
+
+    /// What a copy would do.
+    pub fn copy_plan(&self, copy: &Copy) -> CopyPlan {
+        let source_schema = match (&copy.from.schema, format_of(&copy.from)) {
+            (Some(s), _) => format!("declared: {}", crate::schema::format_schema(s)),
+            (None, Some(Format::Csv | Format::Json)) => format!(
+                "inferred at run time from the first {} rows",
+                copy.from.infer_rows
+            ),
+            _ => "from the source".to_string(),
+        };
+        let mut endpoints: Vec<NetworkEndpoint> = Vec::new();
+        for ep in [&copy.from, &copy.to] {
+            for e in self.connector(ep).network() {
+                if !endpoints.contains(&e) {
+                    endpoints.push(e);
+                }
+            }
+        }
+        CopyPlan {
+            name: copy.name.clone(),
+            source: self.describe(&copy.from),
+            source_format: format_of(&copy.from).map(|f| f.name().to_string()),
+            source_schema,
+            sink: self.describe(&copy.to),
+            sink_format: format_of(&copy.to).map(|f| {
+                if f == Format::Parquet {
+                    format!(
+                        "parquet ({}, row groups of {} rows)",
+                        copy.to.parquet.compression, copy.to.parquet.row_group_size
+                    )
+                } else {
+                    f.name().to_string()
+                }
+            }),
+            mode: copy.mode.name().to_string(),
+            publish: self.connector(&copy.to).publish(&copy.to, &copy.mode),
+            source_region: self.region(&copy.from),
+            sink_region: self.region(&copy.to),
+            endpoints,
+        }
+    }
+
+    /// Refuse (exit 3) a copy whose known regions differ, unless allowed by
+    /// the copy's `allow_cross_region` or `--allow-cross-region`.
+    pub fn check_regions(&self, copy: &Copy, allow_flag: bool) -> anyhow::Result<()> {
+        let (Some(from), Some(to)) = (self.region(&copy.from), self.region(&copy.to)) else {
+            return Ok(());
+        };
+        if from == to || copy.allow_cross_region || allow_flag {
+            return Ok(());
+        }
+        Err(crate::error::policy(
+            format!(
+                "copy {} would move data from region {from} to region {to}",
+                copy.name
+            ),
+            Some(
+                "if that is intended, set allow_cross_region = true on the copy or pass --allow-cross-region"
+                    .to_string(),
+            ),
+        ))
+    }
+}
+
+/// Configure every connection and check every endpoint; all problems at
+/// once. `show` renders a field path the way the user wrote the spec.
+fn resolve(
+    spec: Spec,
+    mut errors: Vec<SpecError>,
+    source: &str,
+    show: impl Fn(&str) -> String,
+) -> anyhow::Result<Plan> {
+    let mut problems = Problems::default();
+    let connectors = connect::configure(&spec, &mut problems);
+    errors.append(&mut problems.errors);
+    for (i, copy) in spec.copies.iter().enumerate() {
+        for (side, role, ep) in [
+            ("from", Role::Source, &copy.from),
+            ("to", Role::Sink, &copy.to),
+        ] {
+            let Some(c) = connectors.get(&ep.connection) else {
+                continue;
+            };
+            for (field, message) in c.check_endpoint(ep, role, &copy.mode) {
+                let path = if field == "mode" {
+                    format!("copy[{i}].mode")
+                } else {
+                    format!("copy[{i}].{side}.{field}")
+                };
+                errors.push(SpecError { path, message });
+            }
+        }
+    }
+    if !problems.refusals.is_empty() {
+        let hint = problems.refusals[0].1.clone();
+        let lines: Vec<String> = problems
+            .refusals
+            .iter()
+            .map(|(e, _)| format!("  - {}: {}", show(&e.path), e.message))
+            .collect();
+        return Err(crate::error::policy(
+            format!("{source} is refused:\n{}", lines.join("\n")),
+            Some(hint),
+        ));
+    }
+    if !errors.is_empty() {
+        for e in &mut errors {
+            e.path = show(&e.path);
+        }
+        return Err(SpecErrors {
+            source: source.to_string(),
+            errors,
+        }
+        .into_error());
+    }
+    Ok(Plan { spec, connectors })
+}
+
+fn format_of(ep: &Endpoint) -> Option<Format> {
+    ep.format
+        .or_else(|| ep.path.as_deref().and_then(Format::from_path))
+}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct CopyPlan {
@@ -23,132 +206,6 @@ pub struct CopyPlan {
     pub endpoints: Vec<NetworkEndpoint>,
 }
 
-fn format_of(ep: &Endpoint) -> Option<Format> {
-    ep.format
-        .or_else(|| ep.path.as_deref().and_then(Format::from_path))
-}
-
-fn region(spec: &Spec, ep: &Endpoint) -> Option<String> {
-    spec.connections
-        .get(&ep.connection)
-        .and_then(|c| c.region.clone())
-}
-
-pub fn plan_copy(spec: &Spec, copy: &Copy) -> CopyPlan {
-    let sink_kind = connect::kind_of(spec, &copy.to);
-    let sink_format = format_of(&copy.to);
-    let publish = match (sink_kind, copy.to.max_rows_per_file) {
-        (Kind::Local, None) => {
-            "written to a hidden temporary file beside the destination, fsynced, renamed into place"
-                .to_string()
-        }
-        (Kind::Local, Some(n)) => format!(
-            "files of at most {n} rows written into a hidden staging directory with {MANIFEST} last, swapped with the destination directory"
-        ),
-        (Kind::Mssql, _) => connect::mssql::publish(&copy.mode).to_string(),
-        (k, None) if connect::objstore::handles(k) => {
-            "one multipart upload, completed at commit (aborted on error or interrupt): readers see the old object or the whole new one"
-                .to_string()
-        }
-        (k, Some(n)) if connect::objstore::handles(k) => format!(
-            "objects of at most {n} rows under the prefix, then {MANIFEST} last; objects of the previous output are deleted after it"
-        ),
-        (k, _) => format!("{} sink", k.name()),
-    };
-    let source_schema = match (&copy.from.schema, format_of(&copy.from)) {
-        (Some(s), _) => format!("declared: {}", crate::schema::format_schema(s)),
-        (None, Some(Format::Csv | Format::Json)) => format!(
-            "inferred at run time from the first {} rows",
-            copy.from.infer_rows
-        ),
-        _ => "from the source".to_string(),
-    };
-    CopyPlan {
-        name: copy.name.clone(),
-        source: connect::describe(spec, &copy.from),
-        source_format: format_of(&copy.from).map(|f| f.name().to_string()),
-        source_schema,
-        sink: connect::describe(spec, &copy.to),
-        sink_format: sink_format.map(|f| {
-            if f == Format::Parquet {
-                format!(
-                    "parquet ({}, row groups of {} rows)",
-                    copy.to.parquet.compression, copy.to.parquet.row_group_size
-                )
-            } else {
-                f.name().to_string()
-            }
-        }),
-        mode: copy.mode.name().to_string(),
-        publish,
-        source_region: region(spec, &copy.from),
-        sink_region: region(spec, &copy.to),
-        endpoints: [&copy.from, &copy.to]
-            .into_iter()
-            .filter_map(|ep| spec.connections.get(&ep.connection))
-            .filter_map(connect::network_endpoint)
-            .fold(Vec::new(), |mut all, e| {
-                if !all.contains(&e) {
-                    all.push(e);
-                }
-                all
-            }),
-    }
-}
-
-/// Print plans as text.
-pub fn print_human(plans: &[CopyPlan]) {
-    let mut out = String::new();
-    for p in plans {
-        out.push_str(&format!("copy {}\n", p.name));
-        out.push_str(&format!(
-            "  from:     {}{}\n",
-            p.source,
-            p.source_format
-                .as_ref()
-                .map(|f| format!(" ({f})"))
-                .unwrap_or_default()
-        ));
-        out.push_str(&format!("  schema:   {}\n", p.source_schema));
-        out.push_str(&format!(
-            "  to:       {}{}\n",
-            p.sink,
-            p.sink_format
-                .as_ref()
-                .map(|f| format!(" ({f})"))
-                .unwrap_or_default()
-        ));
-        out.push_str(&format!("  mode:     {}\n", p.mode));
-        out.push_str(&format!("  publish:  {}\n", p.publish));
-        out.push_str(&format!(
-            "  regions:  {} -> {}\n",
-            p.source_region.as_deref().unwrap_or("unknown"),
-            p.sink_region.as_deref().unwrap_or("unknown")
-        ));
-        out.push('\n');
-    }
-    let endpoints = all_endpoints(plans);
-    if endpoints.is_empty() {
-        out.push_str("network endpoints: none (local files only; convoy needs no inbound port)\n");
-    } else {
-        out.push_str("network endpoints (outbound only; convoy needs no inbound port):\n");
-        let hp: Vec<String> = endpoints
-            .iter()
-            .map(|e| format!("{}:{}", e.host, e.port))
-            .collect();
-        let w = hp.iter().map(String::len).max().unwrap_or(0);
-        let pw = endpoints
-            .iter()
-            .map(|e| e.protocol.len())
-            .max()
-            .unwrap_or(0);
-        for (e, hp) in endpoints.iter().zip(&hp) {
-            out.push_str(&format!("  {hp:<w$}  {:<pw$}  {}\n", e.protocol, e.tls));
-        }
-    }
-    print!("{}", crate::security::redact::redact(&out));
-}
-
 /// Every endpoint of these plans, once each, in first-seen order.
 pub fn all_endpoints(plans: &[CopyPlan]) -> Vec<NetworkEndpoint> {
     let mut all: Vec<NetworkEndpoint> = Vec::new();
@@ -160,23 +217,118 @@ pub fn all_endpoints(plans: &[CopyPlan]) -> Vec<NetworkEndpoint> {
     all
 }
 
-/// Refuse (exit 3) a copy whose known regions differ, unless allowed by the
-/// copy's `allow_cross_region` or `--allow-cross-region`.
-pub fn check_regions(spec: &Spec, copy: &Copy, allow_flag: bool) -> anyhow::Result<()> {
-    let (Some(from), Some(to)) = (region(spec, &copy.from), region(spec, &copy.to)) else {
-        return Ok(());
-    };
-    if from == to || copy.allow_cross_region || allow_flag {
-        return Ok(());
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{exit_kind, hint, ExitKind};
+
+    fn resolve_text(text: &str) -> anyhow::Result<Plan> {
+        let parsed = parse::parse_str(text, "spec.toml", ".".into())?;
+        resolve(parsed.spec, parsed.errors, "spec.toml", |p| p.to_string())
     }
-    Err(crate::error::policy(
-        format!(
-            "copy {} would move data from region {from} to region {to}",
-            copy.name
-        ),
-        Some(
-            "if that is intended, set allow_cross_region = true on the copy or pass --allow-cross-region"
-                .to_string(),
-        ),
-    ))
+
+    #[test]
+    fn kinds_check_their_own_settings_with_the_spec_s_errors() {
+        let e = resolve_text(
+            r#"
+[connections.lake]
+kind = "lcoal"
+[connections.db]
+kind = "postgres"
+port = "x"
+tls = { mode = "bogus" }
+hots = "h"
+[[copy]]
+from = { connection = "db", table = "t" }
+to = { path = "a.parquet", format = "parqet" }
+"#,
+        )
+        .err()
+        .unwrap();
+        assert_eq!(exit_kind(&e), ExitKind::Usage);
+        let msg = e.to_string();
+        for expected in [
+            r#"connections.lake.kind: unknown kind "lcoal" (did you mean "local"?)"#,
+            "connections.db.port: expected a port number (1 to 65535), found a string",
+            r#"connections.db.tls.mode: unknown value "bogus""#,
+            r#"connections.db.hots: unknown key (did you mean "host"?)"#,
+            r#"copy[0].to.format: unknown format "parqet""#,
+        ] {
+            assert!(msg.contains(expected), "missing {expected:?} in:\n{msg}");
+        }
+    }
+
+    #[test]
+    fn literal_credentials_are_refused_by_policy() {
+        let e = resolve_text(
+            r#"
+[connections.db]
+kind = "postgres"
+host = "db.example"
+password = "hunter22"
+[connections.lake]
+kind = "azure"
+container = "c"
+key = "${secret:lake_key}"
+[[copy]]
+from = { connection = "db", table = "t" }
+to = { path = "t.parquet" }
+"#,
+        )
+        .err()
+        .unwrap();
+        assert_eq!(exit_kind(&e), ExitKind::Policy);
+        let msg = e.to_string();
+        assert!(msg.contains("connections.db.password"), "{msg}");
+        assert!(!msg.contains("hunter22"), "{msg}");
+        assert!(!msg.contains("connections.lake.key"), "{msg}");
+        assert!(hint(&e).unwrap().contains("convoy secrets set db_password"));
+    }
+
+    #[test]
+    fn endpoints_are_checked_by_their_kind() {
+        let e = resolve_text(
+            r#"
+[connections.db]
+kind = "postgres"
+[connections.web]
+kind = "http"
+url = "https://example.org"
+[[copy]]
+from = { connection = "db", path = "x.csv" }
+to = { connection = "web", path = "y.csv" }
+"#,
+        )
+        .err()
+        .unwrap();
+        let msg = e.to_string();
+        for expected in [
+            "copy[0].from.path: postgres sources take table or query, not path",
+            "copy[0].from.table: a database source needs table or query",
+            "copy[0].to.connection: https connections are read-only",
+        ] {
+            assert!(msg.contains(expected), "missing {expected:?} in:\n{msg}");
+        }
+    }
+
+    #[test]
+    fn a_postgres_sink_says_how_it_publishes() {
+        let plan = resolve_text(
+            r#"
+[connections.db]
+kind = "postgres"
+host = "h"
+[[copy]]
+from = { path = "a.csv" }
+to = { connection = "db", table = "public.t" }
+"#,
+        )
+        .unwrap();
+        let p = plan.copy_plan(&plan.spec.copies[0]);
+        assert!(
+            p.publish.contains("TRUNCATE and COPY in one transaction"),
+            "{}",
+            p.publish
+        );
+    }
 }

@@ -12,11 +12,19 @@ use std::time::{Duration, Instant};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
-use crate::cli::ProgressMode;
 use crate::connect::{Counters, Output};
 use crate::error::{self, ExitKind};
 use crate::security::redact::redact;
-use crate::spec::{Copy, Spec};
+use crate::spec::Copy;
+
+/// `--progress`: bars on a terminal with `auto`; `always` also prints plain
+/// periodic lines when stderr is not a terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProgressMode {
+    Auto,
+    Always,
+    Never,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -57,7 +65,7 @@ impl ErrorReport {
         ErrorReport {
             message,
             causes: msgs,
-            hint: error::hint(e).map(redact),
+            hint: error::hint(e).map(|h| redact(&h)),
             exit_code: error::exit_kind(e).code(),
         }
     }
@@ -94,11 +102,12 @@ fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
 }
 
 impl CopyReport {
-    pub fn new(copy: &Copy, spec: &Spec) -> CopyReport {
+    /// A copy not yet run: `source` and `sink` describe its endpoints.
+    pub fn new(copy: &Copy, source: String, sink: String) -> CopyReport {
         CopyReport {
             name: copy.name.clone(),
-            source: crate::connect::describe(spec, &copy.from),
-            sink: crate::connect::describe(spec, &copy.to),
+            source,
+            sink,
             mode: copy.mode.name().to_string(),
             status: Status::NotStarted,
             rows_read: 0,

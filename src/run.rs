@@ -16,10 +16,11 @@ use arrow::array::RecordBatch;
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
-use crate::connect::{self, CopyChunk, Counters, OpenContext, Output, Partition, Sink};
+use crate::connect::{self, Encoded, OpenContext, Output, Partition, Sink};
 use crate::error;
+use crate::plan::Plan;
 use crate::report::{CopyReport, Progress, Status};
-use crate::spec::{Copy, Spec};
+use crate::spec::Copy;
 
 /// Bytes of batches in flight between source and sink.
 pub const BUDGET_BYTES: usize = 48 << 20;
@@ -60,12 +61,14 @@ impl Budget {
 }
 
 /// What travels from a source's partitions to a sink: record batches, or
-/// rows in binary COPY form that a PostgreSQL sink takes unchanged.
+/// pieces in the source's own encoding that the sink takes unchanged.
 #[async_trait::async_trait]
 trait Piece: Send + Sized + 'static {
     fn rows(&self) -> u64;
     /// Memory it holds, for the budget.
     fn size(&self) -> usize;
+    /// Nothing to pass on (a batch without rows; a piece without bytes).
+    fn is_empty(&self) -> bool;
     async fn write_to(self, sink: &mut dyn Sink) -> Result<()>;
 }
 
@@ -77,21 +80,27 @@ impl Piece for RecordBatch {
     fn size(&self) -> usize {
         self.get_array_memory_size()
     }
+    fn is_empty(&self) -> bool {
+        self.num_rows() == 0
+    }
     async fn write_to(self, sink: &mut dyn Sink) -> Result<()> {
         sink.write(self).await
     }
 }
 
 #[async_trait::async_trait]
-impl Piece for CopyChunk {
+impl Piece for Encoded {
     fn rows(&self) -> u64 {
         self.rows
     }
     fn size(&self) -> usize {
-        self.data.len()
+        self.bytes.len()
+    }
+    fn is_empty(&self) -> bool {
+        self.rows == 0 && self.bytes.is_empty()
     }
     async fn write_to(self, sink: &mut dyn Sink) -> Result<()> {
-        sink.write_copy(self).await
+        sink.write_encoded(self).await
     }
 }
 
@@ -110,7 +119,7 @@ fn produce_blocking<T: Piece>(
             return Ok(());
         }
         let batch = batch?;
-        if batch.rows() == 0 {
+        if batch.is_empty() {
             continue;
         }
         let cost = budget.cost(&batch);
@@ -143,7 +152,7 @@ async fn produce_stream<T: Piece>(
             return Ok(());
         };
         let batch = batch?;
-        if batch.rows() == 0 {
+        if batch.is_empty() {
             continue;
         }
         let cost = budget.cost(&batch);
@@ -157,46 +166,32 @@ async fn produce_stream<T: Piece>(
     }
 }
 
-/// Everything a run needs besides the spec.
+/// Everything a run needs besides the plan.
 pub struct RunContext {
     pub cancel: CancellationToken,
     pub dry_run: bool,
-    pub run_id: String,
-    pub run_date: String,
     pub progress: Progress,
     pub allow_cross_region: bool,
-    /// `--allow-insecure` was given.
-    pub allow_insecure: bool,
-    /// `--vault`, for `${secret:…}` references in connections.
-    pub vault: Option<std::path::PathBuf>,
+    /// What connectors get; each copy has its own counters and warnings.
+    pub open: OpenContext,
 }
 
 /// Run one copy end to end and report how it went. Never panics on bad
 /// input; any failure aborts the sink.
-pub async fn run_copy(spec: &Spec, copy: &Copy, ctx: &RunContext) -> CopyReport {
+pub async fn run_copy(plan: &Plan, copy: &Copy, ctx: &RunContext) -> CopyReport {
     let started = Instant::now();
-    let counters = Arc::new(Counters::default());
-    let mut report = CopyReport::new(copy, spec);
-    let open = OpenContext {
-        counters: counters.clone(),
-        cancel: ctx.cancel.clone(),
-        run_id: ctx.run_id.clone(),
-        run_date: ctx.run_date.clone(),
-        allow_insecure: ctx.allow_insecure,
-        vault: ctx.vault.clone(),
-        insecure: Default::default(),
-        pg_readers: Default::default(),
-    };
+    let open = ctx.open.for_copy();
+    let counters = open.counters.clone();
+    let mut report = CopyReport::new(copy, plan.describe(&copy.from), plan.describe(&copy.to));
     let bar = ctx.progress.start(&copy.name, counters.clone());
-    let result = match crate::plan::check_regions(spec, copy, ctx.allow_cross_region) {
-        Ok(()) => transfer(spec, copy, &open, ctx, &mut report).await,
+    let result = match plan.check_regions(copy, ctx.allow_cross_region) {
+        Ok(()) => transfer(plan, copy, &open, ctx, &mut report).await,
         Err(e) => Err(e),
     };
     bar.finish();
-    if let Ok(notes) = open.insecure.lock() {
-        report.insecure = notes.clone();
-        report.warnings.extend(notes.iter().cloned());
-    }
+    let (warnings, insecure) = open.warnings();
+    report.insecure = insecure;
+    report.warnings.extend(warnings);
     report.duration = started.elapsed();
     report.rows_read = counters.rows.load(Ordering::Relaxed);
     report.bytes_read = counters.bytes_read.load(Ordering::Relaxed);
@@ -217,17 +212,17 @@ pub async fn run_copy(spec: &Spec, copy: &Copy, ctx: &RunContext) -> CopyReport 
 }
 
 async fn transfer(
-    spec: &Spec,
+    plan: &Plan,
     copy: &Copy,
     open: &OpenContext,
     ctx: &RunContext,
     report: &mut CopyReport,
 ) -> Result<Vec<Output>> {
     let source = {
-        let spec = spec.clone();
+        let connector = plan.connector(&copy.from).clone();
         let ep = copy.from.clone();
         let open2 = open.clone();
-        let opening = tokio::task::spawn_blocking(move || connect::open_source(&spec, &ep, &open2));
+        let opening = tokio::task::spawn_blocking(move || connector.open_source(&ep, &open2));
         // Opening can block (a pipe that has not sent its header yet): stay
         // interruptible.
         tokio::select! {
@@ -240,14 +235,15 @@ async fn transfer(
     report.details = source.details();
     let schema = source.schema();
     report.schema = Some(crate::schema::format_schema(&schema));
-    let mut sink = connect::open_sink(spec, &copy.to, &copy.mode, open)?;
+    let mut sink = plan
+        .connector(&copy.to)
+        .open_sink(&copy.to, &copy.mode, open)?;
     report.sink = sink.describe();
-    let raw = source.raw_file().filter(|r| sink.accept_raw(r));
-    if let Some(r) = &raw {
-        report.details.push(format!(
-            "byte for byte: {f} to {f} with no writing options; rows verified from the footer of the bytes written",
-            f = r.format.name()
-        ));
+    // A sink that can tell before `begin` whether it takes the source's own
+    // encoding says so now, and a dry run reports it.
+    let offered = source.encoding();
+    if let Some(e) = offered.as_ref().filter(|e| sink.accepts(e)) {
+        report.details.push(e.note.clone());
     }
     if ctx.dry_run {
         return Ok(Vec::new());
@@ -259,29 +255,24 @@ async fn transfer(
         let _ = sink.abort().await;
         return Err(e);
     }
-    let moved = match raw {
-        Some(raw) => copy_raw(raw, sink.as_mut(), open, &ctx.cancel).await,
-        None => {
-            // Rows in PostgreSQL's binary COPY form go to a sink with the
-            // very same column types unchanged.
-            let same_types = source
-                .copy_types()
-                .is_some_and(|types| sink.accept_copy(&types));
-            if same_types {
-                report.details.push(
-                    "binary COPY rows passed through unchanged: the destination's column types are the source's"
-                        .to_string(),
-                );
-                match tokio::task::block_in_place(|| source.copy_partitions()) {
-                    Ok(parts) => pump(parts, sink.as_mut(), open, &ctx.cancel).await,
-                    Err(e) => Err(e),
-                }
-            } else {
-                match tokio::task::block_in_place(|| source.partitions()) {
-                    Ok(parts) => pump(parts, sink.as_mut(), open, &ctx.cancel).await,
-                    Err(e) => Err(e),
-                }
+    let encoded = match offered.as_ref().filter(|e| sink.accepts(e)) {
+        Some(e) => {
+            if !report.details.contains(&e.note) {
+                report.details.push(e.note.clone());
             }
+            true
+        }
+        None => false,
+    };
+    let moved = if encoded {
+        match tokio::task::block_in_place(|| source.encoded_partitions()) {
+            Ok(parts) => pump(parts, sink.as_mut(), open, &ctx.cancel).await,
+            Err(e) => Err(e),
+        }
+    } else {
+        match tokio::task::block_in_place(|| source.partitions()) {
+            Ok(parts) => pump(parts, sink.as_mut(), open, &ctx.cancel).await,
+            Err(e) => Err(e),
         }
     };
     match moved {
@@ -384,148 +375,6 @@ async fn pump<T: Piece>(
     }
     sink.commit().await?;
     Ok(prepared.outputs)
-}
-
-/// Bytes per chunk of a byte-for-byte copy. Writes of 1 MiB are several
-/// times faster into the Linux page cache than writes of 4 MiB.
-const RAW_CHUNK: usize = 1 << 20;
-/// Chunks in flight between the reading thread and the sink.
-const RAW_CHUNKS: usize = 8;
-
-/// Copy one file's bytes unchanged, verify, commit. The reader (a blocking
-/// thread for files, a task for object streams) runs at most [`RAW_CHUNKS`]
-/// chunks ahead of the sink.
-async fn copy_raw(
-    raw: connect::RawFile,
-    sink: &mut dyn Sink,
-    open: &OpenContext,
-    cancel: &CancellationToken,
-) -> Result<Vec<Output>> {
-    let (tx, mut rx) = mpsc::channel::<bytes::Bytes>(RAW_CHUNKS);
-    let reader = match raw.input.stream() {
-        Some(stream) => tokio::spawn(read_raw_stream(stream, tx)),
-        None => {
-            let input = raw.input.clone();
-            tokio::task::spawn_blocking(move || read_raw_blocking(input.as_ref(), tx))
-        }
-    };
-    let mut moved = 0u64;
-    let mut shown_rows = 0u64;
-    loop {
-        tokio::select! {
-            biased;
-            _ = cancel.cancelled() => return Err(error::interrupted()),
-            chunk = rx.recv() => match chunk {
-                Some(chunk) => {
-                    let n = chunk.len() as u64;
-                    sink.write_bytes(chunk)
-                        .await
-                        .map_err(|e| e.context(format!("writing to {}", sink.describe())))?;
-                    moved += n;
-                    open.counters.add_bytes(n);
-                    // Rows as a share of the bytes, for the progress display.
-                    let rows = (raw.rows as u128 * moved as u128 / raw.size.max(1) as u128)
-                        .min(raw.rows as u128) as u64;
-                    open.counters.rows.fetch_add(rows - shown_rows, Ordering::Relaxed);
-                    shown_rows = rows;
-                }
-                None => break,
-            }
-        }
-    }
-    let read = reader
-        .await
-        .map_err(|e| anyhow::anyhow!("internal error in a reader: {e}"))??;
-    if read != raw.size {
-        return Err(error::verify(format!(
-            "{} was {} bytes when the copy started and {read} bytes were read; it changed during the copy; nothing was published",
-            raw.input.name(),
-            raw.size
-        )));
-    }
-    if cancel.is_cancelled() {
-        return Err(error::interrupted());
-    }
-    let prepared = sink.prepare().await?;
-    let written: u64 = prepared.outputs.iter().map(|o| o.bytes).sum();
-    if prepared.rows != raw.rows || written != raw.size {
-        return Err(error::verify(format!(
-            "{} holds {} rows in {} bytes, but {} reports {} rows in {written} bytes written; nothing was published",
-            raw.input.name(),
-            raw.rows,
-            raw.size,
-            sink.describe(),
-            prepared.rows
-        )));
-    }
-    open.counters.rows.store(raw.rows, Ordering::Relaxed);
-    if cancel.is_cancelled() {
-        return Err(error::interrupted());
-    }
-    sink.commit().await?;
-    Ok(prepared.outputs)
-}
-
-/// Read a file front to back in chunks of [`RAW_CHUNK`]; returns the bytes read.
-fn read_raw_blocking(
-    input: &dyn connect::format::input::Input,
-    tx: mpsc::Sender<bytes::Bytes>,
-) -> Result<u64> {
-    use std::io::Read;
-    let mut from = input.open()?;
-    let mut total = 0u64;
-    loop {
-        // `read_to_end` fills the spare capacity without zeroing it first
-        // where the reader allows (files).
-        let mut buf = Vec::with_capacity(RAW_CHUNK);
-        (&mut from)
-            .take(RAW_CHUNK as u64)
-            .read_to_end(&mut buf)
-            .map_err(|e| {
-                error::input(
-                    format!(
-                        "cannot read {}: {}",
-                        input.name(),
-                        crate::security::redact::redact(&e.to_string())
-                    ),
-                    None,
-                )
-            })?;
-        if buf.is_empty() {
-            return Ok(total);
-        }
-        total += buf.len() as u64;
-        if tx.blocking_send(bytes::Bytes::from(buf)).is_err() {
-            return Ok(total);
-        }
-    }
-}
-
-/// Gather a byte stream (an object's body, in pieces of a few KiB) into
-/// chunks of [`RAW_CHUNK`]; returns the bytes read.
-async fn read_raw_stream(
-    mut stream: futures::stream::BoxStream<'static, Result<bytes::Bytes>>,
-    tx: mpsc::Sender<bytes::Bytes>,
-) -> Result<u64> {
-    use futures::StreamExt;
-    let mut total = 0u64;
-    let mut buf = bytes::BytesMut::with_capacity(RAW_CHUNK);
-    while let Some(piece) = stream.next().await {
-        let piece = piece?;
-        total += piece.len() as u64;
-        buf.extend_from_slice(&piece);
-        if buf.len() >= RAW_CHUNK {
-            let chunk = buf.split().freeze();
-            buf.reserve(RAW_CHUNK);
-            if tx.send(chunk).await.is_err() {
-                return Ok(total);
-            }
-        }
-    }
-    if !buf.is_empty() {
-        let _ = tx.send(buf.freeze()).await;
-    }
-    Ok(total)
 }
 
 /// Cancel the token on Ctrl-C or SIGTERM.
@@ -633,16 +482,13 @@ mod tests {
             committed: false,
             aborted: false,
         };
-        let open = OpenContext {
-            counters: Arc::new(Counters::default()),
-            cancel: CancellationToken::new(),
-            run_id: "t".into(),
-            run_date: "2026-01-01".into(),
-            allow_insecure: false,
-            vault: None,
-            insecure: Default::default(),
-            pg_readers: Default::default(),
-        };
+        let open = OpenContext::new(
+            "t".into(),
+            "2026-01-01".into(),
+            false,
+            Arc::new(crate::security::reference::ResolveContext::new(None)),
+            CancellationToken::new(),
+        );
         let source = Box::new(MemorySource(vec![batch(10), batch(5)]));
         let parts = connect::Source::partitions(source).unwrap();
         let err = pump(parts, &mut sink, &open, &open.cancel)

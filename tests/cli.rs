@@ -323,3 +323,194 @@ fn readme_main_job_and_example_spec_work() {
     assert_eq!(json["copies"][1]["outputs"].as_array().unwrap().len(), 2);
     assert!(dir.path("ex/out/feed/_convoy_manifest.json").exists());
 }
+
+/// Regression: a badly typed setting in the last copy of a spec used to be
+/// found only when that copy opened, after the first copies had run.
+#[test]
+fn a_bad_setting_in_the_last_copy_stops_the_run_before_anything_is_contacted() {
+    let dir = Dir::new();
+    dir.write("in.csv", "id\n1\n");
+    // A server that would record any connection made to it.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    dir.write(
+        "nightly.toml",
+        format!(
+            r#"
+[connections.db]
+kind = "postgres"
+host = "127.0.0.1"
+port = {port}
+password = "${{env:CONVOY_TEST_NO_SUCH_PW}}"
+
+[connections.broken]
+kind = "postgres"
+hots = "127.0.0.1"
+port = "x"
+tls = {{ mode = "bogus" }}
+
+[[copy]]
+name = "first"
+from = {{ path = "in.csv" }}
+to = {{ path = "first.parquet" }}
+
+[[copy]]
+name = "second"
+from = {{ connection = "db", table = "t" }}
+to = {{ path = "second.parquet" }}
+
+[[copy]]
+name = "last"
+from = {{ connection = "broken", table = "t" }}
+to = {{ path = "last.parquet" }}
+"#
+        ),
+    );
+    let run = dir.run(&["run", "nightly.toml"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    for e in [
+        "nightly.toml has 3 errors",
+        r#"connections.broken.hots: unknown key (did you mean "host"?)"#,
+        "connections.broken.port: expected a port number (1 to 65535), found a string",
+        r#"connections.broken.tls.mode: unknown value "bogus" (expected one of: verify-full, no-verify, disable)"#,
+    ] {
+        assert!(
+            run.stderr.contains(e),
+            "{e:?} missing from:\n{}",
+            run.stderr
+        );
+    }
+    assert!(!dir.path("first.parquet").exists(), "the first copy ran");
+    assert!(
+        matches!(listener.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "a connection was made"
+    );
+    assert_eq!(dir.listing(), vec!["in.csv", "nightly.toml"]);
+}
+
+/// Regression: `convoy plan` said only "postgres sink" about how a
+/// PostgreSQL table is published.
+#[test]
+fn plan_says_how_a_postgres_sink_publishes_each_mode() {
+    let dir = Dir::new();
+    let url = "postgres://loader@db.example:5432/sales?table=public.orders";
+    for (mode, extra, sentence) in [
+        ("replace", &[][..], "TRUNCATE and COPY in one transaction"),
+        ("append", &[][..], "COPY into the table in one transaction"),
+        (
+            "merge",
+            &["--key", "id"][..],
+            "INSERT … ON CONFLICT on the key",
+        ),
+    ] {
+        let mut args = vec!["plan", "in.csv", url, "--mode", mode];
+        args.extend_from_slice(extra);
+        let run = dir.run(&args);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let line = run
+            .stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with("publish:"))
+            .unwrap_or_else(|| panic!("no publish line:\n{}", run.stdout));
+        assert!(line.contains(sentence), "{mode}: {line}");
+    }
+}
+
+/// One TLS setting with one meaning: a kind that cannot do a mode refuses
+/// it when the spec is read, naming the mode and what to do instead.
+#[test]
+fn each_kind_refuses_the_tls_modes_it_cannot_do() {
+    let dir = Dir::new();
+    let mut spec = String::new();
+    let kinds = [
+        (
+            "sql",
+            "kind = \"mssql\"\nhost = \"h\"\ntoken = \"${env:T}\"",
+            "disable",
+        ),
+        ("lake", "kind = \"s3\"\nbucket = \"b\"", "disable"),
+        (
+            "blob",
+            "kind = \"azure\"\naccount = \"a\"\ncontainer = \"c\"",
+            "disable",
+        ),
+        ("gcs", "kind = \"gcs\"\nbucket = \"b\"", "disable"),
+        (
+            "web",
+            "kind = \"http\"\nurl = \"https://example.org\"",
+            "disable",
+        ),
+        (
+            "pinned",
+            "kind = \"mssql\"\nhost = \"h\"\ntoken = \"${env:T}\"",
+            "pin",
+        ),
+    ];
+    for (name, settings, what) in kinds {
+        let tls = if what == "pin" {
+            "tls = { pin_sha256 = \"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\" }".to_string()
+        } else {
+            format!("tls = {{ mode = \"{what}\" }}")
+        };
+        spec.push_str(&format!("[connections.{name}]\n{settings}\n{tls}\n\n"));
+        let (from, to) = if name == "web" {
+            (
+                format!("connection = \"{name}\", path = \"x.csv\""),
+                "path = \"x.parquet\"".to_string(),
+            )
+        } else if name == "sql" || name == "pinned" {
+            (
+                format!("connection = \"{name}\", table = \"t\""),
+                "path = \"x.parquet\"".to_string(),
+            )
+        } else {
+            (
+                "path = \"x.csv\"".to_string(),
+                format!("connection = \"{name}\", path = \"x.parquet\""),
+            )
+        };
+        spec.push_str(&format!(
+            "[[copy]]\nname = \"{name}\"\nfrom = {{ {from} }}\nto = {{ {to} }}\n\n"
+        ));
+    }
+    dir.write("tls.toml", &spec);
+    let run = dir.run(&["plan", "tls.toml"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("has 6 errors"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(r#"connections.sql.tls.mode: mode "disable" (no TLS at all) is not available here: SQL Server connections are always encrypted"#),
+        "{}",
+        run.stderr
+    );
+    for store in ["lake", "blob", "gcs", "web"] {
+        let want = format!(
+            r#"connections.{store}.tls.mode: mode "disable" (no TLS at all) is not available here: object stores are reached over HTTPS; for a server without TLS give an http:// endpoint"#
+        );
+        assert!(run.stderr.contains(&want), "{want}\n{}", run.stderr);
+    }
+    assert!(
+        run.stderr.contains("connections.pinned.tls.pin_sha256: pin_sha256 is not available for SQL Server connections"),
+        "{}",
+        run.stderr
+    );
+    // PostgreSQL can do all three; the plan says what each means.
+    dir.write(
+        "pg.toml",
+        "[connections.a]\nkind = \"postgres\"\nhost = \"a\"\ntls = { mode = \"no-verify\" }\n\
+         [connections.b]\nkind = \"postgres\"\nhost = \"b\"\ntls = { mode = \"disable\" }\n\
+         [[copy]]\nname = \"x\"\nfrom = { connection = \"a\", table = \"t\" }\nto = { connection = \"b\", table = \"t\" }\n",
+    );
+    let run = dir.run(&["plan", "pg.toml"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("a:5432  postgresql  NOT VERIFIED"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("b:5432  postgresql  DISABLED"),
+        "{}",
+        run.stdout
+    );
+}

@@ -1,63 +1,142 @@
-//! One module per command family; each exposes a clap type and a `run` function. This module
-//! also turns an error into what the user sees (`error:` / `caused by:` / `hint:`, every line
-//! through the redactor) and into the exit status.
+//! The commands: turn parsed arguments into plans, run them, report, and
+//! return the exit status. One file per command family; errors are printed
+//! the same way by all of them (`error::render`).
 
+pub mod check;
+pub mod copy;
+pub mod plan;
 pub mod secrets;
 
-use crate::security::redact::redact;
-use crate::security::reference::ReferenceError;
-use crate::security::sealed::SealError;
-use crate::security::vault::VaultError;
-use crate::security::{InvalidName, EXIT_FAILURE, EXIT_USAGE};
+use std::io::Write;
 
-/// A command-line mistake found after parsing (exit status 2).
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-pub struct UsageError {
-    pub message: String,
-    pub hint: Option<String>,
-}
+use crate::cli::{Cli, Command, CopyOpts, GlobalOpts};
+use crate::error;
+use crate::plan::Plan;
+use crate::report::{self, Summary};
+use crate::spec;
 
-impl UsageError {
-    pub fn new(message: impl Into<String>, hint: Option<&str>) -> UsageError {
-        UsageError {
-            message: message.into(),
-            hint: hint.map(str::to_string),
+/// Run a parsed command line; returns the process exit status.
+pub fn main(cli: Cli) -> i32 {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return 1;
         }
-    }
-}
-
-/// The hint and exit status of the first error in the chain that knows them.
-fn classify(err: &anyhow::Error) -> (Option<String>, i32) {
-    for cause in err.chain() {
-        if let Some(e) = cause.downcast_ref::<VaultError>() {
-            return (e.hint(), e.exit_code());
-        }
-        if let Some(e) = cause.downcast_ref::<ReferenceError>() {
-            return (e.hint(), e.exit_code());
-        }
-        if let Some(e) = cause.downcast_ref::<SealError>() {
-            return (e.hint(), e.exit_code());
-        }
-        if let Some(e) = cause.downcast_ref::<UsageError>() {
-            return (e.hint.clone(), EXIT_USAGE);
-        }
-        if cause.downcast_ref::<InvalidName>().is_some() {
-            return (None, EXIT_USAGE);
-        }
-    }
-    (None, EXIT_FAILURE)
-}
-
-/// Prints `err` on stderr and returns the exit status for it.
-pub fn report(err: &anyhow::Error) -> i32 {
-    let (hint, code) = classify(err);
-    eprintln!("error: {}", redact(&err.to_string()));
-    for cause in err.chain().skip(1) {
-        eprintln!("caused by: {}", redact(&cause.to_string()));
-    }
-    if let Some(hint) = hint {
-        eprintln!("hint: {}", redact(&hint));
-    }
+    };
+    let code = rt.block_on(dispatch(cli));
+    // Readers blocked on a pipe must not hold the exit.
+    rt.shutdown_timeout(std::time::Duration::from_millis(200));
     code
+}
+
+async fn dispatch(cli: Cli) -> i32 {
+    let g = &cli.global;
+    match &cli.command {
+        Command::Copy(args) => {
+            match Plan::from_args(&args.source, &args.destination, &args.opts.flags()) {
+                Ok(plan) => copy::run(&plan, None, args.dry_run, g, "copy").await,
+                Err(e) => fail_early(&e, g, "copy"),
+            }
+        }
+        Command::Run(args) => match Plan::load(&args.spec) {
+            Ok(plan) => copy::run(&plan, Some(&args.copies), args.dry_run, g, "run").await,
+            Err(e) => fail_early(&e, g, "run"),
+        },
+        Command::Plan(args) => match plan_of(&args.args, &args.opts) {
+            Ok(plan) => match select(&plan.spec, &args.copies) {
+                Ok(indices) => plan::run(&plan, &indices, g),
+                Err(e) => fail_early(&e, g, "plan"),
+            },
+            Err(e) => fail_early(&e, g, "plan"),
+        },
+        Command::Check(args) => match plan_of(&args.args, &args.opts) {
+            Ok(plan) => match select(&plan.spec, &args.copies) {
+                Ok(indices) => check::run(&plan, &indices, g).await,
+                Err(e) => fail_early(&e, g, "check"),
+            },
+            Err(e) => fail_early(&e, g, "check"),
+        },
+        Command::Secrets(cmd) => {
+            let cmd = cmd.clone();
+            let vault = g.vault.clone();
+            match tokio::task::spawn_blocking(move || secrets::run(cmd, vault)).await {
+                Ok(Ok(())) => 0,
+                Ok(Err(e)) => {
+                    eprint!("{}", error::render(&e));
+                    error::exit_kind(&e).code()
+                }
+                Err(e) => {
+                    eprintln!("error: internal error: {e}");
+                    1
+                }
+            }
+        }
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut out = std::io::stdout();
+            clap_complete::generate(*shell, &mut cmd, "convoy", &mut out);
+            let _ = out.flush();
+            0
+        }
+    }
+}
+
+/// A spec file, or SRC DST.
+fn plan_of(args: &[String], opts: &CopyOpts) -> anyhow::Result<Plan> {
+    match args {
+        [spec_file] => Plan::load(std::path::Path::new(spec_file)),
+        [src, dst] => Plan::from_args(src, dst, &opts.flags()),
+        _ => Err(error::usage("plan takes a spec file or SRC DST", None)),
+    }
+}
+
+/// The indices of the copies named with `--copy` (all when none are named).
+fn select(spec: &spec::Spec, names: &[String]) -> anyhow::Result<Vec<usize>> {
+    if names.is_empty() {
+        return Ok((0..spec.copies.len()).collect());
+    }
+    let mut out = Vec::new();
+    let mut unknown = Vec::new();
+    for n in names {
+        match spec.copies.iter().position(|c| &c.name == n) {
+            Some(i) => out.push(i),
+            None => {
+                let hint = spec::suggest(n, spec.copies.iter().map(|c| c.name.as_str()))
+                    .map(|s| format!(" (did you mean \"{s}\"?)"))
+                    .unwrap_or_default();
+                unknown.push(format!("--copy {n}: no copy of that name{hint}"));
+            }
+        }
+    }
+    if unknown.is_empty() {
+        Ok(out)
+    } else {
+        Err(error::usage(unknown.join("\n"), None))
+    }
+}
+
+/// An error before any copy ran: print it (and a JSON document) and exit.
+fn fail_early(e: &anyhow::Error, g: &GlobalOpts, command: &str) -> i32 {
+    let kind = error::exit_kind(e);
+    if g.json {
+        report::print_json(&Summary {
+            convoy_version: env!("CARGO_PKG_VERSION"),
+            command,
+            status: report::status_word(kind),
+            exit_code: kind.code(),
+            dry_run: false,
+            run_id: "",
+            started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            duration_s: std::time::Duration::ZERO,
+            insecure: Vec::new(),
+            copies: &[],
+            error: Some(report::ErrorReport::from_error(e)),
+        });
+    }
+    eprint!("{}", error::render(e));
+    kind.code()
 }

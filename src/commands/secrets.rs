@@ -9,7 +9,6 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use chrono::Utc;
 
-use super::UsageError;
 use crate::security::sealed;
 use crate::security::vault::{NewKey, Vault, VaultError, PASSPHRASE_ENV};
 use crate::security::{validate_name, Secret};
@@ -113,14 +112,13 @@ pub fn run(cmd: SecretsCmd, vault: Option<PathBuf>) -> anyhow::Result<()> {
         } => {
             let mut vault = Vault::open_locked(&path)?;
             if !vault.exists() {
-                return Err(UsageError::new(
+                return Err(usage_error(
                     format!(
                         "vault {} does not exist; there is nothing to rotate",
                         path.display()
                     ),
                     Some("convoy secrets set NAME creates it"),
-                )
-                .into());
+                ));
             }
             let new = if passphrase {
                 NewKey::Passphrase(read_new_passphrase(NEW_PASSPHRASE_ENV)?)
@@ -165,14 +163,13 @@ fn open_for_passphrase_creation(path: &std::path::Path) -> anyhow::Result<Vault>
     if path.exists() {
         let vault = Vault::open_locked(path)?;
         if !vault.uses_passphrase() {
-            return Err(UsageError::new(
+            return Err(usage_error(
                 format!(
                     "vault {} already exists and uses a machine key",
                     path.display()
                 ),
                 Some("convoy secrets rotate --passphrase switches it to a passphrase"),
-            )
-            .into());
+            ));
         }
         return Ok(vault);
     }
@@ -186,19 +183,21 @@ fn read_new_passphrase(env: &str) -> anyhow::Result<Secret> {
         return Ok(Secret::new(p));
     }
     if !(io::stdin().is_terminal() || io::stderr().is_terminal()) {
-        return Err(UsageError::new(
+        return Err(usage_error(
             "a new passphrase is needed and there is no terminal to ask for it",
             Some(&format!("set {env}")),
-        )
-        .into());
+        ));
     }
     let first = Secret::new(rpassword::prompt_password("new vault passphrase: ")?);
     let again = Secret::new(rpassword::prompt_password("repeat the passphrase: ")?);
     if first.expose() != again.expose() {
-        return Err(UsageError::new("the two passphrases differ", None).into());
+        return Err(usage_error("the two passphrases differ", None));
     }
-    if first.len() < 8 {
-        return Err(UsageError::new("the passphrase is shorter than 8 characters", None).into());
+    if first.expose().len() < 8 {
+        return Err(usage_error(
+            "the passphrase is shorter than 8 characters",
+            None,
+        ));
     }
     Ok(first)
 }
@@ -216,14 +215,12 @@ fn read_value(prompt: &str) -> anyhow::Result<Secret> {
             .read_to_end(&mut bytes)
             .context("cannot read the value from stdin")?;
         if bytes.len() as u64 > MAX_VALUE_LEN {
-            return Err(UsageError::new(
+            return Err(usage_error(
                 format!("the value is longer than {MAX_VALUE_LEN} bytes"),
                 None,
-            )
-            .into());
+            ));
         }
-        String::from_utf8(bytes)
-            .map_err(|_| UsageError::new("the value is not UTF-8 text", None))?
+        String::from_utf8(bytes).map_err(|_| usage_error("the value is not UTF-8 text", None))?
     };
     if value.ends_with('\n') {
         value.pop();
@@ -232,11 +229,11 @@ fn read_value(prompt: &str) -> anyhow::Result<Secret> {
         }
     }
     if value.is_empty() {
-        return Err(UsageError::new(
+        return Err(usage_error(
             "the value is empty",
             Some("type the value at the prompt, or pipe it: printf %s \"$VALUE\" | convoy secrets set NAME"),
         )
-        .into());
+        );
     }
     Ok(Secret::new(value))
 }
@@ -282,6 +279,11 @@ fn format_age(age: chrono::Duration) -> String {
         3600..86400 => format!("{}h", secs / 3600),
         _ => format!("{}d", secs / 86400),
     }
+}
+
+/// A command-line mistake found after parsing (exit status 2).
+fn usage_error(message: impl Into<String>, hint: Option<&str>) -> anyhow::Error {
+    crate::error::usage(message.into(), hint.map(str::to_string))
 }
 
 #[cfg(test)]

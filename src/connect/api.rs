@@ -1,38 +1,152 @@
-//! The ground floor every connector stands on: the [`Source`] and [`Sink`]
-//! traits, what travels between them, and what connectors get from the run.
+//! The ground floor every connector stands on: what a connection kind is
+//! ([`Kind`], [`Connector`]), the [`Source`] and [`Sink`] traits, what
+//! travels between them, and what connectors get from the run
+//! ([`OpenContext`]). Nothing here knows any particular connector.
 //!
-//! Arrow `RecordBatch`es are the one format between them. A [`Source`] knows
-//! its schema before any data moves and hands out one or more partitions that
-//! the runner may read in parallel. A [`Sink`] makes nothing visible before
-//! [`Sink::commit`]: `begin` → `write`… → `prepare` (everything durable, still
-//! invisible, rows counted) → `commit`, or `abort` at any point, which leaves
-//! the destination exactly as it was.
+//! Arrow `RecordBatch`es are the one format between sources and sinks. A
+//! [`Source`] knows its schema before any data moves and hands out one or
+//! more partitions that the runner may read in parallel. A [`Sink`] makes
+//! nothing visible before [`Sink::commit`]: `begin` → `write`… → `prepare`
+//! (everything durable, still invisible, rows counted) → `commit`, or
+//! `abort` at any point, which leaves the destination exactly as it was.
+//!
+//! A source may also offer its rows in an [`Encoding`] of its own (a
+//! PostgreSQL binary COPY stream, a Parquet file's bytes); a sink that
+//! accepts that encoding takes them unchanged, through the same pipeline,
+//! without a round trip through Arrow.
 
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use anyhow::Result;
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use async_trait::async_trait;
+use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::spec::Endpoint;
+use crate::security::reference::ResolveContext;
+use crate::spec::fields::Fields;
+use crate::spec::{Connection, Endpoint, Mode};
 
-/// A blocking iterator of batches: readers that parse (CSV, Parquet) run on a
+// ------------------------------------------------------------ kinds
+
+pub use crate::spec::Role;
+
+/// What a command-line URL says: the connection it implies (a name, and
+/// the settings a spec would give it) and the endpoint.
+pub struct Located {
+    pub name: String,
+    pub settings: toml::Table,
+    pub endpoint: Endpoint,
+}
+
+/// One kind of connection (`kind = "postgres"`) as the registry knows it:
+/// its name, its URL forms, and how its settings are read.
+pub trait Kind: Sync {
+    /// As written in a spec: `kind = "…"`.
+    fn name(&self) -> &'static str;
+    /// Command-line URL schemes of this kind (`postgres`, `postgresql`).
+    fn schemes(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// A command-line URL with one of [`Kind::schemes`].
+    fn locate(&self, _url: &super::url::Url) -> Result<Located> {
+        Err(crate::error::usage(
+            format!("{} connections have no URL form", self.name()),
+            None,
+        ))
+    }
+    /// Read the settings of a connection of this kind. Problems go into
+    /// `fields` (and are reported before anything is contacted); the
+    /// connector returned is used only when there were none.
+    fn configure(&self, conn: &Connection, fields: &mut Fields) -> Arc<dyn Connector>;
+}
+
+/// A connection whose settings are typed and validated; nothing has been
+/// contacted. Everything `plan`, `check` and `run` need of a kind.
+#[async_trait]
+pub trait Connector: Send + Sync {
+    fn kind(&self) -> &'static str;
+    /// Problems with an endpoint of this connection used as `role`: pairs
+    /// of the field (`path`, `table`, `mode`) and the message.
+    fn check_endpoint(&self, ep: &Endpoint, role: Role, mode: &Mode) -> Vec<(String, String)>;
+    /// Short, secret-free identity of an endpoint for plans and reports.
+    fn describe(&self, ep: &Endpoint) -> String;
+    /// Outbound connections this connection makes.
+    fn network(&self) -> Vec<NetworkEndpoint>;
+    /// How a sink of this connection makes its data visible, in one sentence.
+    fn publish(&self, ep: &Endpoint, mode: &Mode) -> String;
+    /// `convoy check`: reach, TLS, login and rights, writing nothing.
+    async fn check(&self, ep: &Endpoint, role: Role, mode: &Mode, ctx: &OpenContext) -> Checked;
+    /// Open a source. Called on a blocking thread inside the runtime.
+    fn open_source(&self, ep: &Endpoint, ctx: &OpenContext) -> Result<Box<dyn Source>>;
+    /// Open a sink; nothing is written before `begin`.
+    fn open_sink(&self, ep: &Endpoint, mode: &Mode, ctx: &OpenContext) -> Result<Box<dyn Sink>>;
+}
+
+/// One outbound connection a copy makes.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct NetworkEndpoint {
+    pub host: String,
+    pub port: u16,
+    pub protocol: String,
+    pub tls: String,
+}
+
+// ------------------------------------------------------------ data
+
+/// A blocking iterator of pieces: readers that parse (CSV, Parquet) run on a
 /// blocking thread.
 pub type BatchIter<T = RecordBatch> = Box<dyn Iterator<Item = Result<T>> + Send>;
 
-/// One independently readable share of a source: record batches, or rows
-/// in PostgreSQL's binary COPY form (see [`Source::copy_types`]).
+/// One independently readable share of a source: record batches, or
+/// [`Encoded`] pieces.
 pub enum Partition<T = RecordBatch> {
     Blocking(BatchIter<T>),
     /// An async stream (network sources: database cursors, COPY streams).
     Stream(futures::stream::BoxStream<'static, Result<T>>),
 }
 
-pub use super::postgres::copy_binary::CopyChunk;
-pub use super::postgres::types::PgType;
+/// A form in which a source can hand out its rows unchanged, named and
+/// described by the connector that produces it. What must match for a sink
+/// to take it (column types, a file's footer) is in `detail`, which only
+/// connectors that know the encoding look into.
+#[derive(Clone)]
+pub struct Encoding {
+    /// Who defined it, e.g. `postgres binary COPY`.
+    pub name: &'static str,
+    /// The line the summary's details show when it is used.
+    pub note: String,
+    detail: Arc<dyn Any + Send + Sync>,
+}
+
+impl Encoding {
+    pub fn new(name: &'static str, note: String, detail: impl Any + Send + Sync) -> Encoding {
+        Encoding {
+            name,
+            note,
+            detail: Arc::new(detail),
+        }
+    }
+
+    /// The producer's detail, when this is the encoding `name` with a detail
+    /// of type `T`.
+    pub fn detail<T: 'static>(&self, name: &str) -> Option<&T> {
+        (self.name == name)
+            .then(|| self.detail.downcast_ref::<T>())
+            .flatten()
+    }
+}
+
+/// Rows in a source's own [`Encoding`]: `rows` complete rows in `bytes`
+/// (possibly none, for a piece of a file's bytes).
+pub struct Encoded {
+    pub rows: u64,
+    pub bytes: bytes::Bytes,
+}
 
 pub trait Source: Send {
     /// Short, secret-free identity for messages (`local orders.csv`).
@@ -45,45 +159,21 @@ pub trait Source: Send {
     }
     /// Hand out the partitions; the source is consumed.
     fn partitions(self: Box<Self>) -> Result<Vec<Partition>>;
-    /// The one file this source reads, when its bytes can be copied as they
-    /// are (see [`RawFile`]).
-    fn raw_file(&self) -> Option<RawFile> {
+    /// The encoding in which this source can hand out its rows unchanged.
+    fn encoding(&self) -> Option<Encoding> {
         None
     }
-    /// The types of the columns, when this source can hand out its rows in
-    /// PostgreSQL's binary COPY form. A sink with exactly these column types
-    /// takes them unchanged (see [`Sink::accept_copy`]): no decoding to
-    /// Arrow and encoding back.
-    fn copy_types(&self) -> Option<Vec<PgType>> {
-        None
-    }
-    /// Hand out the partitions as binary COPY rows; the source is consumed.
-    fn copy_partitions(self: Box<Self>) -> Result<Vec<Partition<CopyChunk>>> {
+    /// Hand out the partitions in [`Source::encoding`]; the source is consumed.
+    fn encoded_partitions(self: Box<Self>) -> Result<Vec<Partition<Encoded>>> {
         Err(anyhow::anyhow!(
-            "internal error: {} has no binary COPY form",
+            "internal error: {} has no encoding of its own",
             self.describe()
         ))
     }
 }
 
-/// A source that is exactly one Parquet file. A sink that writes one Parquet
-/// file and has no writing options to apply takes its bytes unchanged
-/// instead of decoding and encoding every row: the copy is then as fast as
-/// the stores move bytes, and identical to the source, SHA-256 included.
-/// The rows are verified from the footer of the bytes written.
-#[derive(Clone)]
-pub struct RawFile {
-    pub input: Arc<dyn super::format::input::Input>,
-    pub format: crate::spec::Format,
-    /// Rows, from the source's footer.
-    pub rows: u64,
-    pub size: u64,
-    /// Bytes at the end of the file that hold the footer.
-    pub footer_len: u64,
-}
-
 /// One file or object a sink wrote, for the summary and manifests.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Output {
     pub location: String,
     pub rows: u64,
@@ -111,24 +201,20 @@ pub trait Sink: Send {
     async fn commit(&mut self) -> Result<()>;
     /// Remove everything this run wrote; the destination is as before.
     async fn abort(&mut self) -> Result<()>;
-    /// Called before `begin`: whether this sink takes `raw`'s bytes
-    /// unchanged. When it says yes, the runner calls [`Sink::write_bytes`]
+    /// Whether this sink takes rows in `encoding` unchanged. Asked before
+    /// `begin` (a sink that can tell without its destination says so then,
+    /// and a dry run reports it) and again after `begin`: the answer after
+    /// `begin` decides whether the runner calls [`Sink::write_encoded`]
     /// instead of [`Sink::write`].
-    fn accept_raw(&mut self, _raw: &RawFile) -> bool {
+    fn accepts(&mut self, _encoding: &Encoding) -> bool {
         false
     }
-    /// The next bytes of an accepted [`RawFile`], in order.
-    async fn write_bytes(&mut self, _chunk: bytes::Bytes) -> Result<()> {
+    /// The next piece in the accepted encoding, in order.
+    async fn write_encoded(&mut self, _piece: Encoded) -> Result<()> {
         Err(anyhow::anyhow!(
-            "internal error: {} does not take raw bytes",
+            "internal error: {} takes no encoded rows",
             self.describe()
         ))
-    }
-    /// Called after `begin`: whether this sink takes rows in binary COPY
-    /// form whose columns have `types`, unchanged. When it says yes, the
-    /// runner calls [`Sink::write_copy`] instead of [`Sink::write`].
-    fn accept_copy(&mut self, _types: &[PgType]) -> bool {
-        false
     }
     /// Called when no data has come for a while: a sink that holds a lock
     /// its own source waits for says so with an error instead of waiting
@@ -136,29 +222,9 @@ pub trait Sink: Send {
     async fn stalled(&mut self) -> Result<()> {
         Ok(())
     }
-    /// The next rows, in binary COPY form.
-    async fn write_copy(&mut self, _chunk: CopyChunk) -> Result<()> {
-        Err(anyhow::anyhow!(
-            "internal error: {} does not take binary COPY rows",
-            self.describe()
-        ))
-    }
 }
 
-/// `raw`, when a file sink writing `format` (split or not, with `parquet`
-/// writing options) copies it unchanged.
-pub fn takes_raw(
-    raw: &RawFile,
-    format: crate::spec::Format,
-    split: Option<u64>,
-    parquet: &crate::spec::ParquetOptions,
-) -> Option<RawFile> {
-    let takes = raw.format == crate::spec::Format::Parquet
-        && format == raw.format
-        && split.is_none()
-        && !parquet.explicit;
-    takes.then(|| raw.clone())
-}
+// ------------------------------------------------------------ the run
 
 /// Counters shared between the runner, the connectors and the progress display.
 #[derive(Debug, Default)]
@@ -175,29 +241,81 @@ impl Counters {
     }
 }
 
+/// Values connectors share for one copy, one per type (a source records
+/// what its sink needs to know, without the runner knowing either).
+#[derive(Default, Clone)]
+pub struct Extensions(Arc<Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>>);
+
+impl Extensions {
+    /// The copy's value of type `T`, created on first use.
+    pub fn get<T: Default + Send + Sync + 'static>(&self) -> Arc<T> {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let any = map
+            .entry(TypeId::of::<T>())
+            .or_insert_with(|| Arc::new(T::default()))
+            .clone();
+        any.downcast::<T>()
+            .unwrap_or_else(|_| unreachable!("keyed by its own type"))
+    }
+}
+
 /// What connectors need from the run.
 #[derive(Clone)]
 pub struct OpenContext {
     pub counters: Arc<Counters>,
     /// Cancelled on Ctrl-C/SIGTERM; connectors with their own network loops watch it.
-    #[allow(dead_code)]
     pub cancel: CancellationToken,
     /// Unique per run; names temporary files and staging prefixes.
     pub run_id: String,
     /// `YYYY-MM-DD` (UTC) for `{run_date}` in destination paths.
     pub run_date: String,
-    /// `--allow-insecure`: settings such as `trust_server_certificate = true`
-    /// are honoured (with a warning) instead of refused.
+    /// `--allow-insecure`: insecure settings are honoured (with a warning)
+    /// instead of refused.
     pub allow_insecure: bool,
-    /// `--vault`: where `${secret:…}` references are looked up.
-    pub vault: Option<std::path::PathBuf>,
-    /// Insecure settings in use, for the warning and the summary.
-    pub insecure: Arc<std::sync::Mutex<Vec<String>>>,
-    /// PostgreSQL sessions the source reads through.
-    pub pg_readers: Arc<std::sync::Mutex<Vec<super::postgres::Session>>>,
+    /// Where `${secret:…}` and the other references are resolved; the vault
+    /// is opened once, when a reference first needs it.
+    pub secrets: Arc<ResolveContext>,
+    /// Values connectors share for this copy.
+    pub shared: Extensions,
+    warnings: Arc<Mutex<Warnings>>,
+}
+
+#[derive(Default)]
+struct Warnings {
+    all: Vec<String>,
+    insecure: Vec<String>,
 }
 
 impl OpenContext {
+    pub fn new(
+        run_id: String,
+        run_date: String,
+        allow_insecure: bool,
+        secrets: Arc<ResolveContext>,
+        cancel: CancellationToken,
+    ) -> OpenContext {
+        OpenContext {
+            counters: Arc::default(),
+            cancel,
+            run_id,
+            run_date,
+            allow_insecure,
+            secrets,
+            shared: Extensions::default(),
+            warnings: Arc::default(),
+        }
+    }
+
+    /// A context for one copy: its own counters, shared values and warnings.
+    pub fn for_copy(&self) -> OpenContext {
+        OpenContext {
+            counters: Arc::default(),
+            shared: Extensions::default(),
+            warnings: Arc::default(),
+            ..self.clone()
+        }
+    }
+
     /// An endpoint's path with `{run_date}` and `{run_id}` filled in.
     pub fn path_of(&self, ep: &Endpoint) -> String {
         ep.path
@@ -207,22 +325,123 @@ impl OpenContext {
             .replace("{run_id}", &self.run_id)
     }
 
-    /// Warn about an insecure setting the user allowed, and record it for the summary.
+    /// A warning for the report.
+    pub fn warn(&self, what: String) {
+        let mut w = self.warnings.lock().unwrap_or_else(|e| e.into_inner());
+        if !w.all.contains(&what) {
+            w.all.push(what);
+        }
+    }
+
+    /// An insecure setting the user allowed: warned about, and listed in the
+    /// summary.
     pub fn note_insecure(&self, what: String) {
-        eprintln!("warning: {}", crate::security::redact::redact(&what));
-        if let Ok(mut v) = self.insecure.lock() {
-            if !v.contains(&what) {
-                v.push(what);
-            }
+        self.warn(what.clone());
+        let mut w = self.warnings.lock().unwrap_or_else(|e| e.into_inner());
+        if !w.insecure.contains(&what) {
+            w.insecure.push(what);
+        }
+    }
+
+    /// The warnings so far, and the insecure settings among them.
+    pub fn warnings(&self) -> (Vec<String>, Vec<String>) {
+        let w = self.warnings.lock().unwrap_or_else(|e| e.into_inner());
+        (w.all.clone(), w.insecure.clone())
+    }
+}
+
+// ------------------------------------------------------------ check
+
+/// How one check step went, from best to worst.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Skipped,
+    Warn,
+    Fail,
+    Refused,
+}
+
+impl Status {
+    pub fn word(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Skipped => "skipped",
+            Status::Warn => "WARN",
+            Status::Fail => "FAIL",
+            Status::Refused => "REFUSED",
         }
     }
 }
 
-/// One outbound connection a copy makes.
-#[derive(Debug, Clone, serde::Serialize, PartialEq, Eq)]
-pub struct NetworkEndpoint {
-    pub host: String,
-    pub port: u16,
-    pub protocol: String,
-    pub tls: String,
+/// One step of `convoy check` (`dns`, `tcp`, `tls`, `auth`, `access`, …).
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    pub step: &'static str,
+    pub status: Status,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+/// What a TLS handshake showed.
+#[derive(Debug, Clone, Serialize)]
+pub struct TlsInfo {
+    pub version: String,
+    pub cipher_suite: String,
+    pub subject: String,
+    pub issuer: String,
+    pub not_after: String,
+    pub days_to_expiry: i64,
+}
+
+/// What checking one endpoint found.
+#[derive(Debug, Clone, Default)]
+pub struct Checked {
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub tls: Option<TlsInfo>,
+    pub steps: Vec<Step>,
+}
+
+impl Checked {
+    pub fn push(&mut self, step: &'static str, status: Status, detail: impl Into<String>) {
+        self.steps.push(Step {
+            step,
+            status,
+            detail: crate::security::redact::redact(&detail.into()),
+            hint: None,
+        });
+    }
+
+    pub fn push_hint(
+        &mut self,
+        step: &'static str,
+        status: Status,
+        detail: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
+        self.steps.push(Step {
+            step,
+            status,
+            detail: crate::security::redact::redact(&detail.into()),
+            hint: Some(crate::security::redact::redact(&hint.into())),
+        });
+    }
+
+    /// Record an error as the result of `step`: refusals by policy are
+    /// security failures, anything else plain failures.
+    pub fn push_error(&mut self, step: &'static str, e: &anyhow::Error) {
+        let status = match crate::error::exit_kind(e) {
+            crate::error::ExitKind::Policy => Status::Refused,
+            _ => Status::Fail,
+        };
+        self.steps.push(Step {
+            step,
+            status,
+            detail: crate::error::messages(e).join(": "),
+            hint: crate::error::hint(e).map(|h| crate::security::redact::redact(&h)),
+        });
+    }
 }

@@ -1,5 +1,16 @@
-//! The connectors, and the functions that open one for an endpoint of a
-//! spec. The traits they implement live in [`api`].
+//! The connectors, one folder per kind of store, and the one registry of
+//! connection kinds.
+//!
+//! Each connector folder owns everything its kind means: its typed settings
+//! and URL forms, its network endpoints, the sentence `plan` prints about how
+//! it publishes, its `check` steps, and its source and sink (see
+//! [`api::Kind`] and [`api::Connector`]). `plan`, `check` and `run` loop over
+//! what [`configure`] returns and never ask which kind they hold. Adding a
+//! kind is a folder and a line in [`KINDS`].
+//!
+//! Shared floors: [`api`] (the traits), [`format`] (file formats over any
+//! bytes), [`probe`] (DNS, TCP and TLS steps of `check`), [`url`]
+//! (command-line URLs, passwords refused).
 
 pub mod api;
 pub mod format;
@@ -7,119 +18,178 @@ pub mod local;
 pub mod mssql;
 pub mod objstore;
 pub mod postgres;
+pub mod probe;
+pub mod url;
 
-pub use api::*;
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use anyhow::Result;
 
-use crate::spec::{Endpoint, Kind, Spec};
+pub use api::*;
 
-/// The kind of store an endpoint names.
-pub fn kind_of(spec: &Spec, ep: &Endpoint) -> Kind {
-    spec.connections
-        .get(&ep.connection)
-        .map_or(Kind::Local, |c| c.kind)
+use crate::spec::cli_spec::Location;
+use crate::spec::fields::{Fields, Problems};
+use crate::spec::{suggest, Connection, Spec, LOCAL};
+
+/// Every kind of connection convoy knows.
+pub static KINDS: &[&dyn Kind] = &[
+    &local::Local,
+    &postgres::Postgres,
+    &mssql::Mssql,
+    &objstore::S3,
+    &objstore::Azure,
+    &objstore::Gcs,
+    &objstore::Http,
+];
+
+/// The kind of this name.
+pub fn kind(name: &str) -> Option<&'static dyn Kind> {
+    KINDS.iter().copied().find(|k| k.name() == name)
 }
 
-fn not_available(kind: Kind) -> anyhow::Error {
-    crate::error::usage(
-        format!(
-            "{} connections are not available in this version of convoy",
-            kind.name()
-        ),
-        Some(
-            "local files, object stores (s3, azure, gcs, https), PostgreSQL and SQL Server are supported"
-                .to_string(),
-        ),
-    )
-}
+/// The configured connections of a spec, by name; the local file system is
+/// there as `local` unless the spec gives that name to a connection of its
+/// own.
+pub type Connectors = BTreeMap<String, Arc<dyn Connector>>;
 
-/// Open the source an endpoint names.
-pub fn open_source(spec: &Spec, ep: &Endpoint, ctx: &OpenContext) -> Result<Box<dyn Source>> {
-    match kind_of(spec, ep) {
-        Kind::Local => Ok(Box::new(local::open_source(spec, ep, ctx)?)),
-        Kind::Postgres => Ok(Box::new(postgres::PgSource::open(spec, ep, ctx)?)),
-        Kind::Mssql => Ok(Box::new(mssql::MssqlSource::open(spec, ep, ctx)?)),
-        k if objstore::handles(k) => objstore::open_source(spec, ep, ctx),
-        other => Err(not_available(other)),
+/// Read every connection's settings with its kind's rules. Problems (an
+/// unknown kind, a badly typed setting, a literal credential) go into
+/// `problems`; nothing is contacted.
+pub fn configure(spec: &Spec, problems: &mut Problems) -> Connectors {
+    let mut out = Connectors::new();
+    out.insert(
+        LOCAL.to_string(),
+        Arc::new(local::LocalFiles::implicit(&spec.base_dir)) as Arc<dyn Connector>,
+    );
+    for (name, conn) in &spec.connections {
+        let path = format!("connections.{name}");
+        let Some(kind) = kind(&conn.kind) else {
+            let names: Vec<&str> = KINDS.iter().map(|k| k.name()).collect();
+            let hint = suggest(&conn.kind, names.iter().copied())
+                .map(|s| format!(" (did you mean \"{s}\"?)"))
+                .unwrap_or_else(|| format!(" (expected one of: {})", names.join(", ")));
+            problems.push(
+                format!("{path}.kind"),
+                format!("unknown kind \"{}\"{hint}", conn.kind),
+            );
+            continue;
+        };
+        let mut fields = Fields::new(path, &conn.settings, &spec.base_dir, problems);
+        let connector = kind.configure(conn, &mut fields);
+        fields.finish();
+        out.insert(name.clone(), connector);
     }
+    out
 }
 
-/// Open the sink an endpoint names. Nothing is written before `begin`.
-pub fn open_sink(
-    spec: &Spec,
-    ep: &Endpoint,
-    mode: &crate::spec::Mode,
-    ctx: &OpenContext,
-) -> Result<Box<dyn Sink>> {
-    match kind_of(spec, ep) {
-        Kind::Local => Ok(Box::new(local::FileSink::new(spec, ep, ctx)?)),
-        Kind::Postgres => Ok(Box::new(postgres::PgSink::new(spec, ep, mode, ctx)?)),
-        Kind::Mssql => Ok(Box::new(mssql::MssqlSink::new(spec, ep, mode, ctx)?)),
-        k if objstore::handles(k) => objstore::open_sink(spec, ep, ctx),
-        other => Err(not_available(other)),
+/// A command-line argument: a URL of a kind's scheme (`postgres://…`,
+/// `s3://…`), or a local path (`file://` included). A URL with a password is
+/// refused (exit 3) before anything else reads it. `arg` names the argument
+/// in messages (`SRC`, `DST`).
+pub fn locate(text: &str, arg: &str) -> Result<Location> {
+    let Some((scheme, rest)) = url::split_scheme(text) else {
+        return Ok(Location::Local(text.to_string()));
+    };
+    if scheme == "file" {
+        return Ok(Location::Local(rest.to_string()));
     }
+    let kind = KINDS
+        .iter()
+        .copied()
+        .find(|k| k.schemes().contains(&scheme.as_str()));
+    let Some(kind) = kind else {
+        let known: Vec<&str> = KINDS.iter().flat_map(|k| k.schemes()).copied().collect();
+        return Err(crate::error::usage(
+            format!(
+                "{arg}: unknown URL scheme {scheme}:// ({}, or a local path)",
+                known.join(", ")
+            ),
+            None,
+        ));
+    };
+    let url = url::Url::parse(text, arg)?;
+    let located = kind.locate(&url)?;
+    Ok(Location::Remote(Box::new((
+        Connection {
+            name: located.name,
+            kind: kind.name().to_string(),
+            region: None,
+            settings: located.settings,
+            implied: true,
+        },
+        located.endpoint,
+    ))))
 }
 
-/// The outbound network endpoint a connection needs (None for local files).
-pub fn network_endpoint(conn: &crate::spec::Connection) -> Option<NetworkEndpoint> {
-    match conn.kind {
-        Kind::Postgres => Some(postgres::network_endpoint(&conn.settings)),
-        Kind::Mssql => Some(mssql::network_endpoint(&conn.settings)),
-        k if objstore::handles(k) => {
-            objstore::network_endpoint(conn).map(|(host, port, https)| NetworkEndpoint {
-                host,
-                port,
-                protocol: if https { "https" } else { "http" }.to_string(),
-                tls: if https {
-                    "verified (system roots + tls.ca_file)".to_string()
-                } else {
-                    "none: plain HTTP (needs allow_http and --allow-insecure)".to_string()
-                },
-            })
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn remote(text: &str) -> (Connection, crate::spec::Endpoint) {
+        match locate(text, "SRC").unwrap() {
+            Location::Remote(r) => *r,
+            Location::Local(p) => panic!("{text} is local: {p}"),
         }
-        _ => None,
     }
-}
 
-/// Describe an endpoint without opening it (for plans and reports).
-pub fn describe(spec: &Spec, ep: &Endpoint) -> String {
-    let kind = kind_of(spec, ep);
-    let what = ep
-        .path
-        .as_deref()
-        .or(ep.table.as_deref())
-        .or(ep.query.as_ref().map(|_| "(query)"))
-        .unwrap_or("?");
-    if kind == Kind::Local && !spec.connections.contains_key(&ep.connection) {
-        format!("local {what}")
-    } else if let Some(conn) = spec
-        .connections
-        .get(&ep.connection)
-        .filter(|c| objstore::handles(c.kind))
-    {
-        objstore::describe(conn, what)
-    } else {
-        format!("{} {} {what}", kind.name(), ep.connection)
+    #[test]
+    fn object_store_urls_become_implicit_connections() {
+        let (c, ep) = remote("abfss://raw@lakeprod.dfs.core.windows.net/orders/*.csv");
+        assert_eq!(c.kind, "azure");
+        assert_eq!(c.settings["container"].as_str(), Some("raw"));
+        assert_eq!(c.settings["account"].as_str(), Some("lakeprod"));
+        assert_eq!(ep.path.as_deref(), Some("orders/*.csv"));
+        let (c, ep) = remote("s3://lake/raw/orders.parquet");
+        assert_eq!(c.kind, "s3");
+        assert_eq!(c.settings["bucket"].as_str(), Some("lake"));
+        assert_eq!(ep.path.as_deref(), Some("raw/orders.parquet"));
+        let (c, ep) = remote("https://example.org/data/x.csv");
+        assert_eq!(c.kind, "http");
+        assert_eq!(c.settings["url"].as_str(), Some("https://example.org"));
+        assert_eq!(ep.path.as_deref(), Some("data/x.csv"));
+        assert_eq!(remote("gs://b/x.parquet").0.kind, "gcs");
+        assert!(matches!(
+            locate("file:///tmp/a.parquet", "DST").unwrap(),
+            Location::Local(p) if p == "/tmp/a.parquet"
+        ));
+        assert!(matches!(
+            locate("a.csv", "SRC").unwrap(),
+            Location::Local(_)
+        ));
     }
-}
 
-/// Resolve a credential setting: a `${secret:…}`, `${env:…}`, `${file:…}` or
-/// `${sealed:…}` reference. `field` names the setting in messages (never the
-/// value); relative `${file:…}` paths start at `base_dir`.
-pub fn resolve_secret(
-    value: &str,
-    field: &str,
-    base_dir: &std::path::Path,
-    vault: Option<std::path::PathBuf>,
-) -> Result<crate::security::Secret> {
-    let ctx = crate::security::reference::ResolveContext::new(vault).with_base_dir(base_dir);
-    crate::security::reference::resolve(value, &ctx).map_err(|e| {
-        let message = format!("{field}: {e}");
-        match e.exit_code() {
-            3 => crate::error::policy(message, e.hint()),
-            2 => crate::error::usage(message, e.hint()),
-            _ => crate::error::input(message, e.hint()),
+    #[test]
+    fn a_password_in_a_url_is_refused() {
+        for text in [
+            "s3://AKIA:supersecret@lake/a.csv",
+            "s3://AKIAEXAMPLE:wJalrXUtn/supersecret@lake/raw/x.parquet",
+            "gs://k:supersecret@b/x",
+            "az://k:supersecret@c/x",
+            "https://u:supersecret@h/x.csv",
+            "postgres://u:super/secret@h/db?table=t",
+            "mssql://u:super?secret@h/db?table=t",
+        ] {
+            let e = locate(text, "SRC").err().unwrap();
+            assert_eq!(
+                crate::error::exit_kind(&e),
+                crate::error::ExitKind::Policy,
+                "{text}"
+            );
+            assert!(!crate::error::render(&e).contains("super"), "{text}");
         }
-    })
+    }
+
+    #[test]
+    fn every_kind_is_registered_once_and_schemes_are_unique() {
+        let mut names: Vec<&str> = KINDS.iter().map(|k| k.name()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), KINDS.len());
+        let mut schemes: Vec<&str> = KINDS.iter().flat_map(|k| k.schemes()).copied().collect();
+        let n = schemes.len();
+        schemes.sort();
+        schemes.dedup();
+        assert_eq!(schemes.len(), n);
+    }
 }

@@ -15,13 +15,6 @@ pub mod vault;
 
 pub use secret::Secret;
 
-/// Exit status for a refusal on security grounds (see the exit-status table in DESIGN §1).
-pub const EXIT_REFUSED: i32 = 3;
-/// Exit status for a usage or spec error.
-pub const EXIT_USAGE: i32 = 2;
-/// Exit status for any other failure.
-pub const EXIT_FAILURE: i32 = 1;
-
 /// `N` bytes from the thread-local CSPRNG (ChaCha, seeded from the operating system).
 pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
     use rand::RngCore;

@@ -165,25 +165,43 @@ fn redact_url_passwords(text: &str) -> String {
             .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '`'))
             .unwrap_or(tail.len());
         let token = &tail[..end];
-        // The userinfo ends at the last '@' before the query or fragment: an unencoded '@'
-        // inside a password must not leave the password's tail visible.
-        let limit = token.find(['?', '#']).unwrap_or(token.len());
-        let redacted = token[..limit].rfind('@').and_then(|at| {
-            let userinfo = &token[..at];
-            let colon = userinfo.find(':')?;
-            if userinfo[..colon].contains('/') || colon + 1 == at {
-                return None;
+        match url_password(token) {
+            Some((colon, at)) => {
+                out.push_str(&token[..=colon]);
+                out.push_str(REDACTED);
+                out.push_str(&token[at..]);
             }
-            Some(format!("{}{REDACTED}{}", &token[..=colon], &token[at..]))
-        });
-        match redacted {
-            Some(t) => out.push_str(&t),
             None => out.push_str(token),
         }
         rest = &tail[end..];
     }
     out.push_str(rest);
     out
+}
+
+/// Where the password of a URL is, in the text after `scheme://`: the
+/// positions of the `:` before it and the `@` after it. The user part ends
+/// at the *last* `@`, so a password holding `@`, `/`, `?` or `#` (unencoded,
+/// as people paste them) is found whole; a `:` that starts a port
+/// (`host:5432/…`) or comes after the path has begun is not a password.
+/// Erring towards finding one is intended: a URL with a password is refused
+/// and redacted, never printed.
+pub fn url_password(after_scheme: &str) -> Option<(usize, usize)> {
+    let at = after_scheme.rfind('@')?;
+    let user = &after_scheme[..at];
+    let colon = user.find(':')?;
+    if user[..colon].contains(['/', '?', '#']) || colon + 1 == at {
+        return None;
+    }
+    let after = &user[colon + 1..];
+    let digits = after
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(after.len());
+    if digits > 0 && after[digits..].starts_with(['/', '?', '#']) {
+        // `host:port/path…` with an `@` further on, in the path or query.
+        return None;
+    }
+    Some((colon, at))
 }
 
 fn percent_encode(value: &str) -> String {
@@ -243,6 +261,19 @@ mod tests {
                 "no password: postgres://loader@db/sales",
             ),
             ("s3://bucket/a@b/c", "s3://bucket/a@b/c"),
+            (
+                "postgres://loader:Xy/9kP@db:5432/sales?table=public.t",
+                "postgres://loader:[redacted]@db:5432/sales?table=public.t",
+            ),
+            ("postgres://u:ab?cd#e@h/db", "postgres://u:[redacted]@h/db"),
+            (
+                "s3://AKIAEXAMPLE:wJalrXUtn/FEMIK7MDENG@lake/raw/x.parquet",
+                "s3://AKIAEXAMPLE:[redacted]@lake/raw/x.parquet",
+            ),
+            (
+                "postgres://h:5432/db?query=select%20a:b@c",
+                "postgres://h:5432/db?query=select%20a:b@c",
+            ),
         ];
         for (input, want) in cases {
             assert_eq!(redact(input), want, "{input}");

@@ -15,6 +15,7 @@
 //! The vault is opened only when a `${secret:…}` or `${sealed:…}` reference needs it, once.
 //! Errors name the reference, never a value, and say what to do.
 
+use crate::error::ExitKind;
 use std::fs;
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
@@ -34,7 +35,7 @@ pub struct ResolveContext {
     vault_path: Option<PathBuf>,
     base_dir: Option<PathBuf>,
     /// The vault once opened, or the (message, exit code) of why it could not be.
-    vault: OnceLock<Result<Vault, (String, i32)>>,
+    vault: OnceLock<Result<Vault, (String, ExitKind)>>,
 }
 
 impl ResolveContext {
@@ -65,15 +66,15 @@ impl ResolveContext {
                     Some(h) => format!("{e}; hint: {h}"),
                     None => e.to_string(),
                 };
-                (message, e.exit_code())
+                (message, e.exit_kind())
             })
         });
         opened
             .as_ref()
-            .map_err(|(message, exit_code)| ReferenceError::Vault {
+            .map_err(|(message, exit_kind)| ReferenceError::Vault {
                 reference: reference.to_string(),
                 message: message.clone(),
-                exit_code: *exit_code,
+                exit_kind: *exit_kind,
             })
     }
 }
@@ -104,7 +105,7 @@ pub enum ReferenceError {
     Vault {
         reference: String,
         message: String,
-        exit_code: i32,
+        exit_kind: ExitKind,
     },
     #[error("{reference}: environment variable {name} is not set")]
     EnvMissing { reference: String, name: String },
@@ -160,14 +161,14 @@ impl ReferenceError {
     }
 
     /// 3 when refused on security grounds, 2 otherwise (a reference is part of the spec).
-    pub fn exit_code(&self) -> i32 {
+    pub fn exit_kind(&self) -> ExitKind {
         match self {
-            ReferenceError::Vault { exit_code, .. } => *exit_code,
+            ReferenceError::Vault { exit_kind, .. } => *exit_kind,
             ReferenceError::FileWritable { .. } | ReferenceError::NotAReference { .. } => {
-                super::EXIT_REFUSED
+                ExitKind::Policy
             }
-            ReferenceError::Sealed { source, .. } => source.exit_code(),
-            _ => super::EXIT_USAGE,
+            ReferenceError::Sealed { source, .. } => source.exit_kind(),
+            _ => ExitKind::Usage,
         }
     }
 }
@@ -317,6 +318,62 @@ fn is_container_secret(path: &Path) -> bool {
     path.starts_with("/run/secrets") || path.starts_with("/var/run/secrets")
 }
 
+/// A credential setting as a connection holds it until it connects: the
+/// reference (`${secret:…}`, `${env:…}`, …) and the field it was written in,
+/// or a value that is not secret by itself (an access key id). It is
+/// resolved into a [`Secret`] only when the connector needs it.
+#[derive(Clone)]
+pub struct SecretRef {
+    /// The reference's text, or the value itself when `literal`.
+    text: Secret,
+    field: String,
+    literal: bool,
+}
+
+impl std::fmt::Debug for SecretRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SecretRef({})", self.field)
+    }
+}
+
+impl SecretRef {
+    /// `text` is a reference (see [`is_reference`]) written in `field`.
+    pub fn reference(text: String, field: String) -> SecretRef {
+        SecretRef {
+            // A reference names a secret, it is not one: not registered
+            // with the redactor, so messages can say which one is missing.
+            text: Secret(zeroize::Zeroizing::new(text)),
+            field,
+            literal: false,
+        }
+    }
+
+    /// A value given as it is.
+    pub fn literal(text: String) -> SecretRef {
+        SecretRef {
+            text: Secret::new(text),
+            field: String::new(),
+            literal: true,
+        }
+    }
+
+    /// The value. Errors name the field and the reference, never a value;
+    /// they carry the reference's exit status (3 when refused on security
+    /// grounds, else 2).
+    pub fn resolve(&self, ctx: &ResolveContext) -> anyhow::Result<Secret> {
+        if self.literal {
+            return Ok(self.text.clone());
+        }
+        resolve(self.text.expose(), ctx).map_err(|e| {
+            let message = format!("{}: {e}", self.field);
+            match e.exit_kind() {
+                ExitKind::Policy => crate::error::policy(message, e.hint()),
+                _ => crate::error::usage(message, e.hint()),
+            }
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -389,7 +446,7 @@ mod tests {
         );
         let err = resolve("${secret:x}", &ctx).unwrap_err();
         assert!(err.to_string().contains("failed authentication"), "{err}");
-        assert_eq!(err.exit_code(), crate::security::EXIT_REFUSED);
+        assert_eq!(err.exit_kind(), ExitKind::Policy);
     }
 
     #[test]
@@ -441,7 +498,7 @@ mod tests {
         write("writable", b"anyone-can-change", 0o666);
         let err = resolve("${file:writable}", &ctx).unwrap_err();
         assert!(matches!(err, ReferenceError::FileWritable { .. }), "{err}");
-        assert_eq!(err.exit_code(), crate::security::EXIT_REFUSED);
+        assert_eq!(err.exit_kind(), ExitKind::Policy);
         write("empty", b"\n", 0o600);
         assert!(resolve("${file:empty}", &ctx)
             .unwrap_err()
@@ -478,7 +535,7 @@ mod tests {
             !msg.contains(&text),
             "the opaque text is not repeated: {msg}"
         );
-        assert_eq!(err.exit_code(), crate::security::EXIT_REFUSED);
+        assert_eq!(err.exit_kind(), ExitKind::Policy);
         let err = resolve("${sealed:not-base64!}", &ctx_in(a.path())).unwrap_err();
         assert!(matches!(err, ReferenceError::Sealed { .. }));
     }

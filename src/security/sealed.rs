@@ -19,6 +19,7 @@
 //! so it can sit inside `${sealed:…}`. The name is the label given at sealing time; it is not
 //! secret and lets errors say which value failed.
 
+use crate::error::ExitKind;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use chacha20poly1305::aead::{Aead, Payload};
@@ -94,10 +95,10 @@ impl SealError {
     }
 
     /// Opening with the wrong identity is a refusal; a malformed key or text is a usage error.
-    pub fn exit_code(&self) -> i32 {
+    pub fn exit_kind(&self) -> ExitKind {
         match self {
-            SealError::WrongIdentity { .. } => super::EXIT_REFUSED,
-            _ => super::EXIT_USAGE,
+            SealError::WrongIdentity { .. } => ExitKind::Policy,
+            _ => ExitKind::Usage,
         }
     }
 }
@@ -287,7 +288,7 @@ mod tests {
         assert!(matches!(err, SealError::WrongIdentity { .. }), "{err}");
         assert!(err.to_string().contains("lake_key"), "{err}");
         assert!(err.to_string().contains(&mallory.public_key()), "{err}");
-        assert_eq!(err.exit_code(), crate::security::EXIT_REFUSED);
+        assert_eq!(err.exit_kind(), ExitKind::Policy);
     }
 
     #[test]

@@ -15,7 +15,7 @@ pub const REDACTED: &str = "[redacted]";
 
 /// A credential value. Cloning copies the value; every copy is wiped when dropped.
 #[derive(Clone)]
-pub struct Secret(Zeroizing<String>);
+pub struct Secret(pub(super) Zeroizing<String>);
 
 impl Secret {
     /// Wraps `value` and registers it with the redactor (values shorter than 4 characters
@@ -28,14 +28,6 @@ impl Secret {
     /// The value, for the one place that must hand it to a driver or a cipher.
     pub fn expose(&self) -> &str {
         &self.0
-    }
-
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
     }
 }
 

@@ -14,13 +14,14 @@
 //!   and expiry checks (a self-signed certificate passes none of them), but
 //!   the handshake signature is still verified against the pinned key, so
 //!   only the holder of that private key can complete the handshake.
-//! - `mode = "disable"` turns TLS off. It is refused (exit 3) unless the
-//!   command line also says `--allow-insecure`, and is warned about.
+//! - `mode = "no-verify"` keeps TLS but accepts any certificate;
+//!   `mode = "disable"` turns TLS off. Both are refused (exit 3) unless the
+//!   command line also says `--allow-insecure`, and are warned about.
 //!
 //! Handshake failures are turned into refusals that say which check failed
 //! and how to fix it ([`classify`]).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use anyhow::{Context, Result};
@@ -37,18 +38,46 @@ use sha2::{Digest, Sha256};
 
 use crate::error;
 
-/// Whether TLS is used at all.
+/// How a connection uses TLS: the one set of modes every kind shares. A kind
+/// that cannot do a mode refuses it when the spec is read, saying what it
+/// can do instead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TlsMode {
     /// Chain and host name verified (the default; needs no line in a spec).
     #[default]
     VerifyFull,
-    /// No TLS: only with `--allow-insecure`.
+    /// TLS, but the server's certificate is not checked: only with
+    /// `--allow-insecure`.
+    NoVerify,
+    /// No TLS at all: only with `--allow-insecure`.
     Disable,
 }
 
+impl TlsMode {
+    pub const ALL: &'static [TlsMode] = &[TlsMode::VerifyFull, TlsMode::NoVerify, TlsMode::Disable];
+
+    /// As written in a spec: `tls = { mode = "…" }`.
+    pub fn name(self) -> &'static str {
+        match self {
+            TlsMode::VerifyFull => "verify-full",
+            TlsMode::NoVerify => "no-verify",
+            TlsMode::Disable => "disable",
+        }
+    }
+
+    /// What the mode means, for messages.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            TlsMode::VerifyFull => "TLS with chain and host name verified",
+            TlsMode::NoVerify => "TLS without certificate checks",
+            TlsMode::Disable => "no TLS at all",
+        }
+    }
+}
+
 /// TLS settings of a connection, as the spec gives them
-/// (`tls = { ca_file = "…", pin_sha256 = "…", mode = "disable" }`).
+/// (`tls = { mode = "…", ca_file = "…", pin_sha256 = "…" }`), read by
+/// `spec::fields::Fields::tls`, the one parser of that table.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TlsSettings {
     /// Extra trusted CA certificates (PEM), on top of the system roots.
@@ -58,79 +87,56 @@ pub struct TlsSettings {
     pub mode: TlsMode,
 }
 
-const TLS_KEYS: &[&str] = &["ca_file", "pin_sha256", "mode"];
-
 impl TlsSettings {
-    /// Parse the `tls` value of a connection; relative `ca_file` paths resolve
-    /// against `base_dir`. Unknown keys are errors (exit 2).
-    pub fn from_toml(
-        value: Option<&toml::Value>,
-        base_dir: &Path,
-        path: &str,
-    ) -> Result<TlsSettings> {
-        let mut out = TlsSettings::default();
-        let Some(value) = value else {
-            return Ok(out);
-        };
-        let toml::Value::Table(t) = value else {
-            return Err(error::usage(
-                format!("{path}: expected a table such as {{ ca_file = \"ca.pem\" }}"),
-                None,
-            ));
-        };
-        let mut problems = Vec::new();
-        for key in t.keys() {
-            if !TLS_KEYS.contains(&key.as_str()) {
-                problems.push(format!(
-                    "{path}.{key}: unknown key (expected one of: {})",
-                    TLS_KEYS.join(", ")
-                ));
-            }
+    /// Refuse `no-verify` and `disable` unless `--allow-insecure` was
+    /// given. The caller warns about and records an allowed use
+    /// (`OpenContext::note_insecure`).
+    pub fn check_allowed(&self, allow_insecure: bool, what: &str) -> Result<()> {
+        if self.mode == TlsMode::VerifyFull || allow_insecure {
+            return Ok(());
         }
-        let string = |key: &str, problems: &mut Vec<String>| match t.get(key) {
-            None => None,
-            Some(toml::Value::String(s)) => Some(s.clone()),
-            Some(_) => {
-                problems.push(format!("{path}.{key}: expected a string"));
-                None
-            }
+        let (what_it_does, refusing) = match self.mode {
+            TlsMode::Disable => ("TLS is disabled", "refusing to connect in plaintext"),
+            _ => (
+                "certificate checks are off",
+                "refusing to connect to a server whose certificate is not verified",
+            ),
         };
-        if let Some(f) = string("ca_file", &mut problems) {
-            out.ca_file = Some(base_dir.join(f));
-        }
-        if let Some(p) = string("pin_sha256", &mut problems) {
-            if let Err(e) = parse_pin(&p) {
-                problems.push(format!("{path}.pin_sha256: {e}"));
-            }
-            out.pin_sha256 = Some(p);
-        }
-        match string("mode", &mut problems).as_deref() {
-            None | Some("verify-full") | Some("verify_full") => {}
-            Some("disable") => out.mode = TlsMode::Disable,
-            Some(other) => problems.push(format!(
-                "{path}.mode: unknown TLS mode {other:?} (expected \"verify-full\" or \"disable\")"
+        Err(error::policy(
+            format!(
+                "{what}: {what_it_does} in the spec (tls = {{ mode = \"{}\" }}); {refusing}",
+                self.mode.name()
+            ),
+            Some(format!(
+                "remove mode = \"{}\" (verified TLS is the default; trust a private CA with ca_file), or add --allow-insecure if this is really intended",
+                self.mode.name()
             )),
-        }
-        if problems.is_empty() {
-            Ok(out)
-        } else {
-            Err(error::usage(problems.join("\n"), None))
+        ))
+    }
+
+    /// The insecure setting in use, for the warning and the summary (None
+    /// for verified TLS).
+    pub fn insecure_note(&self) -> Option<&'static str> {
+        match self.mode {
+            TlsMode::VerifyFull => None,
+            TlsMode::NoVerify => Some(
+                "TLS without certificate checks (tls.mode = \"no-verify\", allowed by --allow-insecure)",
+            ),
+            TlsMode::Disable => Some(
+                "TLS is disabled (tls.mode = \"disable\", allowed by --allow-insecure); data and credentials travel in plaintext",
+            ),
         }
     }
 
-    /// Refuse `mode = "disable"` unless `--allow-insecure` was given. The
-    /// caller warns about and records an allowed use (`OpenContext::note_insecure`).
-    pub fn check_allowed(&self, allow_insecure: bool, what: &str) -> Result<()> {
-        if self.mode != TlsMode::Disable {
-            return Ok(());
+    /// How `plan` describes the TLS of a connection made with these settings.
+    pub fn describe(&self) -> &'static str {
+        match self.mode {
+            TlsMode::Disable => "DISABLED (insecure, needs --allow-insecure)",
+            TlsMode::NoVerify => "NOT VERIFIED (insecure, needs --allow-insecure)",
+            TlsMode::VerifyFull if self.pin_sha256.is_some() => "pinned (server public key sha256)",
+            TlsMode::VerifyFull if self.ca_file.is_some() => "verify-full + ca_file",
+            TlsMode::VerifyFull => "verify-full",
         }
-        if !allow_insecure {
-            return Err(error::policy(
-                format!("{what}: TLS is disabled in the spec (tls = {{ mode = \"disable\" }}); refusing to connect in plaintext"),
-                Some("remove mode = \"disable\" (verified TLS is the default), or add --allow-insecure if plaintext is really intended".to_string()),
-            ));
-        }
-        Ok(())
     }
 }
 
@@ -215,6 +221,12 @@ pub fn client_config(settings: &TlsSettings) -> Result<Arc<ClientConfig>> {
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .context("building the TLS configuration")?;
     let config = match &settings.pin_sha256 {
+        _ if settings.mode == TlsMode::NoVerify => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(NoVerifier {
+                algorithms: provider.signature_verification_algorithms,
+            }))
+            .with_no_client_auth(),
         Some(pin) => {
             let pin =
                 parse_pin(pin).map_err(|e| error::usage(format!("tls.pin_sha256: {e}"), None))?;
@@ -249,6 +261,49 @@ pub fn client_config(settings: &TlsSettings) -> Result<Arc<ClientConfig>> {
 struct PinVerifier {
     pin: Vec<u8>,
     algorithms: WebPkiSupportedAlgorithms,
+}
+
+/// `mode = "no-verify"`: any certificate is accepted (only with
+/// `--allow-insecure`); the handshake signatures are still checked against
+/// the certificate the server sent.
+#[derive(Debug)]
+struct NoVerifier {
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl ServerCertVerifier for NoVerifier {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
 }
 
 /// A server key that does not match `pin_sha256`.
@@ -374,25 +429,6 @@ fn refusal(e: &rustls::Error, who: &str) -> anyhow::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn settings_parse_and_reject_unknown_keys() {
-        let v: toml::Value =
-            toml::from_str::<toml::Table>("tls = { ca_file = \"ca.pem\", mode = \"disable\" }")
-                .unwrap()
-                .remove("tls")
-                .unwrap();
-        let s = TlsSettings::from_toml(Some(&v), Path::new("/etc"), "connections.db.tls").unwrap();
-        assert_eq!(s.ca_file, Some(PathBuf::from("/etc/ca.pem")));
-        assert_eq!(s.mode, TlsMode::Disable);
-        let bad: toml::Value = toml::from_str::<toml::Table>("tls = { cafile = \"x\" }")
-            .unwrap()
-            .remove("tls")
-            .unwrap();
-        let e = TlsSettings::from_toml(Some(&bad), Path::new("."), "c.tls").unwrap_err();
-        assert!(e.to_string().contains("c.tls.cafile: unknown key"), "{e}");
-        assert_eq!(error::exit_kind(&e), error::ExitKind::Usage);
-    }
 
     #[test]
     fn disabling_tls_needs_the_flag() {

@@ -43,6 +43,7 @@
 //! vault on disk has its key in the key file. One `machine.key` serves the vault(s) of one
 //! directory; keep one vault per directory if you rotate.
 
+use crate::error::ExitKind;
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, IsTerminal, Read, Write};
@@ -151,14 +152,14 @@ impl VaultError {
     }
 
     /// Refusals on security grounds exit with 3, usage mistakes with 2, the rest with 1.
-    pub fn exit_code(&self) -> i32 {
+    pub fn exit_kind(&self) -> ExitKind {
         match self {
             VaultError::LoosePermissions { .. }
             | VaultError::Tampered { .. }
             | VaultError::WrongPassphrase { .. }
-            | VaultError::BadKeyFile { .. } => super::EXIT_REFUSED,
-            VaultError::PassphraseRequired { .. } | VaultError::InvalidName(_) => super::EXIT_USAGE,
-            VaultError::NotFound { .. } | VaultError::Io { .. } => super::EXIT_FAILURE,
+            | VaultError::BadKeyFile { .. } => ExitKind::Policy,
+            VaultError::PassphraseRequired { .. } | VaultError::InvalidName(_) => ExitKind::Usage,
+            VaultError::NotFound { .. } | VaultError::Io { .. } => ExitKind::Failed,
         }
     }
 }
@@ -374,6 +375,7 @@ impl Vault {
     }
 
     /// Re-encrypts everything under a new key of the same kind (see [`NewKey::Same`]).
+    #[cfg(test)]
     pub fn rotate(&mut self) -> Result<()> {
         self.rotate_to(NewKey::Same)
     }
@@ -1125,7 +1127,7 @@ mod tests {
         assert!(v.get("lake_key").is_none());
         let err = v.set("bad name", secret("xxxx")).unwrap_err();
         assert!(matches!(err, VaultError::InvalidName(_)), "{err}");
-        assert_eq!(err.exit_code(), crate::security::EXIT_USAGE);
+        assert_eq!(err.exit_kind(), ExitKind::Usage);
     }
 
     #[test]
@@ -1140,7 +1142,7 @@ mod tests {
             match Vault::open(&path) {
                 Err(e @ VaultError::Tampered { .. }) => {
                     assert!(e.to_string().contains("failed authentication"), "{e}");
-                    assert_eq!(e.exit_code(), crate::security::EXIT_REFUSED);
+                    assert_eq!(e.exit_kind(), ExitKind::Policy);
                 }
                 other => panic!("byte {i}: {other:?}"),
             }
@@ -1220,7 +1222,7 @@ mod tests {
         assert_eq!(v.get("a").unwrap().expose(), "pass-canary-1");
         let err = Vault::open_with_passphrase(&path, secret("wrong horse"), false).unwrap_err();
         assert!(matches!(err, VaultError::WrongPassphrase { .. }), "{err}");
-        assert_eq!(err.exit_code(), crate::security::EXIT_REFUSED);
+        assert_eq!(err.exit_kind(), ExitKind::Policy);
         // The body and nonce are still authenticated.
         let good = fs::read(&path).unwrap();
         for i in [good.len() - 1, good.len() - 30, 70] {

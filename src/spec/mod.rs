@@ -7,6 +7,7 @@
 //! up, so a user fixes a spec in one pass.
 
 pub mod cli_spec;
+pub mod fields;
 pub mod parse;
 pub mod validate;
 
@@ -25,53 +26,39 @@ pub struct Spec {
     pub copies: Vec<Copy>,
 }
 
-/// The kinds of store a connection can name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Kind {
-    Local,
-    Postgres,
-    Mssql,
-    S3,
-    Azure,
-    Gcs,
-    Http,
-}
-
-impl Kind {
-    pub const ALL: &'static [(&'static str, Kind)] = &[
-        ("local", Kind::Local),
-        ("postgres", Kind::Postgres),
-        ("mssql", Kind::Mssql),
-        ("s3", Kind::S3),
-        ("azure", Kind::Azure),
-        ("gcs", Kind::Gcs),
-        ("http", Kind::Http),
-    ];
-
-    pub fn name(self) -> &'static str {
-        Kind::ALL
-            .iter()
-            .find(|(_, k)| *k == self)
-            .map(|(n, _)| *n)
-            .unwrap_or("?")
-    }
-
-    /// Whether this kind stores files (as opposed to tables).
-    pub fn is_file_store(self) -> bool {
-        !matches!(self, Kind::Postgres | Kind::Mssql)
-    }
-}
-
-/// A named connection. Connector-specific settings stay as TOML values here;
-/// each connector turns them into its own validated runtime configuration.
+/// A named connection as the spec writes it. Its settings stay TOML here:
+/// the spec knows no kind; each connector reads its own settings, typed,
+/// through [`fields::Fields`] (see `connect::configure`), before anything is
+/// contacted.
 #[derive(Debug, Clone)]
 pub struct Connection {
     /// The name the spec gives it (its key under `[connections]`).
     pub name: String,
-    pub kind: Kind,
+    /// `kind = "…"`: the name of a connection kind.
+    pub kind: String,
     pub region: Option<String>,
+    /// Every other key of the connection's table.
     pub settings: toml::Table,
+    /// Made from a command-line URL rather than named in a spec: reports
+    /// speak of its host, not of its name.
+    pub implied: bool,
+}
+
+/// Which side of a copy an endpoint is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Source,
+    Sink,
+}
+
+impl Role {
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Source => "source",
+            Role::Sink => "sink",
+        }
+    }
 }
 
 /// The name of the implicit connection to the local file system.
@@ -189,8 +176,48 @@ pub struct ParquetOptions {
     pub row_group_size: usize,
     /// The spec or the command line set one of these. Without that, a
     /// Parquet file copied to a Parquet destination keeps its bytes (see
-    /// [`crate::connect::RawFile`]); with it, the data is written anew.
+    /// a byte-for-byte copy); with it, the data is written anew.
     pub explicit: bool,
+}
+
+impl ParquetOptions {
+    /// The codec `compression` names, or what is wrong with it.
+    pub fn codec(&self) -> Result<parquet::basic::Compression, String> {
+        parquet_compression(&self.compression)
+    }
+}
+
+/// zstd level when `compression = "zstd"` names none: level 1 compresses
+/// about twice as fast as level 3 for files about 5% larger, and compression
+/// is most of the cost of writing Parquet. `zstd(3)` or higher when size
+/// matters more.
+pub const DEFAULT_ZSTD_LEVEL: i32 = 1;
+
+/// `zstd`, `zstd(LEVEL)`, `snappy`, `lz4`, `gzip`, `gzip(LEVEL)`, `none`.
+pub fn parquet_compression(name: &str) -> Result<parquet::basic::Compression, String> {
+    use parquet::basic::{Compression, GzipLevel, ZstdLevel};
+    let lower = name.trim().to_ascii_lowercase();
+    let (codec, level) = match lower.split_once('(') {
+        Some((c, rest)) => match rest.strip_suffix(')').map(str::trim).map(str::parse::<i32>) {
+            Some(Ok(l)) => (c.trim().to_string(), Some(l)),
+            _ => return Err(format!("compression level in {name:?} is not a number")),
+        },
+        None => (lower.clone(), None),
+    };
+    match (codec.as_str(), level) {
+        ("zstd", l) => ZstdLevel::try_new(l.unwrap_or(DEFAULT_ZSTD_LEVEL))
+            .map(Compression::ZSTD)
+            .map_err(|e| format!("zstd level: {e}")),
+        ("gzip", l) => GzipLevel::try_new(l.unwrap_or(6) as u32)
+            .map(Compression::GZIP)
+            .map_err(|e| format!("gzip level: {e}")),
+        ("snappy", None) => Ok(Compression::SNAPPY),
+        ("lz4", None) => Ok(Compression::LZ4_RAW),
+        ("none" | "uncompressed", None) => Ok(Compression::UNCOMPRESSED),
+        _ => Err(format!(
+            "unknown compression {name:?} (zstd, zstd(LEVEL), snappy, lz4, gzip, none)"
+        )),
+    }
 }
 
 impl Default for ParquetOptions {
@@ -304,8 +331,12 @@ impl std::fmt::Display for SpecErrors {
 impl std::error::Error for SpecErrors {}
 
 impl SpecErrors {
-    /// As an error that exits with status 2.
-    pub fn into_error(self) -> anyhow::Error {
+    /// As an error that exits with status 2, problems in file order
+    /// (`copy[2]` before `copy[10]`).
+    pub fn into_error(mut self) -> anyhow::Error {
+        self.errors
+            .sort_by_cached_key(|e| parse::natural_key(&e.path));
+        self.errors.dedup();
         let text = self.to_string();
         crate::error::usage(text, None)
     }

@@ -11,8 +11,8 @@ use std::path::Path;
 use toml::{Table, Value};
 
 use super::{
-    suggest, validate, Connection, Copy, CsvOptions, Endpoint, Format, Kind, Mode, ParquetOptions,
-    Spec, SpecError, SpecErrors, LOCAL,
+    suggest, validate, Connection, Copy, CsvOptions, Endpoint, Format, Mode, ParquetOptions, Spec,
+    SpecError, LOCAL,
 };
 
 const TOP_KEYS: &[&str] = &["connections", "defaults", "copy"];
@@ -44,63 +44,17 @@ const CSV_KEYS: &[&str] = &["header", "delimiter", "quote", "escape", "null"];
 const PARQUET_KEYS: &[&str] = &["compression", "row_group_size"];
 const MODES: &[&str] = &["append", "replace", "merge", "incremental"];
 
-/// The keys each kind of connection accepts (besides `kind` and `region`).
-pub fn connection_keys(kind: Kind) -> &'static [&'static str] {
-    match kind {
-        Kind::Local => &["root"],
-        Kind::Postgres => &[
-            "host",
-            "port",
-            "database",
-            "user",
-            "password",
-            "tls",
-            "application_name",
-            "connect_timeout",
-        ],
-        Kind::Mssql => &[
-            "host",
-            "port",
-            "database",
-            "user",
-            "password",
-            "token",
-            "encrypt",
-            "trust_server_certificate",
-            "tls",
-            "connect_timeout",
-        ],
-        Kind::S3 => &[
-            "bucket",
-            "endpoint",
-            "access_key_id",
-            "secret_access_key",
-            "session_token",
-            "sse",
-            "sse_kms_key_id",
-            "allow_http",
-            "tls",
-            "retry",
-        ],
-        Kind::Azure => &[
-            "account",
-            "container",
-            "key",
-            "sas",
-            "token",
-            "endpoint",
-            "encryption_scope",
-            "allow_http",
-            "tls",
-            "retry",
-        ],
-        Kind::Gcs => &["bucket", "service_account_key", "tls", "retry"],
-        Kind::Http => &["url", "allow_http", "tls", "retry"],
-    }
+/// A spec as read from its file: every copy that could be read, and every
+/// problem found in it that needs no knowledge of connection kinds (the
+/// kinds check their own settings when the spec is resolved, see `plan`).
+pub struct Parsed {
+    pub spec: Spec,
+    pub errors: Vec<SpecError>,
 }
 
-/// Parse and validate a spec file.
-pub fn parse_file(path: &Path) -> anyhow::Result<Spec> {
+/// Read a spec file. Only an unreadable file or broken TOML is an error
+/// here; everything else is collected in [`Parsed::errors`].
+pub fn parse_file(path: &Path) -> anyhow::Result<Parsed> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         crate::error::usage(format!("cannot read spec {}: {e}", path.display()), None)
     })?;
@@ -118,8 +72,8 @@ pub fn parse_file(path: &Path) -> anyhow::Result<Spec> {
     parse_str(&text, &path.display().to_string(), base_dir)
 }
 
-/// Parse and validate spec text. `source` names it in messages.
-pub fn parse_str(text: &str, source: &str, base_dir: std::path::PathBuf) -> anyhow::Result<Spec> {
+/// Read spec text. `source` names it in messages.
+pub fn parse_str(text: &str, source: &str, base_dir: std::path::PathBuf) -> anyhow::Result<Parsed> {
     let root: Table = text.parse().map_err(|e: toml::de::Error| {
         let (line, col) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
         crate::error::usage(
@@ -132,67 +86,13 @@ pub fn parse_str(text: &str, source: &str, base_dir: std::path::PathBuf) -> anyh
     })?;
     let mut w = Walker { errors: Vec::new() };
     let spec = w.spec(&root, base_dir);
-    if let Some(spec) = &spec {
-        refuse_literal_secrets(spec, source)?;
-    }
     let mut errors = w.errors;
-    if let Some(spec) = &spec {
-        errors.extend(validate::check(spec));
-    }
-    // In file order: copy[2] before copy[10].
-    errors.sort_by_cached_key(|e| natural_key(&e.path));
-    match spec {
-        Some(spec) if errors.is_empty() => Ok(spec),
-        _ => Err(SpecErrors {
-            source: source.to_string(),
-            errors,
-        }
-        .into_error()),
-    }
-}
-
-/// Connection keys that hold credentials and so must be references.
-pub const SECRET_KEYS: &[&str] = &[
-    "password",
-    "token",
-    "key",
-    "sas",
-    "secret_access_key",
-    "session_token",
-    "service_account_key",
-];
-
-/// A credential written in a spec file is refused (exit 3): secrets come from
-/// the vault, the environment, a file or a sealed value.
-fn refuse_literal_secrets(spec: &Spec, source: &str) -> anyhow::Result<()> {
-    let mut found = Vec::new();
-    for (name, conn) in &spec.connections {
-        for key in SECRET_KEYS {
-            if let Some(Value::String(v)) = conn.settings.get(*key) {
-                if !crate::security::reference::is_reference(v) {
-                    found.push((format!("connections.{name}.{key}"), name.clone(), *key));
-                }
-            }
-        }
-    }
-    if found.is_empty() {
-        return Ok(());
-    }
-    let lines: Vec<String> = found
-        .iter()
-        .map(|(path, _, _)| format!("  - {path}: a literal credential is not allowed in a spec"))
-        .collect();
-    let (_, conn, key) = &found[0];
-    Err(crate::error::policy(
-        format!("{source} holds credentials in plain text:\n{}", lines.join("\n")),
-        Some(format!(
-            "store it in the vault with `convoy secrets set {conn}_{key}` and write {key} = \"${{secret:{conn}_{key}}}\" (or ${{env:NAME}}, ${{file:PATH}}, ${{sealed:…}})"
-        )),
-    ))
+    errors.extend(validate::check(&spec));
+    Ok(Parsed { spec, errors })
 }
 
 /// Orders `copy[2].to` before `copy[10].from`: numbers compare as numbers.
-fn natural_key(path: &str) -> Vec<(String, u64)> {
+pub(super) fn natural_key(path: &str) -> Vec<(String, u64)> {
     let mut out = Vec::new();
     let mut text = String::new();
     let mut chars = path.chars().peekable();
@@ -231,17 +131,7 @@ fn join(path: &str, key: &str) -> String {
     }
 }
 
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::String(_) => "a string",
-        Value::Integer(_) => "an integer",
-        Value::Float(_) => "a number",
-        Value::Boolean(_) => "a boolean",
-        Value::Datetime(_) => "a date",
-        Value::Array(_) => "an array",
-        Value::Table(_) => "a table",
-    }
-}
+use super::fields::type_name;
 
 impl Walker {
     fn err(&mut self, path: impl Into<String>, message: impl Into<String>) {
@@ -356,7 +246,7 @@ impl Walker {
         }
     }
 
-    fn spec(&mut self, root: &Table, base_dir: std::path::PathBuf) -> Option<Spec> {
+    fn spec(&mut self, root: &Table, base_dir: std::path::PathBuf) -> Spec {
         self.keys("", root, TOP_KEYS);
         let mut connections = BTreeMap::new();
         if let Some(conns) = self.table("", root, "connections") {
@@ -413,42 +303,21 @@ impl Walker {
                 ),
             ),
         }
-        Some(Spec {
+        Spec {
             base_dir,
             connections,
             copies,
-        })
+        }
     }
 
     fn connection(&mut self, path: &str, name: &str, t: &Table) -> Option<Connection> {
-        let kind_name = match t.get("kind") {
+        let kind = match t.get("kind") {
             None => {
-                self.err(
-                    join(path, "kind"),
-                    "missing (one of: local, postgres, mssql, s3, azure, gcs, http)",
-                );
+                self.err(join(path, "kind"), "missing (e.g. kind = \"postgres\")");
                 return None;
             }
             Some(_) => self.string(path, t, "kind")?,
         };
-        let Some(kind) = Kind::ALL
-            .iter()
-            .find(|(n, _)| *n == kind_name)
-            .map(|(_, k)| *k)
-        else {
-            let names: Vec<&str> = Kind::ALL.iter().map(|(n, _)| *n).collect();
-            let hint = suggest(&kind_name, names.iter().copied())
-                .map(|s| format!(" (did you mean \"{s}\"?)"))
-                .unwrap_or_else(|| format!(" (expected one of: {})", names.join(", ")));
-            self.err(
-                join(path, "kind"),
-                format!("unknown kind \"{kind_name}\"{hint}"),
-            );
-            return None;
-        };
-        let mut allowed = vec!["kind", "region"];
-        allowed.extend_from_slice(connection_keys(kind));
-        self.keys(path, t, &allowed);
         let region = self.string(path, t, "region");
         let mut settings = t.clone();
         settings.remove("kind");
@@ -458,6 +327,7 @@ impl Walker {
             kind,
             region,
             settings,
+            implied: false,
         })
     }
 
@@ -667,7 +537,7 @@ impl Walker {
 
     fn parquet(&mut self, path: &str, t: &Table, o: &mut ParquetOptions) {
         if let Some(c) = self.string(path, t, "compression") {
-            match crate::connect::format::parquet_compression(&c) {
+            match super::parquet_compression(&c) {
                 Ok(_) => {
                     o.compression = c;
                     o.explicit = true;
@@ -703,16 +573,19 @@ mod tests {
     use super::*;
 
     fn errors(text: &str) -> String {
-        let err = parse_str(text, "spec.toml", ".".into()).unwrap_err();
-        assert_eq!(crate::error::exit_kind(&err), crate::error::ExitKind::Usage);
-        err.to_string()
+        let parsed = parse_str(text, "spec.toml", ".".into()).unwrap();
+        crate::spec::SpecErrors {
+            source: "spec.toml".into(),
+            errors: parsed.errors,
+        }
+        .to_string()
     }
 
     #[test]
     fn all_errors_at_once_with_paths_and_hints() {
         let text = r#"
 [connections.lake]
-kind = "lcoal"
+kind = "local"
 
 [[copy]]
 name = "a"
@@ -727,8 +600,8 @@ mode = "merge"
 "#;
         let msg = errors(text);
         for expected in [
-            r#"connections.lake.kind: unknown kind "lcoal" (did you mean "local"?)"#,
             r#"copy[0].from.fromat: unknown key (did you mean "format"?)"#,
+            r#"copy[0].to.connection: no connection named "laek" (did you mean "lake"?)"#,
             r#"copy[0].mdoe: unknown key (did you mean "mode"?)"#,
             r#"copy[1].from.csv.delimiter: expected a single ASCII character"#,
             r#"copy[1].to.format: unknown format "parqet" (did you mean "parquet"?)"#,
@@ -740,42 +613,17 @@ mode = "merge"
     }
 
     #[test]
-    fn literal_credentials_are_refused_by_policy() {
-        let text = r#"
-[connections.db]
-kind = "postgres"
-host = "db.example"
-password = "hunter22"
-[connections.lake]
-kind = "azure"
-key = "${secret:lake_key}"
-[[copy]]
-from = { connection = "db", table = "t" }
-to = { path = "t.parquet" }
-"#;
-        let err = parse_str(text, "spec.toml", ".".into()).unwrap_err();
-        assert_eq!(
-            crate::error::exit_kind(&err),
-            crate::error::ExitKind::Policy
-        );
-        let msg = err.to_string();
-        assert!(msg.contains("connections.db.password"), "{msg}");
-        assert!(!msg.contains("hunter22"), "{msg}");
-        assert!(!msg.contains("connections.lake.key"), "{msg}");
-        assert!(crate::error::hint(&err)
-            .unwrap()
-            .contains("convoy secrets set db_password"));
-    }
-
-    #[test]
     fn toml_syntax_errors_name_line_and_column() {
-        let msg = errors("[[copy]\nname = 1\n");
-        assert!(msg.starts_with("spec.toml:1:"), "{msg}");
+        let e = parse_str("[[copy]\nname = 1\n", "spec.toml", ".".into())
+            .err()
+            .unwrap();
+        assert_eq!(crate::error::exit_kind(&e), crate::error::ExitKind::Usage);
+        assert!(e.to_string().starts_with("spec.toml:1:"), "{e}");
     }
 
     #[test]
     fn a_minimal_spec_parses() {
-        let spec = parse_str(
+        let parsed = parse_str(
             r#"
 [defaults]
 csv = { delimiter = "tab" }
@@ -788,7 +636,8 @@ to = { path = "orders.parquet", parquet = { row_group_size = 5000 } }
             "/data".into(),
         )
         .unwrap();
-        let c = &spec.copies[0];
+        assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
+        let c = &parsed.spec.copies[0];
         assert_eq!(c.name, "orders");
         assert_eq!(c.mode, Mode::Replace);
         assert_eq!(c.from.csv.delimiter, b'\t');

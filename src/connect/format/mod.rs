@@ -17,13 +17,14 @@ pub mod read;
 pub mod source;
 pub mod write;
 
+use std::sync::Arc;
+
 use arrow::datatypes::SchemaRef;
 
-use crate::connect::Output;
-use crate::spec::Format;
+use crate::connect::{Encoding, Output};
+use crate::spec::{Format, ParquetOptions};
 
 pub use source::FileSource;
-pub use write::parquet_compression;
 
 /// The name of the manifest written last into split output.
 pub const MANIFEST: &str = "_convoy_manifest.json";
@@ -52,4 +53,46 @@ pub fn manifest_json(
             "sha256": p.sha256,
         })).collect::<Vec<_>>(),
     })
+}
+
+/// The encoding of a Parquet file's bytes, copied unchanged.
+pub const PARQUET_FILE: &str = "parquet file";
+
+/// A source that is exactly one Parquet file offers its bytes in
+/// [`PARQUET_FILE`]. A sink that writes one Parquet file and has no writing
+/// options to apply takes them unchanged instead of decoding and encoding
+/// every row: the copy is then as fast as the stores move bytes, and
+/// identical to the source, SHA-256 included. The rows are verified from the
+/// footer of the bytes written.
+#[derive(Clone)]
+pub struct RawFile {
+    pub input: Arc<dyn input::Input>,
+    /// Rows, from the source's footer.
+    pub rows: u64,
+    pub size: u64,
+    /// Bytes at the end of the file that hold the footer.
+    pub footer_len: u64,
+}
+
+impl RawFile {
+    pub fn encoding(&self) -> Encoding {
+        Encoding::new(
+            PARQUET_FILE,
+            "byte for byte: parquet to parquet with no writing options; rows verified from the footer of the bytes written".to_string(),
+            self.clone(),
+        )
+    }
+}
+
+/// The file an encoding offers, when a file sink writing `format` (split
+/// or not, with `parquet` writing options) takes it unchanged.
+pub fn takes_raw(
+    encoding: &Encoding,
+    format: Format,
+    split: Option<u64>,
+    parquet: &ParquetOptions,
+) -> Option<RawFile> {
+    let raw = encoding.detail::<RawFile>(PARQUET_FILE)?;
+    let takes = format == Format::Parquet && split.is_none() && !parquet.explicit;
+    takes.then(|| raw.clone())
 }

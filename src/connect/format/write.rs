@@ -107,6 +107,8 @@ pub enum FormatWriter {
 /// a file convoy encoded.
 pub struct RawParquet {
     out: Hashing,
+    /// The size of the source file: the bytes written must add up to it.
+    size: u64,
     /// Bytes of the end of the file kept to read the footer from.
     keep: usize,
     head: Vec<u8>,
@@ -116,10 +118,11 @@ pub struct RawParquet {
 impl RawParquet {
     /// `footer_len`: the footer's size in the source (metadata and the
     /// final 8 bytes).
-    fn new(out: Hashing, footer_len: u64) -> RawParquet {
+    fn new(out: Hashing, size: u64, footer_len: u64) -> RawParquet {
         let keep = footer_len.max(8) as usize;
         RawParquet {
             out,
+            size,
             keep,
             head: Vec::with_capacity(4),
             tail: Vec::with_capacity(keep),
@@ -183,39 +186,6 @@ pub struct Finished {
     pub rows: u64,
     pub bytes: u64,
     pub sha256: String,
-}
-
-/// The zstd level `zstd` means.
-pub const DEFAULT_ZSTD_LEVEL: i32 = 1;
-
-/// Parquet compression by name: `zstd`, `zstd(5)`, `snappy`, `lz4`, `gzip`, `none`.
-pub fn parquet_compression(name: &str) -> Result<parquet::basic::Compression, String> {
-    use parquet::basic::{Compression, GzipLevel, ZstdLevel};
-    let lower = name.trim().to_ascii_lowercase();
-    let (codec, level) = match lower.split_once('(') {
-        Some((c, rest)) => match rest.strip_suffix(')').map(str::trim).map(str::parse::<i32>) {
-            Some(Ok(l)) => (c.trim().to_string(), Some(l)),
-            _ => return Err(format!("compression level in {name:?} is not a number")),
-        },
-        None => (lower.clone(), None),
-    };
-    match (codec.as_str(), level) {
-        // Level 1 by default: it compresses about twice as fast as level 3
-        // for files about 5% larger, and compression is most of the cost of
-        // writing Parquet. `zstd(3)` or higher when size matters more.
-        ("zstd", l) => ZstdLevel::try_new(l.unwrap_or(DEFAULT_ZSTD_LEVEL))
-            .map(Compression::ZSTD)
-            .map_err(|e| format!("zstd level: {e}")),
-        ("gzip", l) => GzipLevel::try_new(l.unwrap_or(6) as u32)
-            .map(Compression::GZIP)
-            .map_err(|e| format!("gzip level: {e}")),
-        ("snappy", None) => Ok(Compression::SNAPPY),
-        ("lz4", None) => Ok(Compression::LZ4_RAW),
-        ("none" | "uncompressed", None) => Ok(Compression::UNCOMPRESSED),
-        _ => Err(format!(
-            "unknown compression {name:?} (zstd, zstd(LEVEL), snappy, lz4, gzip, none)"
-        )),
-    }
 }
 
 /// A Parquet writer that encodes the columns of each batch on several
@@ -464,10 +434,7 @@ impl FormatWriter {
             }
             Format::Parquet => {
                 let props = WriterProperties::builder()
-                    .set_compression(
-                        parquet_compression(&pq.compression)
-                            .map_err(|e| crate::error::usage(e, None))?,
-                    )
+                    .set_compression(pq.codec().map_err(|e| crate::error::usage(e, None))?)
                     .set_max_row_group_row_count(Some(pq.row_group_size))
                     .set_created_by(format!("convoy {}", env!("CARGO_PKG_VERSION")));
                 FormatWriter::ParquetPending(Some((out, schema.clone(), props)))
@@ -486,7 +453,7 @@ impl FormatWriter {
     /// it finishes).
     pub fn open(
         out: Hashing,
-        raw: Option<&crate::connect::RawFile>,
+        raw: Option<&super::RawFile>,
         format: Format,
         schema: &SchemaRef,
         csv: &CsvOptions,
@@ -494,7 +461,7 @@ impl FormatWriter {
     ) -> Result<(FormatWriter, u64)> {
         Ok(match raw {
             Some(raw) => (
-                FormatWriter::Raw(RawParquet::new(out, raw.footer_len)),
+                FormatWriter::Raw(RawParquet::new(out, raw.size, raw.footer_len)),
                 raw.rows,
             ),
             None => (FormatWriter::new(format, out, schema, csv, pq)?, 0),
@@ -503,8 +470,8 @@ impl FormatWriter {
 
     /// A writer that takes a Parquet file's bytes unchanged.
     #[cfg(test)]
-    fn raw(out: Hashing, footer_len: u64) -> FormatWriter {
-        FormatWriter::Raw(RawParquet::new(out, footer_len))
+    fn raw(out: Hashing, size: u64, footer_len: u64) -> FormatWriter {
+        FormatWriter::Raw(RawParquet::new(out, size, footer_len))
     }
 
     /// Bytes of a file copied unchanged (a writer made by [`FormatWriter::raw`]).
@@ -574,7 +541,14 @@ impl FormatWriter {
             FormatWriter::Parquet(w) => w.finish()?,
             FormatWriter::Raw(mut w) => {
                 let rows = w.rows()?;
-                (rows, w.out.finish()?)
+                let (bytes, sha256) = w.out.finish()?;
+                if bytes != w.size {
+                    return Err(crate::error::verify(format!(
+                        "the source file is {} bytes but {bytes} bytes were written; nothing was published",
+                        w.size
+                    )));
+                }
+                (rows, (bytes, sha256))
             }
             FormatWriter::Json(mut w, rows) => {
                 w.finish()?;
@@ -619,7 +593,7 @@ mod tests {
 
     fn copy_raw(data: &[u8], footer_len: u64, chunk: usize) -> Result<Finished> {
         let out = Hashing::new(tempfile::tempfile().unwrap());
-        let mut w = FormatWriter::raw(out, footer_len);
+        let mut w = FormatWriter::raw(out, data.len() as u64, footer_len);
         for c in data.chunks(chunk) {
             w.write_bytes(bytes::Bytes::copy_from_slice(c))?;
         }

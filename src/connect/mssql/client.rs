@@ -13,12 +13,15 @@ use tokio::net::TcpStream;
 use tokio_util::compat::{Compat, TokioAsyncWriteCompatExt};
 
 use super::config::MssqlConfig;
+use super::sql;
+use super::types::SqlType;
+use crate::connect::OpenContext;
 
 pub type Client = tiberius::Client<Compat<TcpStream>>;
 
 /// Connect and log in.
-pub async fn connect(cfg: &MssqlConfig) -> Result<Client> {
-    let mut config = cfg.tiberius();
+pub async fn connect(cfg: &MssqlConfig, ctx: &OpenContext) -> Result<Client> {
+    let mut config = cfg.tiberius(ctx)?;
     let mut host = cfg.host.clone();
     let mut port = cfg.port;
     for _ in 0..2 {
@@ -153,4 +156,58 @@ pub fn sql_error(e: tiberius::error::Error, sql: &str) -> anyhow::Error {
     let first = sql.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
     let first: String = first.chars().take(160).collect();
     anyhow::anyhow!("{e}").context(format!("SQL Server rejected: {first}"))
+}
+/// A column as `sp_describe_first_result_set` reports it.
+#[derive(Debug, Clone)]
+pub struct Described {
+    pub name: String,
+    pub ty: SqlType,
+    pub nullable: bool,
+    /// Computed columns cannot be loaded.
+    pub computed: bool,
+}
+
+/// The columns a statement returns, without running it.
+pub async fn describe(client: &mut Client, tsql: &str) -> Result<Vec<Described>> {
+    let text = sql::describe(tsql);
+    let rows = client
+        .simple_query(text.as_str())
+        .await
+        .map_err(|e| sql_error(e, tsql))?
+        .into_first_result()
+        .await
+        .map_err(|e| sql_error(e, tsql))?;
+    let mut out = Vec::new();
+    for (i, row) in rows.iter().enumerate() {
+        let flag =
+            |name: &str| -> bool { row.try_get::<bool, _>(name).ok().flatten().unwrap_or(false) };
+        if flag("is_hidden") {
+            continue;
+        }
+        let name = row
+            .try_get::<&str, _>("name")
+            .ok()
+            .flatten()
+            .unwrap_or("")
+            .to_string();
+        if name.is_empty() {
+            return Err(crate::error::input(
+                format!("column {} of the query has no name", i + 1),
+                Some("name every computed column: SELECT count(*) AS n, …".to_string()),
+            ));
+        }
+        let ty = row
+            .try_get::<&str, _>("system_type_name")
+            .ok()
+            .flatten()
+            .unwrap_or("")
+            .to_string();
+        out.push(Described {
+            name,
+            ty: SqlType::parse(&ty),
+            nullable: flag("is_nullable"),
+            computed: flag("is_computed_column"),
+        });
+    }
+    Ok(out)
 }

@@ -1,7 +1,9 @@
 //! What the user wrote for a SQL Server connection (spec settings or an
 //! `mssql://` URL) → a validated [`MssqlConfig`], before anything is contacted.
 //!
-//! This is where the encryption policy lives: the only TDS encryption levels
+//! This is where the encryption policy lives (the TLS settings are the
+//! shared `tls = { … }` table, read by `spec::fields`; what tiberius does
+//! with them is in [`MssqlConfig::tiberius`]): the only TDS encryption levels
 //! this module can produce are `Required` (TLS negotiated in PRELOGIN, the
 //! whole session encrypted, a server that declines is refused before LOGIN7)
 //! and `Strict` (TDS 8.0: TLS before any TDS byte). tiberius's `NotSupported`
@@ -9,17 +11,18 @@
 //! session unencrypted; no setting maps to them (see [`Encrypt::level`] and the
 //! test that enumerates settings).
 
-use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Result;
 use tiberius::{AuthMethod, EncryptionLevel};
 use toml::{Table, Value};
 
-use super::tls::{self, ClientTls};
-use crate::security::reference::{self, ResolveContext};
-use crate::security::Secret;
-use crate::spec::{Connection, Endpoint, Kind, PartitionSpec};
+use crate::connect::url::Url;
+use crate::connect::{Located, OpenContext};
+use crate::security::reference::{self, SecretRef};
+use crate::security::tls::{TlsMode, TlsSettings};
+use crate::spec::fields::Fields;
+use crate::spec::{Endpoint, PartitionSpec};
 
 /// The default TDS port.
 pub const DEFAULT_PORT: u16 = 1433;
@@ -89,15 +92,15 @@ impl Encrypt {
     }
 }
 
-/// How convoy logs in.
+/// How convoy logs in. The credential stays a reference until connecting.
 pub enum Auth {
     SqlLogin {
         user: String,
-        password: Secret,
+        password: SecretRef,
     },
     /// An Azure AD (Entra ID) access token, e.g. from `az account get-access-token
     /// --resource https://database.windows.net/`.
-    AadToken(Secret),
+    AadToken(SecretRef),
 }
 
 /// A validated SQL Server connection: everything needed to connect.
@@ -107,116 +110,112 @@ pub struct MssqlConfig {
     pub database: Option<String>,
     pub auth: Auth,
     pub encrypt: Encrypt,
-    pub tls: ClientTls,
+    /// `tls = { … }`; `trust_server_certificate = true` is `mode = "no-verify"`.
+    pub tls: TlsSettings,
+    /// The certificate checks were switched off with `trust_server_certificate`.
+    trust_setting: bool,
     pub connect_timeout: Duration,
 }
 
+/// What the shared TLS modes mean here: the session is always encrypted.
+pub const TLS_REFUSED: &[(TlsMode, &str)] = &[(
+    TlsMode::Disable,
+    "SQL Server connections are always encrypted by convoy (an unencrypted login sends the password in clear); for a server whose certificate cannot be verified give its CA with ca_file, or use mode = \"no-verify\" with --allow-insecure",
+)];
+
 impl MssqlConfig {
-    /// Build from a connection's settings. `allow_insecure` is `--allow-insecure`.
-    pub fn from_settings(
-        settings: &Table,
-        base_dir: &Path,
-        resolve: &ResolveContext,
-        allow_insecure: bool,
-    ) -> Result<MssqlConfig> {
-        let string = |key: &str| -> Result<Option<String>> {
-            match settings.get(key) {
-                None => Ok(None),
-                Some(Value::String(s)) => Ok(Some(s.clone())),
-                Some(other) => Err(crate::error::usage(
-                    format!("{key}: expected a string, found {other}"),
-                    None,
-                )),
-            }
-        };
-        let host = string("host")?
-            .filter(|h| !h.is_empty())
-            .ok_or_else(|| crate::error::usage("an mssql connection needs host", None))?;
-        let port = match settings.get("port") {
-            None => DEFAULT_PORT,
-            Some(Value::Integer(p)) if (1..=65535).contains(p) => *p as u16,
-            Some(other) => {
-                return Err(crate::error::usage(
-                    format!("port: expected 1..65535, found {other}"),
-                    None,
-                ))
-            }
-        };
-        let connect_timeout = match settings.get("connect_timeout") {
-            None => Duration::from_secs(30),
-            Some(Value::Integer(s)) if *s > 0 => Duration::from_secs(*s as u64),
-            Some(other) => {
-                return Err(crate::error::usage(
-                    format!(
-                        "connect_timeout: expected a positive number of seconds, found {other}"
-                    ),
-                    None,
-                ))
-            }
-        };
-        let encrypt = Encrypt::parse(settings.get("encrypt"))?;
-        let tls = tls::client_tls(settings, base_dir, allow_insecure)?;
-        let resolve_ref = |key: &str, text: &str| -> Result<Secret> {
-            reference::resolve(text, resolve).map_err(|e| {
-                let message = format!("{key}: {e}");
-                let hint = e.hint();
-                if e.exit_code() == crate::security::EXIT_REFUSED {
-                    crate::error::policy(message, hint)
+    /// Read a connection's settings; problems go into `f`.
+    pub fn read(f: &mut Fields) -> MssqlConfig {
+        let host = f
+            .required("host", "the SQL Server's host name")
+            .unwrap_or_default();
+        let port = f.port("port").unwrap_or(DEFAULT_PORT);
+        let connect_timeout = f
+            .duration("connect_timeout")
+            .unwrap_or(Duration::from_secs(30));
+        let encrypt = match Encrypt::parse(f.raw("encrypt")) {
+            Ok(e) => e,
+            Err(e) => {
+                let hint = crate::error::hint(&e).unwrap_or_default().to_string();
+                if crate::error::exit_kind(&e) == crate::error::ExitKind::Policy {
+                    f.refuse("encrypt", e.to_string(), hint);
                 } else {
-                    crate::error::usage(message, hint)
+                    f.problem("encrypt", e.to_string());
                 }
-            })
+                Encrypt::Required
+            }
         };
-        let user = string("user")?;
-        let auth = match (string("token")?, string("password")?) {
+        let trust_setting = f.boolean("trust_server_certificate").unwrap_or(false);
+        let mut tls = f.tls(
+            TLS_REFUSED,
+            Err("pin_sha256 is not available for SQL Server connections (the TDS client builds its own certificate verifier); trust the server's certificate or its CA with tls = { ca_file = \"server-ca.pem\" }"),
+        );
+        if trust_setting {
+            if tls.ca_file.is_some() {
+                f.problem(
+                    "trust_server_certificate",
+                    "give tls.ca_file or trust_server_certificate, not both",
+                );
+            }
+            tls.mode = TlsMode::NoVerify;
+        }
+        let user = f.string("user");
+        let token = f.secret("token");
+        let password = f.secret("password");
+        let has_password = f.has("password");
+        let has_token = f.has("token");
+        let auth = match (token, password) {
             (Some(_), Some(_)) => {
-                return Err(crate::error::usage(
-                    "give password or token, not both",
-                    None,
-                ))
+                f.problem("token", "give password or token, not both");
+                None
+            }
+            _ if has_token && has_password => {
+                f.problem("token", "give password or token, not both");
+                None
             }
             (Some(token), None) => {
                 if user.is_some() {
-                    return Err(crate::error::usage(
-                        "an access token names its own user; remove user",
-                        None,
-                    ));
+                    f.problem("user", "an access token names its own user; remove user");
                 }
-                Auth::AadToken(resolve_ref("token", &token)?)
+                Some(Auth::AadToken(token))
             }
-            (None, password) => {
-                let user = user.ok_or_else(|| {
-                    crate::error::usage(
-                        "an mssql connection needs user and password, or token",
-                        Some(
-                            "for Azure AD give token = \"${env:NAME}\" holding an access token"
-                                .to_string(),
+            (None, Some(password)) => match user {
+                Some(user) => Some(Auth::SqlLogin { user, password }),
+                None => {
+                    f.problem(
+                        "user",
+                        "missing (a SQL Server login needs user and password, or token)",
+                    );
+                    None
+                }
+            },
+            _ if has_token || has_password => None,
+            (None, None) => {
+                match &user {
+                    Some(u) => f.problem(
+                        "password",
+                        format!(
+                            "no password for SQL Server user {u}: set password = \"${{secret:NAME}}\" in the connection, or {PASSWORD_ENV} in the environment for an mssql:// URL"
                         ),
-                    )
-                })?;
-                let password = match password {
-                    Some(p) => resolve_ref("password", &p)?,
-                    None => {
-                        return Err(crate::error::usage(
-                            format!("no password for SQL Server user {user}"),
-                            Some(format!(
-                                "set password = \"${{secret:NAME}}\" in the connection, or {PASSWORD_ENV} in the environment for an mssql:// URL"
-                            )),
-                        ))
-                    }
-                };
-                Auth::SqlLogin { user, password }
+                    ),
+                    None => f.problem(
+                        "user",
+                        "an mssql connection needs user and password, or token (for Azure AD, token = \"${env:NAME}\" holding an access token)",
+                    ),
+                }
+                None
             }
         };
-        Ok(MssqlConfig {
+        MssqlConfig {
             host,
             port,
-            database: string("database")?.filter(|d| !d.is_empty()),
-            auth,
+            database: f.string("database").filter(|d| !d.is_empty()),
+            auth: auth.unwrap_or(Auth::AadToken(SecretRef::literal(String::new()))),
             encrypt,
             tls,
+            trust_setting,
             connect_timeout,
-        })
+        }
     }
 
     /// Short identity for messages: `host:port/db`.
@@ -229,8 +228,34 @@ impl MssqlConfig {
         )
     }
 
-    /// The tiberius configuration. Encryption comes only from [`Encrypt::level`].
-    pub fn tiberius(&self) -> tiberius::Config {
+    /// Refuse certificate checks switched off unless `--allow-insecure` was
+    /// given; warn about (and record) them when it was.
+    pub fn check_insecure(&self, ctx: &OpenContext) -> Result<()> {
+        if self.tls.mode != TlsMode::NoVerify {
+            return Ok(());
+        }
+        let setting = if self.trust_setting {
+            "trust_server_certificate = true"
+        } else {
+            "tls.mode = \"no-verify\""
+        };
+        if !ctx.allow_insecure {
+            return Err(crate::error::policy(
+                format!("mssql {}: {setting} turns off certificate checks and is refused without --allow-insecure", self.label()),
+                Some("give the server's CA with tls = { ca_file = \"…\" } instead, or add --allow-insecure to accept the risk".to_string()),
+            ));
+        }
+        ctx.note_insecure(format!(
+            "mssql {}: {setting}: the server's certificate is not verified (allowed by --allow-insecure)",
+            self.label()
+        ));
+        Ok(())
+    }
+
+    /// The tiberius configuration, credentials resolved. Encryption comes
+    /// only from [`Encrypt::level`].
+    pub fn tiberius(&self, ctx: &OpenContext) -> Result<tiberius::Config> {
+        self.check_insecure(ctx)?;
         let mut c = tiberius::Config::new();
         c.host(&self.host);
         c.port(self.port);
@@ -239,22 +264,30 @@ impl MssqlConfig {
         }
         c.application_name("convoy");
         c.encryption(self.encrypt.level());
-        self.tls.apply(&mut c);
+        if self.tls.mode == TlsMode::NoVerify {
+            c.trust_cert();
+        } else if let Some(path) = &self.tls.ca_file {
+            let ca = std::fs::read(path).map_err(|e| {
+                crate::error::usage(
+                    format!("tls.ca_file: cannot read {}: {e}", path.display()),
+                    None,
+                )
+            })?;
+            c.trust_cert_ca_bundle(ca);
+        }
         c.handshake_timeout(Some(self.connect_timeout));
         match &self.auth {
             Auth::SqlLogin { user, password } => {
+                let password = password.resolve(&ctx.secrets)?;
                 c.authentication(AuthMethod::sql_server(user, password.expose()))
             }
-            Auth::AadToken(token) => c.authentication(AuthMethod::aad_token(token.expose())),
+            Auth::AadToken(token) => {
+                let token = token.resolve(&ctx.secrets)?;
+                c.authentication(AuthMethod::aad_token(token.expose()))
+            }
         }
-        c
+        Ok(c)
     }
-}
-
-/// Whether a command-line location is a SQL Server URL.
-pub fn is_url(text: &str) -> bool {
-    let lower = text.get(..12).unwrap_or(text).to_ascii_lowercase();
-    lower.starts_with("mssql://") || lower.starts_with("sqlserver://")
 }
 
 fn url_error(message: String) -> anyhow::Error {
@@ -264,67 +297,39 @@ fn url_error(message: String) -> anyhow::Error {
     )
 }
 
-/// `mssql://user@host:port/db?table=schema.t&…` → a connection and an endpoint.
+/// `mssql://user@host:port/db?table=schema.t&…` → the settings a spec would
+/// give and the endpoint.
 ///
 /// Parameters: `table`, `query`, `encrypt` (`required` | `strict`), `ca_file`,
 /// `trust_server_certificate`, `connect_timeout`, `password` and `token` (only
 /// as `${…}` references), `partition_column` with `partitions`. Without
 /// `password` or `token`, the password is read from `MSSQL_PASSWORD`. A
-/// password written into the URL is refused: command lines are visible to
-/// other users and kept in shell history.
-pub fn parse_url(text: &str) -> Result<(Connection, Endpoint)> {
-    let scheme_end = text.find("://").map(|i| i + 3).unwrap_or(0);
-    let rest = &text[scheme_end..];
-    let (rest, query) = match rest.split_once('?') {
-        Some((r, q)) => (r, Some(q)),
-        None => (rest, None),
-    };
-    let (authority, database) = match rest.split_once('/') {
-        Some((a, d)) => (a, Some(crate::spec::cli_spec::percent_decode(d))),
-        None => (rest, None),
-    };
-    let (userinfo, hostport) = match authority.rsplit_once('@') {
-        Some((u, h)) => (Some(u), h),
-        None => (None, authority),
-    };
+/// password written into the URL was refused by [`Url::parse`].
+pub fn from_url(url: &Url) -> Result<Located> {
     let mut settings = Table::new();
-    if let Some(u) = userinfo {
-        if u.contains(':') {
-            return Err(crate::error::policy(
-                "a password in an mssql:// URL is refused (command lines are visible to other users and kept in shell history)",
-                Some(format!(
-                    "remove it from the URL and set {PASSWORD_ENV} in the environment, add &password=${{secret:NAME}}, or use a spec with password = \"${{secret:NAME}}\""
-                )),
-            ));
-        }
-        settings.insert(
-            "user".into(),
-            crate::spec::cli_spec::percent_decode(u).into(),
-        );
+    if let Some(u) = &url.user {
+        settings.insert("user".into(), u.clone().into());
     }
-    let (host, port) = crate::spec::cli_spec::split_host_port(hostport).map_err(url_error)?;
-    settings.insert("host".into(), host.into());
-    if let Some(p) = port {
-        let n: u16 = p
-            .parse()
-            .map_err(|_| url_error(format!("invalid port {p:?}")))?;
-        settings.insert("port".into(), Value::Integer(n.into()));
+    if url.host.is_empty() {
+        return Err(url_error("the URL names no host".into()));
     }
-    if let Some(d) = database.filter(|d| !d.is_empty()) {
+    settings.insert("host".into(), url.host.clone().into());
+    if let Some(p) = url.port {
+        settings.insert("port".into(), Value::Integer(p.into()));
+    }
+    if let Some(d) = url.database() {
         settings.insert("database".into(), d.into());
     }
     let mut ep = Endpoint::new("");
     let mut tls = Table::new();
     let mut partition_column = None;
     let mut partitions = None;
-    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let v = crate::spec::cli_spec::percent_decode(v);
-        match k {
+    for (k, v) in url.query() {
+        match k.as_str() {
             "table" => ep.table = Some(v),
             "query" => ep.query = Some(v),
             "encrypt" => {
-                settings.insert(k.into(), v.into());
+                settings.insert(k, v.into());
             }
             "ca_file" => {
                 tls.insert("ca_file".into(), v.into());
@@ -337,7 +342,7 @@ pub fn parse_url(text: &str) -> Result<(Connection, Endpoint)> {
                 let n: i64 = v
                     .parse()
                     .map_err(|_| url_error(format!("invalid connect_timeout {v:?}")))?;
-                settings.insert(k.into(), Value::Integer(n));
+                settings.insert(k, Value::Integer(n));
             }
             "password" | "token" => {
                 if !reference::is_reference(&v) {
@@ -348,7 +353,7 @@ pub fn parse_url(text: &str) -> Result<(Connection, Endpoint)> {
                         )),
                     ));
                 }
-                settings.insert(k.into(), v.into());
+                settings.insert(k, v.into());
             }
             "partition_column" => partition_column = Some(v),
             "partitions" => {
@@ -390,45 +395,62 @@ pub fn parse_url(text: &str) -> Result<(Connection, Endpoint)> {
             }
         }
     }
-    Ok((
-        Connection {
-            name: String::new(),
-            kind: Kind::Mssql,
-            region: None,
-            settings,
-        },
-        ep,
-    ))
+    Ok(Located {
+        name: format!("mssql://{}", url.authority()),
+        settings,
+        endpoint: ep,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::error::{exit_kind, ExitKind};
+    use crate::spec::fields::Problems;
+    use std::path::Path;
+
+    fn located(text: &str) -> Result<Located> {
+        from_url(&Url::parse(text, "SRC")?)
+    }
+
+    fn read(s: &Table) -> (MssqlConfig, Problems) {
+        let mut p = Problems::default();
+        let mut f = Fields::new("connections.db", s, Path::new("."), &mut p);
+        let cfg = MssqlConfig::read(&mut f);
+        f.finish();
+        (cfg, p)
+    }
+
+    fn ctx(allow_insecure: bool) -> OpenContext {
+        OpenContext::new(
+            "r".into(),
+            "2026-01-01".into(),
+            allow_insecure,
+            std::sync::Arc::new(crate::security::reference::ResolveContext::new(None)),
+            tokio_util::sync::CancellationToken::new(),
+        )
+    }
 
     #[test]
     fn urls_make_a_connection_and_an_endpoint() {
-        let (c, ep) = parse_url(
+        let l = located(
             "mssql://loader@db.corp:1444/sales?table=dbo.orders&encrypt=strict&partition_column=id&partitions=8",
         )
         .unwrap();
-        assert_eq!(c.kind, Kind::Mssql);
-        assert_eq!(c.settings["host"].as_str(), Some("db.corp"));
-        assert_eq!(c.settings["port"].as_integer(), Some(1444));
-        assert_eq!(c.settings["user"].as_str(), Some("loader"));
-        assert_eq!(c.settings["database"].as_str(), Some("sales"));
-        assert_eq!(c.settings["encrypt"].as_str(), Some("strict"));
-        assert_eq!(ep.table.as_deref(), Some("dbo.orders"));
+        let s = &l.settings;
+        assert_eq!(s["host"].as_str(), Some("db.corp"));
+        assert_eq!(s["port"].as_integer(), Some(1444));
+        assert_eq!(s["user"].as_str(), Some("loader"));
+        assert_eq!(s["database"].as_str(), Some("sales"));
+        assert_eq!(s["encrypt"].as_str(), Some("strict"));
+        assert_eq!(l.endpoint.table.as_deref(), Some("dbo.orders"));
         assert_eq!(
-            ep.partition,
+            l.endpoint.partition,
             Some(PartitionSpec {
                 column: "id".into(),
                 count: 8
             })
         );
-        assert!(is_url("sqlserver://h/db?table=t"));
-        assert!(is_url("MSSQL://h/db"));
-        assert!(!is_url("orders.csv"));
     }
 
     #[test]
@@ -437,12 +459,12 @@ mod tests {
             "mssql://u:hunter22@h/db?table=t",
             "mssql://u@h/db?table=t&password=hunter22",
         ] {
-            let e = parse_url(url).unwrap_err();
+            let e = located(url).err().unwrap();
             assert_eq!(exit_kind(&e), ExitKind::Policy, "{url}");
             assert!(!e.to_string().contains("hunter22"));
         }
-        let (c, _) = parse_url("mssql://u@h/db?table=t&password=${secret:db_pw}").unwrap();
-        assert_eq!(c.settings["password"].as_str(), Some("${secret:db_pw}"));
+        let l = located("mssql://u@h/db?table=t&password=${secret:db_pw}").unwrap();
+        assert_eq!(l.settings["password"].as_str(), Some("${secret:db_pw}"));
     }
 
     #[test]
@@ -458,6 +480,53 @@ mod tests {
             Encrypt::parse(Some(&Value::String("strict".into()))).unwrap(),
             Encrypt::Strict
         );
+    }
+
+    #[test]
+    fn trusting_any_certificate_needs_the_flag() {
+        std::env::set_var("CONVOY_TEST_MSSQL_TRUST_PW", "pw");
+        for text in [
+            "trust_server_certificate = true",
+            "tls = { mode = \"no-verify\" }",
+        ] {
+            let s: Table = format!(
+                "host = \"h\"\nuser = \"u\"\npassword = \"${{env:CONVOY_TEST_MSSQL_TRUST_PW}}\"\n{text}"
+            )
+            .parse()
+            .unwrap();
+            let (cfg, p) = read(&s);
+            assert!(
+                p.errors.is_empty() && p.refusals.is_empty(),
+                "{text}: {p:?}"
+            );
+            let e = cfg.tiberius(&ctx(false)).err().unwrap();
+            assert_eq!(exit_kind(&e), ExitKind::Policy, "{text}");
+            cfg.tiberius(&ctx(true)).unwrap();
+        }
+    }
+
+    #[test]
+    fn verification_is_the_default_and_cannot_be_disabled() {
+        let s: Table = "host = \"h\"\ntoken = \"${env:T}\"\ntls = { mode = \"disable\" }"
+            .parse()
+            .unwrap();
+        let (_, p) = read(&s);
+        assert!(
+            p.errors[0].to_string().contains("always encrypted"),
+            "{:?}",
+            p.errors
+        );
+        let s: Table = "host = \"h\"\ntoken = \"${env:T}\"\ntls = { pin_sha256 = \"ab\" }"
+            .parse()
+            .unwrap();
+        let (_, p) = read(&s);
+        assert!(p.errors[0]
+            .to_string()
+            .contains("pin_sha256 is not available"));
+        let s: Table = "host = \"h\"\ntoken = \"${env:T}\"".parse().unwrap();
+        let (cfg, p) = read(&s);
+        assert!(p.errors.is_empty());
+        assert_eq!(cfg.tls.mode, TlsMode::VerifyFull);
     }
 
     /// Every combination of the settings that touch TLS either is refused or
@@ -508,9 +577,12 @@ mod tests {
                             tt.insert("mode".into(), (*m).into());
                             s.insert("tls".into(), Value::Table(tt));
                         }
-                        let rc = ResolveContext::new(None);
-                        match MssqlConfig::from_settings(&s, Path::new("."), &rc, allow) {
-                            Ok(cfg) => {
+                        let (cfg, p) = read(&s);
+                        if !p.errors.is_empty() || !p.refusals.is_empty() {
+                            continue;
+                        }
+                        match cfg.tiberius(&ctx(allow)) {
+                            Ok(_) => {
                                 accepted += 1;
                                 let level = cfg.encrypt.level();
                                 assert!(
@@ -521,10 +593,9 @@ mod tests {
                                     "{e:?} {t:?} {m:?} {allow} gave {level:?}"
                                 );
                                 // Certificate checks are off only when asked for and allowed.
-                                if cfg.tls.trust_server_certificate {
+                                if cfg.tls.mode == TlsMode::NoVerify {
                                     assert!(allow);
                                 }
-                                let _ = cfg.tiberius();
                             }
                             Err(err) => {
                                 let k = exit_kind(&err);

@@ -1,8 +1,10 @@
-//! SQL Server and Azure SQL Database as source and sink, over TDS with tiberius.
+//! SQL Server and Azure SQL Database (`kind = "mssql"`, `mssql://` URLs) as
+//! source and sink, over TDS with tiberius.
 //!
 //! - `config`: settings or an `mssql://` URL → a validated connection (the
-//!   encryption policy: `Required` or TDS 8.0 `Strict`, nothing weaker).
-//! - `tls`: the `tls = { … }` settings and what tiberius verifies.
+//!   encryption policy: `Required` or TDS 8.0 `Strict`, nothing weaker; the
+//!   shared `tls = { … }` settings and what tiberius verifies with them).
+//! - `check`: what `convoy check` asks of an endpoint (PRELOGIN first).
 //! - `client`: connecting, redirects, and errors with exit statuses.
 //! - `types`: the type table, values both ways, exact or refused.
 //! - `sql`: every statement convoy generates.
@@ -11,94 +13,126 @@
 //! - `write`: TDS bulk load (never row-by-row INSERTs), each mode in one
 //!   transaction.
 
+mod check;
 pub mod client;
 pub mod config;
 pub mod read;
 pub mod sql;
-pub mod tls;
 pub mod types;
 pub mod write;
 
-pub use read::MssqlSource;
-pub use write::MssqlSink;
+use std::sync::Arc;
 
 use anyhow::Result;
+use async_trait::async_trait;
 
-use self::config::MssqlConfig;
-use super::OpenContext;
-use crate::connect::NetworkEndpoint;
-use crate::security::reference::ResolveContext;
-use crate::spec::{Endpoint, Mode, Spec};
+use self::config::{Encrypt, MssqlConfig};
+pub use self::read::MssqlSource;
+pub use self::write::MssqlSink;
+use super::url::Url;
+use super::{Checked, Connector, Kind, Located, NetworkEndpoint, OpenContext, Role, Sink, Source};
+use crate::security::tls::TlsMode;
+use crate::spec::fields::Fields;
+use crate::spec::{validate, Connection, Endpoint, Mode};
 
-/// The validated connection an endpoint names; warns about (and records)
-/// insecure settings the user allowed.
-pub fn endpoint_config(spec: &Spec, ep: &Endpoint, ctx: &OpenContext) -> Result<MssqlConfig> {
-    let conn = spec.connections.get(&ep.connection).ok_or_else(|| {
-        crate::error::usage(format!("no connection named \"{}\"", ep.connection), None)
-    })?;
-    let resolve = ResolveContext::new(ctx.vault.clone()).with_base_dir(spec.base_dir.clone());
-    let cfg =
-        MssqlConfig::from_settings(&conn.settings, &spec.base_dir, &resolve, ctx.allow_insecure)
-            .map_err(|e| e.context(format!("connection \"{}\"", ep.connection)))?;
-    if cfg.tls.trust_server_certificate {
-        ctx.note_insecure(format!(
-            "mssql {}: trust_server_certificate = true: the server's certificate is not verified (allowed by --allow-insecure)",
-            cfg.label()
-        ));
+/// `kind = "mssql"`.
+pub struct Mssql;
+
+impl Kind for Mssql {
+    fn name(&self) -> &'static str {
+        "mssql"
     }
-    Ok(cfg)
+
+    fn schemes(&self) -> &'static [&'static str] {
+        &["mssql", "sqlserver"]
+    }
+
+    fn locate(&self, url: &Url) -> Result<Located> {
+        config::from_url(url)
+    }
+
+    fn configure(&self, conn: &Connection, f: &mut Fields) -> Arc<dyn Connector> {
+        Arc::new(MssqlConnection {
+            name: (!conn.implied).then(|| conn.name.clone()),
+            cfg: Arc::new(MssqlConfig::read(f)),
+        })
+    }
 }
 
-/// The outbound connection a SQL Server connection makes, for `convoy plan`.
-pub fn network_endpoint(settings: &toml::Table) -> NetworkEndpoint {
-    let strict = settings
-        .get("encrypt")
-        .and_then(|v| v.as_str())
-        .is_some_and(|v| v.eq_ignore_ascii_case("strict"));
-    let trust = settings
-        .get("trust_server_certificate")
-        .and_then(|v| v.as_bool())
-        .unwrap_or(false);
-    NetworkEndpoint {
-        host: settings
-            .get("host")
-            .and_then(|v| v.as_str())
-            .unwrap_or("?")
-            .to_string(),
-        port: settings
-            .get("port")
-            .and_then(|v| v.as_integer())
-            .and_then(|p| u16::try_from(p).ok())
-            .unwrap_or(config::DEFAULT_PORT),
-        protocol: "tds".into(),
-        tls: format!(
-            "{}, {}",
-            if strict {
-                "TDS 8.0 strict (TLS first)"
-            } else {
-                "encryption required"
-            },
-            if trust {
-                "certificate NOT verified (--allow-insecure)"
-            } else {
-                "certificate and host name verified"
+/// A SQL Server connection, configured.
+pub struct MssqlConnection {
+    name: Option<String>,
+    cfg: Arc<MssqlConfig>,
+}
+
+#[async_trait]
+impl Connector for MssqlConnection {
+    fn kind(&self) -> &'static str {
+        "mssql"
+    }
+
+    fn check_endpoint(&self, ep: &Endpoint, role: Role, _mode: &Mode) -> Vec<(String, String)> {
+        validate::table_endpoint("mssql", ep, role)
+    }
+
+    fn describe(&self, ep: &Endpoint) -> String {
+        let what = ep
+            .table
+            .as_deref()
+            .or(ep.query.as_ref().map(|_| "(query)"))
+            .unwrap_or("?");
+        match &self.name {
+            Some(name) => format!("mssql {name} {what}"),
+            None => format!("mssql {} {what}", self.cfg.label()),
+        }
+    }
+
+    fn network(&self) -> Vec<NetworkEndpoint> {
+        vec![NetworkEndpoint {
+            host: self.cfg.host.clone(),
+            port: self.cfg.port,
+            protocol: "tds".into(),
+            tls: format!(
+                "{}, {}",
+                if self.cfg.encrypt == Encrypt::Strict {
+                    "TDS 8.0 strict (TLS first)"
+                } else {
+                    "encryption required"
+                },
+                if self.cfg.tls.mode == TlsMode::NoVerify {
+                    "certificate NOT verified (--allow-insecure)"
+                } else {
+                    "certificate and host name verified"
+                }
+            ),
+        }]
+    }
+
+    fn publish(&self, _ep: &Endpoint, mode: &Mode) -> String {
+        match mode {
+            Mode::Append => "bulk-loaded into the table in one transaction, committed last",
+            Mode::Replace => {
+                "bulk-loaded into a new table, counted, swapped in with sp_rename and the old table dropped, all in one transaction"
             }
-        ),
+            Mode::Merge { .. } => {
+                "bulk-loaded into a temporary table, then one MERGE on the key, in one transaction"
+            }
+            Mode::Incremental { .. } => {
+                "bulk-loaded into a temporary table, rows past the cursor maximum inserted, in one transaction"
+            }
+        }
+        .to_string()
     }
-}
 
-/// How a SQL Server sink publishes, for `convoy plan`.
-pub fn publish(mode: &Mode) -> &'static str {
-    match mode {
-        Mode::Append => "bulk-loaded into the table in one transaction, committed last",
-        Mode::Replace => {
-            "bulk-loaded into a new table, counted, swapped in with sp_rename and the old table dropped, all in one transaction"
-        }
-        Mode::Merge { .. } => {
-            "bulk-loaded into a temporary table, then one MERGE on the key, in one transaction"
-        }
-        Mode::Incremental { .. } => {
-            "bulk-loaded into a temporary table, rows past the cursor maximum inserted, in one transaction"
-        }
+    async fn check(&self, ep: &Endpoint, role: Role, mode: &Mode, ctx: &OpenContext) -> Checked {
+        check::check(&self.cfg, ep, role, mode, ctx).await
+    }
+
+    fn open_source(&self, ep: &Endpoint, ctx: &OpenContext) -> Result<Box<dyn Source>> {
+        Ok(Box::new(MssqlSource::open(self.cfg.clone(), ep, ctx)?))
+    }
+
+    fn open_sink(&self, ep: &Endpoint, mode: &Mode, ctx: &OpenContext) -> Result<Box<dyn Sink>> {
+        Ok(Box::new(MssqlSink::new(self.cfg.clone(), ep, mode, ctx)?))
     }
 }

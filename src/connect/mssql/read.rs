@@ -24,76 +24,22 @@ use arrow::datatypes::{Schema, SchemaRef};
 use futures::StreamExt;
 use tokio::sync::mpsc;
 
-use super::client::{self, Client};
+use super::client::{self, describe};
 use super::config::MssqlConfig;
 use super::sql::{self, TableName};
 use super::types::{self, ColumnReader, SqlType};
 use crate::connect::{Counters, OpenContext, Partition, Source};
-use crate::spec::{Endpoint, Spec};
+use crate::spec::Endpoint;
 
 /// Rows per Arrow batch.
 pub const BATCH_ROWS: usize = 16 * 1024;
-
-/// A column as `sp_describe_first_result_set` reports it.
-#[derive(Debug, Clone)]
-pub struct Described {
-    pub name: String,
-    pub ty: SqlType,
-    pub nullable: bool,
-    /// Computed columns cannot be loaded.
-    pub computed: bool,
-}
-
-/// The columns a statement returns, without running it.
-pub async fn describe(client: &mut Client, tsql: &str) -> Result<Vec<Described>> {
-    let text = sql::describe(tsql);
-    let rows = client
-        .simple_query(text.as_str())
-        .await
-        .map_err(|e| client::sql_error(e, tsql))?
-        .into_first_result()
-        .await
-        .map_err(|e| client::sql_error(e, tsql))?;
-    let mut out = Vec::new();
-    for (i, row) in rows.iter().enumerate() {
-        let flag =
-            |name: &str| -> bool { row.try_get::<bool, _>(name).ok().flatten().unwrap_or(false) };
-        if flag("is_hidden") {
-            continue;
-        }
-        let name = row
-            .try_get::<&str, _>("name")
-            .ok()
-            .flatten()
-            .unwrap_or("")
-            .to_string();
-        if name.is_empty() {
-            return Err(crate::error::input(
-                format!("column {} of the query has no name", i + 1),
-                Some("name every computed column: SELECT count(*) AS n, …".to_string()),
-            ));
-        }
-        let ty = row
-            .try_get::<&str, _>("system_type_name")
-            .ok()
-            .flatten()
-            .unwrap_or("")
-            .to_string();
-        out.push(Described {
-            name,
-            ty: SqlType::parse(&ty),
-            nullable: flag("is_nullable"),
-            computed: flag("is_computed_column"),
-        });
-    }
-    Ok(out)
-}
 
 /// A SQL Server table or query as a source.
 pub struct MssqlSource {
     label: String,
     schema: SchemaRef,
     cfg: Arc<MssqlConfig>,
+    ctx: OpenContext,
     /// One query per partition.
     queries: Vec<String>,
     snapshot: bool,
@@ -102,18 +48,18 @@ pub struct MssqlSource {
 }
 
 impl MssqlSource {
-    pub fn open(spec: &Spec, ep: &Endpoint, ctx: &OpenContext) -> Result<MssqlSource> {
-        let cfg = super::endpoint_config(spec, ep, ctx)?;
+    pub fn open(cfg: Arc<MssqlConfig>, ep: &Endpoint, ctx: &OpenContext) -> Result<MssqlSource> {
         let handle = tokio::runtime::Handle::current();
         let ep = ep.clone();
         let label = cfg.label();
         let (schema, queries, snapshot, rcsi) = handle
-            .block_on(async { plan_read(&cfg, &ep).await })
+            .block_on(async { plan_read(&cfg, &ep, ctx).await })
             .with_context(|| format!("reading from mssql {label}"))?;
         Ok(MssqlSource {
             label: format!("mssql {label} {}", ep.table.as_deref().unwrap_or("(query)")),
             schema,
-            cfg: Arc::new(cfg),
+            cfg,
+            ctx: ctx.clone(),
             queries,
             snapshot,
             rcsi,
@@ -125,8 +71,9 @@ impl MssqlSource {
 async fn plan_read(
     cfg: &MssqlConfig,
     ep: &Endpoint,
+    ctx: &OpenContext,
 ) -> Result<(SchemaRef, Vec<String>, bool, bool)> {
-    let mut client = client::connect(cfg).await?;
+    let mut client = client::connect(cfg, ctx).await?;
     let base = match (&ep.table, &ep.query) {
         (Some(t), _) => {
             let table = TableName::parse(t).map_err(|e| crate::error::usage(e, None))?;
@@ -256,12 +203,14 @@ impl Source for MssqlSource {
         for query in self.queries {
             let (tx, rx) = mpsc::channel::<Result<RecordBatch>>(1);
             let cfg = self.cfg.clone();
+            let ctx = self.ctx.clone();
             let schema = self.schema.clone();
             let counters = self.counters.clone();
             let snapshot = self.snapshot;
             let label = self.label.clone();
             tokio::spawn(async move {
-                let result = read_partition(&cfg, &query, schema, snapshot, &counters, &tx).await;
+                let result =
+                    read_partition(&cfg, &ctx, &query, schema, snapshot, &counters, &tx).await;
                 if let Err(e) = result {
                     let _ = tx
                         .send(Err(e.context(format!("reading from {label}"))))
@@ -279,13 +228,14 @@ impl Source for MssqlSource {
 
 async fn read_partition(
     cfg: &MssqlConfig,
+    ctx: &OpenContext,
     query: &str,
     schema: SchemaRef,
     snapshot: bool,
     counters: &Counters,
     tx: &mpsc::Sender<Result<RecordBatch>>,
 ) -> Result<()> {
-    let mut client = client::connect(cfg).await?;
+    let mut client = client::connect(cfg, ctx).await?;
     if snapshot {
         client::batch(&mut client, sql::SNAPSHOT_BEGIN).await?;
     }

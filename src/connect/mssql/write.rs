@@ -20,22 +20,24 @@
 //! not the column default), KEEP_IDENTITY (identity values are copied) and
 //! CHECK_CONSTRAINTS (constraints stay trusted).
 
+use std::sync::Arc;
+
 use anyhow::{Context, Result};
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use async_trait::async_trait;
 use tiberius::{SqlBulkCopyOption, TokenRow};
 
-use super::client::{self, Client};
+use super::client::{self, describe, Client};
 use super::config::MssqlConfig;
-use super::read::describe;
 use super::sql::{self, ColumnDef, TableName};
 use super::types::{self, SqlType};
 use crate::connect::{OpenContext, Output, Prepared, Sink};
-use crate::spec::{Endpoint, Mode, Spec};
+use crate::spec::{Endpoint, Mode};
 
 pub struct MssqlSink {
-    cfg: MssqlConfig,
+    cfg: Arc<MssqlConfig>,
+    ctx: OpenContext,
     label: String,
     table: TableName,
     mode: Mode,
@@ -54,8 +56,12 @@ pub struct MssqlSink {
 }
 
 impl MssqlSink {
-    pub fn new(spec: &Spec, ep: &Endpoint, mode: &Mode, ctx: &OpenContext) -> Result<MssqlSink> {
-        let cfg = super::endpoint_config(spec, ep, ctx)?;
+    pub fn new(
+        cfg: Arc<MssqlConfig>,
+        ep: &Endpoint,
+        mode: &Mode,
+        ctx: &OpenContext,
+    ) -> Result<MssqlSink> {
         let text = ep
             .table
             .as_deref()
@@ -69,6 +75,7 @@ impl MssqlSink {
             .collect();
         Ok(MssqlSink {
             cfg,
+            ctx: ctx.clone(),
             label,
             table,
             mode: mode.clone(),
@@ -105,7 +112,7 @@ impl MssqlSink {
     }
 
     async fn setup(&mut self, schema: SchemaRef) -> Result<()> {
-        let mut client = client::connect(&self.cfg).await?;
+        let mut client = client::connect(&self.cfg, &self.ctx).await?;
         client::batch(&mut client, sql::BEGIN).await?;
         let exists = client::scalar::<i32>(&mut client, &sql::object_id(&self.table))
             .await?

@@ -1,20 +1,21 @@
-//! A spec connection (`kind = "s3" | "azure" | "gcs" | "http"`) → a built
-//! object_store client, after the security policy has had its say.
+//! A store connection (`kind = "s3" | "azure" | "gcs" | "http"`) → its
+//! typed settings ([`StoreConfig::read`], before anything is contacted) →
+//! a built object_store client ([`build`]), after the security policy has
+//! had its say.
 //!
-//! The split follows the spec/runtime rule: [`Settings`] reads what the user
-//! wrote (types checked, credentials resolved from references, nothing
-//! contacted); [`build`] turns it into a [`Store`] with a short, secret-free
-//! identity for messages. Credentials not in the spec come from each cloud's
-//! usual environment variables through object_store's `from_env` builders
-//! (`AWS_*`, `AZURE_STORAGE_*`, `GOOGLE_*`), including the instance,
-//! web-identity and managed-identity chains object_store offers.
+//! Credentials stay references until [`build`]; credentials not in the spec
+//! come from each cloud's usual environment variables through object_store's
+//! `from_env` builders (`AWS_*`, `AZURE_STORAGE_*`, `GOOGLE_*`), including the
+//! instance, web-identity and managed-identity chains object_store offers.
 //!
 //! HTTPS only: an `http://` endpoint (in the spec or the environment) is
 //! refused with exit 3 unless the connection says `allow_http = true` and the
-//! run was given `--allow-insecure`. Certificates are always verified, against
-//! the system roots plus `tls = { ca_file = "…" }`.
+//! run was given `--allow-insecure`. Certificates are verified through
+//! `security::tls` — system roots plus `tls.ca_file`, or `tls.pin_sha256` —
+//! with the HTTP client built here; `tls.mode = "no-verify"` turns the
+//! checks off (with `--allow-insecure`). There is no `disable`: an object
+//! store without TLS is an `http://` endpoint.
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,18 +24,18 @@ use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
 use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
 use object_store::http::HttpBuilder;
-use object_store::{BackoffConfig, Certificate, ClientOptions, ObjectStore, RetryConfig};
-use toml::Value;
+use object_store::{BackoffConfig, ClientOptions, ObjectStore, RetryConfig};
 
+use super::StoreKind;
 use crate::connect::OpenContext;
-use crate::security::reference::{self, ResolveContext};
-use crate::security::Secret;
-use crate::spec::{Connection, Kind};
+use crate::security::reference::SecretRef;
+use crate::security::tls::{TlsMode, TlsSettings};
+use crate::spec::fields::Fields;
 
 /// A built store and how to speak of it.
 pub struct Store {
     pub store: Arc<dyn ObjectStore>,
-    pub kind: Kind,
+    pub kind: StoreKind,
     /// `s3 bucket lake (eu-west-1)`: short and secret-free.
     pub identity: String,
     /// `s3://lake`: how object names are shown (`s3://lake/raw/a.csv`).
@@ -43,166 +44,183 @@ pub struct Store {
     pub writable: bool,
 }
 
-/// Reads one connection's settings, with messages naming the field.
-pub struct Settings<'a> {
-    name: &'a str,
-    conn: &'a Connection,
-    resolve: ResolveContext,
-    base_dir: PathBuf,
+/// S3 server-side encryption.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Sse {
+    /// SSE-S3 (`AES256`).
+    S3,
+    /// `aws:kms` or `aws:kms:dsse`, with an optional key id.
+    Kms {
+        kind: String,
+        key_id: Option<String>,
+    },
 }
 
-impl<'a> Settings<'a> {
-    pub fn new(
-        name: &'a str,
-        conn: &'a Connection,
-        base_dir: &Path,
-        ctx: &OpenContext,
-    ) -> Settings<'a> {
-        Settings {
-            name,
-            conn,
-            resolve: ResolveContext::new(ctx.vault.clone()).with_base_dir(base_dir),
-            base_dir: base_dir.to_path_buf(),
-        }
-    }
+/// What each kind of store needs besides the common settings.
+#[derive(Clone)]
+pub enum Target {
+    S3 {
+        bucket: String,
+        endpoint: Option<String>,
+        access_key_id: Option<SecretRef>,
+        secret_access_key: Option<SecretRef>,
+        session_token: Option<SecretRef>,
+        sse: Option<Sse>,
+    },
+    Azure {
+        container: String,
+        account: Option<String>,
+        endpoint: Option<String>,
+        key: Option<SecretRef>,
+        sas: Option<SecretRef>,
+        token: Option<SecretRef>,
+    },
+    Gcs {
+        bucket: String,
+        service_account_key: Option<SecretRef>,
+    },
+    Http {
+        url: String,
+    },
+}
 
-    fn field(&self, key: &str) -> String {
-        format!("connections.{}.{key}", self.name)
-    }
+/// A store connection's settings, typed and checked.
+#[derive(Clone)]
+pub struct StoreConfig {
+    pub target: Target,
+    pub region: Option<String>,
+    pub tls: TlsSettings,
+    pub allow_http: bool,
+    pub retry: RetryConfig,
+}
 
-    fn string(&self, key: &str) -> Result<Option<String>> {
-        match self.conn.settings.get(key) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(crate::error::usage(
-                format!("{}: expected a string", self.field(key)),
-                None,
-            )),
-        }
-    }
+/// The TLS modes a store cannot do, and what to do instead.
+pub const TLS_REFUSED: &[(TlsMode, &str)] = &[(
+    TlsMode::Disable,
+    "object stores are reached over HTTPS; for a server without TLS give an http:// endpoint with allow_http = true (and --allow-insecure), or use mode = \"no-verify\" to keep TLS without certificate checks",
+)];
 
-    fn required(&self, key: &str) -> Result<String> {
-        self.string(key)?.ok_or_else(|| {
-            crate::error::usage(
-                format!(
-                    "{}: missing (a {} connection needs it)",
-                    self.field(key),
-                    self.conn.kind.name()
-                ),
-                None,
-            )
-        })
-    }
-
-    fn boolean(&self, key: &str) -> Result<bool> {
-        match self.conn.settings.get(key) {
-            None => Ok(false),
-            Some(Value::Boolean(b)) => Ok(*b),
-            Some(_) => Err(crate::error::usage(
-                format!("{}: expected true or false", self.field(key)),
-                None,
-            )),
-        }
-    }
-
-    /// A value that may be written literally or as a reference (`access_key_id`).
-    fn plain_or_reference(&self, key: &str) -> Result<Option<Secret>> {
-        match self.string(key)? {
-            None => Ok(None),
-            Some(v) if reference::is_reference(&v) => self.secret(key),
-            Some(v) => Ok(Some(Secret::new(v))),
-        }
-    }
-
-    /// A credential: always a reference (literals were refused at parse time).
-    fn secret(&self, key: &str) -> Result<Option<Secret>> {
-        let Some(text) = self.string(key)? else {
-            return Ok(None);
-        };
-        reference::resolve(&text, &self.resolve)
-            .map(Some)
-            .map_err(|e| {
-                let message = format!("{}: {e}", self.field(key));
-                if e.exit_code() == 3 {
-                    crate::error::policy(message, e.hint())
-                } else {
-                    crate::error::usage(message, e.hint())
+impl StoreConfig {
+    /// Read the settings of a `kind` connection; problems go into `f`.
+    pub fn read(kind: StoreKind, region: Option<String>, f: &mut Fields) -> StoreConfig {
+        let target = match kind {
+            StoreKind::S3 => {
+                let bucket = f
+                    .required("bucket", "the bucket's name")
+                    .unwrap_or_default();
+                let endpoint = f.string("endpoint");
+                let access_key_id = f.plain_or_secret("access_key_id");
+                let secret_access_key = f.secret("secret_access_key");
+                let session_token = f.secret("session_token");
+                let sse_kind = f.string("sse");
+                let kms_key = f.string("sse_kms_key_id");
+                let sse = match sse_kind.as_deref() {
+                    None => {
+                        if kms_key.is_some() {
+                            f.problem("sse_kms_key_id", "needs sse = \"aws:kms\"");
+                        }
+                        None
+                    }
+                    Some("AES256" | "aes256" | "sse-s3") => {
+                        if kms_key.is_some() {
+                            f.problem(
+                                "sse_kms_key_id",
+                                "a KMS key applies to sse = \"aws:kms\", not SSE-S3",
+                            );
+                        }
+                        Some(Sse::S3)
+                    }
+                    Some(k @ ("aws:kms" | "aws:kms:dsse")) => Some(Sse::Kms {
+                        kind: k.to_string(),
+                        key_id: kms_key,
+                    }),
+                    Some(other) => {
+                        f.problem(
+                            "sse",
+                            format!("unknown server-side encryption {other:?} (AES256, aws:kms, aws:kms:dsse)"),
+                        );
+                        None
+                    }
+                };
+                Target::S3 {
+                    bucket,
+                    endpoint,
+                    access_key_id,
+                    secret_access_key,
+                    session_token,
+                    sse,
                 }
-            })
+            }
+            StoreKind::Azure => {
+                let container = f
+                    .required("container", "the blob container's name")
+                    .unwrap_or_default();
+                if f.has("encryption_scope") {
+                    f.problem(
+                        "encryption_scope",
+                        "encryption scopes are not supported by this version of convoy: set a default encryption scope on the container (enforced for every blob written to it) and remove this key",
+                    );
+                }
+                Target::Azure {
+                    container,
+                    account: f.string("account"),
+                    endpoint: f.string("endpoint"),
+                    key: f.secret("key"),
+                    sas: f.secret("sas"),
+                    token: f.secret("token"),
+                }
+            }
+            StoreKind::Gcs => Target::Gcs {
+                bucket: f
+                    .required("bucket", "the bucket's name")
+                    .unwrap_or_default(),
+                service_account_key: f.secret("service_account_key"),
+            },
+            StoreKind::Http => Target::Http {
+                url: f
+                    .required("url", "the server's https:// URL")
+                    .unwrap_or_default(),
+            },
+        };
+        let allow_http = match kind {
+            StoreKind::Gcs => false,
+            _ => f.boolean("allow_http").unwrap_or(false),
+        };
+        let tls = f.tls(TLS_REFUSED, Ok(()));
+        let retry = read_retry(f);
+        StoreConfig {
+            target,
+            region,
+            tls,
+            allow_http,
+            retry,
+        }
     }
-}
-
-/// Parse `30s`, `500ms`, `2m`, `1h` (a bare number is seconds).
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    let t = text.trim();
-    let split = t
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: f64 = num.parse().ok()?;
-    let secs = match unit.trim() {
-        "" | "s" => n,
-        "ms" => n / 1000.0,
-        "m" | "min" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => return None,
-    };
-    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
 }
 
 /// `retry = { max = N, timeout = "30s" }` → object_store's retry policy.
-pub fn retry_config(s: &Settings) -> Result<RetryConfig> {
+fn read_retry(f: &mut Fields) -> RetryConfig {
     let mut cfg = RetryConfig {
         backoff: BackoffConfig::default(),
         max_retries: 10,
         retry_timeout: Duration::from_secs(180),
     };
-    let Some(v) = s.conn.settings.get("retry") else {
-        return Ok(cfg);
-    };
-    let field = s.field("retry");
-    let Value::Table(t) = v else {
-        return Err(crate::error::usage(
-            format!("{field}: expected a table such as {{ max = 5, timeout = \"30s\" }}"),
-            None,
-        ));
-    };
-    for (k, v) in t {
-        match (k.as_str(), v) {
-            ("max", Value::Integer(n)) if *n >= 0 => cfg.max_retries = *n as usize,
-            ("timeout", Value::String(d)) => {
-                cfg.retry_timeout = parse_duration(d).ok_or_else(|| {
-                    crate::error::usage(
-                        format!("{field}.timeout: {d:?} is not a duration (e.g. \"30s\", \"2m\")"),
-                        None,
-                    )
-                })?
-            }
-            ("max", _) => {
-                return Err(crate::error::usage(
-                    format!("{field}.max: expected a non-negative integer"),
-                    None,
-                ))
-            }
-            ("timeout", _) => {
-                return Err(crate::error::usage(
-                    format!("{field}.timeout: expected a duration such as \"30s\""),
-                    None,
-                ))
-            }
-            (other, _) => {
-                return Err(crate::error::usage(
-                    format!("{field}.{other}: unknown key (expected max, timeout)"),
-                    None,
-                ))
-            }
+    if let Some(mut t) = f.table("retry", "{ max = 5, timeout = \"30s\" }") {
+        match t.integer("max") {
+            Some(n) if n >= 0 => cfg.max_retries = n as usize,
+            Some(_) => t.problem("max", "expected a non-negative integer"),
+            None => {}
         }
+        if let Some(d) = t.duration("timeout") {
+            cfg.retry_timeout = d;
+        }
+        t.finish();
     }
-    Ok(cfg)
+    cfg
 }
 
 /// object_store's HTTP client with its TLS from `security::tls`: the same
-/// roots, CA file, protocol versions and verification as every other
+/// roots, CA file, pin, protocol versions and verification as every other
 /// connection convoy makes.
 #[derive(Debug, Clone)]
 pub struct PolicyConnector {
@@ -227,37 +245,27 @@ impl object_store::client::HttpConnector for PolicyConnector {
 }
 
 /// Every store builder gets its HTTP client the same way: convoy's TLS
-/// policy (client options, and the connector unless verification is off,
-/// with a warning), and the spec's retry settings.
+/// policy and the spec's retry settings.
 trait WithConvoyClient: Sized {
-    fn with_convoy_client(
-        self,
-        s: &Settings,
-        allow_http: bool,
-        ctx: &OpenContext,
-        identity: &str,
-    ) -> Result<Self>;
+    fn with_convoy_client(self, cfg: &StoreConfig, allow_http: bool) -> Result<Self>;
 }
 
 macro_rules! with_convoy_client {
     ($($builder:ty),*) => {$(
         impl WithConvoyClient for $builder {
-            fn with_convoy_client(
-                self,
-                s: &Settings,
-                allow_http: bool,
-                ctx: &OpenContext,
-                identity: &str,
-            ) -> Result<Self> {
-                let (opts, tls_off, connector) = client_options(s, allow_http, ctx)?;
-                if tls_off {
-                    warn_insecure(ctx, identity, "certificate verification is off");
-                }
-                let b = match connector {
-                    Some(c) => self.with_http_connector(c),
-                    None => self,
+            fn with_convoy_client(self, cfg: &StoreConfig, allow_http: bool) -> Result<Self> {
+                let opts = ClientOptions::new()
+                    .with_allow_http(allow_http)
+                    .with_connect_timeout(Duration::from_secs(10))
+                    .with_timeout(Duration::from_secs(300));
+                let connector = PolicyConnector {
+                    tls: crate::security::tls::client_config(&cfg.tls)?,
+                    allow_http,
                 };
-                Ok(b.with_client_options(opts).with_retry(retry_config(s)?))
+                Ok(self
+                    .with_http_connector(connector)
+                    .with_client_options(opts)
+                    .with_retry(cfg.retry.clone()))
             }
         }
     )*};
@@ -269,109 +277,6 @@ with_convoy_client!(
     GoogleCloudStorageBuilder,
     HttpBuilder
 );
-
-/// Client options: certificates (system roots plus `tls.ca_file`), plain
-/// HTTP only when allowed. Returns the options, whether TLS verification was
-/// switched off (insecure), and — unless it was — the connector that builds
-/// the HTTP client with convoy's TLS policy.
-fn client_options(
-    s: &Settings,
-    allow_http: bool,
-    ctx: &OpenContext,
-) -> Result<(ClientOptions, bool, Option<PolicyConnector>)> {
-    let mut ca_file: Option<PathBuf> = None;
-    let mut opts = ClientOptions::new()
-        .with_allow_http(allow_http)
-        .with_connect_timeout(Duration::from_secs(10))
-        .with_timeout(Duration::from_secs(300));
-    let mut insecure = false;
-    if let Some(v) = s.conn.settings.get("tls") {
-        let field = s.field("tls");
-        let Value::Table(t) = v else {
-            return Err(crate::error::usage(
-                format!("{field}: expected a table such as {{ ca_file = \"corp-ca.pem\" }}"),
-                None,
-            ));
-        };
-        for (k, v) in t {
-            match (k.as_str(), v) {
-                ("ca_file", Value::String(p)) => {
-                    let path = if Path::new(p).is_absolute() {
-                        PathBuf::from(p)
-                    } else {
-                        s.base_dir.join(p)
-                    };
-                    ca_file = Some(path.clone());
-                    let pem = std::fs::read(&path).map_err(|e| {
-                        crate::error::usage(
-                            format!("{field}.ca_file: cannot read {}: {e}", path.display()),
-                            None,
-                        )
-                    })?;
-                    let certs = Certificate::from_pem_bundle(&pem).map_err(|e| {
-                        crate::error::usage(
-                            format!(
-                                "{field}.ca_file: {} holds no usable PEM certificate: {e}",
-                                path.display()
-                            ),
-                            None,
-                        )
-                    })?;
-                    if certs.is_empty() {
-                        return Err(crate::error::usage(
-                            format!("{field}.ca_file: {} holds no certificate", path.display()),
-                            None,
-                        ));
-                    }
-                    for c in certs {
-                        opts = opts.with_root_certificate(c);
-                    }
-                }
-                ("mode", Value::String(m)) if m == "verify-full" => {}
-                ("mode", Value::String(m)) if m == "disable" => {
-                    if !ctx.allow_insecure {
-                        return Err(crate::error::policy(
-                            format!("{field}.mode = \"disable\" turns off certificate verification"),
-                            Some(
-                                "pass --allow-insecure to permit it, or trust the server's CA with tls = { ca_file = \"…\" }"
-                                    .to_string(),
-                            ),
-                        ));
-                    }
-                    opts = opts.with_allow_invalid_certificates(true);
-                    insecure = true;
-                }
-                ("mode", _) => {
-                    return Err(crate::error::usage(
-                        format!(
-                            "{field}.mode: expected \"verify-full\" (the default) or \"disable\""
-                        ),
-                        None,
-                    ))
-                }
-                (other, _) => {
-                    return Err(crate::error::usage(
-                        format!("{field}.{other}: not supported for object stores (ca_file, mode)"),
-                        None,
-                    ))
-                }
-            }
-        }
-    }
-    let connector = if insecure {
-        None
-    } else {
-        let settings = crate::security::tls::TlsSettings {
-            ca_file,
-            ..Default::default()
-        };
-        Some(PolicyConnector {
-            tls: crate::security::tls::client_config(&settings)?,
-            allow_http,
-        })
-    };
-    Ok((opts, insecure, connector))
-}
 
 /// The HTTPS rule for one endpoint URL. Returns whether plain HTTP is used.
 fn check_scheme(url: &str, allow_http: bool, ctx: &OpenContext, what: &str) -> Result<bool> {
@@ -425,17 +330,38 @@ fn warn_insecure(ctx: &OpenContext, identity: &str, what: &str) {
     ctx.note_insecure(format!("{identity}: {what} (allowed by --allow-insecure)"));
 }
 
+/// Certificate checks switched off: refused without `--allow-insecure`,
+/// warned about with it.
+fn check_tls(cfg: &StoreConfig, ctx: &OpenContext, identity: &str) -> Result<()> {
+    if cfg.tls.mode == TlsMode::VerifyFull {
+        return Ok(());
+    }
+    if !ctx.allow_insecure {
+        return Err(crate::error::policy(
+            format!(
+                "{identity}: tls.mode = \"{}\" turns off certificate verification",
+                cfg.tls.mode.name()
+            ),
+            Some(
+                "pass --allow-insecure to permit it, or trust the server's CA with tls = { ca_file = \"…\" }"
+                    .to_string(),
+            ),
+        ));
+    }
+    warn_insecure(ctx, identity, "certificate verification is off");
+    Ok(())
+}
+
 /// Build the store a connection names.
-pub fn build(s: &Settings, ctx: &OpenContext) -> Result<Store> {
-    match s.conn.kind {
-        Kind::S3 => s3(s, ctx),
-        Kind::Azure => azure(s, ctx),
-        Kind::Gcs => gcs(s, ctx).and_then(|(b, mut store)| {
+pub fn build(cfg: &StoreConfig, ctx: &OpenContext) -> Result<Store> {
+    match &cfg.target {
+        Target::S3 { .. } => s3(cfg, ctx),
+        Target::Azure { .. } => azure(cfg, ctx),
+        Target::Gcs { .. } => gcs(cfg, ctx).and_then(|(b, mut store)| {
             store.store = Arc::new(b.build().map_err(|e| build_error(&store.identity, e))?);
             Ok(store)
         }),
-        Kind::Http => http(s, ctx),
-        other => unreachable!("{} is not an object store", other.name()),
+        Target::Http { .. } => http(cfg, ctx),
     }
 }
 
@@ -452,10 +378,24 @@ fn kms_key() -> AmazonS3ConfigKey {
         .expect("object_store knows this key")
 }
 
-fn s3(s: &Settings, ctx: &OpenContext) -> Result<Store> {
-    let bucket = s.required("bucket")?;
-    let mut b = AmazonS3Builder::from_env().with_bucket_name(&bucket);
-    if let Some(r) = &s.conn.region {
+fn secret(r: &Option<SecretRef>, ctx: &OpenContext) -> Result<Option<crate::security::Secret>> {
+    r.as_ref().map(|r| r.resolve(&ctx.secrets)).transpose()
+}
+
+fn s3(cfg: &StoreConfig, ctx: &OpenContext) -> Result<Store> {
+    let Target::S3 {
+        bucket,
+        endpoint,
+        access_key_id,
+        secret_access_key,
+        session_token,
+        sse,
+    } = &cfg.target
+    else {
+        unreachable!("an S3 configuration")
+    };
+    let mut b = AmazonS3Builder::from_env().with_bucket_name(bucket);
+    if let Some(r) = &cfg.region {
         b = b.with_region(r);
     }
     let region = b.get_config_value(&AmazonS3ConfigKey::Region);
@@ -463,81 +403,64 @@ fn s3(s: &Settings, ctx: &OpenContext) -> Result<Store> {
         Some(r) => format!("s3 bucket {bucket} ({r})"),
         None => format!("s3 bucket {bucket}"),
     };
-    if let Some(e) = s.string("endpoint")? {
+    if let Some(e) = endpoint {
         b = b.with_endpoint(e);
     }
-    let allow_http = s.boolean("allow_http")?;
     let mut insecure = false;
     if let Some(endpoint) = b.get_config_value(&AmazonS3ConfigKey::Endpoint) {
-        insecure = check_scheme(&endpoint, allow_http, ctx, &identity)?;
+        insecure = check_scheme(&endpoint, cfg.allow_http, ctx, &identity)?;
         if insecure {
             warn_insecure(ctx, &identity, "plain HTTP endpoint");
         }
     }
-    if let Some(k) = s.plain_or_reference("access_key_id")? {
+    check_tls(cfg, ctx, &identity)?;
+    if let Some(k) = secret(access_key_id, ctx)? {
         b = b.with_access_key_id(k.expose());
     }
-    if let Some(k) = s.secret("secret_access_key")? {
+    if let Some(k) = secret(secret_access_key, ctx)? {
         b = b.with_secret_access_key(k.expose());
     }
-    if let Some(k) = s.secret("session_token")? {
+    if let Some(k) = secret(session_token, ctx)? {
         b = b.with_token(k.expose());
     }
-    match s.string("sse")?.as_deref() {
-        None => {
-            if s.string("sse_kms_key_id")?.is_some() {
-                return Err(crate::error::usage(
-                    format!("{}: needs sse = \"aws:kms\"", s.field("sse_kms_key_id")),
-                    None,
-                ));
-            }
-        }
-        Some("AES256" | "aes256" | "sse-s3") => {
-            if s.string("sse_kms_key_id")?.is_some() {
-                return Err(crate::error::usage(
-                    format!(
-                        "{}: a KMS key applies to sse = \"aws:kms\", not SSE-S3",
-                        s.field("sse_kms_key_id")
-                    ),
-                    None,
-                ));
-            }
-            b = b.with_config(sse_key(), "AES256");
-        }
-        Some(kind @ ("aws:kms" | "aws:kms:dsse")) => {
+    match sse {
+        None => {}
+        Some(Sse::S3) => b = b.with_config(sse_key(), "AES256"),
+        Some(Sse::Kms { kind, key_id }) => {
             b = b.with_config(sse_key(), kind);
-            if let Some(key) = s.string("sse_kms_key_id")? {
+            if let Some(key) = key_id {
                 b = b.with_config(kms_key(), key);
             }
         }
-        Some(other) => {
-            return Err(crate::error::usage(
-                format!(
-                    "{}: unknown server-side encryption {other:?} (AES256, aws:kms, aws:kms:dsse)",
-                    s.field("sse")
-                ),
-                None,
-            ))
-        }
     }
     let store = b
-        .with_convoy_client(s, insecure, ctx, &identity)?
+        .with_convoy_client(cfg, insecure)?
         .with_allow_http(insecure)
         .build()
         .map_err(|e| build_error(&identity, e))?;
     Ok(Store {
         store: Arc::new(store),
-        kind: Kind::S3,
+        kind: StoreKind::S3,
         identity,
         root: format!("s3://{bucket}"),
         writable: true,
     })
 }
 
-fn azure(s: &Settings, ctx: &OpenContext) -> Result<Store> {
-    let container = s.required("container")?;
-    let mut b = MicrosoftAzureBuilder::from_env().with_container_name(&container);
-    if let Some(a) = s.string("account")? {
+fn azure(cfg: &StoreConfig, ctx: &OpenContext) -> Result<Store> {
+    let Target::Azure {
+        container,
+        account,
+        endpoint,
+        key,
+        sas,
+        token,
+    } = &cfg.target
+    else {
+        unreachable!("an Azure configuration")
+    };
+    let mut b = MicrosoftAzureBuilder::from_env().with_container_name(container);
+    if let Some(a) = account {
         b = b.with_account(a);
     }
     let account = b.get_config_value(&AzureConfigKey::AccountName);
@@ -545,20 +468,8 @@ fn azure(s: &Settings, ctx: &OpenContext) -> Result<Store> {
         Some(a) => format!("azure container {container} (account {a})"),
         None => format!("azure container {container}"),
     };
-    if s.string("encryption_scope")?.is_some() {
-        return Err(crate::error::usage(
-            format!(
-                "{}: encryption scopes are not supported by this version of convoy",
-                s.field("encryption_scope")
-            ),
-            Some(
-                "set a default encryption scope on the container (enforced for every blob written to it) and remove this key"
-                    .to_string(),
-            ),
-        ));
-    }
-    if let Some(e) = s.string("endpoint")? {
-        b = b.with_endpoint(e);
+    if let Some(e) = endpoint {
+        b = b.with_endpoint(e.clone());
     }
     let emulator = b
         .get_config_value(&AzureConfigKey::UseEmulator)
@@ -568,40 +479,37 @@ fn azure(s: &Settings, ctx: &OpenContext) -> Result<Store> {
     } else {
         b.get_config_value(&AzureConfigKey::Endpoint)
     };
-    let allow_http = s.boolean("allow_http")?;
     let mut insecure = false;
     if let Some(endpoint) = endpoint {
-        insecure = check_scheme(&endpoint, allow_http, ctx, &identity)?;
+        insecure = check_scheme(&endpoint, cfg.allow_http, ctx, &identity)?;
         if insecure {
             warn_insecure(ctx, &identity, "plain HTTP endpoint");
         }
     }
+    check_tls(cfg, ctx, &identity)?;
     if account.is_none() && !emulator {
         return Err(crate::error::usage(
             format!("{identity}: no storage account"),
-            Some(format!(
-                "set account in {} or AZURE_STORAGE_ACCOUNT_NAME",
-                s.field("account")
-            )),
+            Some("set account in the connection, or AZURE_STORAGE_ACCOUNT_NAME".to_string()),
         ));
     }
-    if let Some(k) = s.secret("key")? {
+    if let Some(k) = secret(key, ctx)? {
         b = b.with_access_key(k.expose());
     }
-    if let Some(sas) = s.secret("sas")? {
+    if let Some(sas) = secret(sas, ctx)? {
         b = b.with_config(AzureConfigKey::SasKey, sas.expose().trim_start_matches('?'));
     }
-    if let Some(t) = s.secret("token")? {
+    if let Some(t) = secret(token, ctx)? {
         b = b.with_bearer_token_authorization(t.expose());
     }
     let store = b
-        .with_convoy_client(s, insecure, ctx, &identity)?
+        .with_convoy_client(cfg, insecure)?
         .with_allow_http(insecure)
         .build()
         .map_err(|e| build_error(&identity, e))?;
     Ok(Store {
         store: Arc::new(store),
-        kind: Kind::Azure,
+        kind: StoreKind::Azure,
         identity,
         root: format!("az://{container}"),
         writable: true,
@@ -610,17 +518,24 @@ fn azure(s: &Settings, ctx: &OpenContext) -> Result<Store> {
 
 /// The GCS builder and everything but the built client (which needs
 /// credentials that parse). Separate so that it can be tested offline.
-pub fn gcs(s: &Settings, ctx: &OpenContext) -> Result<(GoogleCloudStorageBuilder, Store)> {
-    let bucket = s.required("bucket")?;
-    let mut b = GoogleCloudStorageBuilder::from_env().with_bucket_name(&bucket);
-    let identity = match &s.conn.region {
+pub fn gcs(cfg: &StoreConfig, ctx: &OpenContext) -> Result<(GoogleCloudStorageBuilder, Store)> {
+    let Target::Gcs {
+        bucket,
+        service_account_key,
+    } = &cfg.target
+    else {
+        unreachable!("a GCS configuration")
+    };
+    let mut b = GoogleCloudStorageBuilder::from_env().with_bucket_name(bucket);
+    let identity = match &cfg.region {
         Some(r) => format!("gcs bucket {bucket} ({r})"),
         None => format!("gcs bucket {bucket}"),
     };
-    if let Some(k) = s.secret("service_account_key")? {
+    check_tls(cfg, ctx, &identity)?;
+    if let Some(k) = secret(service_account_key, ctx)? {
         b = b.with_service_account_key(k.expose());
     }
-    let b = b.with_convoy_client(s, false, ctx, &identity)?;
+    let b = b.with_convoy_client(cfg, false)?;
     debug_assert_eq!(
         b.get_config_value(&GoogleConfigKey::Bucket).as_deref(),
         Some(bucket.as_str())
@@ -630,7 +545,7 @@ pub fn gcs(s: &Settings, ctx: &OpenContext) -> Result<(GoogleCloudStorageBuilder
         b,
         Store {
             store: placeholder,
-            kind: Kind::Gcs,
+            kind: StoreKind::Gcs,
             identity,
             root: format!("gs://{bucket}"),
             writable: true,
@@ -638,8 +553,10 @@ pub fn gcs(s: &Settings, ctx: &OpenContext) -> Result<(GoogleCloudStorageBuilder
     ))
 }
 
-fn http(s: &Settings, ctx: &OpenContext) -> Result<Store> {
-    let url = s.required("url")?;
+fn http(cfg: &StoreConfig, ctx: &OpenContext) -> Result<Store> {
+    let Target::Http { url } = &cfg.target else {
+        unreachable!("an HTTP configuration")
+    };
     let host = url
         .split("://")
         .nth(1)
@@ -647,19 +564,19 @@ fn http(s: &Settings, ctx: &OpenContext) -> Result<Store> {
         .map(|h| h.rsplit('@').next().unwrap_or(h).to_string())
         .unwrap_or_else(|| "?".into());
     let identity = format!("https {host}");
-    let allow_http = s.boolean("allow_http")?;
-    let insecure = check_scheme(&url, allow_http, ctx, &identity)?;
+    let insecure = check_scheme(url, cfg.allow_http, ctx, &identity)?;
     if insecure {
         warn_insecure(ctx, &identity, "plain HTTP");
     }
+    check_tls(cfg, ctx, &identity)?;
     let store = HttpBuilder::new()
         .with_url(url.trim_end_matches('/'))
-        .with_convoy_client(s, insecure, ctx, &identity)?
+        .with_convoy_client(cfg, insecure)?
         .build()
         .map_err(|e| build_error(&identity, e))?;
     Ok(Store {
         store: Arc::new(store),
-        kind: Kind::Http,
+        kind: StoreKind::Http,
         identity,
         root: url.trim_end_matches('/').to_string(),
         writable: false,
@@ -669,51 +586,53 @@ fn http(s: &Settings, ctx: &OpenContext) -> Result<Store> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::connect::Counters;
+    use crate::spec::fields::Problems;
+    use std::path::Path;
     use tokio_util::sync::CancellationToken;
 
     fn ctx(allow_insecure: bool) -> OpenContext {
-        OpenContext {
-            counters: Arc::new(Counters::default()),
-            cancel: CancellationToken::new(),
-            run_id: "r".into(),
-            run_date: "2026-01-01".into(),
+        OpenContext::new(
+            "r".into(),
+            "2026-01-01".into(),
             allow_insecure,
-            vault: None,
-            insecure: Default::default(),
-            pg_readers: Default::default(),
-        }
+            Arc::new(crate::security::reference::ResolveContext::new(None)),
+            CancellationToken::new(),
+        )
     }
 
-    fn conn(kind: Kind, toml_text: &str) -> Connection {
-        Connection {
-            name: "c".into(),
-            kind,
-            region: None,
-            settings: toml_text.parse().unwrap(),
-        }
+    fn read(kind: StoreKind, text: &str, region: Option<&str>) -> (StoreConfig, Problems) {
+        let table: toml::Table = text.parse().unwrap();
+        let mut p = Problems::default();
+        let mut f = Fields::new("connections.lake", &table, Path::new("."), &mut p);
+        let cfg = StoreConfig::read(kind, region.map(str::to_string), &mut f);
+        f.finish();
+        (cfg, p)
     }
 
-    #[test]
-    fn durations_parse() {
-        assert_eq!(parse_duration("30s"), Some(Duration::from_secs(30)));
-        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
-        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
-        assert_eq!(parse_duration("7"), Some(Duration::from_secs(7)));
-        assert_eq!(parse_duration("soon"), None);
+    fn messages(p: &Problems) -> String {
+        p.errors
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     #[test]
     fn retry_settings_become_the_retry_config() {
-        let c = conn(Kind::S3, "retry = { max = 3, timeout = \"20s\" }");
-        let s = Settings::new("lake", &c, Path::new("."), &ctx(false));
-        let r = retry_config(&s).unwrap();
-        assert_eq!(r.max_retries, 3);
-        assert_eq!(r.retry_timeout, Duration::from_secs(20));
-        let c = conn(Kind::S3, "retry = { tries = 3 }");
-        let s = Settings::new("lake", &c, Path::new("."), &ctx(false));
-        let e = retry_config(&s).err().unwrap().to_string();
-        assert!(e.contains("connections.lake.retry.tries"), "{e}");
+        let (c, p) = read(
+            StoreKind::S3,
+            "bucket = \"b\"\nretry = { max = 3, timeout = \"20s\" }",
+            None,
+        );
+        assert!(p.errors.is_empty(), "{}", messages(&p));
+        assert_eq!(c.retry.max_retries, 3);
+        assert_eq!(c.retry.retry_timeout, Duration::from_secs(20));
+        let (_, p) = read(StoreKind::S3, "bucket = \"b\"\nretry = { tries = 3 }", None);
+        assert!(
+            messages(&p).contains("connections.lake.retry.tries"),
+            "{}",
+            messages(&p)
+        );
     }
 
     #[test]
@@ -729,10 +648,13 @@ mod tests {
 
     #[test]
     fn gcs_configuration_is_built_from_the_connection() {
-        let mut c = conn(Kind::Gcs, "bucket = \"lake-eu\"\nretry = { max = 2 }");
-        c.region = Some("europe-west1".into());
-        let s = Settings::new("g", &c, Path::new("."), &ctx(false));
-        let (b, store) = gcs(&s, &ctx(false)).unwrap();
+        let (c, p) = read(
+            StoreKind::Gcs,
+            "bucket = \"lake-eu\"\nretry = { max = 2 }",
+            Some("europe-west1"),
+        );
+        assert!(p.errors.is_empty());
+        let (b, store) = gcs(&c, &ctx(false)).unwrap();
         assert_eq!(store.identity, "gcs bucket lake-eu (europe-west1)");
         assert_eq!(store.root, "gs://lake-eu");
         assert_eq!(
@@ -740,40 +662,52 @@ mod tests {
             Some("lake-eu")
         );
         // A missing bucket is a spec error.
-        let c = conn(Kind::Gcs, "");
-        let s = Settings::new("g", &c, Path::new("."), &ctx(false));
-        let e = gcs(&s, &ctx(false)).err().unwrap();
-        assert_eq!(crate::error::exit_kind(&e), crate::error::ExitKind::Usage);
-        assert!(e.to_string().contains("connections.g.bucket"));
-        // Its key comes from a reference, resolved here.
+        let (_, p) = read(StoreKind::Gcs, "", None);
+        assert!(messages(&p).contains("connections.lake.bucket: missing"));
+        // Its key comes from a reference, resolved when the store is built.
         std::env::set_var("CONVOY_TEST_GCS_KEY", "{\"type\": \"service_account\"}");
-        let c = conn(
-            Kind::Gcs,
+        let (c, _) = read(
+            StoreKind::Gcs,
             "bucket = \"b\"\nservice_account_key = \"${env:CONVOY_TEST_GCS_KEY}\"",
+            None,
         );
-        let s = Settings::new("g", &c, Path::new("."), &ctx(false));
-        let (b, _) = gcs(&s, &ctx(false)).unwrap();
+        let (b, _) = gcs(&c, &ctx(false)).unwrap();
         assert_eq!(
             b.get_config_value(&GoogleConfigKey::ServiceAccountKey)
                 .as_deref(),
             Some("{\"type\": \"service_account\"}")
         );
         // TLS verification cannot be switched off without the flag.
-        let c = conn(Kind::Gcs, "bucket = \"b\"\ntls = { mode = \"disable\" }");
-        let s = Settings::new("g", &c, Path::new("."), &ctx(false));
-        let e = gcs(&s, &ctx(false)).err().unwrap();
+        let (c, p) = read(
+            StoreKind::Gcs,
+            "bucket = \"b\"\ntls = { mode = \"no-verify\" }",
+            None,
+        );
+        assert!(p.errors.is_empty());
+        let e = gcs(&c, &ctx(false)).err().unwrap();
         assert_eq!(crate::error::exit_kind(&e), crate::error::ExitKind::Policy);
+        gcs(&c, &ctx(true)).unwrap();
+        // And TLS cannot be left out at all: that is an http:// endpoint.
+        let (_, p) = read(
+            StoreKind::Gcs,
+            "bucket = \"b\"\ntls = { mode = \"disable\" }",
+            None,
+        );
+        assert!(
+            messages(&p).contains("http:// endpoint"),
+            "{}",
+            messages(&p)
+        );
     }
 
     #[test]
     fn s3_identity_names_bucket_and_region_and_refuses_http_endpoints() {
-        let mut c = conn(
-            Kind::S3,
+        let (c, _) = read(
+            StoreKind::S3,
             "bucket = \"lake\"\nendpoint = \"http://127.0.0.1:9\"",
+            Some("eu-west-1"),
         );
-        c.region = Some("eu-west-1".into());
-        let s = Settings::new("lake", &c, Path::new("."), &ctx(false));
-        let e = s3(&s, &ctx(false)).err().unwrap();
+        let e = s3(&c, &ctx(false)).err().unwrap();
         assert_eq!(crate::error::exit_kind(&e), crate::error::ExitKind::Policy);
         assert!(
             e.to_string().starts_with("s3 bucket lake (eu-west-1): "),
@@ -783,14 +717,11 @@ mod tests {
 
     #[test]
     fn azure_encryption_scope_is_refused_with_a_way_out() {
-        let c = conn(
-            Kind::Azure,
+        let (_, p) = read(
+            StoreKind::Azure,
             "account = \"a\"\ncontainer = \"c\"\nencryption_scope = \"s\"",
+            None,
         );
-        let s = Settings::new("az", &c, Path::new("."), &ctx(false));
-        let e = azure(&s, &ctx(false)).err().unwrap();
-        assert!(crate::error::hint(&e)
-            .unwrap()
-            .contains("default encryption scope"));
+        assert!(messages(&p).contains("default encryption scope"));
     }
 }

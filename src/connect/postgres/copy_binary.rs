@@ -15,6 +15,7 @@ use arrow::datatypes::{i256, DataType, IntervalMonthDayNano, SchemaRef, TimeUnit
 use bytes::{BufMut, BytesMut};
 
 use super::types::Wire;
+use crate::connect::Encoded;
 
 const SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
 /// Days from 1970-01-01 (Arrow) to 2000-01-01 (PostgreSQL).
@@ -261,12 +262,6 @@ pub struct Framer {
     bytes: usize,
 }
 
-/// Complete rows in binary COPY form, without header or trailer.
-pub struct CopyChunk {
-    pub data: bytes::Bytes,
-    pub rows: u64,
-}
-
 impl Framer {
     pub fn new(ncols: usize) -> Framer {
         Framer {
@@ -279,7 +274,7 @@ impl Framer {
 }
 
 impl Consumer for Framer {
-    type Item = CopyChunk;
+    type Item = Encoded;
 
     fn feed(&mut self, chunk: &[u8]) -> Result<()> {
         self.bytes += chunk.len();
@@ -303,12 +298,12 @@ impl Consumer for Framer {
         self.bytes
     }
 
-    fn take(&mut self) -> Result<CopyChunk> {
+    fn take(&mut self) -> Result<Encoded> {
         let data = self.out.split().freeze();
         self.out.reserve(FRAME_BYTES);
         let rows = std::mem::take(&mut self.rows);
         self.bytes = 0;
-        Ok(CopyChunk { data, rows })
+        Ok(Encoded { bytes: data, rows })
     }
 
     fn end(&self) -> Result<()> {
@@ -1238,7 +1233,7 @@ mod tests {
                 }
                 f.end().unwrap();
                 let c = f.take().unwrap();
-                assert_eq!(&c.data[..], &rows[..], "cut at {at}, step {step}");
+                assert_eq!(&c.bytes[..], &rows[..], "cut at {at}, step {step}");
                 assert_eq!(c.rows, 3);
             }
         }

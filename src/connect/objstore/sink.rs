@@ -1,0 +1,430 @@
+//! Objects as a sink. Nothing is visible before commit:
+//! - one object is written as a multipart upload that is completed at
+//!   commit, so readers see the old object or the whole new one, never a
+//!   part; abort (an error, Ctrl-C) aborts the upload and nothing is left;
+//! - split output (`max_rows_per_file`) writes its objects under the
+//!   destination prefix, each named with the run id, then
+//!   `_convoy_manifest.json` last, in one PUT, at commit. The manifest lists
+//!   the objects that make up the output. Objects of the previous output that
+//!   the new manifest no longer lists are deleted after it is written. Abort
+//!   deletes every object this run wrote; the previous output and its
+//!   manifest are never touched before commit.
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use async_trait::async_trait;
+use object_store::path::Path as ObjPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+
+use super::builder::Store;
+use super::io::{self, Upload};
+use super::{object_path, store_error};
+use crate::connect::format::write::{FormatWriter, Hashing};
+use crate::connect::format::MANIFEST;
+use crate::connect::{OpenContext, Output, Prepared, Sink};
+use crate::spec::{Endpoint, Format};
+
+/// A part or object being written.
+struct Current {
+    writer: FormatWriter,
+    upload: Upload,
+    path: ObjPath,
+    rows: u64,
+}
+
+/// Objects as a sink.
+pub struct ObjSink {
+    st: Store,
+    /// The object (single output) or the prefix (split output).
+    dest: String,
+    format: Format,
+    ep: Endpoint,
+    split: Option<u64>,
+    run_id: String,
+    ctx: OpenContext,
+    schema: Option<SchemaRef>,
+    current: Option<Current>,
+    /// The single object's upload, uploaded and waiting for commit.
+    pending: Option<Upload>,
+    /// Split parts this run completed: deleted again on abort.
+    written: Vec<ObjPath>,
+    /// Objects of the previous split output, deleted after commit.
+    previous: Vec<ObjPath>,
+    parts: Vec<Output>,
+    rows_total: u64,
+    prepared: bool,
+    /// Set when the sink takes a source file's bytes unchanged.
+    raw: Option<crate::connect::format::RawFile>,
+}
+
+impl ObjSink {
+    pub fn new(st: Store, ep: &Endpoint, ctx: &OpenContext) -> Result<ObjSink> {
+        let raw = ctx.path_of(ep);
+        let dest = raw.trim_start_matches('/').to_string();
+        let split = ep.max_rows_per_file;
+        let format = ep
+            .format
+            .or_else(|| Format::from_path(&dest))
+            .ok_or_else(|| crate::error::usage(format!("cannot tell the format of {raw}"), None))?;
+        if split.is_none() && (dest.is_empty() || dest.ends_with('/')) {
+            return Err(crate::error::usage(
+                format!("destination {}/{dest} is a prefix", st.root),
+                Some(
+                    "name an object (e.g. raw/orders.parquet), or split the output with --max-rows-per-file"
+                        .to_string(),
+                ),
+            ));
+        }
+        if split.is_none() {
+            object_path(&dest)?;
+        }
+        Ok(ObjSink {
+            st,
+            dest,
+            format,
+            ep: ep.clone(),
+            split,
+            run_id: ctx.run_id.clone(),
+            ctx: ctx.clone(),
+            schema: None,
+            current: None,
+            pending: None,
+            written: Vec::new(),
+            previous: Vec::new(),
+            parts: Vec::new(),
+            rows_total: 0,
+            prepared: false,
+            raw: None,
+        })
+    }
+
+    fn shown(&self, path: &ObjPath) -> String {
+        format!("{}/{path}", self.st.root)
+    }
+
+    fn prefix(&self) -> String {
+        self.dest.trim_end_matches('/').to_string()
+    }
+
+    fn part_path(&self) -> Result<ObjPath> {
+        let name = format!(
+            "part-{:05}-{}.{}",
+            self.parts.len(),
+            self.run_id,
+            self.format.extension()
+        );
+        let prefix = self.prefix();
+        object_path(&if prefix.is_empty() {
+            name
+        } else {
+            format!("{prefix}/{name}")
+        })
+    }
+
+    fn manifest_path(&self) -> Result<ObjPath> {
+        let prefix = self.prefix();
+        object_path(&if prefix.is_empty() {
+            MANIFEST.to_string()
+        } else {
+            format!("{prefix}/{MANIFEST}")
+        })
+    }
+
+    async fn open_part(&mut self) -> Result<()> {
+        let schema = self.schema.clone().expect("begin was called");
+        let path = match self.split {
+            None => object_path(&self.dest)?,
+            Some(_) => self.part_path()?,
+        };
+        let (w, upload) = io::start(self.st.store.clone(), path.clone(), self.shown(&path)).await?;
+        let (writer, rows) = FormatWriter::open(
+            Hashing::over(Box::new(w)),
+            self.raw.as_ref(),
+            self.format,
+            &schema,
+            &self.ep.csv,
+            &self.ep.parquet,
+        )?;
+        self.rows_total += rows;
+        self.current = Some(Current {
+            writer,
+            upload,
+            path,
+            rows,
+        });
+        Ok(())
+    }
+
+    /// Finish the current writer; split parts are completed (visible under
+    /// the prefix, not yet listed by a manifest), a single object waits for
+    /// commit.
+    async fn close_part(&mut self) -> Result<()> {
+        let Some(cur) = self.current.take() else {
+            return Ok(());
+        };
+        let Current {
+            writer,
+            mut upload,
+            path,
+            rows,
+        } = cur;
+        let done = match tokio::task::block_in_place(|| writer.finish()) {
+            Ok(d) => d,
+            Err(e) => {
+                // The upload task's own error explains a failed write better.
+                let _ = upload.abort().await;
+                return Err(e);
+            }
+        };
+        if let Err(e) = upload.uploaded().await {
+            let _ = upload.abort().await;
+            return Err(e);
+        }
+        if done.rows != rows {
+            let _ = upload.abort().await;
+            return Err(crate::error::verify(format!(
+                "{}: the writer recorded {} rows, {} were given to it",
+                self.shown(&path),
+                done.rows,
+                rows
+            )));
+        }
+        if self.split.is_some() {
+            upload.complete().await?;
+            self.written.push(path.clone());
+        } else {
+            self.pending = Some(upload);
+        }
+        self.parts.push(Output {
+            location: self.shown(&path),
+            rows: done.rows,
+            bytes: done.bytes,
+            sha256: done.sha256,
+        });
+        Ok(())
+    }
+
+    /// Split output replaces a prefix that is empty or holds a convoy output
+    /// (with its manifest); remember that output's objects.
+    async fn check_replaceable_prefix(&mut self) -> Result<()> {
+        let prefix = self.prefix();
+        let p = (!prefix.is_empty())
+            .then(|| object_path(&prefix))
+            .transpose()?;
+        let shown = format!("{}/{prefix}", self.st.root);
+        let listed = self
+            .st
+            .store
+            .list_with_delimiter(p.as_ref())
+            .await
+            .map_err(|e| store_error(&self.st.identity, &format!("listing {shown}"), e))?;
+        if listed.objects.is_empty() {
+            return Ok(());
+        }
+        let manifest = self.manifest_path()?;
+        if !listed.objects.iter().any(|m| m.location == manifest) {
+            return Err(crate::error::input(
+                format!(
+                    "{shown}/ holds objects that were not written by convoy (it has no {MANIFEST})"
+                ),
+                Some(
+                    "convoy replaces a whole output prefix; choose a new or empty one".to_string(),
+                ),
+            ));
+        }
+        let text = self
+            .st
+            .store
+            .get(&manifest)
+            .await
+            .map_err(|e| store_error(&self.st.identity, "reading the previous manifest", e))?
+            .bytes()
+            .await
+            .map_err(|e| store_error(&self.st.identity, "reading the previous manifest", e))?;
+        let old: serde_json::Value = serde_json::from_slice(&text).map_err(|e| {
+            crate::error::input(
+                format!("{shown}/{MANIFEST} is not a convoy manifest: {e}"),
+                None,
+            )
+        })?;
+        for f in old["files"].as_array().into_iter().flatten() {
+            if let Some(name) = f["name"].as_str() {
+                let key = if prefix.is_empty() {
+                    name.to_string()
+                } else {
+                    format!("{prefix}/{name}")
+                };
+                self.previous.push(object_path(&key)?);
+            }
+        }
+        Ok(())
+    }
+
+    async fn write_batch(&mut self, batch: RecordBatch) -> Result<()> {
+        let mut batch = batch;
+        loop {
+            if self.current.is_none() {
+                self.open_part().await?;
+            }
+            let cur = self.current.as_mut().expect("open part");
+            let room = match self.split {
+                Some(max) => max - cur.rows,
+                None => u64::MAX,
+            };
+            let n = batch.num_rows() as u64;
+            let take = n.min(room);
+            let slice = if take == n {
+                batch.clone()
+            } else {
+                batch.slice(0, take as usize)
+            };
+            tokio::task::block_in_place(|| cur.writer.write(&slice))?;
+            cur.rows += take;
+            self.rows_total += take;
+            let full = Some(cur.rows) == self.split;
+            if full {
+                self.close_part().await?;
+            }
+            if take == n {
+                return Ok(());
+            }
+            batch = batch.slice(take as usize, (n - take) as usize);
+        }
+    }
+
+    async fn cleanup(&mut self) -> Result<()> {
+        let mut first_err = None;
+        if let Some(mut cur) = self.current.take() {
+            drop(cur.writer);
+            if let Err(e) = cur.upload.abort().await {
+                first_err.get_or_insert(e);
+            }
+        }
+        if let Some(mut up) = self.pending.take() {
+            if let Err(e) = up.abort().await {
+                first_err.get_or_insert(e);
+            }
+        }
+        for path in std::mem::take(&mut self.written) {
+            if let Err(e) = self.st.store.delete(&path).await {
+                first_err.get_or_insert(store_error(
+                    &self.st.identity,
+                    &format!("deleting {}", self.shown(&path)),
+                    e,
+                ));
+            }
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+#[async_trait]
+impl Sink for ObjSink {
+    fn describe(&self) -> String {
+        format!("{} {}", self.st.identity, self.dest)
+    }
+
+    async fn begin(&mut self, schema: SchemaRef) -> Result<()> {
+        self.schema = Some(schema);
+        match self.split {
+            None => self.open_part().await,
+            Some(_) => self.check_replaceable_prefix().await,
+        }
+    }
+
+    async fn write(&mut self, batch: RecordBatch) -> Result<()> {
+        self.write_batch(batch).await
+    }
+
+    fn accepts(&mut self, encoding: &crate::connect::Encoding) -> bool {
+        self.raw =
+            crate::connect::format::takes_raw(encoding, self.format, self.split, &self.ep.parquet);
+        self.raw.is_some()
+    }
+
+    async fn write_encoded(&mut self, piece: crate::connect::Encoded) -> Result<()> {
+        let cur = self.current.as_mut().expect("begin was called");
+        tokio::task::block_in_place(|| cur.writer.write_bytes(piece.bytes))
+    }
+
+    async fn prepare(&mut self) -> Result<Prepared> {
+        self.close_part().await?;
+        self.prepared = true;
+        Ok(Prepared {
+            rows: self.parts.iter().map(|p| p.rows).sum(),
+            outputs: self.parts.clone(),
+        })
+    }
+
+    async fn commit(&mut self) -> Result<()> {
+        assert!(self.prepared, "commit before prepare");
+        if let Some(mut up) = self.pending.take() {
+            return up.complete().await;
+        }
+        let schema = self.schema.as_ref().expect("begin was called");
+        let manifest = crate::connect::format::manifest_json(
+            &self.run_id,
+            self.format,
+            schema,
+            self.rows_total,
+            &self.parts,
+        );
+        let path = self.manifest_path()?;
+        let body = serde_json::to_vec_pretty(&manifest)?;
+        self.st
+            .store
+            .put(&path, PutPayload::from(body))
+            .await
+            .map_err(|e| store_error(&self.st.identity, "writing the manifest", e))?;
+        // Published: the objects are the new output's now.
+        self.written.clear();
+        let keep: Vec<String> = self.parts.iter().map(|p| p.location.clone()).collect();
+        for old in std::mem::take(&mut self.previous) {
+            if keep.contains(&self.shown(&old)) {
+                continue;
+            }
+            if let Err(e) = self.st.store.delete(&old).await {
+                if !matches!(e, object_store::Error::NotFound { .. }) {
+                    self.ctx.warn(
+                        store_error(
+                            &self.st.identity,
+                            &format!("deleting the previous output's {}", self.shown(&old)),
+                            e,
+                        )
+                        .to_string(),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn abort(&mut self) -> Result<()> {
+        self.cleanup().await
+    }
+}
+
+impl Drop for ObjSink {
+    fn drop(&mut self) {
+        // Dropped without commit or abort (a panic): uploads abort themselves
+        // when their handles drop; completed split parts are deleted here.
+        if self.written.is_empty() {
+            return;
+        }
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            let store: Arc<dyn ObjectStore> = self.st.store.clone();
+            let paths = std::mem::take(&mut self.written);
+            handle.spawn(async move {
+                for p in paths {
+                    let _ = store.delete(&p).await;
+                }
+            });
+        }
+    }
+}

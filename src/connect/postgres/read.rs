@@ -1,0 +1,362 @@
+//! A PostgreSQL table or query as a source: `COPY (SELECT …) TO STDOUT
+//! (FORMAT binary)` decoded straight into Arrow builders (`copy_binary`), or
+//! passed on unchanged as binary COPY rows to a sink that accepts them.
+//! With `partition = { column, count }` each range of the column is read by
+//! its own connection, all inside one snapshot exported by a coordinator
+//! connection, so the copy is one consistent view of the table.
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use arrow::datatypes::{Schema, SchemaRef};
+use futures::stream::BoxStream;
+use futures::StreamExt;
+use tokio_postgres::Client;
+
+use super::catalog::{self, db, note_reader, Readers};
+use super::config::PgConfig;
+use super::copy_binary::{self, Consumer};
+use super::types::{self, quote_ident, PgColumn, PgType, Wire};
+use super::COPY_BINARY;
+use crate::connect::{Encoded, Encoding, OpenContext, Partition, Source};
+use crate::error;
+use crate::spec::{Endpoint, PartitionSpec};
+
+/// Reads a table or query.
+pub struct PgSource {
+    cfg: PgConfig,
+    schema: SchemaRef,
+    wires: Vec<Wire>,
+    /// The columns' own types.
+    own_types: Vec<PgType>,
+    /// `SELECT <columns> FROM (<query>) q`, without a WHERE: columns cast
+    /// where Arrow needs their text form.
+    select: String,
+    /// The same without casts, for rows that pass through unchanged.
+    plain_select: String,
+    client: Option<Client>,
+    partition: Option<(PartitionSpec, String)>,
+    what: String,
+    ctx: OpenContext,
+}
+
+impl PgSource {
+    /// Connect and describe the source. Called on a blocking thread.
+    pub fn open(cfg: PgConfig, ep: &Endpoint, ctx: &OpenContext) -> Result<PgSource> {
+        cfg.note_insecure(ctx);
+        let handle = tokio::runtime::Handle::current();
+        handle.block_on(PgSource::open_async(cfg, ep.clone(), ctx.clone()))
+    }
+
+    async fn open_async(cfg: PgConfig, ep: Endpoint, ctx: OpenContext) -> Result<PgSource> {
+        let client = cfg.connect(&ctx).await?;
+        let (relation, from, what, probe) = match (&ep.table, &ep.query) {
+            (Some(t), _) => {
+                let (q, _) = catalog::canonical_name(&client, t).await?;
+                if !catalog::table_exists(&client, &q).await? {
+                    return Err(error::input(
+                        format!("{}: table {t} does not exist", cfg.ident()),
+                        None,
+                    ));
+                }
+                (q.clone(), q, t.clone(), false)
+            }
+            (None, Some(q)) => {
+                // A temporary view gives the query's column types with their
+                // modifiers (numeric precision and scale).
+                let view = format!("convoy_probe_{}", uuid::Uuid::new_v4().simple());
+                client
+                    .batch_execute(&format!("CREATE TEMPORARY VIEW {view} AS {q}"))
+                    .await
+                    .map_err(|e| db(e, "preparing the query"))?;
+                (
+                    format!("pg_temp.{view}"),
+                    format!("({q}) AS q"),
+                    "(query)".to_string(),
+                    true,
+                )
+            }
+            (None, None) => {
+                return Err(error::usage("a postgres source needs table or query", None))
+            }
+        };
+        // Sent together: one round trip.
+        let readers = ctx.shared.get::<Readers>();
+        let (cols, ()) = tokio::try_join!(
+            catalog::columns_of(&client, &relation),
+            note_reader(&client, &readers)
+        )?;
+        if probe {
+            let _ = client
+                .batch_execute(&format!("DROP VIEW IF EXISTS {relation}"))
+                .await;
+        }
+        let mut fields = Vec::new();
+        let mut selects = Vec::new();
+        let mut wires = Vec::new();
+        for c in &cols {
+            let col = types::source_column(c)?;
+            fields.push(if probe {
+                col.field.with_nullable(true)
+            } else {
+                col.field
+            });
+            selects.push(col.select);
+            wires.push(col.wire);
+        }
+        let select = format!("SELECT {} FROM {from}", selects.join(", "));
+        let plain: Vec<String> = cols.iter().map(|c| quote_ident(&c.name)).collect();
+        let plain_select = format!("SELECT {} FROM {from}", plain.join(", "));
+        let own_types = cols.iter().map(PgColumn::pg_type).collect();
+        let auto = match (&ep.partition, probe) {
+            (None, false) => catalog::auto_partition(&client, &relation).await?,
+            _ => None,
+        };
+        let partition = match ep.partition.as_ref().or(auto.as_ref()) {
+            Some(p) => {
+                let col = cols.iter().find(|c| c.name == p.column).ok_or_else(|| {
+                    error::usage(
+                        format!(
+                            "partition.column: the source has no column \"{}\"",
+                            p.column
+                        ),
+                        None,
+                    )
+                })?;
+                if !matches!(
+                    col.oid,
+                    types::oid::INT2 | types::oid::INT4 | types::oid::INT8
+                ) {
+                    return Err(error::usage(
+                        format!(
+                            "partition.column: \"{}\" is {}; partitioned reads need an integer column",
+                            p.column, col.type_name
+                        ),
+                        None,
+                    ));
+                }
+                Some((p.clone(), quote_ident(&p.column)))
+            }
+            None => None,
+        };
+        Ok(PgSource {
+            schema: Arc::new(Schema::new(fields)),
+            wires,
+            own_types,
+            select,
+            plain_select,
+            client: Some(client),
+            partition,
+            what: format!("{} {what}", cfg.ident()),
+            cfg,
+            ctx,
+        })
+    }
+}
+
+impl Source for PgSource {
+    fn describe(&self) -> String {
+        self.what.clone()
+    }
+
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn details(&self) -> Vec<String> {
+        match &self.partition {
+            Some((p, _)) => vec![format!(
+                "{} partitions of {}, one snapshot",
+                p.count, p.column
+            )],
+            None => Vec::new(),
+        }
+    }
+
+    fn partitions(self: Box<Self>) -> Result<Vec<Partition>> {
+        let (schema, wires) = (self.schema.clone(), self.wires.clone());
+        let select = self.select.clone();
+        let streams = self.copies(select, move || {
+            copy_binary::Decoder::new(schema.clone(), wires.clone())
+        })?;
+        Ok(streams.into_iter().map(Partition::Stream).collect())
+    }
+
+    fn encoding(&self) -> Option<Encoding> {
+        Some(Encoding::new(
+            COPY_BINARY,
+            "binary COPY rows passed through unchanged: the destination's column types are the source's".to_string(),
+            self.own_types.clone(),
+        ))
+    }
+
+    fn encoded_partitions(self: Box<Self>) -> Result<Vec<Partition<Encoded>>> {
+        let ncols = self.wires.len();
+        let select = self.plain_select.clone();
+        let streams = self.copies(select, move || copy_binary::Framer::new(ncols))?;
+        Ok(streams.into_iter().map(Partition::Stream).collect())
+    }
+}
+
+impl PgSource {
+    /// One `COPY (select) TO STDOUT (FORMAT binary)` per partition, each
+    /// read by a consumer from `make`; all partitions read one snapshot.
+    fn copies<C: Consumer>(
+        mut self: Box<Self>,
+        select: String,
+        make: impl Fn() -> C,
+    ) -> Result<Vec<BoxStream<'static, Result<C::Item>>>> {
+        let client = self.client.take().expect("opened");
+        let Some((spec, col)) = self.partition.clone() else {
+            let sql = format!("COPY ({select}) TO STDOUT (FORMAT binary)");
+            let stream = copy_stream(Arc::new(client), None, sql, make(), self.ctx.clone());
+            return Ok(vec![stream]);
+        };
+        // The coordinator holds the snapshot open until every worker is done.
+        let handle = tokio::runtime::Handle::current();
+        let (snapshot, bounds) = tokio::task::block_in_place(|| {
+            handle.block_on(async {
+                client
+                    .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await
+                    .map_err(|e| db(e, "starting the snapshot"))?;
+                let snap: String = client
+                    .query_one("SELECT pg_export_snapshot()", &[])
+                    .await
+                    .map_err(|e| db(e, "exporting the snapshot"))?
+                    .get(0);
+                let row = client
+                    .query_one(
+                        &format!("SELECT min({col})::int8, max({col})::int8 FROM ({select}) AS s"),
+                        &[],
+                    )
+                    .await
+                    .map_err(|e| db(e, "reading the partition column's range"))?;
+                let lo: Option<i64> = row.get(0);
+                let hi: Option<i64> = row.get(1);
+                Ok::<_, anyhow::Error>((snap, lo.zip(hi)))
+            })
+        })?;
+        let coordinator = Arc::new(client);
+        let n = spec.count.max(1) as i128;
+        let (lo, hi) = bounds.unwrap_or((0, 0));
+        let span = hi as i128 - lo as i128 + 1;
+        // Boundaries b1 < b2 < … ; NULLs go to the first range.
+        let cuts: Vec<i64> = (1..n).map(|i| (lo as i128 + span * i / n) as i64).collect();
+        let mut parts = Vec::new();
+        for i in 0..n as usize {
+            let cond = match (i.checked_sub(1).map(|j| cuts[j]), cuts.get(i)) {
+                (None, Some(b)) => format!("{col} < {b} OR {col} IS NULL"),
+                (None, None) => "true".to_string(),
+                (Some(a), Some(b)) => format!("{col} >= {a} AND {col} < {b}"),
+                (Some(a), None) => format!("{col} >= {a}"),
+            };
+            let sql = format!(
+                "COPY (SELECT * FROM ({select}) AS p WHERE {cond}) TO STDOUT (FORMAT binary)"
+            );
+            let cfg = self.cfg.clone();
+            let snap = snapshot.clone();
+            let coord = coordinator.clone();
+            let consumer = make();
+            let ctx = self.ctx.clone();
+            let stream = futures::stream::once(async move {
+                let worker = cfg.connect(&ctx).await?;
+                let join = async {
+                    worker
+                        .batch_execute(&format!(
+                            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '{snap}'"
+                        ))
+                        .await
+                        .map_err(|e| db(e, "joining the snapshot"))
+                };
+                // Sent together: one round trip.
+                let readers = ctx.shared.get::<Readers>();
+                tokio::try_join!(join, note_reader(&worker, &readers))?;
+                Ok::<_, anyhow::Error>(copy_stream(Arc::new(worker), Some(coord), sql, consumer, ctx))
+            })
+            .map(|r| match r {
+                Ok(s) => s,
+                Err(e) => futures::stream::once(async move { Err(e) }).boxed(),
+            })
+            .flatten()
+            .boxed();
+            parts.push(stream);
+        }
+        Ok(parts)
+    }
+}
+
+/// What `consumer` makes of one `COPY … TO STDOUT (FORMAT binary)`.
+fn copy_stream<C: Consumer>(
+    client: Arc<Client>,
+    coordinator: Option<Arc<Client>>,
+    sql: String,
+    consumer: C,
+    ctx: OpenContext,
+) -> BoxStream<'static, Result<C::Item>> {
+    struct State<C> {
+        _client: Arc<Client>,
+        _coordinator: Option<Arc<Client>>,
+        copy: std::pin::Pin<Box<tokio_postgres::CopyOutStream>>,
+        consumer: C,
+        ctx: OpenContext,
+        done: bool,
+    }
+    let start = async move {
+        let copy = client
+            .copy_out(sql.as_str())
+            .await
+            .map_err(|e| db(e, "starting COPY TO"))?;
+        Ok::<_, anyhow::Error>(State {
+            _client: client,
+            _coordinator: coordinator,
+            copy: Box::pin(copy),
+            consumer,
+            ctx,
+            done: false,
+        })
+    };
+    futures::stream::once(start)
+        .map(|r| {
+            futures::stream::unfold(Some(r), |st| async move {
+                let mut st = match st? {
+                    Ok(s) => s,
+                    Err(e) => return Some((Err(e), None)),
+                };
+                if st.done {
+                    return None;
+                }
+                // Once per batch: the runner also drops the stream on Ctrl-C.
+                if st.ctx.cancel.is_cancelled() {
+                    return Some((Err(error::interrupted()), None));
+                }
+                loop {
+                    if st.consumer.full() {
+                        // Counted once per batch: PostgreSQL sends a message per row.
+                        st.ctx.counters.add_bytes(st.consumer.bytes() as u64);
+                        let b = st.consumer.take();
+                        return Some((b, Some(Ok(st))));
+                    }
+                    match st.copy.next().await {
+                        Some(Ok(chunk)) => {
+                            if let Err(e) = st.consumer.feed(&chunk) {
+                                return Some((Err(e), None));
+                            }
+                        }
+                        Some(Err(e)) => return Some((Err(db(e, "reading COPY data")), None)),
+                        None => {
+                            if let Err(e) = st.consumer.end() {
+                                return Some((Err(e), None));
+                            }
+                            st.done = true;
+                            st.ctx.counters.add_bytes(st.consumer.bytes() as u64);
+                            let b = st.consumer.take();
+                            return Some((b, Some(Ok(st))));
+                        }
+                    }
+                }
+            })
+        })
+        .flatten()
+        .boxed()
+}
