@@ -4,6 +4,7 @@
 mod canary;
 mod check;
 mod cli;
+mod faults;
 mod files;
 mod mssql;
 mod objstore;

@@ -13,6 +13,7 @@ use arrow::datatypes::SchemaRef;
 pub mod ca;
 pub mod objstore;
 pub mod pg;
+pub mod proxy;
 
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_convoy")
