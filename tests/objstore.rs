@@ -1,8 +1,8 @@
 //! Object stores: one conformance suite run against local files, Azurite
 //! (Azure Blob) and moto (S3), all over HTTPS on loopback; plus the policy
 //! cases (wrong CA, plain HTTP), S3 server-side encryption and HTTPS sources.
-//! GCS has no emulator here: its configuration is unit-tested in
-//! `src/connect/objstore/builder.rs`.
+//! GCS runs against its emulator in `tests/gcs.rs` (reads end to end; the
+//! emulator refuses object_store's uploads, so it is not in this suite).
 
 use std::io::Write;
 use std::sync::OnceLock;
