@@ -360,7 +360,7 @@ fn split_output_writes_parts_then_a_manifest_and_replaces_the_previous_output(ba
 }
 
 /// S3 uploads that were started and neither completed nor aborted.
-fn pending_s3_uploads(t: &Target) -> String {
+pub(crate) fn pending_s3_uploads(t: &Target) -> String {
     objstore::python(
         "import sys, boto3\n\
          s3 = boto3.client('s3', endpoint_url=sys.argv[1], verify=sys.argv[2], region_name='us-east-1',\n\
