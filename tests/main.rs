@@ -4,7 +4,9 @@
 mod canary;
 mod check;
 mod cli;
+mod faults;
 mod files;
+mod gcs;
 mod mssql;
 mod objstore;
 mod postgres;

@@ -1,8 +1,8 @@
 //! Object stores: one conformance suite run against local files, Azurite
 //! (Azure Blob) and moto (S3), all over HTTPS on loopback; plus the policy
 //! cases (wrong CA, plain HTTP), S3 server-side encryption and HTTPS sources.
-//! GCS has no emulator here: its configuration is unit-tested in
-//! `src/connect/objstore/builder.rs`.
+//! GCS runs against its emulator in `tests/gcs.rs` (reads end to end; the
+//! emulator refuses object_store's uploads, so it is not in this suite).
 
 use std::io::Write;
 use std::sync::OnceLock;
@@ -360,7 +360,7 @@ fn split_output_writes_parts_then_a_manifest_and_replaces_the_previous_output(ba
 }
 
 /// S3 uploads that were started and neither completed nor aborted.
-fn pending_s3_uploads(t: &Target) -> String {
+pub(crate) fn pending_s3_uploads(t: &Target) -> String {
     objstore::python(
         "import sys, boto3\n\
          s3 = boto3.client('s3', endpoint_url=sys.argv[1], verify=sys.argv[2], region_name='us-east-1',\n\

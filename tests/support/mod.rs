@@ -11,8 +11,10 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 
 pub mod ca;
+pub mod gcs;
 pub mod objstore;
 pub mod pg;
+pub mod proxy;
 
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_convoy")

@@ -84,11 +84,11 @@ impl Drop for Service {
     }
 }
 
-fn repo() -> PathBuf {
+pub(super) fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn which(program: &str) -> Option<PathBuf> {
+pub(super) fn which(program: &str) -> Option<PathBuf> {
     std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
             .map(|d| d.join(program))
@@ -97,7 +97,7 @@ fn which(program: &str) -> Option<PathBuf> {
 }
 
 /// Start `program` and wait until it accepts connections on `port`.
-fn start(
+pub(super) fn start(
     what: &str,
     mut cmd: Command,
     port: u16,
