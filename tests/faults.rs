@@ -622,7 +622,6 @@ fn issue15_a_killed_first_split_output_run_does_not_block_the_next() {
 }
 
 #[test]
-#[ignore = "issue 15: a URL password with / or ? escapes the credential check"]
 fn issue15_a_password_in_a_url_is_refused_whatever_characters_it_holds() {
     let dir = Dir::new();
     dir.write("x.csv", "id\n1\n");

@@ -52,6 +52,11 @@ pub trait Kind: Sync {
     fn schemes(&self) -> &'static [&'static str] {
         &[]
     }
+    /// Whether the path of this kind's URLs names a database (and so holds
+    /// no `@`), rather than an object or file.
+    fn url_path_is_a_name(&self) -> bool {
+        false
+    }
     /// A command-line URL with one of [`Kind::schemes`].
     fn locate(&self, _url: &super::url::Url) -> Result<Located> {
         Err(crate::error::usage(

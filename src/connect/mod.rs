@@ -108,7 +108,7 @@ pub fn locate(text: &str, arg: &str) -> Result<Location> {
             None,
         ));
     };
-    let url = url::Url::parse(text, arg)?;
+    let url = url::Url::parse(text, arg, kind.url_path_is_a_name())?;
     let located = kind.locate(&url)?;
     Ok(Location::Remote(Box::new((
         Connection {

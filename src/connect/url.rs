@@ -50,11 +50,21 @@ fn decode(s: &str) -> String {
 
 impl Url {
     /// Parse `text`, refusing a password (exit 3) before anything else.
-    /// `arg` names the argument in messages (`SRC`).
-    pub fn parse(text: &str, arg: &str) -> Result<Url> {
+    /// `arg` names the argument in messages (`SRC`). `path_is_a_name`: the
+    /// path of this kind's URLs names a database, which holds no `@`, so
+    /// `user:5432/x@host/db` is a password of digits and a slash, not the
+    /// port 5432 and a database named `x@host/db`.
+    pub fn parse(text: &str, arg: &str, path_is_a_name: bool) -> Result<Url> {
         let (scheme, after) =
             split_scheme(text).ok_or_else(|| error::usage(format!("{arg}: not a URL"), None))?;
-        if let Some((_, at)) = crate::security::redact::url_password(after) {
+        let password = crate::security::redact::url_password(after).or_else(|| {
+            let at = after.rfind('@')?;
+            let before = &after[..at];
+            // An `@` in the path of a database URL, before its query.
+            (path_is_a_name && before.contains(':') && !before.contains(['?', '#']))
+                .then_some((0, at))
+        });
+        if let Some((_, at)) = password {
             let host = after[at + 1..]
                 .split(['/', '?', '#'])
                 .next()
@@ -136,6 +146,12 @@ mod tests {
 
     #[test]
     fn passwords_are_refused_even_with_slashes_and_question_marks() {
+        let e = Url::parse("postgres://loader:5432/9kPw@db:5432/sales", "SRC", true).unwrap_err();
+        assert_eq!(exit_kind(&e), ExitKind::Policy);
+        assert!(!render(&e).contains("9kPw"));
+        // Object keys may hold `@`.
+        let u = Url::parse("https://h:8443/@scope/x.csv", "SRC", false).unwrap();
+        assert_eq!(u.rest, "@scope/x.csv");
         for (text, secret) in [
             (
                 "postgres://loader:Xy/9kP@db:5432/sales?table=public.t",
@@ -150,7 +166,7 @@ mod tests {
             ("https://u:pw%40x@h/f.csv", "pw%40x"),
             ("postgres://u:5432@h/db", "5432@"),
         ] {
-            let e = Url::parse(text, "SRC").unwrap_err();
+            let e = Url::parse(text, "SRC", false).unwrap_err();
             assert_eq!(exit_kind(&e), ExitKind::Policy, "{text}");
             let shown = render(&e);
             assert!(!shown.contains(secret), "{text}: {shown}");
@@ -162,6 +178,7 @@ mod tests {
         let u = Url::parse(
             "postgres://loader@db.corp:5433/sa%20les?table=public.t&x=a+b",
             "SRC",
+            true,
         )
         .unwrap();
         assert_eq!(u.user.as_deref(), Some("loader"));
@@ -174,19 +191,24 @@ mod tests {
                 ("x".to_string(), "a b".to_string())
             ]
         );
-        let u = Url::parse("postgres://h:5432/db?query=select%20'a:b@c'", "SRC").unwrap();
+        let u = Url::parse("postgres://h:5432/db?query=select%20'a:b@c'", "SRC", true).unwrap();
         assert_eq!(u.query()[0].1, "select 'a:b@c'");
-        let u = Url::parse("s3://lake/raw/file?.csv", "SRC").unwrap();
+        let u = Url::parse("s3://lake/raw/file?.csv", "SRC", false).unwrap();
         assert_eq!(
             (u.host.as_str(), u.rest.as_str()),
             ("lake", "raw/file?.csv")
         );
-        let u = Url::parse("abfss://raw@lakeprod.dfs.core.windows.net/o/*.csv", "SRC").unwrap();
+        let u = Url::parse(
+            "abfss://raw@lakeprod.dfs.core.windows.net/o/*.csv",
+            "SRC",
+            false,
+        )
+        .unwrap();
         assert_eq!(u.user.as_deref(), Some("raw"));
         assert_eq!(u.host, "lakeprod.dfs.core.windows.net");
-        let u = Url::parse("postgres://u@[::1]:5432/db", "SRC").unwrap();
+        let u = Url::parse("postgres://u@[::1]:5432/db", "SRC", true).unwrap();
         assert_eq!(u.host, "::1");
-        let e = Url::parse("postgres://u@h:x/db", "SRC").unwrap_err();
+        let e = Url::parse("postgres://u@h:x/db", "SRC", true).unwrap_err();
         assert_eq!(exit_kind(&e), ExitKind::Usage);
     }
 }

@@ -410,7 +410,7 @@ mod tests {
     use std::path::Path;
 
     fn located(text: &str) -> Result<Located> {
-        from_url(&Url::parse(text, "SRC")?)
+        from_url(&Url::parse(text, "SRC", true)?)
     }
 
     fn read(s: &Table) -> (MssqlConfig, Problems) {

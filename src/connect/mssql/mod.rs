@@ -47,6 +47,10 @@ impl Kind for Mssql {
         &["mssql", "sqlserver"]
     }
 
+    fn url_path_is_a_name(&self) -> bool {
+        true
+    }
+
     fn locate(&self, url: &Url) -> Result<Located> {
         config::from_url(url)
     }

@@ -254,7 +254,7 @@ mod tests {
     use super::*;
 
     fn located(text: &str) -> Result<Located> {
-        from_url(&Url::parse(text, "SRC")?)
+        from_url(&Url::parse(text, "SRC", true)?)
     }
 
     #[test]

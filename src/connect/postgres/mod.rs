@@ -53,6 +53,10 @@ impl Kind for Postgres {
         &["postgres", "postgresql"]
     }
 
+    fn url_path_is_a_name(&self) -> bool {
+        true
+    }
+
     fn locate(&self, url: &Url) -> Result<Located> {
         config::from_url(url)
     }
