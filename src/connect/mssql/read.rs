@@ -240,10 +240,13 @@ async fn read_partition(
         client::batch(&mut client, sql::SNAPSHOT_BEGIN).await?;
     }
     {
-        let stream = client
-            .simple_query(query)
-            .await
-            .map_err(|e| client::sql_error(e, query))?;
+        let stream = client::within(cfg, "running the query", async {
+            client
+                .simple_query(query)
+                .await
+                .map_err(|e| client::sql_error(e, query))
+        })
+        .await?;
         let mut rows = stream.into_row_stream();
         let mut readers: Vec<ColumnReader> = schema
             .fields()
@@ -252,7 +255,9 @@ async fn read_partition(
             .collect::<Result<_>>()?;
         let mut n = 0usize;
         let mut total = 0u64;
-        while let Some(row) = rows.next().await {
+        while let Some(row) =
+            client::within(cfg, "reading rows", async { Ok(rows.next().await) }).await?
+        {
             let row = row.map_err(|e| client::sql_error(e, query))?;
             for (i, (cell, reader)) in row
                 .cells()

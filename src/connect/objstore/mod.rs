@@ -154,12 +154,29 @@ pub fn store_error(what: &str, doing: &str, e: object_store::Error) -> anyhow::E
         src = s.source();
     }
     let text = crate::security::redact::redact(&text);
+    // Which check a refused certificate failed, as for every connection.
+    if let Some(refusal) = crate::security::tls::classify(&e, &format!("{what}: {doing}")) {
+        return refusal;
+    }
     let lower = text.to_ascii_lowercase();
     if lower.contains("certificate") || lower.contains("unknownissuer") {
         return crate::error::policy(
             format!("{what}: {doing}: the server's TLS certificate is not trusted: {text}"),
             Some(
                 "convoy always verifies certificates; give the CA that signed it with tls = { ca_file = \"…\" }"
+                    .to_string(),
+            ),
+        );
+    }
+    if let Some(stalled) = find::<builder::Stalled>(&e) {
+        return crate::error::input(
+            format!(
+                "{what}: no answer from {} for {} while {doing}",
+                stalled.endpoint,
+                crate::spec::fields::seconds(stalled.idle)
+            ),
+            Some(
+                "the server or the network stopped answering; if the store is only slow, raise timeout.idle in the connection"
                     .to_string(),
             ),
         );
@@ -173,6 +190,20 @@ pub fn store_error(what: &str, doing: &str, e: object_store::Error) -> anyhow::E
         return crate::error::input(format!("{what}: {doing}: not found"), None);
     }
     crate::error::input(format!("{what}: {doing}: {text}"), None)
+}
+
+/// The first error of type `T` in a chain.
+fn find<'a, T: std::error::Error + 'static>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
+    let mut cur = Some(e);
+    while let Some(e) = cur {
+        if let Some(t) = e.downcast_ref::<T>() {
+            return Some(t);
+        }
+        cur = e.source();
+    }
+    None
 }
 
 /// A store connection, configured.
@@ -317,7 +348,15 @@ impl Connector for ObjConnection {
             .as_deref()
             .unwrap_or_default()
             .trim_start_matches('/');
-        let metas = handle.block_on(expand(&st, key, ep.format))?;
+        // On a blocking thread the runner does not wait for: watch the
+        // cancellation token here.
+        let metas = handle.block_on(async {
+            tokio::select! {
+                biased;
+                _ = ctx.cancel.cancelled() => Err(crate::error::interrupted()),
+                r = expand(&st, key, ep.format) => r,
+            }
+        })?;
         let label = if metas.len() == 1 {
             format!("{} {}", st.identity, metas[0].location)
         } else {
@@ -333,6 +372,7 @@ impl Connector for ObjConnection {
                     size: m.size,
                     handle: handle.clone(),
                     e_tag: m.e_tag,
+                    cancel: ctx.cancel.clone(),
                 }) as Arc<dyn Input>
             })
             .collect();

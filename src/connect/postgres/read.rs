@@ -50,6 +50,17 @@ impl PgSource {
 
     async fn open_async(cfg: PgConfig, ep: Endpoint, ctx: OpenContext) -> Result<PgSource> {
         let client = cfg.connect(&ctx).await?;
+        let asking = PgSource::describe_source(cfg.clone(), client, ep, ctx);
+        cfg.within("reading the source's catalogue", asking).await
+    }
+
+    /// What the catalogue says of the table or query, on a connection.
+    async fn describe_source(
+        cfg: PgConfig,
+        client: Client,
+        ep: Endpoint,
+        ctx: OpenContext,
+    ) -> Result<PgSource> {
         let (relation, from, what, probe) = match (&ep.table, &ep.query) {
             (Some(t), _) => {
                 let (q, _) = catalog::canonical_name(&client, t).await?;
@@ -209,13 +220,21 @@ impl PgSource {
         let client = self.client.take().expect("opened");
         let Some((spec, col)) = self.partition.clone() else {
             let sql = format!("COPY ({select}) TO STDOUT (FORMAT binary)");
-            let stream = copy_stream(Arc::new(client), None, sql, make(), self.ctx.clone());
+            let stream = copy_stream(
+                Arc::new(client),
+                None,
+                sql,
+                make(),
+                self.ctx.clone(),
+                self.cfg.clone(),
+            );
             return Ok(vec![stream]);
         };
         // The coordinator holds the snapshot open until every worker is done.
         let handle = tokio::runtime::Handle::current();
+        let cfg = self.cfg.clone();
         let (snapshot, bounds) = tokio::task::block_in_place(|| {
-            handle.block_on(async {
+            handle.block_on(cfg.within("exporting the snapshot for the partitions", async {
                 client
                     .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                     .await
@@ -235,7 +254,7 @@ impl PgSource {
                 let lo: Option<i64> = row.get(0);
                 let hi: Option<i64> = row.get(1);
                 Ok::<_, anyhow::Error>((snap, lo.zip(hi)))
-            })
+            }))
         })?;
         let coordinator = Arc::new(client);
         let n = spec.count.max(1) as i128;
@@ -271,8 +290,18 @@ impl PgSource {
                 };
                 // Sent together: one round trip.
                 let readers = ctx.shared.get::<Readers>();
-                tokio::try_join!(join, note_reader(&worker, &readers))?;
-                Ok::<_, anyhow::Error>(copy_stream(Arc::new(worker), Some(coord), sql, consumer, ctx))
+                cfg.within("joining the snapshot", async {
+                    tokio::try_join!(join, note_reader(&worker, &readers))
+                })
+                .await?;
+                Ok::<_, anyhow::Error>(copy_stream(
+                    Arc::new(worker),
+                    Some(coord),
+                    sql,
+                    consumer,
+                    ctx,
+                    cfg,
+                ))
             })
             .map(|r| match r {
                 Ok(s) => s,
@@ -286,13 +315,15 @@ impl PgSource {
     }
 }
 
-/// What `consumer` makes of one `COPY … TO STDOUT (FORMAT binary)`.
+/// What `consumer` makes of one `COPY … TO STDOUT (FORMAT binary)`. Each
+/// wait for the server's next piece of data gets `timeout.idle`.
 fn copy_stream<C: Consumer>(
     client: Arc<Client>,
     coordinator: Option<Arc<Client>>,
     sql: String,
     consumer: C,
     ctx: OpenContext,
+    cfg: PgConfig,
 ) -> BoxStream<'static, Result<C::Item>> {
     struct State<C> {
         _client: Arc<Client>,
@@ -300,19 +331,25 @@ fn copy_stream<C: Consumer>(
         copy: std::pin::Pin<Box<tokio_postgres::CopyOutStream>>,
         consumer: C,
         ctx: OpenContext,
+        cfg: PgConfig,
         done: bool,
     }
     let start = async move {
-        let copy = client
-            .copy_out(sql.as_str())
-            .await
-            .map_err(|e| db(e, "starting COPY TO"))?;
+        let copy = cfg
+            .within("starting COPY TO", async {
+                client
+                    .copy_out(sql.as_str())
+                    .await
+                    .map_err(|e| db(e, "starting COPY TO"))
+            })
+            .await?;
         Ok::<_, anyhow::Error>(State {
             _client: client,
             _coordinator: coordinator,
             copy: Box::pin(copy),
             consumer,
             ctx,
+            cfg,
             done: false,
         })
     };
@@ -337,7 +374,14 @@ fn copy_stream<C: Consumer>(
                         let b = st.consumer.take();
                         return Some((b, Some(Ok(st))));
                     }
-                    match st.copy.next().await {
+                    let idle = st.cfg.timeouts.idle;
+                    let next = match tokio::time::timeout(idle, st.copy.next()).await {
+                        Ok(next) => next,
+                        Err(_) => {
+                            return Some((Err(st.cfg.silent(idle, "reading COPY data")), None))
+                        }
+                    };
+                    match next {
                         Some(Ok(chunk)) => {
                             if let Err(e) = st.consumer.feed(&chunk) {
                                 return Some((Err(e), None));
