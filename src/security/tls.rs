@@ -472,19 +472,25 @@ impl ServerCertVerifier for PinVerifier {
 /// refusal (exit 3) that names the failed check and the fix. `who` is the
 /// secret-free identity of the endpoint (`postgres db.corp:5432/sales`).
 pub fn classify(err: &(dyn std::error::Error + 'static), who: &str) -> Option<anyhow::Error> {
+    find_rustls(err).map(|r| refusal(r, who))
+}
+
+/// The rustls error in a chain. An `io::Error` hides the error it wraps
+/// from `source()` (it returns that error's source), and TLS libraries wrap
+/// rustls' errors in I/O errors, sometimes twice: look inside each.
+fn find_rustls<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = cur {
         if let Some(r) = e.downcast_ref::<rustls::Error>() {
-            return Some(refusal(r, who));
+            return Some(r);
         }
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            if let Some(inner) = io.get_ref() {
-                if let Some(r) = inner.downcast_ref::<rustls::Error>() {
-                    return Some(refusal(r, who));
-                }
-            }
-        }
-        cur = e.source();
+        cur = match e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
     }
     None
 }
@@ -515,8 +521,8 @@ fn refusal(e: &rustls::Error, who: &str) -> anyhow::Error {
             ),
             CertificateError::Other(o) if o.0.downcast_ref::<SelfSigned>().is_some() => (
                 format!(
-                    "TLS refused: self-signed / unknown issuer: the server certificate signed itself, so no CA vouches for it ({})",
-                    o.0
+                    "TLS refused: self-signed / unknown issuer: the server certificate signed itself, so no CA vouches for it (its public key has sha256 {})",
+                    o.0.downcast_ref::<SelfSigned>().map_or("?", |s| s.found.as_str())
                 ),
                 "pin the server's key with tls = { pin_sha256 = \"…\" } once you have checked on the server that it is its key (openssl x509 -pubkey -noout | openssl pkey -pubin -outform der | sha256sum), or give the server a certificate issued by a CA and trust that CA with tls = { ca_file = \"ca.pem\" }",
             ),
@@ -548,18 +554,7 @@ fn refusal(e: &rustls::Error, who: &str) -> anyhow::Error {
 /// handshake the server and convoy cannot agree on. Trying again gives the
 /// same answer, so callers that retry must not retry these.
 pub fn is_tls_failure(err: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = cur {
-        let io_inner = e
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-            .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some());
-        if e.downcast_ref::<rustls::Error>().is_some() || io_inner {
-            return true;
-        }
-        cur = e.source();
-    }
-    false
+    find_rustls(err).is_some()
 }
 
 #[cfg(test)]
@@ -657,7 +652,10 @@ mod tests {
             .signed_by(&KeyPair::generate().unwrap(), &ca)
             .unwrap();
         let text = verdict(issued.der(), &other.pem()).to_string();
-        assert!(text.contains("unknown issuer") && !text.contains("self-signed"), "{text}");
+        assert!(
+            text.contains("unknown issuer") && !text.contains("self-signed"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -666,8 +664,12 @@ mod tests {
             std::io::ErrorKind::InvalidData,
             rustls::Error::InvalidCertificate(CertificateError::Expired),
         );
+        // Wrapped twice, as reqwest's connector hands it on.
+        let io = std::io::Error::other(io);
         let wrapped = anyhow::Error::new(io).context("connecting");
         assert!(is_tls_failure(wrapped.as_ref()));
+        let e = classify(wrapped.as_ref(), "s3 bucket b").unwrap();
+        assert!(e.to_string().contains("has expired"), "{e}");
         let plain = anyhow::anyhow!("connection refused");
         assert!(!is_tls_failure(plain.as_ref()));
     }

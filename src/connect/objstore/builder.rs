@@ -30,9 +30,9 @@ use std::time::Duration;
 use anyhow::Result;
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
+use object_store::client::{HttpError, HttpErrorKind, HttpRequest, HttpResponse, HttpService};
 use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
 use object_store::http::HttpBuilder;
-use object_store::client::{HttpError, HttpErrorKind, HttpRequest, HttpResponse, HttpService};
 use object_store::{BackoffConfig, ClientOptions, ObjectStore, RetryConfig};
 
 use super::StoreKind;
@@ -264,7 +264,7 @@ impl object_store::client::HttpConnector for PolicyConnector {
             })?;
         Ok(object_store::client::HttpClient::new(ConvoyHttp {
             client,
-            idle: self.timeouts.idle,
+            timeouts: self.timeouts,
         }))
     }
 }
@@ -276,7 +276,7 @@ impl object_store::client::HttpConnector for PolicyConnector {
 #[derive(Debug)]
 struct ConvoyHttp {
     client: reqwest::Client,
-    idle: Duration,
+    timeouts: Timeouts,
 }
 
 #[async_trait::async_trait]
@@ -287,17 +287,25 @@ impl HttpService for ConvoyHttp {
             .authority()
             .map(|a| a.to_string())
             .unwrap_or_else(|| "?".into());
-        let idle = self.idle;
+        let timeouts = self.timeouts;
         let classify = move |e: HttpError| -> HttpError {
             if crate::security::tls::is_tls_failure(&e) {
                 return HttpError::new(HttpErrorKind::Unknown, e);
             }
             if e.kind() == HttpErrorKind::Timeout {
+                let connecting = std::error::Error::source(&e)
+                    .and_then(|s| s.downcast_ref::<reqwest::Error>())
+                    .is_some_and(|r| r.is_connect());
                 return HttpError::new(
                     HttpErrorKind::Timeout,
                     Stalled {
                         endpoint: endpoint.clone(),
-                        idle,
+                        connecting,
+                        after: if connecting {
+                            timeouts.connect
+                        } else {
+                            timeouts.idle
+                        },
                         source: e,
                     },
                 );
@@ -316,23 +324,35 @@ impl HttpService for ConvoyHttp {
     }
 }
 
-/// A request that waited `idle` for its answer or its next bytes.
+/// A request that waited `timeout.connect` for its connection, or
+/// `timeout.idle` for its answer or its next bytes.
 #[derive(Debug)]
 pub struct Stalled {
     /// `host:port` of the server.
     pub endpoint: String,
-    pub idle: Duration,
+    /// Still connecting (TCP, TLS handshake) when the time was up.
+    pub connecting: bool,
+    pub after: Duration,
     source: HttpError,
 }
 
 impl std::fmt::Display for Stalled {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "no answer from {} for {}",
-            self.endpoint,
-            seconds(self.idle)
-        )
+        if self.connecting {
+            write!(
+                f,
+                "no connection to {} within {} (TCP and TLS handshake)",
+                self.endpoint,
+                seconds(self.after)
+            )
+        } else {
+            write!(
+                f,
+                "no answer from {} for {}",
+                self.endpoint,
+                seconds(self.after)
+            )
+        }
     }
 }
 

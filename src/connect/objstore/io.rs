@@ -47,6 +47,12 @@ fn io_error(e: impl std::fmt::Display) -> std::io::Error {
     std::io::Error::other(crate::security::redact::redact(&e.to_string()))
 }
 
+/// A failed read of object `name`, as `store_error` words it.
+fn read_error(name: &str, e: object_store::Error) -> std::io::Error {
+    let e = super::store_error(name, "reading", e);
+    std::io::Error::other(crate::error::messages(&e).join(": "))
+}
+
 fn interrupted_io() -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::Interrupted, "interrupted")
 }
@@ -128,6 +134,7 @@ impl Input for ObjectInput {
             current: Bytes::new(),
             handle: self.handle.clone(),
             cancel: self.cancel.clone(),
+            name: self.name.clone(),
         }))
     }
 
@@ -157,6 +164,7 @@ impl Input for ObjectInput {
             handle: self.handle.clone(),
             e_tag: self.e_tag.clone(),
             cancel: self.cancel.clone(),
+            name: self.name.clone(),
             cache: Mutex::new(Cache::default()),
         }))))
     }
@@ -179,6 +187,7 @@ struct Windows {
     handle: Handle,
     e_tag: Option<String>,
     cancel: CancellationToken,
+    name: String,
     cache: Mutex<Cache>,
 }
 
@@ -213,7 +222,7 @@ impl Windows {
             Some((i, task)) if i == idx => self
                 .wait(task)?
                 .map_err(io_error)?
-                .map_err(io_error)?,
+                .map_err(|e| read_error(&self.name, e))?,
             other => {
                 cache.ahead = other;
                 self.wait(get_range_pinned(
@@ -222,7 +231,7 @@ impl Windows {
                     &self.e_tag,
                     self.range(idx),
                 ))?
-                .map_err(io_error)?
+                .map_err(|e| read_error(&self.name, e))?
             }
         };
         cache.ready.push_front((idx, w.clone()));
@@ -263,7 +272,7 @@ impl Windows {
                             &self.e_tag,
                             tail_start..self.size,
                         ))?
-                        .map_err(io_error)?;
+                        .map_err(|e| read_error(&self.name, e))?;
                     cache.tail = Some(t.clone());
                     t
                 }
@@ -343,6 +352,7 @@ struct StreamRead {
     current: Bytes,
     handle: Handle,
     cancel: CancellationToken,
+    name: String,
 }
 
 impl Read for StreamRead {
@@ -353,7 +363,7 @@ impl Read for StreamRead {
             match next {
                 None => return Ok(0),
                 Some(Ok(b)) => self.current = b,
-                Some(Err(e)) => return Err(io_error(e)),
+                Some(Err(e)) => return Err(read_error(&self.name, e)),
             }
         }
         let n = buf.len().min(self.current.len());

@@ -169,16 +169,14 @@ pub fn store_error(what: &str, doing: &str, e: object_store::Error) -> anyhow::E
         );
     }
     if let Some(stalled) = find::<builder::Stalled>(&e) {
+        let hint = if stalled.connecting {
+            "check the endpoint and the network (a firewall that drops packets, a proxy); raise timeout.connect if the store is slow to accept connections"
+        } else {
+            "the server or the network stopped answering; if the store is only slow, raise timeout.idle in the connection"
+        };
         return crate::error::input(
-            format!(
-                "{what}: no answer from {} for {} while {doing}",
-                stalled.endpoint,
-                crate::spec::fields::seconds(stalled.idle)
-            ),
-            Some(
-                "the server or the network stopped answering; if the store is only slow, raise timeout.idle in the connection"
-                    .to_string(),
-            ),
+            format!("{what}: {stalled} while {doing}"),
+            Some(hint.to_string()),
         );
     }
     if matches!(e, object_store::Error::Precondition { .. }) {
