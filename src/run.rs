@@ -459,11 +459,13 @@ pub fn cancel_on_signals(cancel: CancellationToken) {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{signal, SignalKind};
-            let (mut int, mut term) =
-                match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
-                    (Ok(i), Ok(t)) => (i, t),
-                    _ => return,
-                };
+            let (mut int, mut term) = match (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) {
+                (Ok(i), Ok(t)) => (i, t),
+                _ => return,
+            };
             tokio::select! {
                 _ = int.recv() => {}
                 _ = term.recv() => {}

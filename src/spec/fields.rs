@@ -555,7 +555,11 @@ mod tests {
         let p = read("timeout = \"30s\"", |f| {
             f.timeouts();
         });
-        assert!(messages(&p)[0].contains("expected a table"), "{:?}", messages(&p));
+        assert!(
+            messages(&p)[0].contains("expected a table"),
+            "{:?}",
+            messages(&p)
+        );
         // Keepalive notices a vanished peer after about the idle timeout.
         let (time, interval, retries) = Timeouts::DEFAULT.keepalive();
         assert_eq!(time + interval * retries, Timeouts::DEFAULT.idle);

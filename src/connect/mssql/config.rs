@@ -11,7 +11,6 @@
 //! session unencrypted; no setting maps to them (see [`Encrypt::level`] and the
 //! test that enumerates settings).
 
-
 use anyhow::Result;
 use tiberius::{AuthMethod, EncryptionLevel};
 use toml::{Table, Value};

@@ -97,7 +97,10 @@ async fn check_into(
         Ok(client) => client,
         Err(e) => return c.push_error("auth", &e),
     };
-    match cfg.within("answering SELECT 1", client.query_one("SELECT 1", &[])).await {
+    match cfg
+        .within("answering SELECT 1", client.query_one("SELECT 1", &[]))
+        .await
+    {
         Ok(_) => c.push(
             "auth",
             Status::Ok,

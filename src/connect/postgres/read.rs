@@ -233,28 +233,9 @@ impl PgSource {
         // The coordinator holds the snapshot open until every worker is done.
         let handle = tokio::runtime::Handle::current();
         let cfg = self.cfg.clone();
+        let exporting = export_snapshot(&client, &col, &select);
         let (snapshot, bounds) = tokio::task::block_in_place(|| {
-            handle.block_on(cfg.within("exporting the snapshot for the partitions", async {
-                client
-                    .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                    .await
-                    .map_err(|e| db(e, "starting the snapshot"))?;
-                let snap: String = client
-                    .query_one("SELECT pg_export_snapshot()", &[])
-                    .await
-                    .map_err(|e| db(e, "exporting the snapshot"))?
-                    .get(0);
-                let row = client
-                    .query_one(
-                        &format!("SELECT min({col})::int8, max({col})::int8 FROM ({select}) AS s"),
-                        &[],
-                    )
-                    .await
-                    .map_err(|e| db(e, "reading the partition column's range"))?;
-                let lo: Option<i64> = row.get(0);
-                let hi: Option<i64> = row.get(1);
-                Ok::<_, anyhow::Error>((snap, lo.zip(hi)))
-            }))
+            handle.block_on(cfg.within("exporting the snapshot for the partitions", exporting))
         })?;
         let coordinator = Arc::new(client);
         let n = spec.count.max(1) as i128;
@@ -313,6 +294,34 @@ impl PgSource {
         }
         Ok(parts)
     }
+}
+
+/// Start the snapshot every partition reads, and read the range of the
+/// partition column in it.
+async fn export_snapshot(
+    client: &Client,
+    col: &str,
+    select: &str,
+) -> Result<(String, Option<(i64, i64)>)> {
+    client
+        .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .await
+        .map_err(|e| db(e, "starting the snapshot"))?;
+    let snap: String = client
+        .query_one("SELECT pg_export_snapshot()", &[])
+        .await
+        .map_err(|e| db(e, "exporting the snapshot"))?
+        .get(0);
+    let row = client
+        .query_one(
+            &format!("SELECT min({col})::int8, max({col})::int8 FROM ({select}) AS s"),
+            &[],
+        )
+        .await
+        .map_err(|e| db(e, "reading the partition column's range"))?;
+    let lo: Option<i64> = row.get(0);
+    let hi: Option<i64> = row.get(1);
+    Ok((snap, lo.zip(hi)))
 }
 
 /// What `consumer` makes of one `COPY … TO STDOUT (FORMAT binary)`. Each

@@ -196,7 +196,10 @@ impl PgSink {
 
     /// Send COPY data, within `timeout.idle`.
     async fn send_copy(&mut self, bytes: Bytes) -> Result<()> {
-        let what = format!("sending COPY data into {} (the server took none)", self.target);
+        let what = format!(
+            "sending COPY data into {} (the server took none)",
+            self.target
+        );
         let busy = Busy::start(&self.busy);
         let copy = self.copy.as_mut().expect("begun");
         let r = match tokio::time::timeout(self.cfg.timeouts.idle, copy.send(bytes)).await {
@@ -340,18 +343,14 @@ impl Sink for PgSink {
         };
         let starting = format!("starting COPY into {target}");
         let copy = self
-            .wait(
-                Some(cfg.timeouts.idle + LOCK_MARGIN),
-                &starting,
-                async {
-                    self.client()
-                        .copy_in(&format!(
-                            "COPY {into} ({col_list}) FROM STDIN (FORMAT binary)"
-                        ))
-                        .await
-                        .map_err(|e| db(e, &starting))
-                },
-            )
+            .wait(Some(cfg.timeouts.idle + LOCK_MARGIN), &starting, async {
+                self.client()
+                    .copy_in(&format!(
+                        "COPY {into} ({col_list}) FROM STDIN (FORMAT binary)"
+                    ))
+                    .await
+                    .map_err(|e| db(e, &starting))
+            })
             .await?;
         self.copy = Some(Box::pin(copy));
         let mut head = BytesMut::new();
@@ -559,11 +558,8 @@ impl Sink for PgSink {
                 // server to stop; dropping the connection rolls back.
                 self.cfg.cancel_running(&c).await;
             } else {
-                let _ = tokio::time::timeout(
-                    self.cfg.timeouts.idle,
-                    c.batch_execute("ROLLBACK"),
-                )
-                .await;
+                let _ =
+                    tokio::time::timeout(self.cfg.timeouts.idle, c.batch_execute("ROLLBACK")).await;
             }
         }
         Ok(())
