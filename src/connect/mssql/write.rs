@@ -125,9 +125,14 @@ impl MssqlSink {
             sql::BEGIN
         );
         client::batch(&mut client, &begin).await?;
-        let exists = client::scalar::<i32>(&mut client, &sql::object_id(&self.table))
-            .await?
-            .is_some();
+        let cfg = self.cfg.clone();
+        let exists = client::within(
+            &cfg,
+            "looking up the table",
+            client::scalar::<i32>(&mut client, &sql::object_id(&self.table)),
+        )
+        .await?
+        .is_some();
         let source_defs: Vec<ColumnDef> = schema
             .fields()
             .iter()
@@ -142,9 +147,11 @@ impl MssqlSink {
             .collect::<Result<_>>()?;
         // The target's columns (existing, or as convoy creates them).
         let target_cols: Vec<ColumnDef> = if exists {
-            let described = describe(
-                &mut client,
-                &format!("SELECT * FROM {}", self.table.quoted()),
+            let select = format!("SELECT * FROM {}", self.table.quoted());
+            let described = client::within(
+                &cfg,
+                "reading the table's columns",
+                describe(&mut client, &select),
             )
             .await?;
             if let Some(c) = described.iter().find(|c| {

@@ -11,8 +11,9 @@
 //! Waits: `timeout.connect` bounds the whole connection (TCP, the TLS
 //! request and handshake, startup and authentication; the driver's own
 //! `connect_timeout` covers the TCP connect only); `timeout.idle` bounds
-//! each wait for data ([`PgConfig::within`]) and, as `lock_timeout`, a sink's
-//! wait for a table lock; TCP keepalive notices a server that vanished
+//! each wait for data ([`PgConfig::within`]) and, as the session's
+//! `lock_timeout`, any wait for a lock another session holds (a table being
+//! replaced, a transaction left open); TCP keepalive notices a server that vanished
 //! while it works on a statement. There is no `statement_timeout`: a COPY of
 //! a large table is one statement and may rightly run for hours.
 
@@ -31,6 +32,10 @@ use crate::spec::fields::{seconds, Fields, Timeouts};
 use crate::spec::Endpoint;
 
 pub const DEFAULT_PORT: u16 = 5432;
+
+/// A statement that may wait for a lock is given this much beyond
+/// `lock_timeout` on the client's side.
+pub(crate) const LOCK_MARGIN: Duration = Duration::from_secs(10);
 
 /// A connection's settings, validated.
 #[derive(Clone)]
@@ -140,18 +145,23 @@ impl PgConfig {
         let who = self.ident();
         self.tls.check_allowed(ctx.allow_insecure, &who)?;
         let mut c = self.driver_config(ctx)?;
+        // Waits for a lock another session holds end after timeout.idle,
+        // with the server's own error, for every statement of the session.
+        let settings = format!("SET lock_timeout = '{}ms'", self.timeouts.idle.as_millis());
         let connecting = async {
-            if self.tls.mode == TlsMode::Disable {
+            let client = if self.tls.mode == TlsMode::Disable {
                 c.ssl_mode(tokio_postgres::config::SslMode::Disable);
                 let (client, conn) = c.connect(tokio_postgres::NoTls).await?;
                 tokio::spawn(conn);
-                Ok(client)
+                client
             } else {
                 c.ssl_mode(tokio_postgres::config::SslMode::Require);
                 let (client, conn) = c.connect(self.tls_connector()?).await?;
                 tokio::spawn(conn);
-                Ok(client)
-            }
+                client
+            };
+            client.batch_execute(&settings).await?;
+            Ok(client)
         };
         match tokio::time::timeout(self.timeouts.connect, connecting).await {
             Ok(Ok(client)) => Ok(client),
@@ -204,6 +214,21 @@ impl PgConfig {
         E: Into<anyhow::Error>,
     {
         self.within_for(self.timeouts.idle, what, fut).await
+    }
+
+    /// [`PgConfig::within`] for a statement that may wait for a lock: the
+    /// session's `lock_timeout` (`timeout.idle`) ends that wait with the
+    /// server's clearer error first.
+    pub async fn within_lock<T, E>(
+        &self,
+        what: &str,
+        fut: impl std::future::Future<Output = std::result::Result<T, E>>,
+    ) -> Result<T>
+    where
+        E: Into<anyhow::Error>,
+    {
+        self.within_for(self.timeouts.idle + LOCK_MARGIN, what, fut)
+            .await
     }
 
     /// [`PgConfig::within`] with a bound of its own.

@@ -50,8 +50,10 @@ impl PgSource {
 
     async fn open_async(cfg: PgConfig, ep: Endpoint, ctx: OpenContext) -> Result<PgSource> {
         let client = cfg.connect(&ctx).await?;
+        // A query's temporary view waits for the locks its tables need.
         let asking = PgSource::describe_source(cfg.clone(), client, ep, ctx);
-        cfg.within("reading the source's catalogue", asking).await
+        cfg.within_lock("reading the source's catalogue", asking)
+            .await
     }
 
     /// What the catalogue says of the table or query, on a connection.
@@ -233,9 +235,8 @@ impl PgSource {
         // The coordinator holds the snapshot open until every worker is done.
         let handle = tokio::runtime::Handle::current();
         let cfg = self.cfg.clone();
-        let exporting = export_snapshot(&client, &col, &select);
         let (snapshot, bounds) = tokio::task::block_in_place(|| {
-            handle.block_on(cfg.within("exporting the snapshot for the partitions", exporting))
+            handle.block_on(export_snapshot(&cfg, &client, &col, &select))
         })?;
         let coordinator = Arc::new(client);
         let n = spec.count.max(1) as i128;
@@ -297,20 +298,26 @@ impl PgSource {
 }
 
 /// Start the snapshot every partition reads, and read the range of the
-/// partition column in it.
+/// partition column in it. Finding the range may scan the table (a column
+/// without an index): that wait has no idle bound.
 async fn export_snapshot(
+    cfg: &PgConfig,
     client: &Client,
     col: &str,
     select: &str,
 ) -> Result<(String, Option<(i64, i64)>)> {
-    client
-        .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        .await
-        .map_err(|e| db(e, "starting the snapshot"))?;
-    let snap: String = client
-        .query_one("SELECT pg_export_snapshot()", &[])
-        .await
-        .map_err(|e| db(e, "exporting the snapshot"))?
+    let snap: String = cfg
+        .within("exporting the snapshot for the partitions", async {
+            client
+                .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                .await
+                .map_err(|e| db(e, "starting the snapshot"))?;
+            client
+                .query_one("SELECT pg_export_snapshot()", &[])
+                .await
+                .map_err(|e| db(e, "exporting the snapshot"))
+        })
+        .await?
         .get(0);
     let row = client
         .query_one(
@@ -344,8 +351,9 @@ fn copy_stream<C: Consumer>(
         done: bool,
     }
     let start = async move {
+        // The COPY takes its table's lock before it answers.
         let copy = cfg
-            .within("starting COPY TO", async {
+            .within_lock("starting COPY TO", async {
                 client
                     .copy_out(sql.as_str())
                     .await

@@ -18,9 +18,8 @@
 //! `timeout.idle`, COPY data the server does not take included, except the
 //! statements in which the server itself works for as long as the data
 //! needs (merge and incremental `INSERT … SELECT`), which only TCP keepalive
-//! and a signal end. The transaction's `lock_timeout` is `timeout.idle`, so
-//! a table another session keeps locked fails the copy instead of holding
-//! it. An operation cut short (a signal, a timeout) leaves the connection
+//! and a signal end. The session's `lock_timeout` is `timeout.idle`, so a
+//! table another session keeps locked fails the copy instead of holding it. An operation cut short (a signal, a timeout) leaves the connection
 //! busy: `abort` then asks the server to cancel what it runs and drops the
 //! connection, which rolls the transaction back.
 
@@ -37,7 +36,7 @@ use futures::SinkExt;
 use tokio_postgres::{Client, CopyInSink};
 
 use super::catalog::{self, db, Readers, Session};
-use super::config::PgConfig;
+use super::config::{PgConfig, LOCK_MARGIN};
 use super::copy_binary;
 use super::types::{self, quote_ident, PgType, Wire};
 use super::COPY_BINARY;
@@ -45,10 +44,6 @@ use crate::connect::{Encoded, Encoding, OpenContext, Output, Prepared, Sink};
 use crate::error;
 use crate::spec::fields::seconds;
 use crate::spec::Mode;
-
-/// A statement that may wait for a table lock is given this much beyond
-/// `lock_timeout`, so that the server's own, clearer error comes first.
-const LOCK_MARGIN: Duration = Duration::from_secs(10);
 
 /// Marks the sink's connection busy for one exchange; it stays busy when
 /// the exchange does not complete (cut short by a signal or a timeout).
@@ -223,14 +218,11 @@ impl Sink for PgSink {
         let cfg = self.cfg.clone();
         let client = cfg.connect(&self.ctx).await?;
         self.client = Some(client);
-        // A lock another session holds fails the copy after timeout.idle.
-        let start = format!(
-            "BEGIN; SET LOCAL lock_timeout = '{}ms'",
-            cfg.timeouts.idle.as_millis()
-        );
+        // A lock another session holds fails the copy after timeout.idle
+        // (the session's lock_timeout, set when connecting).
         self.wait(Some(cfg.timeouts.idle), "starting the transaction", async {
             self.client()
-                .batch_execute(&start)
+                .batch_execute("BEGIN")
                 .await
                 .map_err(|e| db(e, "starting the transaction"))
         })
