@@ -789,6 +789,87 @@ fn a_postgres_sink_whose_server_stops_taking_copy_data_fails_and_leaves_the_tabl
 }
 
 #[test]
+fn a_table_another_session_keeps_locked_fails_the_copy_after_the_idle_timeout() {
+    let pg = pg::shared();
+    let table = format!("locked_{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    pg.psql(&format!(
+        "CREATE TABLE {table} (id bigint); INSERT INTO {table} VALUES (1)"
+    ));
+    // A session that locks the table and keeps its transaction open.
+    let mut holder = std::process::Command::new("psql")
+        .args([
+            &format!(
+                "host=localhost port={} user=postgres dbname=postgres sslmode=verify-full sslrootcert={}",
+                pg.port,
+                pg.ca_file.as_ref().unwrap().display()
+            ),
+            "-X",
+            "-q",
+            "-c",
+            &format!("BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(120)"),
+        ])
+        .env("PGPASSWORD", pg::PASSWORD)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while pg.psql(&format!(
+        "SELECT count(*) FROM pg_locks WHERE relation = '{table}'::regclass AND mode = 'AccessExclusiveLock' AND granted"
+    )) != "1"
+    {
+        assert!(Instant::now() < deadline, "the lock was not taken");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let dir = Dir::new();
+    dir.write("in.csv", "id\n2\n");
+    let mut runs = Vec::new();
+    for (from, to) in [
+        // As a sink (replace truncates), and as a source.
+        (
+            "{ path = \"in.csv\" }".to_string(),
+            format!("{{ connection = \"pg\", table = \"public.{table}\" }}"),
+        ),
+        (
+            format!("{{ connection = \"pg\", table = \"public.{table}\" }}"),
+            "{ path = \"out.csv\" }".to_string(),
+        ),
+    ] {
+        let spec = one_copy(
+            &dir,
+            &pg.connection("pg", "localhost", "timeout = { idle = \"2s\" }"),
+            &from,
+            &to,
+            "mode = \"replace\"",
+        );
+        let child = spawn(
+            &dir,
+            &["run", spec.to_str().unwrap()],
+            &[("PGPASSWORD", pg::PASSWORD)],
+        );
+        runs.push(Run::from(wait_within(child, 60)));
+    }
+    // The server goes on sleeping after psql is gone: end the session.
+    pg.psql(&format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE relation = '{table}'::regclass AND mode = 'AccessExclusiveLock'"
+    ));
+    let _ = holder.kill();
+    let _ = holder.wait();
+    let rows = pg.psql(&format!("SELECT count(*) FROM {table}"));
+    pg.psql(&format!("DROP TABLE {table}"));
+    for r in &runs {
+        assert_eq!(r.code, 1, "{r:?}");
+        assert!(
+            r.stderr.contains("another session holds a lock") && r.stderr.contains("timeout.idle"),
+            "{}",
+            r.stderr
+        );
+    }
+    assert_eq!(rows, "1", "the table changed");
+    assert!(!dir.path("out.csv").exists());
+}
+
+#[test]
 fn an_s3_source_that_stalls_mid_object_fails_on_its_own() {
     let dir = Dir::new();
     let t = Target::new(Backend::S3, &dir);
@@ -917,6 +998,42 @@ fn connecting_to_a_server_that_never_answers_gives_up_after_the_connect_timeout(
     );
     assert!(started.elapsed() < Duration::from_secs(15), "{r:?}");
     assert!(!dir.path("out.csv").exists());
+}
+
+#[test]
+fn a_signal_while_an_s3_source_stalls_ends_convoy_without_a_panic() {
+    // Opening (the HEAD), then reading the body: each on a blocking thread
+    // the runner does not wait for.
+    for stall in ["open", "read"] {
+        let dir = Dir::new();
+        let t = Target::new(Backend::S3, &dir);
+        let csv = sizable_csv(&dir, "src.csv", 4);
+        t.put("big.csv", std::fs::read(&csv).unwrap());
+        let proxy = match stall {
+            "open" => Proxy::black_hole(),
+            _ => Proxy::to(("127.0.0.1", objstore::moto().port))
+                .down(Fault::StallAfter(1 << 20))
+                .start(),
+        };
+        let t = s3_through(t, &proxy, "");
+        let spec = t.spec(&dir, &t.at("big.csv", ""), &local("out.csv", ""));
+        let child = t
+            .command(&dir, &spec, &[])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        proxy.wait_until("a connection", Duration::from_secs(30), |s| {
+            s.accepted() > 0 && (stall == "open" || s.faulted())
+        });
+        std::thread::sleep(Duration::from_millis(500));
+        let end = signal_and_wait(child, libc::SIGINT, Duration::from_secs(10));
+        eprintln!("SIGINT while the S3 source stalls ({stall}): {end}");
+        assert_eq!(end.code, Some(130), "{stall}: {end}");
+        assert!(end.after < 3.0, "{stall}: {end}");
+        assert!(!end.stderr.contains("panicked"), "{stall}: {end}");
+        assert!(!dir.path("out.csv").exists());
+    }
 }
 
 #[test]
