@@ -11,4 +11,5 @@ mod mssql;
 mod objstore;
 mod postgres;
 mod secrets;
+mod stage;
 mod support;

@@ -67,7 +67,10 @@ pub async fn run(
                 crate::security::redact::redact(&plan.describe(&copy.to))
             );
         }
-        reports.push(run::run_copy(plan, copy, &ctx).await);
+        reports.push(match copy.stage {
+            Some(_) => crate::stage::jobs::run(plan, copy, &ctx).await,
+            None => run::run_copy(plan, copy, &ctx).await,
+        });
     }
     let kind = report::run_exit(&reports);
     if g.json {

@@ -6,6 +6,7 @@ pub mod check;
 pub mod copy;
 pub mod plan;
 pub mod secrets;
+pub mod stage;
 
 use std::io::Write;
 
@@ -42,7 +43,12 @@ async fn dispatch(cli: Cli) -> i32 {
     let g = &cli.global;
     match &cli.command {
         Command::Copy(args) => {
-            match Plan::from_args(&args.source, &args.destination, &args.opts.flags()) {
+            match Plan::from_args(
+                &args.source,
+                &args.destination,
+                args.opts.stage.as_deref(),
+                &args.opts.flags(),
+            ) {
                 Ok(plan) => copy::run(&plan, None, args.dry_run, g, "copy").await,
                 Err(e) => fail_early(&e, g, "copy"),
             }
@@ -65,6 +71,9 @@ async fn dispatch(cli: Cli) -> i32 {
             },
             Err(e) => fail_early(&e, g, "check"),
         },
+        Command::Extract(args) => stage::extract(args, g).await,
+        Command::Load(args) => stage::load(args, g).await,
+        Command::Stage(cmd) => stage::run(cmd, g).await,
         Command::Secrets(cmd) => {
             let cmd = cmd.clone();
             let vault = g.vault.clone();
@@ -94,7 +103,7 @@ async fn dispatch(cli: Cli) -> i32 {
 fn plan_of(args: &[String], opts: &CopyOpts) -> anyhow::Result<Plan> {
     match args {
         [spec_file] => Plan::load(std::path::Path::new(spec_file)),
-        [src, dst] => Plan::from_args(src, dst, &opts.flags()),
+        [src, dst] => Plan::from_args(src, dst, opts.stage.as_deref(), &opts.flags()),
         _ => Err(error::usage("plan takes a spec file or SRC DST", None)),
     }
 }
@@ -125,7 +134,7 @@ fn select(spec: &spec::Spec, names: &[String]) -> anyhow::Result<Vec<usize>> {
 }
 
 /// An error before any copy ran: print it (and a JSON document) and exit.
-fn fail_early(e: &anyhow::Error, g: &GlobalOpts, command: &str) -> i32 {
+pub(crate) fn fail_early(e: &anyhow::Error, g: &GlobalOpts, command: &str) -> i32 {
     let kind = error::exit_kind(e);
     if g.json {
         report::print_json(&Summary {

@@ -90,6 +90,27 @@ pub trait Connector: Send + Sync {
     fn open_source(&self, ep: &Endpoint, ctx: &OpenContext) -> Result<Box<dyn Source>>;
     /// Open a sink; nothing is written before `begin`.
     fn open_sink(&self, ep: &Endpoint, mode: &Mode, ctx: &OpenContext) -> Result<Box<dyn Sink>>;
+    /// Whether staged runs can live on this connection (a store of files).
+    fn holds_stages(&self) -> bool {
+        false
+    }
+    /// The store that holds staged runs under `path` of this connection
+    /// (objects; a directory of files is one too).
+    fn stage_store(&self, _path: &str, _ctx: &OpenContext) -> Result<StageStore> {
+        Err(crate::error::usage(
+            format!("a {} connection cannot hold a stage", self.kind()),
+            Some("stage on s3, azure, gcs or a local directory".to_string()),
+        ))
+    }
+}
+
+/// Where staged runs are kept: objects of a store under a path.
+pub struct StageStore {
+    pub store: Arc<dyn object_store::ObjectStore>,
+    /// How the store's root is shown: `s3://lake`, `/data/stage`.
+    pub root: String,
+    /// The stage's path in the store (runs go under it).
+    pub path: String,
 }
 
 /// One outbound connection a copy makes.

@@ -21,7 +21,9 @@ use async_trait::async_trait;
 pub use self::sink::FileSink;
 use super::format::input::{Input, LocalInput};
 use super::format::{FileSource, MANIFEST};
-use super::{Checked, Connector, Kind, NetworkEndpoint, OpenContext, Role, Sink, Source};
+use super::{
+    Checked, Connector, Kind, NetworkEndpoint, OpenContext, Role, Sink, Source, StageStore,
+};
 use crate::spec::fields::Fields;
 use crate::spec::{validate, Connection, Endpoint, Format, Mode, LOCAL};
 
@@ -127,6 +129,29 @@ impl Connector for LocalFiles {
         let raw = ctx.path_of(ep);
         let dest = self.resolve(&raw);
         Ok(Box::new(FileSink::new(&raw, dest, ep, ctx)?))
+    }
+
+    fn holds_stages(&self) -> bool {
+        true
+    }
+
+    /// The stage's directory as a store of objects (files written to a
+    /// temporary name and renamed, so a reader never sees half a file).
+    fn stage_store(&self, path: &str, _ctx: &OpenContext) -> Result<StageStore> {
+        let dir = self.resolve(if path.is_empty() { "." } else { path });
+        let root = std::path::absolute(&dir)
+            .map_err(|e| crate::error::input(format!("{}: {e}", dir.display()), None))?;
+        fs::create_dir_all(&root).map_err(|e| {
+            crate::error::input(format!("cannot create {}: {e}", root.display()), None)
+        })?;
+        let store = object_store::local::LocalFileSystem::new_with_prefix(&root)
+            .map(|s| s.with_automatic_cleanup(true))
+            .map_err(|e| crate::error::input(format!("{}: {e}", root.display()), None))?;
+        Ok(StageStore {
+            store: Arc::new(store),
+            root: root.display().to_string(),
+            path: String::new(),
+        })
     }
 }
 

@@ -34,7 +34,9 @@ pub use self::sink::ObjSink;
 use super::format::input::Input;
 use super::format::{FileSource, MANIFEST};
 use super::url::Url;
-use super::{Checked, Connector, Kind, Located, NetworkEndpoint, OpenContext, Role, Sink, Source};
+use super::{
+    Checked, Connector, Kind, Located, NetworkEndpoint, OpenContext, Role, Sink, Source, StageStore,
+};
 use crate::spec::fields::Fields;
 use crate::spec::{validate, Connection, Endpoint, Format, Mode};
 
@@ -386,6 +388,25 @@ impl Connector for ObjConnection {
             ));
         }
         Ok(Box::new(ObjSink::new(st, ep, ctx)?))
+    }
+
+    fn holds_stages(&self) -> bool {
+        self.kind != StoreKind::Http
+    }
+
+    fn stage_store(&self, path: &str, ctx: &OpenContext) -> Result<StageStore> {
+        let st = self.store(ctx)?;
+        if !st.writable {
+            return Err(crate::error::usage(
+                format!("{} is read-only and cannot hold a stage", st.identity),
+                None,
+            ));
+        }
+        Ok(StageStore {
+            store: st.store,
+            root: st.root,
+            path: path.trim_matches('/').to_string(),
+        })
     }
 }
 
