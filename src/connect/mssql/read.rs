@@ -21,7 +21,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use arrow::array::RecordBatch;
 use arrow::datatypes::{Schema, SchemaRef};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use tokio::sync::mpsc;
 
 use super::client::{self, describe};
@@ -269,9 +269,15 @@ async fn read_partition(
             .collect::<Result<_>>()?;
         let mut n = 0usize;
         let mut total = 0u64;
-        while let Some(row) =
-            client::within(cfg, "reading rows", async { Ok(rows.next().await) }).await?
-        {
+        loop {
+            // The timer is armed only when the next row has not arrived yet.
+            let next = match rows.next().now_or_never() {
+                Some(next) => next,
+                None => {
+                    client::within(cfg, "reading rows", async { Ok(rows.next().await) }).await?
+                }
+            };
+            let Some(row) = next else { break };
             let row = row.map_err(|e| client::sql_error(e, query))?;
             for (i, (cell, reader)) in row
                 .cells()

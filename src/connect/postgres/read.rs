@@ -10,7 +10,7 @@ use std::sync::Arc;
 use anyhow::Result;
 use arrow::datatypes::{Schema, SchemaRef};
 use futures::stream::BoxStream;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use tokio_postgres::Client;
 
 use super::catalog::{self, db, note_reader, Readers};
@@ -391,11 +391,19 @@ fn copy_stream<C: Consumer>(
                         let b = st.consumer.take();
                         return Some((b, Some(Ok(st))));
                     }
-                    let idle = st.cfg.timeouts.idle;
-                    let next = match tokio::time::timeout(idle, st.copy.next()).await {
-                        Ok(next) => next,
-                        Err(_) => {
-                            return Some((Err(st.cfg.silent(idle, "reading COPY data")), None))
+                    // PostgreSQL sends a message per row: the timer is armed
+                    // only when the next one has not arrived yet.
+                    let next = match st.copy.next().now_or_never() {
+                        Some(next) => next,
+                        None => {
+                            let idle = st.cfg.timeouts.idle;
+                            match tokio::time::timeout(idle, st.copy.next()).await {
+                                Ok(next) => next,
+                                Err(_) => {
+                                    let e = st.cfg.silent(idle, "reading COPY data");
+                                    return Some((Err(e), None));
+                                }
+                            }
                         }
                     };
                     match next {
