@@ -82,7 +82,7 @@ pub struct Timeouts {
     /// The longest silence on an open connection while convoy waits for
     /// data: no byte of a data stream, data the server does not take, an
     /// HTTP request without its answer. Also the bound on waiting for a
-    /// table lock in a database sink.
+    /// lock another database session holds.
     pub idle: Duration,
 }
 
