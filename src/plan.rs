@@ -19,6 +19,17 @@ use crate::spec::cli_spec::{self, CopyFlags};
 use crate::spec::fields::Problems;
 use crate::spec::{parse, Copy, Endpoint, Format, Spec, SpecError, SpecErrors, StageHalf};
 
+/// How an extract takes part in a sharded run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sharding {
+    /// This process's share, (I, N).
+    pub shard: Option<(u32, u32)>,
+    /// Be the coordinator (needs `shard` for N).
+    pub coordinate: bool,
+    /// Wait for the coordinator's cut.
+    pub wait_for_cut: bool,
+}
+
 /// A spec whose connections are configured and whose endpoints fit them.
 pub struct Plan {
     pub spec: Spec,
@@ -61,6 +72,7 @@ impl Plan {
         source: &str,
         stage: &str,
         run_id: Option<String>,
+        shards: Sharding,
         flags: &CopyFlags,
     ) -> anyhow::Result<Plan> {
         let from = connect::locate(source, "SRC")?;
@@ -73,6 +85,9 @@ impl Plan {
             s.only = Some(StageHalf::Extract);
             s.run_id = run_id;
             s.keep = true;
+            s.shard = shards.shard;
+            s.coordinate = shards.coordinate;
+            s.wait_for_cut = shards.wait_for_cut;
         }
         resolve(
             spec,
@@ -162,7 +177,21 @@ impl Plan {
                 }
             }),
             mode: copy.mode.name().to_string(),
-            publish: self.connector(&copy.to).publish(&copy.to, &copy.mode),
+            publish: match copy.stage.as_ref() {
+                Some(s) if s.coordinate => format!(
+                    "cuts the source once for {} shards, writes the cut into the run and waits until every shard has written its manifest",
+                    s.shard.map_or(1, |(_, n)| n)
+                ),
+                Some(s) if s.only == Some(StageHalf::Extract) => format!(
+                    "Parquet parts{} written under the stage's run, then {} last: the run is complete when every shard's manifest is there",
+                    if s.encrypt { ", encrypted on this machine," } else { "" },
+                    match s.shard {
+                        Some((i, n)) => format!("the manifest of shard {i} of {n}"),
+                        None => "its manifest".to_string(),
+                    }
+                ),
+                _ => self.connector(&copy.to).publish(&copy.to, &copy.mode),
+            },
             stage: copy.stage.as_ref().map(|s| StagePlan {
                 location: self.describe(&s.endpoint),
                 region: self.region(&s.endpoint),
