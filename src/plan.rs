@@ -524,4 +524,35 @@ to = { connection = "db", table = "public.t" }
             p.publish
         );
     }
+
+    mod properties {
+        use super::resolve_text;
+        use proptest::prelude::*;
+
+        const SPEC: &str = "[connections.db]\nkind = \"postgres\"\nhost = \"h\"\nport = 5432\n\
+            tls = { mode = \"verify-full\" }\n[connections.lake]\nkind = \"s3\"\nbucket = \"b\"\n\
+            [defaults]\nmode = \"replace\"\n[[copy]]\nname = \"a\"\n\
+            from = { connection = \"db\", table = \"t\", partition = { column = \"id\", count = 4 } }\n\
+            to = { path = \"out/a.parquet\", parquet = { compression = \"zstd(3)\" } }\n\
+            stage = { connection = \"lake\", path = \"s/\", encrypt = true }\n";
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(300))]
+
+            /// Any text: a spec, or errors — never a panic.
+            #[test]
+            fn arbitrary_text_never_panics(text in "\\PC{0,300}") {
+                let _ = resolve_text(&text);
+            }
+
+            /// A good spec with one character replaced, or a piece cut out.
+            #[test]
+            fn damaged_specs_never_panic(at in 0usize..SPEC.len(), len in 0usize..12, c in any::<char>()) {
+                let at = (0..=at).rev().find(|i| SPEC.is_char_boundary(*i)).unwrap_or(0);
+                let end = (at + len..=SPEC.len()).find(|i| SPEC.is_char_boundary(*i)).unwrap_or(SPEC.len());
+                let _ = resolve_text(&format!("{}{c}{}", &SPEC[..at], &SPEC[end..]));
+                let _ = resolve_text(&format!("{}{}", &SPEC[..at], &SPEC[end..]));
+            }
+        }
+    }
 }
