@@ -84,6 +84,8 @@ Register-ArgumentCompleter -Native -CommandName 'convoy' -ScriptBlock {
         }
         'convoy;run' {
             [CompletionResult]::new('--copy', '--copy', [CompletionResultType]::ParameterName, 'Run only the copies with these names (repeatable)')
+            [CompletionResult]::new('--shard', '--shard', [CompletionResultType]::ParameterName, 'Take share I of N (1 ≤ I ≤ N), e.g. --shard 2/3')
+            [CompletionResult]::new('--shards', '--shards', [CompletionResultType]::ParameterName, 'Take one share of N, the index from the scheduler''s environment: CONVOY_SHARD (1-based), JOB_COMPLETION_INDEX (Kubernetes Indexed Job), AWS_BATCH_JOB_ARRAY_INDEX, SLURM_ARRAY_TASK_ID. N may also come from CONVOY_SHARDS')
             [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'Progress on stderr: bars on a terminal with `auto`; `always` also prints plain periodic lines when stderr is not a terminal')
             [CompletionResult]::new('--vault', '--vault', [CompletionResultType]::ParameterName, 'Vault file (default: $XDG_CONFIG_HOME/convoy/vault, else ~/.config/convoy/vault)')
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Validate and open every source, write nothing')
@@ -172,6 +174,8 @@ Register-ArgumentCompleter -Native -CommandName 'convoy' -ScriptBlock {
         }
         'convoy;extract' {
             [CompletionResult]::new('--run-id', '--run-id', [CompletionResultType]::ParameterName, 'The run''s id (default: one made from the time and a random part). Shards of one run share it (e.g. the scheduler''s job name)')
+            [CompletionResult]::new('--shard', '--shard', [CompletionResultType]::ParameterName, 'Take share I of N (1 ≤ I ≤ N), e.g. --shard 2/3')
+            [CompletionResult]::new('--shards', '--shards', [CompletionResultType]::ParameterName, 'Take one share of N, the index from the scheduler''s environment: CONVOY_SHARD (1-based), JOB_COMPLETION_INDEX (Kubernetes Indexed Job), AWS_BATCH_JOB_ARRAY_INDEX, SLURM_ARRAY_TASK_ID. N may also come from CONVOY_SHARDS')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Destination format: csv, parquet, json (JSON Lines) or ipc (Arrow)')
             [CompletionResult]::new('--source-format', '--source-format', [CompletionResultType]::ParameterName, 'Source format, when the extension does not tell it')
             [CompletionResult]::new('--schema', '--schema', [CompletionResultType]::ParameterName, 'Column types of a CSV or JSON source, e.g. `id:int64,amount:decimal(18,4),at:timestamptz`. Without it types are inferred from a sample')
@@ -192,10 +196,13 @@ Register-ArgumentCompleter -Native -CommandName 'convoy' -ScriptBlock {
             [CompletionResult]::new('--recipient', '--recipient', [CompletionResultType]::ParameterName, 'Who may decrypt the staged parts: an `age1…` recipient, as printed by `convoy secrets identity` on that machine (repeatable; implies --encrypt-stage)')
             [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'Progress on stderr: bars on a terminal with `auto`; `always` also prints plain periodic lines when stderr is not a terminal')
             [CompletionResult]::new('--vault', '--vault', [CompletionResultType]::ParameterName, 'Vault file (default: $XDG_CONFIG_HOME/convoy/vault, else ~/.config/convoy/vault)')
+            [CompletionResult]::new('--coordinate', '--coordinate', [CompletionResultType]::ParameterName, 'Be the coordinator of a sharded extract: cut the source once for every shard (freeze a listing; fix key ranges and hold one snapshot that every shard joins), write the cut into the run, and wait until every shard has written its manifest. Needs --shards and --run-id')
+            [CompletionResult]::new('--coordinated', '--coordinated', [CompletionResultType]::ParameterName, 'Wait (up to 10 minutes) for the coordinator''s cut before extracting this shard')
             [CompletionResult]::new('--no-header', '--no-header', [CompletionResultType]::ParameterName, 'CSV files have no header line (columns are named column_1, column_2, …)')
             [CompletionResult]::new('--keep-stage', '--keep-stage', [CompletionResultType]::ParameterName, 'Keep the staged run after a successful load')
             [CompletionResult]::new('--encrypt-stage', '--encrypt-stage', [CompletionResultType]::ParameterName, 'Encrypt every staged part on this machine before it leaves (age, to this machine''s identity unless --recipient is given)')
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Validate and open the source, write nothing')
+            [CompletionResult]::new('--plan', '--plan', [CompletionResultType]::ParameterName, 'Print what the extract would do and the endpoints it needs; contact nothing')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON summary document on stdout instead of the table')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors')
@@ -233,6 +240,7 @@ Register-ArgumentCompleter -Native -CommandName 'convoy' -ScriptBlock {
             [CompletionResult]::new('--encrypt-stage', '--encrypt-stage', [CompletionResultType]::ParameterName, 'Encrypt every staged part on this machine before it leaves (age, to this machine''s identity unless --recipient is given)')
             [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Load a run that was loaded before (its rows are added again)')
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Check the run and open the destination, write nothing')
+            [CompletionResult]::new('--plan', '--plan', [CompletionResultType]::ParameterName, 'Print what the load would do and the endpoints it needs; contact nothing')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON summary document on stdout instead of the table')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors')

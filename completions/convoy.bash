@@ -403,13 +403,21 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__extract)
-            opts="-q -v -h --run-id --format --source-format --schema --infer-rows --no-header --delimiter --quote --escape --null --max-rows-per-file --row-group-size --compression --mode --key --cursor --query --name --stage --keep-stage --encrypt-stage --recipient --dry-run --json --progress --quiet --verbose --allow-insecure --allow-cross-region --vault --help"
+            opts="-q -v -h --run-id --shard --shards --coordinate --coordinated --format --source-format --schema --infer-rows --no-header --delimiter --quote --escape --null --max-rows-per-file --row-group-size --compression --mode --key --cursor --query --name --stage --keep-stage --encrypt-stage --recipient --dry-run --plan --json --progress --quiet --verbose --allow-insecure --allow-cross-region --vault --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --run-id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shard)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shards)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -767,7 +775,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__load)
-            opts="-q -v -h --format --source-format --schema --infer-rows --no-header --delimiter --quote --escape --null --max-rows-per-file --row-group-size --compression --mode --key --cursor --query --name --stage --keep-stage --encrypt-stage --recipient --force --dry-run --json --progress --quiet --verbose --allow-insecure --allow-cross-region --vault --help"
+            opts="-q -v -h --format --source-format --schema --infer-rows --no-header --delimiter --quote --escape --null --max-rows-per-file --row-group-size --compression --mode --key --cursor --query --name --stage --keep-stage --encrypt-stage --recipient --force --dry-run --plan --json --progress --quiet --verbose --allow-insecure --allow-cross-region --vault --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -959,13 +967,21 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__run)
-            opts="-q -v -h --copy --dry-run --json --progress --quiet --verbose --allow-insecure --allow-cross-region --vault --help"
+            opts="-q -v -h --copy --shard --shards --dry-run --json --progress --quiet --verbose --allow-insecure --allow-cross-region --vault --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --copy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shard)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shards)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

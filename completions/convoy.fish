@@ -78,6 +78,8 @@ complete -c convoy -n "__fish_convoy_using_subcommand copy" -l allow-insecure -d
 complete -c convoy -n "__fish_convoy_using_subcommand copy" -l allow-cross-region -d 'Permit copies whose source, staging and sink regions differ'
 complete -c convoy -n "__fish_convoy_using_subcommand copy" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c convoy -n "__fish_convoy_using_subcommand run" -l copy -d 'Run only the copies with these names (repeatable)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand run" -l shard -d 'Take share I of N (1 ≤ I ≤ N), e.g. --shard 2/3' -r
+complete -c convoy -n "__fish_convoy_using_subcommand run" -l shards -d 'Take one share of N, the index from the scheduler\'s environment: CONVOY_SHARD (1-based), JOB_COMPLETION_INDEX (Kubernetes Indexed Job), AWS_BATCH_JOB_ARRAY_INDEX, SLURM_ARRAY_TASK_ID. N may also come from CONVOY_SHARDS' -r
 complete -c convoy -n "__fish_convoy_using_subcommand run" -l progress -d 'Progress on stderr: bars on a terminal with `auto`; `always` also prints plain periodic lines when stderr is not a terminal' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -154,6 +156,8 @@ complete -c convoy -n "__fish_convoy_using_subcommand check" -l allow-insecure -
 complete -c convoy -n "__fish_convoy_using_subcommand check" -l allow-cross-region -d 'Permit copies whose source, staging and sink regions differ'
 complete -c convoy -n "__fish_convoy_using_subcommand check" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand extract" -l run-id -d 'The run\'s id (default: one made from the time and a random part). Shards of one run share it (e.g. the scheduler\'s job name)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand extract" -l shard -d 'Take share I of N (1 ≤ I ≤ N), e.g. --shard 2/3' -r
+complete -c convoy -n "__fish_convoy_using_subcommand extract" -l shards -d 'Take one share of N, the index from the scheduler\'s environment: CONVOY_SHARD (1-based), JOB_COMPLETION_INDEX (Kubernetes Indexed Job), AWS_BATCH_JOB_ARRAY_INDEX, SLURM_ARRAY_TASK_ID. N may also come from CONVOY_SHARDS' -r
 complete -c convoy -n "__fish_convoy_using_subcommand extract" -l format -d 'Destination format: csv, parquet, json (JSON Lines) or ipc (Arrow)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand extract" -l source-format -d 'Source format, when the extension does not tell it' -r
 complete -c convoy -n "__fish_convoy_using_subcommand extract" -l schema -d 'Column types of a CSV or JSON source, e.g. `id:int64,amount:decimal(18,4),at:timestamptz`. Without it types are inferred from a sample' -r
@@ -176,10 +180,13 @@ complete -c convoy -n "__fish_convoy_using_subcommand extract" -l progress -d 'P
 always\t''
 never\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand extract" -l vault -d 'Vault file (default: $XDG_CONFIG_HOME/convoy/vault, else ~/.config/convoy/vault)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand extract" -l coordinate -d 'Be the coordinator of a sharded extract: cut the source once for every shard (freeze a listing; fix key ranges and hold one snapshot that every shard joins), write the cut into the run, and wait until every shard has written its manifest. Needs --shards and --run-id'
+complete -c convoy -n "__fish_convoy_using_subcommand extract" -l coordinated -d 'Wait (up to 10 minutes) for the coordinator\'s cut before extracting this shard'
 complete -c convoy -n "__fish_convoy_using_subcommand extract" -l no-header -d 'CSV files have no header line (columns are named column_1, column_2, …)'
 complete -c convoy -n "__fish_convoy_using_subcommand extract" -l keep-stage -d 'Keep the staged run after a successful load'
 complete -c convoy -n "__fish_convoy_using_subcommand extract" -l encrypt-stage -d 'Encrypt every staged part on this machine before it leaves (age, to this machine\'s identity unless --recipient is given)'
 complete -c convoy -n "__fish_convoy_using_subcommand extract" -l dry-run -d 'Validate and open the source, write nothing'
+complete -c convoy -n "__fish_convoy_using_subcommand extract" -l plan -d 'Print what the extract would do and the endpoints it needs; contact nothing'
 complete -c convoy -n "__fish_convoy_using_subcommand extract" -l json -d 'Print one JSON summary document on stdout instead of the table'
 complete -c convoy -n "__fish_convoy_using_subcommand extract" -s q -l quiet -d 'Print only errors'
 complete -c convoy -n "__fish_convoy_using_subcommand extract" -s v -l verbose -d 'Print more about what is being done (repeat for more)'
@@ -213,6 +220,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand load" -l keep-stage -d 'Ke
 complete -c convoy -n "__fish_convoy_using_subcommand load" -l encrypt-stage -d 'Encrypt every staged part on this machine before it leaves (age, to this machine\'s identity unless --recipient is given)'
 complete -c convoy -n "__fish_convoy_using_subcommand load" -l force -d 'Load a run that was loaded before (its rows are added again)'
 complete -c convoy -n "__fish_convoy_using_subcommand load" -l dry-run -d 'Check the run and open the destination, write nothing'
+complete -c convoy -n "__fish_convoy_using_subcommand load" -l plan -d 'Print what the load would do and the endpoints it needs; contact nothing'
 complete -c convoy -n "__fish_convoy_using_subcommand load" -l json -d 'Print one JSON summary document on stdout instead of the table'
 complete -c convoy -n "__fish_convoy_using_subcommand load" -s q -l quiet -d 'Print only errors'
 complete -c convoy -n "__fish_convoy_using_subcommand load" -s v -l verbose -d 'Print more about what is being done (repeat for more)'

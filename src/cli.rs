@@ -121,10 +121,40 @@ pub struct ExtractArgs {
     #[arg(long, value_name = "ID")]
     pub run_id: Option<String>,
     #[command(flatten)]
+    pub shards: ShardOpts,
+    /// Be the coordinator of a sharded extract: cut the source once for
+    /// every shard (freeze a listing; fix key ranges and hold one snapshot
+    /// that every shard joins), write the cut into the run, and wait until
+    /// every shard has written its manifest. Needs --shards and --run-id.
+    #[arg(long)]
+    pub coordinate: bool,
+    /// Wait (up to 10 minutes) for the coordinator's cut before extracting
+    /// this shard.
+    #[arg(long)]
+    pub coordinated: bool,
+    #[command(flatten)]
     pub opts: CopyOpts,
     /// Validate and open the source, write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Print what the extract would do and the endpoints it needs; contact
+    /// nothing.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub plan: bool,
+}
+
+/// Which share of the work this process takes.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ShardOpts {
+    /// Take share I of N (1 ≤ I ≤ N), e.g. --shard 2/3.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Take one share of N, the index from the scheduler's environment:
+    /// CONVOY_SHARD (1-based), JOB_COMPLETION_INDEX (Kubernetes Indexed
+    /// Job), AWS_BATCH_JOB_ARRAY_INDEX, SLURM_ARRAY_TASK_ID. N may also come
+    /// from CONVOY_SHARDS.
+    #[arg(long, value_name = "N", env = "CONVOY_SHARDS")]
+    pub shards: Option<u32>,
 }
 
 #[derive(Debug, Args)]
@@ -141,6 +171,10 @@ pub struct LoadArgs {
     /// Check the run and open the destination, write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Print what the load would do and the endpoints it needs; contact
+    /// nothing.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub plan: bool,
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -173,6 +207,10 @@ pub struct RunArgs {
     /// Run only the copies with these names (repeatable).
     #[arg(long = "copy", value_name = "NAME")]
     pub copies: Vec<String>,
+    /// Run only this process's share of the copies (copy k of the selected
+    /// ones goes to share k mod N + 1).
+    #[command(flatten)]
+    pub shards: ShardOpts,
     /// Validate and open every source, write nothing.
     #[arg(long)]
     pub dry_run: bool,

@@ -19,6 +19,17 @@ use crate::spec::cli_spec::{self, CopyFlags};
 use crate::spec::fields::Problems;
 use crate::spec::{parse, Copy, Endpoint, Format, Spec, SpecError, SpecErrors, StageHalf};
 
+/// How an extract takes part in a sharded run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sharding {
+    /// This process's share, (I, N).
+    pub shard: Option<(u32, u32)>,
+    /// Be the coordinator (needs `shard` for N).
+    pub coordinate: bool,
+    /// Wait for the coordinator's cut.
+    pub wait_for_cut: bool,
+}
+
 /// A spec whose connections are configured and whose endpoints fit them.
 pub struct Plan {
     pub spec: Spec,
@@ -61,6 +72,7 @@ impl Plan {
         source: &str,
         stage: &str,
         run_id: Option<String>,
+        shards: Sharding,
         flags: &CopyFlags,
     ) -> anyhow::Result<Plan> {
         let from = connect::locate(source, "SRC")?;
@@ -73,6 +85,9 @@ impl Plan {
             s.only = Some(StageHalf::Extract);
             s.run_id = run_id;
             s.keep = true;
+            s.shard = shards.shard;
+            s.coordinate = shards.coordinate;
+            s.wait_for_cut = shards.wait_for_cut;
         }
         resolve(
             spec,
@@ -162,7 +177,21 @@ impl Plan {
                 }
             }),
             mode: copy.mode.name().to_string(),
-            publish: self.connector(&copy.to).publish(&copy.to, &copy.mode),
+            publish: match copy.stage.as_ref() {
+                Some(s) if s.coordinate => format!(
+                    "cuts the source once for {} shards, writes the cut into the run and waits until every shard has written its manifest",
+                    s.shard.map_or(1, |(_, n)| n)
+                ),
+                Some(s) if s.only == Some(StageHalf::Extract) => format!(
+                    "Parquet parts{} written under the stage's run, then {} last: the run is complete when every shard's manifest is there",
+                    if s.encrypt { ", encrypted on this machine," } else { "" },
+                    match s.shard {
+                        Some((i, n)) => format!("the manifest of shard {i} of {n}"),
+                        None => "its manifest".to_string(),
+                    }
+                ),
+                _ => self.connector(&copy.to).publish(&copy.to, &copy.mode),
+            },
             stage: copy.stage.as_ref().map(|s| StagePlan {
                 location: self.describe(&s.endpoint),
                 region: self.region(&s.endpoint),
@@ -494,5 +523,36 @@ to = { connection = "db", table = "public.t" }
             "{}",
             p.publish
         );
+    }
+
+    mod properties {
+        use super::resolve_text;
+        use proptest::prelude::*;
+
+        const SPEC: &str = "[connections.db]\nkind = \"postgres\"\nhost = \"h\"\nport = 5432\n\
+            tls = { mode = \"verify-full\" }\n[connections.lake]\nkind = \"s3\"\nbucket = \"b\"\n\
+            [defaults]\nmode = \"replace\"\n[[copy]]\nname = \"a\"\n\
+            from = { connection = \"db\", table = \"t\", partition = { column = \"id\", count = 4 } }\n\
+            to = { path = \"out/a.parquet\", parquet = { compression = \"zstd(3)\" } }\n\
+            stage = { connection = \"lake\", path = \"s/\", encrypt = true }\n";
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(300))]
+
+            /// Any text: a spec, or errors — never a panic.
+            #[test]
+            fn arbitrary_text_never_panics(text in "\\PC{0,300}") {
+                let _ = resolve_text(&text);
+            }
+
+            /// A good spec with one character replaced, or a piece cut out.
+            #[test]
+            fn damaged_specs_never_panic(at in 0usize..SPEC.len(), len in 0usize..12, c in any::<char>()) {
+                let at = (0..=at).rev().find(|i| SPEC.is_char_boundary(*i)).unwrap_or(0);
+                let end = (at + len..=SPEC.len()).find(|i| SPEC.is_char_boundary(*i)).unwrap_or(SPEC.len());
+                let _ = resolve_text(&format!("{}{c}{}", &SPEC[..at], &SPEC[end..]));
+                let _ = resolve_text(&format!("{}{}", &SPEC[..at], &SPEC[end..]));
+            }
+        }
     }
 }

@@ -734,3 +734,323 @@ fn objstore_which(program: &str) -> Option<PathBuf> {
             .find(|p| p.is_file())
     })
 }
+
+/// The commands in `examples/kubernetes/` and `examples/github-actions/`
+/// are valid convoy invocations: each, run with `--plan` in the
+/// environment its scheduler gives it, is accepted and contacts nothing.
+#[test]
+fn the_scheduler_examples_are_valid_convoy_commands() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut commands: Vec<(String, Vec<String>)> = Vec::new();
+    for dir in ["examples/kubernetes", "examples/github-actions"] {
+        for e in std::fs::read_dir(repo.join(dir)).unwrap() {
+            let path = e.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let text = std::fs::read_to_string(&path).unwrap();
+            // Kubernetes: the container's `args: [...]` (a JSON-style list).
+            for line in text.lines() {
+                if let Some(list) = line.trim().strip_prefix("args: ") {
+                    let args: Vec<String> = serde_json::from_str(list)
+                        .unwrap_or_else(|e| panic!("{name}: args is not a list: {e}"));
+                    let args = args
+                        .into_iter()
+                        .map(|a| a.replace("$(RUN_ID)", "orders-2026-11-29"))
+                        .collect();
+                    commands.push((name.clone(), args));
+                }
+            }
+            // GitHub Actions: `convoy …` lines of `run:` blocks.
+            let joined = text.replace("\\\n", " ");
+            for line in joined.lines() {
+                if let Some(rest) = line.trim().strip_prefix("convoy ") {
+                    let rest = rest
+                        .replace("${{ matrix.shard }}", "2")
+                        .replace("${{ github.run_id }}", "7754");
+                    commands.push((name.clone(), shell_words(&rest)));
+                }
+            }
+        }
+    }
+    assert!(commands.len() >= 5, "{commands:?}");
+    let m = Machine::new();
+    for (file, mut args) in commands {
+        args.push("--plan".into());
+        let mut cmd = m.cmd(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        cmd.env("JOB_COMPLETION_INDEX", "0");
+        let r: Run = wait_within(cmd.spawn().unwrap(), 60).into();
+        assert_eq!(r.code, 0, "{file}: convoy {}\n{}", args.join(" "), r.stderr);
+        assert!(
+            r.stdout.contains("network endpoints") || r.stdout.contains("\"endpoints\""),
+            "{file}: {}",
+            r.stdout
+        );
+    }
+}
+
+/// Split a command line as a POSIX shell would (quotes, no expansions).
+fn shell_words(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quote: Option<char> = None;
+    let mut any = false;
+    for c in text.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => cur.push(c),
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                any = true;
+            }
+            (None, c) if c.is_whitespace() => {
+                if any || !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                    any = false;
+                }
+            }
+            (None, c) => cur.push(c),
+        }
+    }
+    if any || !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// N processes, one stage run, one load: three shards of a PostgreSQL
+/// table through S3 equal a single-process copy row for row — also when a
+/// shard is killed and re-run, and when a coordinator holds one snapshot for
+/// all of them; shards that cut the table differently are never loaded.
+#[test]
+fn three_shards_of_a_table_load_as_one_equal_to_a_single_copy() {
+    let c = pg::shared();
+    let m = Machine::new().with(&s3_env());
+    let src = unique("shard_src");
+    let (single, sharded, coordinated) = (unique("single"), unique("sharded"), unique("coord"));
+    c.psql(&format!(
+        "create table {src} (id bigint primary key, t text, x numeric(12,3)); \
+         insert into {src} select g, md5(g::text), g / 7.0 from generate_series(1, 30000) g; \
+         insert into {src} values (-5, null, null)"
+    ));
+    let url = |table: &str| {
+        format!(
+            "postgres://postgres@localhost:{}/postgres?table=public.{table}&sslrootcert={}",
+            c.port,
+            c.ca_file.as_ref().unwrap().display()
+        )
+    };
+    m.run(&["copy", &url(&src), &url(&single), "-q"]).ok();
+    let stage = format!("s3://{}/{}/stage/", objstore::BUCKET, fresh_prefix());
+    let run_url = |run: &str| format!("{stage}{run}/");
+    let shard = |i: u32, run: &str, extra: &[&str]| {
+        let mut args = vec![
+            "extract".to_string(),
+            url(&src),
+            stage.clone(),
+            "--shard".into(),
+            format!("{i}/3"),
+            "--run-id".into(),
+            run.into(),
+            "-q".into(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    };
+    let same = |a: &str, b: &str| {
+        c.psql(&format!(
+            "select count(*) from ((table {a} except all table {b}) union all (table {b} except all table {a})) d"
+        ))
+    };
+
+    // Shards 1 and 3 finish; shard 2 is killed mid-way (waiting on a lock).
+    for i in [1, 3] {
+        let args = shard(i, "r1", &[]);
+        m.run(&args.iter().map(String::as_str).collect::<Vec<_>>())
+            .ok();
+    }
+    let mut holder = Command::new("psql")
+        .args([
+            &format!(
+                "host=localhost port={} user=postgres dbname=postgres sslmode=verify-full sslrootcert={}",
+                c.port,
+                c.ca_file.as_ref().unwrap().display()
+            ),
+            "-X",
+            "-c",
+            &format!("begin; lock table {src} in access exclusive mode; select pg_sleep(5); commit;"),
+        ])
+        .env("PGPASSWORD", PASSWORD)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    let args = shard(2, "r1", &[]);
+    let mut second = m
+        .cmd(&args.iter().map(String::as_str).collect::<Vec<_>>())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while c.psql(&format!(
+        "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and query ilike '%{src}%'"
+    )) == "0"
+    {
+        assert!(started.elapsed().as_secs() < 30, "shard 2 never reached the table");
+        assert!(second.try_wait().unwrap().is_none(), "shard 2 ended early");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    unsafe_kill(second.id());
+    second.wait().unwrap();
+    holder.wait().unwrap();
+    let r = m.run(&["load", &run_url("r1"), &url(&sharded)]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("shard 2 of 3 has not written"),
+        "{}",
+        r.stderr
+    );
+    // The scheduler re-runs shard 2; then one load.
+    m.run(
+        &shard(2, "r1", &[])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    )
+    .ok();
+    m.run(&["load", &run_url("r1"), &url(&sharded), "-q"]).ok();
+    assert_eq!(c.psql(&format!("select count(*) from {sharded}")), "30001");
+    assert_eq!(same(&single, &sharded), "0");
+
+    // A coordinator: one cut, one snapshot for all three.
+    let coordinator = m
+        .cmd(&[
+            "extract",
+            &url(&src),
+            &stage,
+            "--shards",
+            "3",
+            "--run-id",
+            "r2",
+            "--coordinate",
+            "--json",
+        ])
+        .spawn()
+        .unwrap();
+    let workers: Vec<_> = (1..=3)
+        .map(|i| {
+            let args = shard(i, "r2", &["--coordinated"]);
+            m.cmd(&args.iter().map(String::as_str).collect::<Vec<_>>())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    // Rows written while the shards read are not in the snapshot they share.
+    c.psql(&format!("insert into {src} values (900001, 'late', 1)"));
+    for w in workers {
+        let r: Run = wait_within(w, 120).into();
+        r.ok();
+    }
+    let r: Run = wait_within(coordinator, 120).into();
+    r.ok();
+    let prefix = stage
+        .strip_prefix(&format!("s3://{}/", objstore::BUCKET))
+        .unwrap();
+    let objects = s3_objects(&format!("{prefix}r2"));
+    assert!(
+        objects.iter().any(|o| o.ends_with("/_shards.json")),
+        "{objects:?}"
+    );
+    let store = s3_store();
+    let manifest = objects
+        .iter()
+        .find(|o| o.contains("_manifest-s0002"))
+        .unwrap();
+    let text = objstore::rt()
+        .block_on(async {
+            object_store::ObjectStoreExt::get(
+                &*store,
+                &object_store::path::Path::from(manifest.as_str()),
+            )
+            .await
+            .unwrap()
+            .bytes()
+            .await
+        })
+        .unwrap();
+    let manifest: serde_json::Value = serde_json::from_slice(&text).unwrap();
+    assert_eq!(manifest["share"]["snapshot"], true, "{manifest:#}");
+    m.run(&["load", &run_url("r2"), &url(&coordinated), "-q"])
+        .ok();
+    let late = c.psql(&format!(
+        "select count(*) from {coordinated} where id = 900001"
+    ));
+    let total = c.psql(&format!("select count(*) from {coordinated}"));
+    assert!(
+        (late == "0" && total == "30001") || (late == "1" && total == "30002"),
+        "not one view: late {late}, total {total}"
+    );
+
+    // Without a coordinator, shards that saw different key ranges do not load.
+    m.run(
+        &shard(1, "r3", &[])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    )
+    .ok();
+    c.psql(&format!("insert into {src} values (5000000, 'far', 1)"));
+    for i in [2, 3] {
+        m.run(
+            &shard(i, "r3", &[])
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+        )
+        .ok();
+    }
+    let r = m.run(&["load", &run_url("r3"), &url(&unique("never"))]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("cut the source differently"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// `convoy run SPEC --shard I/N` runs share I of the copies: together the
+/// shares run every copy once, whatever order the workers start in.
+#[test]
+fn run_shards_share_out_the_copies_of_a_spec() {
+    let m = Machine::new();
+    let mut spec = String::new();
+    for i in 0..5 {
+        m.dir.write(&format!("in{i}.csv"), format!("id\n{i}\n"));
+        spec.push_str(&format!(
+            "[[copy]]\nname = \"c{i}\"\nfrom = {{ path = \"in{i}.csv\" }}\nto = {{ path = \"out{i}.csv\" }}\n"
+        ));
+    }
+    m.dir.write("spec.toml", spec);
+    let mut seen = Vec::new();
+    for (i, env) in [(3, None), (1, Some("0")), (2, None)] {
+        let mut cmd = match env {
+            // The index from a Kubernetes Indexed Job (0-based).
+            Some(idx) => {
+                let mut c = m.cmd(&["run", "spec.toml", "--shards", "3", "--json"]);
+                c.env("JOB_COMPLETION_INDEX", idx);
+                c
+            }
+            None => m.cmd(&["run", "spec.toml", "--shard", &format!("{i}/3"), "--json"]),
+        };
+        cmd.env_remove("CONVOY_SHARD");
+        let r: Run = wait_within(cmd.spawn().unwrap(), 60).into();
+        r.ok();
+        for c in r.json()["copies"].as_array().unwrap() {
+            seen.push(c["name"].as_str().unwrap().to_string());
+        }
+    }
+    seen.sort();
+    assert_eq!(seen, ["c0", "c1", "c2", "c3", "c4"]);
+    for i in 0..5 {
+        assert!(m.dir.path(&format!("out{i}.csv")).exists());
+    }
+    let bad = m.run(&["run", "spec.toml", "--shard", "4/3"]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+}

@@ -53,8 +53,13 @@ async fn dispatch(cli: Cli) -> i32 {
                 Err(e) => fail_early(&e, g, "copy"),
             }
         }
-        Command::Run(args) => match Plan::load(&args.spec) {
-            Ok(plan) => copy::run(&plan, Some(&args.copies), args.dry_run, g, "run").await,
+        Command::Run(args) => match Plan::load(&args.spec).and_then(|p| {
+            let shard = shard_of(&args.shards)?.map(|(i, n, _)| (i, n));
+            Ok((p, shard))
+        }) {
+            Ok((plan, shard)) => {
+                copy::run_share(&plan, Some(&args.copies), shard, args.dry_run, g, "run").await
+            }
             Err(e) => fail_early(&e, g, "run"),
         },
         Command::Plan(args) => match plan_of(&args.args, &args.opts) {
@@ -153,4 +158,70 @@ pub(crate) fn fail_early(e: &anyhow::Error, g: &GlobalOpts, command: &str) -> i3
     }
     eprint!("{}", error::render(e));
     kind.code()
+}
+
+/// This process's share `(I, N, where I came from)`: `--shard I/N`, or
+/// `--shards N` with the index from the scheduler's environment.
+pub(crate) fn shard_of(opts: &crate::cli::ShardOpts) -> anyhow::Result<Option<(u32, u32, String)>> {
+    let bad = |m: String| {
+        error::usage(
+            m,
+            Some(
+                "give --shard I/N (1 ≤ I ≤ N), or --shards N in a scheduler that sets the index"
+                    .to_string(),
+            ),
+        )
+    };
+    if let Some(text) = &opts.shard {
+        let (i, n) = text
+            .split_once('/')
+            .ok_or_else(|| bad(format!("--shard {text:?}: expected I/N, e.g. 2/3")))?;
+        let (i, n): (u32, u32) = match (i.trim().parse(), n.trim().parse()) {
+            (Ok(i), Ok(n)) => (i, n),
+            _ => return Err(bad(format!("--shard {text:?}: expected I/N, e.g. 2/3"))),
+        };
+        if n == 0 || i == 0 || i > n {
+            return Err(bad(format!("--shard {text}: I must be from 1 to N")));
+        }
+        if opts.shards.is_some_and(|s| s != n) {
+            return Err(bad(format!(
+                "--shard {text} and --shards {} disagree",
+                opts.shards.unwrap_or(0)
+            )));
+        }
+        return Ok(Some((i, n, "--shard".into())));
+    }
+    let Some(n) = opts.shards else {
+        return Ok(None);
+    };
+    if n == 0 {
+        return Err(bad("--shards must be at least 1".into()));
+    }
+    let var = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.trim().parse::<i64>().ok())
+    };
+    let (index, from) = if let Some(i) = var("CONVOY_SHARD") {
+        (i, "CONVOY_SHARD")
+    } else if let Some(i) = var("JOB_COMPLETION_INDEX") {
+        (i + 1, "JOB_COMPLETION_INDEX")
+    } else if let Some(i) = var("AWS_BATCH_JOB_ARRAY_INDEX") {
+        (i + 1, "AWS_BATCH_JOB_ARRAY_INDEX")
+    } else if let Some(i) = var("SLURM_ARRAY_TASK_ID") {
+        (
+            i - var("SLURM_ARRAY_TASK_MIN").unwrap_or(0) + 1,
+            "SLURM_ARRAY_TASK_ID",
+        )
+    } else {
+        return Err(bad(format!(
+            "--shards {n}: no shard index in the environment (CONVOY_SHARD, JOB_COMPLETION_INDEX, AWS_BATCH_JOB_ARRAY_INDEX, SLURM_ARRAY_TASK_ID)"
+        )));
+    };
+    if index < 1 || index > n as i64 {
+        return Err(bad(format!(
+            "{from} gives shard {index} of {n}: out of range"
+        )));
+    }
+    Ok(Some((index as u32, n, from.to_string())))
 }

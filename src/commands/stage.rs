@@ -22,15 +22,47 @@ fn refuse_stage_flags(opts: &crate::cli::CopyOpts, what: &str) -> anyhow::Result
 }
 
 pub async fn extract(args: &ExtractArgs, g: &GlobalOpts) -> i32 {
-    let plan = refuse_stage_flags(&args.opts, "extract").and_then(|()| {
-        Plan::for_extract(
-            &args.source,
-            &args.stage,
-            args.run_id.clone(),
-            &args.opts.flags(),
-        )
-    });
+    let plan = refuse_stage_flags(&args.opts, "extract")
+        .and_then(|()| {
+            if args.coordinate {
+                Ok(None)
+            } else {
+                super::shard_of(&args.shards)
+            }
+        })
+        .and_then(|shard| {
+            let shard = shard.map(|(i, n, _)| (i, n));
+            if args.coordinate && (args.shards.shards.is_none() || args.run_id.is_none()) {
+                return Err(error::usage(
+                    "--coordinate cuts a run for its shards: give --shards N and --run-id",
+                    None,
+                ));
+            }
+            if (shard.is_some() || args.coordinate) && args.run_id.is_none() {
+                return Err(error::usage(
+                    "the shards of a run must share its id: give --run-id (e.g. the scheduler's job name)",
+                    None,
+                ));
+            }
+            let sharding = crate::plan::Sharding {
+                shard: if args.coordinate {
+                    args.shards.shards.map(|n| (1, n))
+                } else {
+                    shard
+                },
+                coordinate: args.coordinate,
+                wait_for_cut: args.coordinated,
+            };
+            Plan::for_extract(
+                &args.source,
+                &args.stage,
+                args.run_id.clone(),
+                sharding,
+                &args.opts.flags(),
+            )
+        });
     match plan {
+        Ok(plan) if args.plan => super::plan::run(&plan, &[0], g),
         Ok(plan) => super::copy::run(&plan, None, args.dry_run, g, "extract").await,
         Err(e) => super::fail_early(&e, g, "extract"),
     }
@@ -52,6 +84,7 @@ pub async fn load(args: &LoadArgs, g: &GlobalOpts) -> i32 {
             Plan::for_load(&args.run, &args.destination, args.force, &args.opts.flags())
         });
     match plan {
+        Ok(plan) if args.plan => super::plan::run(&plan, &[0], g),
         Ok(plan) => super::copy::run(&plan, None, args.dry_run, g, "load").await,
         Err(e) => super::fail_early(&e, g, "load"),
     }

@@ -117,6 +117,8 @@ pub fn from_args(
         only: None,
         force: false,
         shard: None,
+        coordinate: false,
+        wait_for_cut: false,
     });
     if stage.is_none() && (opts.keep_stage || opts.encrypt_stage || !opts.recipients.is_empty()) {
         err(

@@ -88,6 +88,11 @@ pub struct StageSpec {
     pub force: bool,
     /// `--shard I/N`: this process extracts share I (1-based) of N.
     pub shard: Option<(u32, u32)>,
+    /// `--coordinate`: cut the source for the shards and wait for them,
+    /// instead of extracting.
+    pub coordinate: bool,
+    /// `--coordinated`: wait for the coordinator's cut before extracting.
+    pub wait_for_cut: bool,
 }
 
 /// One half of a staged copy.

@@ -358,6 +358,8 @@ impl Walker {
             only: None,
             force: false,
             shard: None,
+            coordinate: false,
+            wait_for_cut: false,
         })
     }
 

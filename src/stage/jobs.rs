@@ -11,15 +11,17 @@
 
 use anyhow::Result;
 
-use super::manifest::LOADED;
+use super::manifest::{self, LOADED, SHARDS};
 use super::sink::{Origin, StageSink};
 use super::source::StageSource;
 use super::RunPlace;
+use crate::connect::objstore::store_error;
 use crate::connect::{OpenContext, Output};
 use crate::plan::Plan;
 use crate::report::{CopyReport, StageReport};
 use crate::run::{self, Copying, RunContext};
 use crate::spec::{Copy, StageHalf, StageSpec};
+use object_store::ObjectStoreExt;
 
 /// Run a copy that has a stage.
 pub async fn run(plan: &Plan, copy: &Copy, ctx: &RunContext) -> CopyReport {
@@ -33,6 +35,9 @@ pub async fn run(plan: &Plan, copy: &Copy, ctx: &RunContext) -> CopyReport {
     let result = match plan.check_regions(copy, ctx.allow_cross_region) {
         Err(e) => Err(e),
         Ok(()) => match stage.only {
+            Some(StageHalf::Extract) if stage.coordinate => {
+                coordinate(plan, copy, stage, ctx, &mut c).await
+            }
             Some(StageHalf::Extract) => extract(plan, copy, stage, ctx, &mut c)
                 .await
                 .map(|(outputs, _)| outputs),
@@ -108,6 +113,138 @@ fn stage_report(run: &RunPlace, stage: &StageSpec, kept: bool) -> StageReport {
     }
 }
 
+/// How long a shard started with `--coordinated` waits for the
+/// coordinator's cut.
+const CUT_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// The coordinator's cut of a run, when there is one (waiting for it when
+/// asked to).
+async fn cut_of(run: &RunPlace, wait: bool, ctx: &RunContext) -> Result<Option<serde_json::Value>> {
+    let started = std::time::Instant::now();
+    loop {
+        let names: Vec<String> = run
+            .list()
+            .await?
+            .iter()
+            .filter_map(|m| run.name_of(m).map(str::to_string))
+            .collect();
+        if names.iter().any(|n| n == SHARDS) {
+            let bytes = run
+                .store
+                .get(&run.child(SHARDS))
+                .await
+                .map_err(|e| store_error(&run.shown_child(SHARDS), "reading", e))?
+                .bytes()
+                .await
+                .map_err(|e| store_error(&run.shown_child(SHARDS), "reading", e))?;
+            let doc: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+                crate::error::input(
+                    format!("{} is not a shard cut: {e}", run.shown_child(SHARDS)),
+                    None,
+                )
+            })?;
+            return Ok(Some(doc));
+        }
+        if !wait {
+            return Ok(None);
+        }
+        if started.elapsed() > CUT_WAIT {
+            return Err(crate::error::input(
+                format!(
+                    "no coordinator wrote its cut into {} within {} minutes",
+                    run.shown,
+                    CUT_WAIT.as_secs() / 60
+                ),
+                Some(
+                    "start `convoy extract … --coordinate` with the same --run-id and --shards"
+                        .to_string(),
+                ),
+            ));
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            _ = ctx.cancel.cancelled() => return Err(crate::error::interrupted()),
+        }
+    }
+}
+
+/// The coordinator of a sharded extract: cut the source once, write the
+/// cut into the run, hold what it needs (a snapshot) until every shard has
+/// written its manifest.
+async fn coordinate(
+    plan: &Plan,
+    copy: &Copy,
+    stage: &StageSpec,
+    ctx: &RunContext,
+    c: &mut Copying,
+) -> Result<Vec<Output>> {
+    let open = c.open.clone();
+    let run = run_place(plan, copy, stage, &open)?;
+    c.report.stage = Some(stage_report(&run, stage, true));
+    let (_, count) = stage.shard.unwrap_or((1, 1));
+    let names: Vec<String> = run
+        .list()
+        .await?
+        .iter()
+        .filter_map(|m| run.name_of(m).map(str::to_string))
+        .collect();
+    if names
+        .iter()
+        .any(|n| manifest::parse_manifest_name(n).is_some())
+    {
+        return Err(crate::error::input(
+            format!(
+                "{} already has shard manifests: a coordinator's cut must come before its shards",
+                run.shown
+            ),
+            Some("coordinate a new run (another --run-id)".to_string()),
+        ));
+    }
+    let cut = plan
+        .connector(&copy.from)
+        .coordinate(&copy.from, count, &open)
+        .await?;
+    c.report
+        .details
+        .push(format!("cut for {count} shards: {}", cut.plan));
+    if ctx.dry_run {
+        return Ok(Vec::new());
+    }
+    run.put_json(
+        SHARDS,
+        &serde_json::json!({
+            "shards": count,
+            "created_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "plan": cut.plan,
+        }),
+    )
+    .await?;
+    // Held until every shard is done: a snapshot the shards joined stays
+    // valid for as long as they read.
+    let _hold = cut.hold;
+    loop {
+        let names: Vec<String> = run
+            .list()
+            .await?
+            .iter()
+            .filter_map(|m| run.name_of(m).map(str::to_string))
+            .collect();
+        let done = (1..=count)
+            .filter(|i| names.contains(&manifest::manifest_name(*i, count)))
+            .count();
+        if done == count as usize {
+            c.report
+                .details
+                .push(format!("all {count} shards wrote their manifests"));
+            return Ok(Vec::new());
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            _ = ctx.cancel.cancelled() => return Err(crate::error::interrupted()),
+        }
+    }
+}
+
 /// Source → a run of parts. Returns the parts and where the run is.
 async fn extract(
     plan: &Plan,
@@ -116,13 +253,33 @@ async fn extract(
     ctx: &RunContext,
     c: &mut Copying,
 ) -> Result<(Vec<Output>, RunPlace)> {
-    let open = c.open.clone();
+    let mut open = c.open.clone();
     let run = run_place(plan, copy, stage, &open)?;
     c.report.stage = Some(stage_report(&run, stage, true));
+    if let Some((index, count)) = stage.shard.filter(|(_, n)| *n > 1) {
+        let cut = cut_of(&run, stage.wait_for_cut, ctx).await?;
+        if let Some(cut) = &cut {
+            if cut["shards"].as_u64() != Some(count as u64) {
+                return Err(crate::error::usage(
+                    format!(
+                        "the coordinator cut {} for {} shards, this is shard {index} of {count}",
+                        run.shown, cut["shards"]
+                    ),
+                    None,
+                ));
+            }
+        }
+        open.share = Some(crate::connect::Share {
+            index,
+            count,
+            plan: cut.map(|c| c["plan"].clone()),
+        });
+    }
     let connector = plan.connector(&copy.from).clone();
     let from = copy.from.clone();
     let source = run::open_source(ctx, &open, move |o| connector.open_source(&from, &o)).await?;
     let origin = Origin {
+        share: source.share(),
         source: source.describe(),
         source_region: plan
             .spec

@@ -81,7 +81,15 @@ pub struct Manifest {
     pub rows: u64,
     pub bytes: u64,
     pub parts: Vec<Part>,
+    /// How the source was cut when the run has several shards (a listing's
+    /// digest, key bounds): the same in every shard's manifest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share: Option<serde_json::Value>,
 }
+
+/// Written into a run by the coordinator of a sharded extract: the cut every
+/// shard uses.
+pub const SHARDS: &str = "_shards.json";
 
 /// A schema as an Arrow IPC stream without batches, base64.
 pub fn encode_schema(schema: &Schema) -> Result<String> {

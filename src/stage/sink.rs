@@ -35,6 +35,8 @@ pub const PART_BYTES: u64 = 32 << 20;
 pub struct Origin {
     pub source: String,
     pub source_region: Option<String>,
+    /// How the source was cut for the shards (see `Source::share`).
+    pub share: Option<serde_json::Value>,
 }
 
 /// Counts and hashes what reaches the store (the ciphertext, when parts are
@@ -333,6 +335,7 @@ impl Sink for StageSink {
             rows: self.parts.iter().map(|p| p.rows).sum(),
             bytes: self.parts.iter().map(|p| p.bytes).sum(),
             parts: self.parts.clone(),
+            share: self.origin.share.clone(),
         };
         self.run
             .put_json(&manifest::manifest_name(self.shard, self.shards), &m)

@@ -131,6 +131,28 @@ impl StageSource {
                 None,
             ));
         }
+        // Shards that cut the source differently could overlap or miss rows.
+        if count > 1 {
+            let cuts: Vec<String> = manifests
+                .iter()
+                .filter(|m| m.share != manifests[0].share)
+                .map(|m| {
+                    format!(
+                        "shard {} ({})",
+                        m.shard,
+                        m.share.clone().unwrap_or_default()
+                    )
+                })
+                .collect();
+            if !cuts.is_empty() {
+                return Err(error::verify(format!(
+                    "{}: the shards cut the source differently — shard 1 ({}), {} — so rows could be missing or loaded twice; nothing was loaded",
+                    run.shown,
+                    manifests[0].share.clone().unwrap_or_default(),
+                    cuts.join(", ")
+                )));
+            }
+        }
         // Exactly the parts the manifests list, each of its size.
         let listed: Vec<&Part> = manifests.iter().flat_map(|m| &m.parts).collect();
         let mut problems = Vec::new();

@@ -22,7 +22,8 @@ pub use self::sink::FileSink;
 use super::format::input::{Input, LocalInput};
 use super::format::{FileSource, MANIFEST};
 use super::{
-    Checked, Connector, Kind, NetworkEndpoint, OpenContext, Role, Sink, Source, StageStore,
+    Checked, Connector, Coordination, Kind, NetworkEndpoint, OpenContext, Role, Sink, Source,
+    StageStore,
 };
 use crate::spec::fields::Fields;
 use crate::spec::{validate, Connection, Endpoint, Format, Mode, LOCAL};
@@ -112,7 +113,22 @@ impl Connector for LocalFiles {
     fn open_source(&self, ep: &Endpoint, ctx: &OpenContext) -> Result<Box<dyn Source>> {
         let raw = ep.path.as_deref().unwrap_or_default();
         let path = self.resolve(raw);
-        let files = expand(&path, ep.format)?;
+        // The listing a coordinator froze for every shard, else today's.
+        let frozen = ctx
+            .share
+            .as_ref()
+            .and_then(|s| s.plan.as_ref())
+            .and_then(|p| p["files"].as_array())
+            .map(|l| {
+                l.iter()
+                    .filter_map(|v| v.as_str())
+                    .map(PathBuf::from)
+                    .collect()
+            });
+        let files = match frozen {
+            Some(files) => files,
+            None => expand(&path, ep.format)?,
+        };
         let label = if files.len() == 1 {
             format!("local {}", files[0].display())
         } else {
@@ -129,6 +145,28 @@ impl Connector for LocalFiles {
         let raw = ctx.path_of(ep);
         let dest = self.resolve(&raw);
         Ok(Box::new(FileSink::new(&raw, dest, ep, ctx)?))
+    }
+
+    async fn coordinate(
+        &self,
+        ep: &Endpoint,
+        _count: u32,
+        _ctx: &OpenContext,
+    ) -> Result<Coordination> {
+        let path = self.resolve(ep.path.as_deref().unwrap_or_default());
+        if path.as_os_str() == "-" {
+            return Err(crate::error::usage(
+                "standard input cannot be split into shards",
+                None,
+            ));
+        }
+        let files = expand(&path, ep.format)?;
+        Ok(Coordination {
+            plan: serde_json::json!({
+                "files": files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
+            }),
+            hold: Box::new(()),
+        })
     }
 
     fn holds_stages(&self) -> bool {

@@ -35,7 +35,8 @@ use super::format::input::Input;
 use super::format::{FileSource, MANIFEST};
 use super::url::Url;
 use super::{
-    Checked, Connector, Kind, Located, NetworkEndpoint, OpenContext, Role, Sink, Source, StageStore,
+    Checked, Connector, Coordination, Kind, Located, NetworkEndpoint, OpenContext, Role, Sink,
+    Source, StageStore,
 };
 use crate::spec::fields::Fields;
 use crate::spec::{validate, Connection, Endpoint, Format, Mode};
@@ -226,9 +227,16 @@ impl ObjConnection {
             Target::S3 { endpoint, .. } => endpoint
                 .clone()
                 .or_else(|| env(&["AWS_ENDPOINT_URL", "AWS_ENDPOINT"]))
-                .unwrap_or_else(|| match &self.cfg.region {
-                    Some(r) => format!("https://s3.{r}.amazonaws.com"),
-                    None => "https://s3.amazonaws.com".into(),
+                .unwrap_or_else(|| {
+                    let region = self
+                        .cfg
+                        .region
+                        .clone()
+                        .or_else(|| env(&["AWS_REGION", "AWS_DEFAULT_REGION"]));
+                    match region {
+                        Some(r) => format!("https://s3.{r}.amazonaws.com"),
+                        None => "https://s3.amazonaws.com".into(),
+                    }
                 }),
             Target::Azure {
                 endpoint, account, ..
@@ -348,13 +356,39 @@ impl Connector for ObjConnection {
             .as_deref()
             .unwrap_or_default()
             .trim_start_matches('/');
+        // The listing a coordinator froze for every shard, else today's.
+        let frozen: Option<Vec<String>> = ctx
+            .share
+            .as_ref()
+            .and_then(|s| s.plan.as_ref())
+            .and_then(|p| p["files"].as_array())
+            .map(|l| {
+                l.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            });
+        let listing = async {
+            match frozen {
+                Some(keys) => {
+                    let mut metas = Vec::new();
+                    for k in keys {
+                        let p = object_path(&k)?;
+                        metas.push(st.store.head(&p).await.map_err(|e| {
+                            store_error(&st.identity, &format!("reading {}/{k}", st.root), e)
+                        })?);
+                    }
+                    Ok::<_, anyhow::Error>(metas)
+                }
+                None => expand(&st, key, ep.format).await,
+            }
+        };
         // On a blocking thread the runner does not wait for: watch the
         // cancellation token here.
         let metas = handle.block_on(async {
             tokio::select! {
                 biased;
                 _ = ctx.cancel.cancelled() => Err(crate::error::interrupted()),
-                r = expand(&st, key, ep.format) => r,
+                r = listing => r,
             }
         })?;
         let label = if metas.len() == 1 {
@@ -388,6 +422,27 @@ impl Connector for ObjConnection {
             ));
         }
         Ok(Box::new(ObjSink::new(st, ep, ctx)?))
+    }
+
+    async fn coordinate(
+        &self,
+        ep: &Endpoint,
+        _count: u32,
+        ctx: &OpenContext,
+    ) -> Result<Coordination> {
+        let st = self.store(ctx)?;
+        let key = ep
+            .path
+            .as_deref()
+            .unwrap_or_default()
+            .trim_start_matches('/');
+        let metas = expand(&st, key, ep.format).await?;
+        Ok(Coordination {
+            plan: serde_json::json!({
+                "files": metas.iter().map(|m| m.location.to_string()).collect::<Vec<_>>(),
+            }),
+            hold: Box::new(()),
+        })
     }
 
     fn holds_stages(&self) -> bool {
