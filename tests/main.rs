@@ -13,3 +13,4 @@ mod postgres;
 mod secrets;
 mod stage;
 mod support;
+mod trials;
