@@ -480,8 +480,11 @@ impl PgSource {
                 };
                 // Sent together: one round trip.
                 let readers = ctx.shared.get::<Readers>();
+                // A failed join aborts the transaction, and the second
+                // statement with it: the join's error is the one to report.
                 cfg.within("joining the snapshot", async {
-                    tokio::try_join!(join, note_reader(&worker, &readers))
+                    let (joined, noted) = tokio::join!(join, note_reader(&worker, &readers));
+                    joined.and(noted)
                 })
                 .await?;
                 Ok::<_, anyhow::Error>(copy_stream(

@@ -306,12 +306,16 @@ impl Sink for PgSink {
                 if exists {
                     let (sql, what) =
                         (format!("TRUNCATE {target}"), format!("truncating {target}"));
-                    // Sent together: one round trip.
-                    let (_, session) = tokio::try_join!(
+                    // Sent together: one round trip. When the TRUNCATE
+                    // fails (a lock it did not get), so does the second
+                    // statement, in the aborted transaction: its error is
+                    // the one to report.
+                    let (truncated, session) = tokio::join!(
                         self.exec_locking(&sql, &what),
                         catalog::session_of(self.client())
-                    )?;
-                    self.watching = Some(session);
+                    );
+                    truncated?;
+                    self.watching = Some(session?);
                 }
                 target.clone()
             }
