@@ -38,6 +38,7 @@ die() { log "error: $*"; exit 1; }
 [[ -x /usr/bin/time ]] || { apt-get install -y time >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y time >/dev/null; }; }
 command -v moto_server >/dev/null || python3 -m pip install --quiet "moto[server]"
 command -v openssl >/dev/null || die "openssl (the command) is needed to make test certificates"
+python3 -c 'import duckdb' 2>/dev/null || python3 -m pip install --quiet duckdb==1.5.5
 
 log "building convoy and the baseline (release)"
 cargo build --release --bin convoy --example objstore_put >&2
@@ -49,10 +50,8 @@ mkdir -p "$BENCH_DIR"
 work=$BENCH_DIR
 csv=$work/orders_${ROWS}_s${SEED}.csv
 pq=$work/orders_${ROWS}_s${SEED}.parquet
-if [[ ! -f $pq ]]; then
-    [[ -f $csv ]] || python3 bench/gen_orders_csv.py "$ROWS" "$csv" --seed "$SEED"
-    "$CONVOY" copy "$csv" "$pq" --progress never -q
-fi
+[[ -f $csv ]] || python3 bench/gen_orders_csv.py "$ROWS" "$csv" --seed "$SEED"
+[[ -f $pq ]] || "$CONVOY" copy "$csv" "$pq" --progress never -q
 bytes=$(stat -c %s "$pq")
 
 # --- certificates and server ----------------------------------------------
@@ -102,6 +101,9 @@ EOF
 sed -e 's/^name = "up"/name = "down"/' \
     -e "s|^from = .*|from = { connection = \"s3\", path = \"convoy/orders.parquet\" }|" \
     -e "s|^to = .*|to = { path = \"$work/down.parquet\" }|" "$work/up.toml" >"$work/down.toml"
+sed -e 's/^name = "up"/name = "csv_up"/' \
+    -e "s|^from = .*|from = { path = \"$csv\" }|" \
+    -e "s|^to = .*|to = { connection = \"s3\", path = \"convoy/orders_csv.parquet\" }|" "$work/up.toml" >"$work/csv_up.toml"
 
 # --- runs ------------------------------------------------------------------
 results=$work/results.tsv
@@ -128,6 +130,11 @@ for ((n = 1; n <= RUNS; n++)); do
     # The same copy between local files: what decoding and encoding cost.
     rm -f "$work/local.parquet"
     timed "convoy local" "$CONVOY" copy "$pq" "$work/local.parquet" --progress never -q
+    timed "convoy csv up" "$CONVOY" run "$work/csv_up.toml" --progress never -q
+    rm -f "$work/duck.parquet"
+    timed "duckdb csv→pq" python3 -c "import duckdb; duckdb.sql(\"COPY (SELECT * FROM read_csv('$csv')) TO '$work/duck.parquet' (FORMAT parquet)\")"
+    timed "plain up duckdb" "$BASE" put "$endpoint" bench plain/duck.parquet "$work/duck.parquet" "$tls/ca.pem"
+    timed "python+duckdb start" python3 -c "import duckdb; duckdb.sql('select 1')"
 done
 
 python3 - "$results" "$bytes" "$ROWS" "$RUNS" "$(nproc)" <<'PY'
@@ -145,5 +152,7 @@ for label, rs in by.items():
     print(f"{label:<17} {med[label]:>8.2f} {size / 1e6 / med[label]:>8.1f} {max(r for _, r in rs) / 1024:>13.0f}")
 for d in ("up", "down", "down+fsync"):
     print(f"convoy/plain throughput {d}: {med['plain ' + d] / med['convoy ' + d.split('+')[0]]:.2f}x")
+bound = med["duckdb csv→pq"] + med["plain up duckdb"]
+print(f"convoy csv up / (duckdb csv→pq + plain up duckdb): {med['convoy csv up']:.2f} s / {bound:.2f} s = {med['convoy csv up'] / bound:.2f}x (target ≤ 1.1x)")
 print("(wall: median over runs; MB/s of the Parquet file's size; peak RSS: max over runs)")
 PY

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Benchmark convoy's PostgreSQL connector against psql's own COPY, measured in
-# the same run on the same throwaway cluster (TLS on, verified).
+# Benchmark convoy's PostgreSQL connector against psql's own COPY and DuckDB
+# 1.5.5 with its PostgreSQL extension, measured in the same run on the same
+# throwaway cluster (TLS on and verified for every client).
 #
 #   bench/postgres.sh [ROWS] [RUNS]  (defaults 2,000,000 and 3)
 #
@@ -136,6 +137,12 @@ secret_access_key = "\${env:BENCH_S3_SECRET}"
 tls = { ca_file = "$W/ca.pem" }
 
 [[copy]]
+name = "pq_to_pg"
+from = { path = "$W/t.parquet" }
+to = { connection = "pg", table = "t_pq" }
+mode = "replace"
+
+[[copy]]
 name = "csv_to_pg"
 from = { path = "$W/t.csv", schema = "id:int64,n:int32,amount:decimal(18,4),x:float64,s:string,sn:string,at:timestamptz,ok:bool,u:uuid" }
 to = { connection = "pg", table = "t_csv" }
@@ -178,13 +185,33 @@ compare() {
       awk -v a="$m" -v b="$base" -v lim="$target" -v n="$RUNS" \
         'BEGIN { printf "  ratio %.2f× (target ≤ %s×; medians of %d runs)\n", a / b, lim, n }'
     elif [ "$i" -gt 1 ]; then
-      awk -v a="$m" -v b="$base" 'BEGIN { printf "  ratio %.2f×\n", a / b }'
+      awk -v a="$m" -v b="$base" -v c="$second" \
+        'BEGIN { printf "  ratio %.2f×; convoy / this: %.2f×\n", a / b, c / a }'
     fi
+    if [ "$i" = 1 ]; then second=$m; fi
   done
   echo
 }
 
-# ONLY=parquet|pg|csv|stage|shards runs one section (stage and shards run
+# DuckDB with its PostgreSQL extension (libpq, TLS verified like every
+# client here), loaded from the wheel: the extension cannot be downloaded.
+# duck SQL…: attach the cluster as "pg" and run each statement.
+python3 -c 'import duckdb, duckdb_extension_postgres_scanner' 2>/dev/null ||
+  python3 -m pip install --quiet duckdb==1.5.5 duckdb-extension-postgres-scanner==1.5.5
+cat > "$W/duck.py" <<'PY'
+import os, sys
+import duckdb, duckdb_extension_postgres_scanner as ext
+path = os.path.join(os.path.dirname(ext.__file__), "extensions", "v" + duckdb.__version__,
+                    "postgres_scanner.duckdb_extension")
+c = duckdb.connect()
+c.sql(f"LOAD '{path}'")
+c.sql(f"ATTACH '{sys.argv[1]}' AS pg (TYPE postgres)")
+for q in sys.argv[2:]:
+    c.sql(q)
+PY
+duck() { printf "python3 '%s' '%s'" "$W/duck.py" "$CONN"; for a in "$@"; do printf ' "%s"' "$a"; done; }
+
+# ONLY=parquet|pq|pg|csv|stage|shards runs one section (stage and shards run
 # only when asked).
 ONLY=${ONLY:-}
 want() { { [ -z "$ONLY" ] && [ "$1" != stage ] && [ "$1" != shards ]; } || [ "$ONLY" = "$1" ]; }
@@ -192,8 +219,24 @@ want() { { [ -z "$ONLY" ] && [ "$1" != stage ] && [ "$1" != shards ]; } || [ "$O
 echo
 if want parquet; then
 echo "PG → Parquet"
-compare 1.15 "psql COPY binary > /dev/null" ":" "psql '$CONN' -X -c 'copy t to stdout (format binary)' > /dev/null" \
-     "convoy → parquet" ":" "'$CONVOY' run '$W/spec.toml' --copy to_parquet --progress never -q"
+compare 1.05 "psql COPY binary > /dev/null" ":" "psql '$CONN' -X -c 'copy t to stdout (format binary)' > /dev/null" \
+     "convoy → parquet" ":" "'$CONVOY' run '$W/spec.toml' --copy to_parquet --progress never -q" \
+     "duckdb postgres_scanner → parquet" ":" \
+     "$(duck "COPY (SELECT * FROM pg.public.t) TO '$W/duck.parquet' (FORMAT parquet)")" \
+     "python + duckdb start, attach" ":" "$(duck "SELECT 1")"
+fi
+
+if want pq; then
+echo "Parquet → PG (new table)"
+[ -f "$W/t.parquet" ] || "$CONVOY" run "$W/spec.toml" --copy to_parquet --progress never -q
+[ -f "$W/t.bin" ] || { q "copy t to stdout (format binary)" > "$W/t.bin"; chmod 644 "$W/t.bin"; }
+drop() { echo "q 'set client_min_messages = warning; drop table if exists $1'"; }
+compare 1.1 "psql binary COPY of a file, over TLS" "$(drop t_bin)" \
+     "psql '$CONN' -X -q -c 'begin' -c 'create table t_bin (like t)' -c \"\\\\copy t_bin from '$W/t.bin' (format binary)\" -c 'commit'" \
+     "convoy parquet → pg" "$(drop t_pq)" "'$CONVOY' run '$W/spec.toml' --copy pq_to_pg --progress never -q" \
+     "duckdb read_parquet → pg" "$(drop t_duck)" \
+     "$(duck "CREATE TABLE pg.public.t_duck AS SELECT * FROM read_parquet('$W/t.parquet')")"
+echo "  rows: t_pq=$(q 'select count(*) from t_pq') t_duck=$(q 'select count(*) from t_duck')"
 fi
 
 if want pg; then
