@@ -13,6 +13,7 @@
 pub mod conform;
 pub mod infer;
 pub mod input;
+pub mod pages;
 pub mod read;
 pub mod source;
 pub mod write;
@@ -63,7 +64,8 @@ pub const PARQUET_FILE: &str = "parquet file";
 /// options to apply takes them unchanged instead of decoding and encoding
 /// every row: the copy is then as fast as the stores move bytes, and
 /// identical to the source, SHA-256 included. The rows are verified from the
-/// footer of the bytes written.
+/// footer of the bytes written, and the page checksums the file carries are
+/// checked as its bytes pass ([`pages::PageCheck`]); pages are not decoded.
 #[derive(Clone)]
 pub struct RawFile {
     pub input: Arc<dyn input::Input>,
@@ -72,13 +74,15 @@ pub struct RawFile {
     pub size: u64,
     /// Bytes at the end of the file that hold the footer.
     pub footer_len: u64,
+    /// Its column chunks, whose pages' checksums are checked in passing.
+    pub spans: Vec<pages::ChunkSpan>,
 }
 
 impl RawFile {
     pub fn encoding(&self) -> Encoding {
         Encoding::new(
             PARQUET_FILE,
-            "byte for byte: parquet to parquet with no writing options; rows verified from the footer of the bytes written".to_string(),
+            "byte for byte: parquet to parquet with no writing options; page checksums checked where the file has them, rows verified from the footer of the bytes written".to_string(),
             self.clone(),
         )
     }
