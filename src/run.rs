@@ -185,7 +185,16 @@ pub async fn run_copy(plan: &Plan, copy: &Copy, ctx: &RunContext) -> CopyReport 
     let mut report = CopyReport::new(copy, plan.describe(&copy.from), plan.describe(&copy.to));
     let bar = ctx.progress.start(&copy.name, counters.clone());
     let result = match plan.check_regions(copy, ctx.allow_cross_region) {
-        Ok(()) => transfer(plan, copy, &open, ctx, &mut report).await,
+        Ok(()) => {
+            // A panic (a bug) ends this copy, not the run: unwinding drops
+            // the sink, which removes what it wrote, and the copy reports
+            // exit status 1 like any failure, in the JSON summary too.
+            use futures::FutureExt;
+            std::panic::AssertUnwindSafe(transfer(plan, copy, &open, ctx, &mut report))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| Err(error::bug(&format!("copy {}", copy.name))))
+        }
         Err(e) => Err(e),
     };
     bar.finish();
@@ -227,7 +236,11 @@ async fn transfer(
         // interruptible.
         tokio::select! {
             opened = opening => opened
-                .map_err(|e| anyhow::anyhow!("internal error opening the source: {e}"))??,
+                .map_err(|e| if e.is_panic() {
+                    error::bug("opening the source")
+                } else {
+                    anyhow::anyhow!("internal error opening the source: {e}")
+                })??,
             _ = ctx.cancel.cancelled() => return Err(error::interrupted()),
         }
     };
@@ -245,6 +258,7 @@ async fn transfer(
     if let Some(e) = offered.as_ref().filter(|e| sink.accepts(e)) {
         report.details.push(e.note.clone());
     }
+    sink.check_schema(&schema)?;
     if ctx.dry_run {
         return Ok(Vec::new());
     }
@@ -355,8 +369,13 @@ async fn pump<T: Piece>(
     }
     // The channel closed because every producer finished: collect their results.
     for p in producers {
-        p.await
-            .map_err(|e| anyhow::anyhow!("internal error in a reader: {e}"))??;
+        p.await.map_err(|e| {
+            if e.is_panic() {
+                error::bug("a reader")
+            } else {
+                anyhow::anyhow!("internal error in a reader: {e}")
+            }
+        })??;
     }
     if cancel.is_cancelled() {
         return Err(error::interrupted());

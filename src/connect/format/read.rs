@@ -1,7 +1,7 @@
 //! Readers for every file format: each yields batches in the declared schema,
 //! from any [`Input`] (a local file, standard input or an object).
 
-use std::io::{BufReader, Cursor, Read};
+use std::io::{BufRead, BufReader, Cursor, Read};
 use std::sync::Arc;
 
 use anyhow::Result;
@@ -284,6 +284,11 @@ fn csv_error(
 }
 
 /// Reads one JSON Lines input as batches of the conformer's target schema.
+///
+/// Lines are fed to arrow-json's decoder one by one, so an error names the
+/// line it is on: a line that is not JSON at once, a value that does not fit
+/// its column by decoding that batch's lines again one at a time. Numbers
+/// are decoded strictly ([`StrictNumbers`]).
 pub fn json_batches(
     file: String,
     input: impl Read + Send + 'static,
@@ -291,37 +296,363 @@ pub fn json_batches(
     inferred: bool,
     counters: Arc<Counters>,
 ) -> Result<impl Iterator<Item = Result<RecordBatch>> + Send> {
-    let reader = arrow::json::ReaderBuilder::new(conformer.wire())
-        .with_batch_size(BATCH_ROWS)
-        .with_coerce_primitive(true)
-        .with_strict_mode(true)
-        .build(BufReader::with_capacity(
+    let wire = conformer.wire();
+    Ok(JsonLines {
+        decoder: json_decoder(&wire)?,
+        wire,
+        reader: BufReader::with_capacity(
             1 << 20,
             Counting {
                 inner: input,
                 counters,
             },
-        ))?;
-    let mut next_row = 1u64;
-    Ok(reader.map(move |batch| {
-        let batch = batch.map_err(|e| {
-            crate::error::input(
-                format!("{file}: after row {}: {e}", next_row - 1),
-                Some("each line must be one JSON object whose fields match the schema".to_string()),
-            )
-        })?;
-        let at = Location {
-            file: &file,
-            first_row: next_row,
-            line_offset: Some(0),
-            inferred,
-        };
-        next_row += batch.num_rows() as u64;
-        conformer.apply(batch, &at)
-    }))
+        ),
+        file,
+        conformer,
+        inferred,
+        line: 0,
+        text: Vec::new(),
+        lines: Vec::new(),
+        row_lines: Vec::new(),
+        partial_from: None,
+        next_row: 1,
+        done: false,
+    })
 }
 
-/// Infer a JSON Lines schema from a sample.
+/// Rows the JSON decoder holds at most (see [`JsonLines::read_batch`]).
+const JSON_DECODER_ROWS: usize = BATCH_ROWS * 4;
+
+fn json_decoder(wire: &SchemaRef) -> Result<arrow::json::reader::Decoder> {
+    Ok(arrow::json::ReaderBuilder::new(wire.clone())
+        // Batches are cut by the reader below at BATCH_ROWS rows; the
+        // decoder's own limit is only reached by a line of many objects.
+        .with_batch_size(JSON_DECODER_ROWS)
+        .with_coerce_primitive(true)
+        .with_strict_mode(true)
+        .with_decoder_factory(Arc::new(StrictNumbers))
+        .build_decoder()?)
+}
+
+struct JsonLines<R: Read> {
+    reader: BufReader<Counting<R>>,
+    decoder: arrow::json::reader::Decoder,
+    wire: SchemaRef,
+    file: String,
+    conformer: Conformer,
+    inferred: bool,
+    /// Lines read so far.
+    line: u64,
+    /// The text of the batch's lines, to find a failing line again.
+    text: Vec<u8>,
+    /// (line number, end offset in `text`) of each line of the batch.
+    lines: Vec<(u64, usize)>,
+    /// The line each row of the batch starts on.
+    row_lines: Vec<u64>,
+    /// The line where an object still open began.
+    partial_from: Option<u64>,
+    next_row: u64,
+    done: bool,
+}
+
+impl<R: Read> JsonLines<R> {
+    fn error(&self, line: u64, e: &dyn std::fmt::Display) -> anyhow::Error {
+        let text = e.to_string();
+        let text = text.strip_prefix("Json error: ").unwrap_or(&text);
+        let hint = if self.inferred {
+            "the schema was inferred from the first lines (--infer-rows); declare it with --schema, or fix the line"
+        } else {
+            "each line must be one JSON object whose fields match the schema"
+        };
+        crate::error::input(
+            format!("{}: line {line}: {text}", self.file),
+            Some(hint.to_string()),
+        )
+    }
+
+    /// The first line of the batch that fails on its own.
+    fn locate(&self) -> Option<anyhow::Error> {
+        let mut decoder = json_decoder(&self.wire).ok()?;
+        let mut start = 0;
+        for &(line, end) in &self.lines {
+            if let Err(e) = decoder.decode(&self.text[start..end]) {
+                return Some(self.error(line, &e));
+            }
+            start = end;
+            if !decoder.has_partial_record() {
+                if let Err(e) = decoder.flush() {
+                    return Some(self.error(line, &e));
+                }
+            }
+        }
+        None
+    }
+
+    fn read_batch(&mut self) -> Result<Option<RecordBatch>> {
+        self.text.clear();
+        self.lines.clear();
+        self.row_lines.clear();
+        let mut buf = Vec::new();
+        while self.decoder.len() < BATCH_ROWS {
+            buf.clear();
+            if self.reader.read_until(b'\n', &mut buf)? == 0 {
+                if self.decoder.has_partial_record() {
+                    let from = self.partial_from.unwrap_or(self.line);
+                    return Err(crate::error::input(
+                        format!(
+                            "{}: line {from}: the JSON object that starts here is not complete at the end of the file",
+                            self.file
+                        ),
+                        Some("the file may be truncated".to_string()),
+                    ));
+                }
+                break;
+            }
+            self.line += 1;
+            if buf.iter().all(u8::is_ascii_whitespace) && !self.decoder.has_partial_record() {
+                continue;
+            }
+            let before = self.decoder.len();
+            if self.partial_from.is_none() {
+                self.partial_from = Some(self.line);
+            }
+            match self.decoder.decode(&buf) {
+                Err(e) => {
+                    let msg = format!(
+                        "not valid JSON: {}",
+                        e.to_string().trim_start_matches("Json error: ")
+                    );
+                    return Err(self.error(self.line, &msg));
+                }
+                Ok(used) if used < buf.len() => {
+                    return Err(self.error(
+                        self.line,
+                        &format!("holds more than {JSON_DECODER_ROWS} JSON values; JSON Lines has one object per line"),
+                    ));
+                }
+                Ok(_) => {}
+            }
+            self.text.extend_from_slice(&buf);
+            self.lines.push((self.line, self.text.len()));
+            let made = self.decoder.len() - before;
+            if made > 0 {
+                let first = self.partial_from.unwrap_or(self.line);
+                self.row_lines.push(first);
+                // More than one object on a line: each starts on it.
+                for _ in 1..made {
+                    self.row_lines.push(self.line);
+                }
+            }
+            self.partial_from = self.decoder.has_partial_record().then_some(self.line);
+        }
+        let batch = match self.decoder.flush() {
+            Ok(b) => b,
+            Err(e) => {
+                return Err(self.locate().unwrap_or_else(|| {
+                    let first = self.row_lines.first().copied().unwrap_or(self.line);
+                    self.error(first, &e)
+                }))
+            }
+        };
+        Ok(batch)
+    }
+}
+
+impl<R: Read> Iterator for JsonLines<R> {
+    type Item = Result<RecordBatch>;
+
+    fn next(&mut self) -> Option<Result<RecordBatch>> {
+        if self.done {
+            return None;
+        }
+        let batch = match self.read_batch() {
+            Ok(Some(b)) => b,
+            Ok(None) => {
+                self.done = true;
+                return None;
+            }
+            Err(e) => {
+                self.done = true;
+                return Some(Err(e));
+            }
+        };
+        // Rows and lines match when every row of the batch has its own line
+        // and no blank line lies between them.
+        let first_line = self.row_lines.first().copied().unwrap_or(0);
+        let one_to_one = self
+            .row_lines
+            .iter()
+            .enumerate()
+            .all(|(i, &l)| l == first_line + i as u64);
+        let at = Location {
+            file: &self.file,
+            first_row: self.next_row,
+            line_offset: one_to_one.then(|| first_line - self.next_row),
+            inferred: self.inferred,
+        };
+        self.next_row += batch.num_rows() as u64;
+        Some(self.conformer.apply(batch, &at))
+    }
+}
+
+/// JSON numbers decoded exactly: an integer column takes only whole numbers
+/// in its range (arrow-json falls back to parsing a float and truncating, so
+/// `2.5` would become `2`), a float column refuses a number beyond its range
+/// (arrow-json makes it infinity) and reads back the strings `"NaN"`,
+/// `"Infinity"` and `"-Infinity"` that convoy writes for those values.
+#[derive(Debug)]
+struct StrictNumbers;
+
+impl arrow::json::reader::DecoderFactory for StrictNumbers {
+    fn make_default_decoder(
+        &self,
+        _ctx: &arrow::json::reader::DecoderContext,
+        field: &FieldRef,
+        _is_nullable: bool,
+    ) -> std::result::Result<Option<Box<dyn arrow::json::reader::ArrayDecoder>>, ArrowError> {
+        use arrow::datatypes::*;
+        fn int<T: ArrowPrimitiveType>() -> Box<dyn arrow::json::reader::ArrayDecoder>
+        where
+            T::Native: JsonNumber,
+        {
+            Box::new(NumberDecoder::<T>(std::marker::PhantomData))
+        }
+        Ok(Some(match field.data_type() {
+            DataType::Int8 => int::<Int8Type>(),
+            DataType::Int16 => int::<Int16Type>(),
+            DataType::Int32 => int::<Int32Type>(),
+            DataType::Int64 => int::<Int64Type>(),
+            DataType::UInt8 => int::<UInt8Type>(),
+            DataType::UInt16 => int::<UInt16Type>(),
+            DataType::UInt32 => int::<UInt32Type>(),
+            DataType::UInt64 => int::<UInt64Type>(),
+            DataType::Float32 => Box::new(NumberDecoder::<Float32Type>(std::marker::PhantomData)),
+            DataType::Float64 => Box::new(NumberDecoder::<Float64Type>(std::marker::PhantomData)),
+            _ => return Ok(None),
+        }))
+    }
+}
+
+struct NumberDecoder<T>(std::marker::PhantomData<fn(T) -> T>);
+
+/// How one JSON number (or numeric string) becomes a value, exactly.
+trait JsonNumber: Sized {
+    fn from_json(text: &str, quoted: bool) -> std::result::Result<Self, String>;
+}
+
+macro_rules! json_int {
+    ($($t:ty),*) => {$(
+        impl JsonNumber for $t {
+            fn from_json(text: &str, _quoted: bool) -> std::result::Result<Self, String> {
+                text.parse::<$t>().map_err(|_| {
+                    if text.contains(['.', 'e', 'E']) {
+                        format!("{text} is not a whole number (the column holds {})", stringify!($t))
+                    } else {
+                        format!("{text} is out of range for the column ({})", stringify!($t))
+                    }
+                })
+            }
+        }
+    )*};
+}
+json_int!(i8, i16, i32, i64, u8, u16, u32, u64);
+
+fn json_float(text: &str, quoted: bool) -> std::result::Result<f64, String> {
+    if quoted {
+        match text {
+            "NaN" => return Ok(f64::NAN),
+            "Infinity" | "+Infinity" | "inf" => return Ok(f64::INFINITY),
+            "-Infinity" | "-inf" => return Ok(f64::NEG_INFINITY),
+            _ => {}
+        }
+    }
+    text.parse::<f64>()
+        .map_err(|_| format!("{text:?} is not a number"))
+}
+
+fn finite_or_refused<F: Copy + PartialEq + Default>(
+    text: &str,
+    quoted: bool,
+    v: F,
+    is_finite: bool,
+    range: &str,
+) -> std::result::Result<F, String> {
+    let special = quoted && matches!(text, "NaN" | "Infinity" | "+Infinity" | "inf" | "-Infinity" | "-inf");
+    if !special && !is_finite {
+        return Err(format!("{text} is beyond the range of {range}"));
+    }
+    let mantissa = text.split(['e', 'E']).next().unwrap_or(text);
+    if v == F::default() && mantissa.bytes().any(|b| (b'1'..=b'9').contains(&b)) {
+        return Err(format!("{text} is too small for {range} (it would become 0)"));
+    }
+    Ok(v)
+}
+
+impl JsonNumber for f64 {
+    fn from_json(text: &str, quoted: bool) -> std::result::Result<Self, String> {
+        let v = json_float(text, quoted)?;
+        finite_or_refused(text, quoted, v, v.is_finite() || v.is_nan(), "float64")
+    }
+}
+
+impl JsonNumber for f32 {
+    fn from_json(text: &str, quoted: bool) -> std::result::Result<Self, String> {
+        let v = json_float(text, quoted)?;
+        let narrow = if quoted && !v.is_finite() {
+            v as f32
+        } else {
+            text.parse::<f32>()
+                .map_err(|_| format!("{text:?} is not a number"))?
+        };
+        finite_or_refused(text, quoted, narrow, narrow.is_finite() || narrow.is_nan(), "float32")
+    }
+}
+
+impl<T> arrow::json::reader::ArrayDecoder for NumberDecoder<T>
+where
+    T: arrow::datatypes::ArrowPrimitiveType,
+    T::Native: JsonNumber,
+{
+    fn decode(
+        &mut self,
+        tape: &arrow::json::reader::Tape<'_>,
+        pos: &[u32],
+    ) -> std::result::Result<arrow::array::ArrayRef, ArrowError> {
+        use arrow::json::reader::TapeElement;
+        let mut b = arrow::array::PrimitiveBuilder::<T>::with_capacity(pos.len());
+        for &p in pos {
+            let (text, quoted) = match tape.get(p) {
+                TapeElement::Null => {
+                    b.append_null();
+                    continue;
+                }
+                TapeElement::Number(i) => (tape.get_string(i), false),
+                TapeElement::String(i) => (tape.get_string(i), true),
+                TapeElement::True | TapeElement::False => {
+                    return Err(ArrowError::JsonError(format!(
+                        "expected a number, found a boolean (the column is {})",
+                        crate::schema::type_name_of(&T::DATA_TYPE)
+                    )))
+                }
+                _ => {
+                    return Err(ArrowError::JsonError(format!(
+                        "expected a number, found an object or a list (the column is {})",
+                        crate::schema::type_name_of(&T::DATA_TYPE)
+                    )))
+                }
+            };
+            let v = T::Native::from_json(text, quoted).map_err(ArrowError::JsonError)?;
+            b.append_value(v);
+        }
+        Ok(Arc::new(b.finish()))
+    }
+}
+
+/// Infer a JSON Lines schema from a sample: arrow-json's rules, with the
+/// columns in the order the file first names them (arrow-json goes through
+/// `serde_json::Value`, whose objects sort their keys), and integers beyond
+/// int64 as `decimal(38,0)` (or wider) instead of a float that rounds them.
+/// A line that is not JSON is named by its number.
 pub fn json_infer(file: &str, s: &Sampled, max_records: usize) -> Result<SchemaRef> {
     let mut cut = &s.sample[..];
     if !s.complete {
@@ -330,16 +661,192 @@ pub fn json_infer(file: &str, s: &Sampled, max_records: usize) -> Result<SchemaR
             cut = &cut[..end + 1];
         }
     }
-    let (schema, _) =
-        arrow::json::reader::infer_json_schema(BufReader::new(cut), Some(max_records)).map_err(
-            |e| {
-                crate::error::input(
-                    format!("{file}: cannot infer a schema: {e}"),
-                    Some("each line must be one JSON object; or give --schema".to_string()),
-                )
+    let not_json = |line: usize, column: usize, what: String| {
+        crate::error::input(
+            format!("{file}: line {line}, column {column}: not valid JSON: {what}"),
+            Some("each line must be one JSON object; or give --schema".to_string()),
+        )
+    };
+    let mut values = Vec::new();
+    let mut shape = Shape::default();
+    let mut stream =
+        serde_json::Deserializer::from_slice(cut).into_iter::<Box<serde_json::value::RawValue>>();
+    while values.len() < max_records {
+        let raw = match stream.next() {
+            None => break,
+            Some(Ok(raw)) => raw,
+            Some(Err(e)) => {
+                let text = e.to_string();
+                let what = text
+                    .rsplit_once(" at line ")
+                    .map_or(text.as_str(), |(w, _)| w)
+                    .to_string();
+                return Err(not_json(e.line(), e.column(), what));
+            }
+        };
+        let line = 1 + cut[..stream.byte_offset()]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            - raw.get().bytes().filter(|&b| b == b'\n').count();
+        let value: serde_json::Value = serde_json::from_str(raw.get())?;
+        if !value.is_object() {
+            return Err(crate::error::input(
+                format!(
+                    "{file}: line {line}: expected a JSON object, found {}",
+                    raw.get().chars().take(40).collect::<String>()
+                ),
+                Some("each line must be one JSON object".to_string()),
+            ));
+        }
+        shape.observe(&raw);
+        values.push(value);
+    }
+    if values.is_empty() {
+        return Err(crate::error::input(
+            if cut.iter().all(u8::is_ascii_whitespace) {
+                format!("{file} is empty: it has no JSON objects to read")
+            } else {
+                format!("{file} has no complete JSON object in its first lines")
             },
-        )?;
-    Ok(Arc::new(schema))
+            Some("an empty file is not copied (it would replace the destination with a table without columns); give --schema to copy it as 0 rows".to_string()),
+        ));
+    }
+    let schema = arrow::json::reader::infer_json_schema_from_iterator(values.iter().map(Ok))
+        .map_err(|e| {
+            crate::error::input(
+                format!(
+                    "{file}: cannot infer a schema from its first {} lines: {e}",
+                    values.len()
+                ),
+                Some("declare the columns with --schema".to_string()),
+            )
+        })?;
+    Ok(Arc::new(Schema::new(shape.arrange(schema.fields()))))
+}
+
+/// What the sample showed of one JSON value position: keys in the order
+/// first seen (objects), items (lists), and whether numbers were integers
+/// beyond int64 or had a fraction or exponent.
+#[derive(Default)]
+struct Shape {
+    keys: Vec<String>,
+    fields: std::collections::HashMap<String, Shape>,
+    items: Option<Box<Shape>>,
+    big_int_digits: usize,
+    fraction: bool,
+}
+
+/// A JSON object's entries in order, values unparsed.
+struct Entries(Vec<(String, Box<serde_json::value::RawValue>)>);
+
+impl<'de> serde::Deserialize<'de> for Entries {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Entries;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Entries, A::Error> {
+                let mut out = Vec::new();
+                while let Some(e) = map.next_entry()? {
+                    out.push(e);
+                }
+                Ok(Entries(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+impl Shape {
+    fn observe(&mut self, raw: &serde_json::value::RawValue) {
+        let text = raw.get().trim();
+        match text.as_bytes().first() {
+            Some(b'{') => {
+                if let Ok(Entries(entries)) = serde_json::from_str::<Entries>(text) {
+                    for (k, v) in entries {
+                        if !self.fields.contains_key(&k) {
+                            self.keys.push(k.clone());
+                        }
+                        self.fields.entry(k).or_default().observe(&v);
+                    }
+                }
+            }
+            Some(b'[') => {
+                if let Ok(items) = serde_json::from_str::<Vec<Box<serde_json::value::RawValue>>>(text) {
+                    let shape = self.items.get_or_insert_with(Box::default);
+                    for item in items {
+                        shape.observe(&item);
+                    }
+                }
+            }
+            Some(b'-' | b'0'..=b'9') => {
+                if text.contains(['.', 'e', 'E']) {
+                    self.fraction = true;
+                } else if text.parse::<i64>().is_err() {
+                    let digits = text.trim_start_matches('-').len();
+                    self.big_int_digits = self.big_int_digits.max(digits);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Fields in the order the sample named them, with exact types for big
+    /// integers.
+    fn arrange(&self, fields: &Fields) -> Vec<FieldRef> {
+        let mut ordered: Vec<FieldRef> = fields.iter().cloned().collect();
+        ordered.sort_by_key(|f| {
+            self.keys
+                .iter()
+                .position(|k| k == f.name())
+                .unwrap_or(usize::MAX)
+        });
+        ordered
+            .into_iter()
+            .map(|f| match self.fields.get(f.name()) {
+                Some(shape) => Arc::new(
+                    f.as_ref()
+                        .clone()
+                        .with_data_type(shape.exact(f.data_type())),
+                ),
+                None => f,
+            })
+            .collect()
+    }
+
+    fn exact(&self, dt: &DataType) -> DataType {
+        match dt {
+            DataType::Struct(fs) => DataType::Struct(self.arrange(fs).into()),
+            DataType::List(item) => match &self.items {
+                Some(shape) => DataType::List(Arc::new(
+                    item.as_ref()
+                        .clone()
+                        .with_data_type(shape.exact(item.data_type())),
+                )),
+                None => dt.clone(),
+            },
+            DataType::Int64 | DataType::Float64 if self.big_int_digits > 0 => {
+                if self.fraction {
+                    // Neither a float nor a decimal of one scale holds both
+                    // exactly: keep the numbers' text.
+                    DataType::Utf8
+                } else if self.big_int_digits <= 38 {
+                    DataType::Decimal128(38, 0)
+                } else if self.big_int_digits <= 76 {
+                    DataType::Decimal256(76, 0)
+                } else {
+                    DataType::Utf8
+                }
+            }
+            other => other.clone(),
+        }
+    }
 }
 
 /// The first bytes of every Parquet file (and its last four).
