@@ -6,6 +6,7 @@ mod check;
 mod cli;
 mod faults;
 mod files;
+mod formats;
 mod gcs;
 mod mssql;
 mod objstore;

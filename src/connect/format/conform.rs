@@ -987,4 +987,107 @@ mod tests {
         // Non-ASCII text of the right length is refused, not misread.
         assert!(parse_uuid("6f9619ff-8b86-d011-b42d-00c04fc964é").is_err());
     }
+
+    #[test]
+    fn offsets_with_seconds_keep_the_instant() {
+        let us = TimeUnit::Microsecond;
+        // Paris local mean time, as PostgreSQL exports it.
+        let lmt = parse_timestamp("1800-06-01 12:09:21+00:09:21", us, Zone::Required).unwrap();
+        let utc = parse_timestamp("1800-06-01T12:00:00Z", us, Zone::Required).unwrap();
+        assert_eq!(lmt.value, utc.value);
+        let compact = parse_timestamp("1800-06-01T12:09:21+000921", us, Zone::Required).unwrap();
+        assert_eq!(compact.value, utc.value);
+        let west = parse_timestamp("1900-01-01T00:00:00-04:56:02", us, Zone::Required).unwrap();
+        assert_eq!(
+            west.value,
+            parse_timestamp("1900-01-01T04:56:02Z", us, Zone::Required)
+                .unwrap()
+                .value
+        );
+        assert!(parse_timestamp("1800-06-01T12:09:21+00:09:60", us, Zone::Required).is_err());
+        assert!(parse_timestamp("1800-06-01T12:09:21+00:09:2", us, Zone::Required).is_err());
+    }
+
+    #[test]
+    fn binary_durations_and_times_read_what_convoy_writes() {
+        assert_eq!(parse_hex("00ff10"), Ok(vec![0, 255, 16]));
+        assert_eq!(parse_hex("\\x00FF"), Ok(vec![0, 255]));
+        assert_eq!(parse_hex(""), Ok(vec![]));
+        assert!(parse_hex("0").is_err());
+        assert!(parse_hex("zz").is_err());
+        let s = TimeUnit::Second;
+        let ms = TimeUnit::Millisecond;
+        let ns = TimeUnit::Nanosecond;
+        assert_eq!(parse_duration("10000000000000000", s), Ok(10_000_000_000_000_000));
+        assert_eq!(parse_duration("PT10000000000000000S", s), Ok(10_000_000_000_000_000));
+        assert_eq!(parse_duration("-PT0.001S", ms), Ok(-1));
+        assert_eq!(parse_duration("P1DT2H3M4.5S", ms), Ok(93_784_500));
+        assert_eq!(parse_duration("PT1.000000001S", ns), Ok(1_000_000_001));
+        assert!(parse_duration("PT0.5S", s).unwrap_err().contains("precision"));
+        assert!(parse_duration("PT9223372036854775808S", s).is_err());
+        assert!(parse_duration("P1H", s).is_err());
+        assert!(parse_duration("1.5", s).is_err());
+        assert_eq!(parse_time_in("00:00:07", s), Ok(7));
+        assert_eq!(parse_time_in("12:00:00.123456789", ns), Ok(43_200_123_456_789));
+        assert!(parse_time_in("00:00:07.5", s).is_err());
+        assert_eq!(parse_date64("1970-01-02"), Ok(86_400_000));
+        assert_eq!(parse_date64("1970-01-02T00:00:00.001"), Ok(86_400_001));
+        assert_eq!(parse_float16("0.5").unwrap().to_f64(), 0.5);
+        assert!(parse_float16("NaN").unwrap().is_nan());
+        assert!(parse_float16("70000").is_err());
+    }
+
+    #[test]
+    fn text_columns_become_binary_durations_and_float16() {
+        let target = Arc::new(Schema::new(vec![
+            Field::new("b", DataType::Binary, true),
+            Field::new("f", DataType::FixedSizeBinary(2), true),
+            Field::new("d", DataType::Duration(TimeUnit::Millisecond), true),
+            Field::new("t", DataType::Time32(TimeUnit::Second), true),
+            Field::new("h", DataType::Float16, true),
+        ]));
+        let c = Conformer::new(target.clone());
+        assert!(c.wire().fields().iter().all(|f| f.data_type() == &DataType::Utf8));
+        let col = |v: Vec<Option<&str>>| Arc::new(StringArray::from(v)) as ArrayRef;
+        let batch = RecordBatch::try_new(
+            c.wire(),
+            vec![
+                col(vec![Some("dead"), None]),
+                col(vec![Some("beef"), None]),
+                col(vec![Some("-PT0.001S"), Some("5")]),
+                col(vec![Some("00:01:00"), None]),
+                col(vec![Some("1.5"), None]),
+            ],
+        )
+        .unwrap();
+        let at = Location {
+            file: "f.csv",
+            first_row: 1,
+            line_offset: Some(1),
+            inferred: false,
+        };
+        let out = c.apply(batch, &at).unwrap();
+        assert_eq!(out.schema(), target);
+        let d = out
+            .column(2)
+            .as_any()
+            .downcast_ref::<arrow::array::DurationMillisecondArray>()
+            .unwrap();
+        assert_eq!(d.values().to_vec(), vec![-1, 5]);
+        // A fixed-size value of the wrong size names row, line and column.
+        let bad = RecordBatch::try_new(
+            c.wire(),
+            vec![
+                col(vec![None]),
+                col(vec![Some("beefbeef")]),
+                col(vec![None]),
+                col(vec![None]),
+                col(vec![None]),
+            ],
+        )
+        .unwrap();
+        let err = c.apply(bad, &at).unwrap_err().to_string();
+        assert!(err.contains("row 1 (line 2), column \"f\""), "{err}");
+        assert!(err.contains("holds 4 bytes, the column 2"), "{err}");
+    }
 }

@@ -541,21 +541,25 @@ trait JsonNumber: Sized {
 }
 
 macro_rules! json_int {
-    ($($t:ty),*) => {$(
+    ($($t:ty => $name:literal),*) => {$(
         impl JsonNumber for $t {
             fn from_json(text: &str, _quoted: bool) -> std::result::Result<Self, String> {
                 text.parse::<$t>().map_err(|_| {
-                    if text.contains(['.', 'e', 'E']) {
-                        format!("{text} is not a whole number (the column holds {})", stringify!($t))
+                    let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
+                    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+                        format!("{text} is out of range for {}", $name)
+                    } else if text.parse::<f64>().is_ok() {
+                        format!("{text} is not a whole number (the column is {})", $name)
                     } else {
-                        format!("{text} is out of range for the column ({})", stringify!($t))
+                        format!("{text:?} is not a number (the column is {})", $name)
                     }
                 })
             }
         }
     )*};
 }
-json_int!(i8, i16, i32, i64, u8, u16, u32, u64);
+json_int!(i8 => "int8", i16 => "int16", i32 => "int32", i64 => "int64",
+    u8 => "uint8", u16 => "uint16", u32 => "uint32", u64 => "uint64");
 
 fn json_float(text: &str, quoted: bool) -> std::result::Result<f64, String> {
     if quoted {
@@ -1332,5 +1336,165 @@ pub fn ipc_problem(e: &ArrowError) -> (&'static str, String) {
             "file or stream",
             "check that the file is complete and really Arrow IPC (--source-format)".to_string(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sampled(text: &str) -> Sampled {
+        Sampled {
+            sample: text.as_bytes().to_vec(),
+            complete: true,
+            rest: Box::new(std::io::empty()),
+        }
+    }
+
+    #[test]
+    fn json_inference_keeps_the_files_order_and_exact_integers() {
+        let s = sampled(
+            "{\"z\":1,\"a\":{\"y\":1,\"b\":2},\"big\":1,\"mixed\":1}\n\
+             \n\
+             {\"m\":[{\"q\":1,\"c\":2}],\"big\":18446744073709551616,\"mixed\":1.5}\n\
+             {\"mixed\":-99999999999999999999}\n",
+        );
+        let schema = json_infer("f.jsonl", &s, 100).unwrap();
+        assert_eq!(
+            crate::schema::format_schema(&schema),
+            "z:int64,a:struct<y:int64,b:int64>,big:decimal(38,0),mixed:string,m:list<struct<q:int64,c:int64>>"
+        );
+        let err = json_infer("f.jsonl", &sampled("{\"a\":1}\n\n\n\n{\"a\":}\n"), 100)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("f.jsonl: line 5, column 6: not valid JSON"), "{err}");
+        let err = json_infer("f.jsonl", &sampled("{\"a\":1}\n[1]\n"), 100)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 2: expected a JSON object"), "{err}");
+        let err = json_infer("e.jsonl", &sampled("\n\n"), 100).unwrap_err().to_string();
+        assert!(err.contains("e.jsonl is empty"), "{err}");
+    }
+
+    fn read_json(text: &'static str, schema: &str) -> Result<Vec<RecordBatch>> {
+        let schema = crate::schema::parse_schema(schema).unwrap();
+        json_batches(
+            "f.jsonl".into(),
+            text.as_bytes(),
+            Conformer::new(schema),
+            false,
+            Arc::default(),
+        )?
+        .collect()
+    }
+
+    #[test]
+    fn json_errors_name_their_line() {
+        // A value that does not fit, after a blank line and an object that
+        // spans two lines.
+        let err = read_json("{\"a\":1}\n\n{\"a\":\n2}\n{\"a\":\"x\"}\n", "a:int64")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("f.jsonl: line 5: "), "{err}");
+        assert!(err.contains("\"x\" is not a number (the column is int64)"), "{err}");
+        let err = read_json("{\"a\":1}\n{\"a\" 1}\n", "a:int64").unwrap_err().to_string();
+        assert!(err.starts_with("f.jsonl: line 2: not valid JSON"), "{err}");
+        let err = read_json("{\"a\":1}\n{\"a\":\n", "a:int64").unwrap_err().to_string();
+        assert!(err.contains("line 2: the JSON object that starts here is not complete"), "{err}");
+        // Conversions name row and line while they correspond.
+        let err = read_json("{\"d\":\"2024-01-01\"}\n{\"d\":\"2024-02-30\"}\n", "d:date")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("row 2 (line 2), column \"d\""), "{err}");
+    }
+
+    #[test]
+    fn json_numbers_are_exact_or_refused() {
+        let b = read_json(
+            "{\"i\":-9223372036854775808,\"u\":18446744073709551615,\"f\":\"NaN\",\"g\":5e-324}\n",
+            "i:int64,u:uint64,f:float64,g:float64",
+        )
+        .unwrap();
+        let b = &b[0];
+        assert_eq!(b.column(0).as_any().downcast_ref::<arrow::array::Int64Array>().unwrap().value(0), i64::MIN);
+        assert_eq!(b.column(1).as_any().downcast_ref::<arrow::array::UInt64Array>().unwrap().value(0), u64::MAX);
+        let f = b.column(2).as_any().downcast_ref::<arrow::array::Float64Array>().unwrap();
+        assert!(f.value(0).is_nan());
+        for (text, schema, why) in [
+            ("{\"i\":1.0}\n", "i:int64", "not a whole number"),
+            ("{\"i\":1e2}\n", "i:int64", "not a whole number"),
+            ("{\"i\":128}\n", "i:int8", "out of range"),
+            ("{\"f\":1e-400}\n", "f:float64", "too small for float64"),
+            ("{\"f\":1e39}\n", "f:float32", "beyond the range of float32"),
+            ("{\"f\":true}\n", "f:float64", "found a boolean"),
+        ] {
+            let err = read_json(text, schema).unwrap_err().to_string();
+            assert!(err.contains("line 1") && err.contains(why), "{text}: {err}");
+        }
+    }
+
+    /// A Parquet file with one INT96 column holding (julian day, nanoseconds
+    /// of the day) values, as Spark writes timestamps.
+    fn int96_file(values: &[(u32, u64)]) -> std::fs::File {
+        use parquet::data_type::Int96;
+        use parquet::file::writer::SerializedFileWriter;
+        let schema = Arc::new(
+            parquet::schema::parser::parse_message_type("message m { required int96 ts; }")
+                .unwrap(),
+        );
+        let mut file = tempfile::tempfile().unwrap();
+        let mut w = SerializedFileWriter::new(&mut file, schema, Default::default()).unwrap();
+        let mut rg = w.next_row_group().unwrap();
+        let mut col = rg.next_column().unwrap().unwrap();
+        let data: Vec<Int96> = values
+            .iter()
+            .map(|&(day, nanos)| {
+                let mut v = Int96::new();
+                v.set_data(nanos as u32, (nanos >> 32) as u32, day);
+                v
+            })
+            .collect();
+        col.typed::<parquet::data_type::Int96Type>()
+            .write_batch(&data, None, None)
+            .unwrap();
+        col.close().unwrap();
+        rg.close().unwrap();
+        w.close().unwrap();
+        file
+    }
+
+    #[test]
+    fn int96_is_read_at_microseconds_and_nanoseconds_are_not_dropped() {
+        const EPOCH_DAY: u32 = 2_440_588;
+        let end = (EPOCH_DAY + 2_932_896, 86_399_999_999_000);
+        let file = int96_file(&[end, (EPOCH_DAY, 0)]);
+        let pf = ParquetFile::open_at("spark.parquet", Arc::new(file)).unwrap();
+        assert_eq!(
+            crate::schema::format_schema(&pf.schema()),
+            "ts:timestamp(us)"
+        );
+        let batches: Vec<RecordBatch> = pf
+            .batches(Arc::default(), 0)
+            .unwrap()
+            .collect::<Result<_>>()
+            .unwrap();
+        let ts = batches[0]
+            .column(0)
+            .as_any()
+            .downcast_ref::<arrow::array::TimestampMicrosecondArray>()
+            .unwrap();
+        // 9999-12-31T23:59:59.999999
+        assert_eq!(ts.value(0), 253_402_300_799_999_999);
+        assert_eq!(ts.value(1), 0);
+        // One nanosecond more: refused, not truncated.
+        let file = int96_file(&[(EPOCH_DAY, 1)]);
+        let pf = ParquetFile::open_at("ns.parquet", Arc::new(file)).unwrap();
+        let err = pf
+            .batches(Arc::default(), 0)
+            .unwrap()
+            .collect::<Result<Vec<_>>>()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ns.parquet: column \"ts\" holds an INT96 timestamp with nanoseconds"), "{err}");
     }
 }

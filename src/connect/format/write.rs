@@ -1163,4 +1163,163 @@ mod tests {
             "{err}"
         );
     }
+
+    #[test]
+    fn durations_and_zoned_timestamps_as_exact_text() {
+        assert_eq!(duration_text(0, TimeUnit::Second), "PT0S");
+        assert_eq!(duration_text(-1, TimeUnit::Millisecond), "-PT0.001S");
+        assert_eq!(duration_text(1_500, TimeUnit::Millisecond), "PT1.5S");
+        assert_eq!(duration_text(i64::MIN, TimeUnit::Second), "-PT9223372036854775808S");
+        assert_eq!(
+            duration_text(i64::MAX, TimeUnit::Nanosecond),
+            "PT9223372036.854775807S"
+        );
+        let paris: Tz = "Europe/Paris".parse().unwrap();
+        // 1800-06-01T12:00:00Z: Paris local mean time is +00:09:21.
+        let t = -5_351_572_800i64;
+        assert_eq!(
+            zoned_text(t * 1_000_000, TimeUnit::Microsecond, &paris).unwrap(),
+            "1800-06-01T12:09:21+00:09:21"
+        );
+        assert_eq!(
+            zoned_text(1_700_000_000_250, TimeUnit::Millisecond, &paris).unwrap(),
+            "2023-11-14T23:13:20.250+01:00"
+        );
+        let fixed: Tz = "-03:30".parse().unwrap();
+        assert_eq!(
+            zoned_text(0, TimeUnit::Second, &fixed).unwrap(),
+            "1969-12-31T20:30:00-03:30"
+        );
+    }
+
+    #[test]
+    fn repeated_names_get_free_suffixes() {
+        let schema = Schema::new(vec![
+            Field::new("a", DataType::Int64, true),
+            Field::new("a_1", DataType::Int64, true),
+            Field::new("a", DataType::Int64, true),
+            Field::new("a", DataType::Int64, true),
+        ]);
+        let to: Vec<String> = json_names(&schema).into_iter().map(|(_, t)| t).collect();
+        assert_eq!(to, ["a", "a_1", "a_2", "a_3"]);
+        let warnings = check_schema(Format::Json, &schema).unwrap();
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(check_schema(Format::Parquet, &schema).unwrap().is_empty());
+    }
+
+    #[test]
+    fn types_a_format_cannot_hold_are_refused_naming_the_column() {
+        use arrow::datatypes::{UnionFields, UnionMode};
+        let union = DataType::Union(
+            UnionFields::try_new(vec![0], vec![Field::new("i", DataType::Int64, true)]).unwrap(),
+            UnionMode::Sparse,
+        );
+        let map_int_keys = DataType::Map(
+            Arc::new(Field::new(
+                "entries",
+                DataType::Struct(
+                    vec![
+                        Field::new("key", DataType::Int64, false),
+                        Field::new("value", DataType::Utf8, true),
+                    ]
+                    .into(),
+                ),
+                false,
+            )),
+            false,
+        );
+        let list = DataType::List(Arc::new(Field::new_list_field(DataType::Int64, true)));
+        let interval = DataType::Interval(IntervalUnit::MonthDayNano);
+        let cases = [
+            (Format::Parquet, union.clone(), "it has no union type"),
+            (Format::Csv, union.clone(), "it has no union type"),
+            (Format::Json, union.clone(), "it has no union type"),
+            (Format::Json, map_int_keys.clone(), "this map's keys are int64"),
+            (Format::Csv, list.clone(), "CSV holds only flat columns"),
+            (Format::Parquet, interval.clone(), "not nanoseconds"),
+            (Format::Csv, interval.clone(), "no interval type"),
+        ];
+        for (format, dt, why) in cases {
+            let schema = Schema::new(vec![
+                Field::new("ok", DataType::Int64, true),
+                Field::new("bad", dt.clone(), true),
+            ]);
+            let err = check_schema(format, &schema).unwrap_err().to_string();
+            assert!(err.starts_with("column \"bad\" ("), "{format:?} {dt}: {err}");
+            assert!(err.contains(why), "{format:?} {dt}: {err}");
+        }
+        // Nested: the path of the field inside the column.
+        let nested = Schema::new(vec![Field::new(
+            "s",
+            DataType::Struct(vec![Field::new("u", union.clone(), true)].into()),
+            true,
+        )]);
+        let err = check_schema(Format::Parquet, &nested).unwrap_err().to_string();
+        assert!(err.starts_with("column \"s.u\""), "{err}");
+        // Arrow IPC holds everything; lists go to JSON and Parquet.
+        for dt in [union, map_int_keys, interval] {
+            let schema = Schema::new(vec![Field::new("x", dt, true)]);
+            assert!(check_schema(Format::Ipc, &schema).is_ok());
+        }
+        let schema = Schema::new(vec![Field::new("l", list, true)]);
+        assert!(check_schema(Format::Json, &schema).is_ok());
+        assert!(check_schema(Format::Parquet, &schema).is_ok());
+    }
+
+    fn written(format: Format, batch: &RecordBatch) -> Result<String> {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        let out = Hashing::new(file.reopen().unwrap());
+        let mut w = FormatWriter::new(
+            format,
+            out,
+            &batch.schema(),
+            &CsvOptions::default(),
+            &ParquetOptions::default(),
+        )?;
+        w.write(batch)?;
+        w.finish()?;
+        Ok(std::fs::read_to_string(file.path()).unwrap())
+    }
+
+    #[test]
+    fn json_lines_keep_nulls_non_finite_floats_and_dictionary_nulls() {
+        use arrow::array::{DictionaryArray, Float64Array, Int32Array};
+        let keys = Int32Array::from(vec![Some(0), Some(1), None]);
+        let values = Arc::new(StringArray::from(vec![Some("x"), None]));
+        let dict = DictionaryArray::try_new(keys, values).unwrap();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("f", DataType::Float64, true),
+            Field::new("d", dict.data_type().clone(), true),
+            Field::new("n", DataType::Int64, true),
+            Field::new("dur", DataType::Duration(TimeUnit::Second), true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(Float64Array::from(vec![f64::NAN, f64::NEG_INFINITY, 0.1])),
+                Arc::new(dict),
+                Arc::new(arrow::array::Int64Array::from(vec![None, None, None])),
+                Arc::new(arrow::array::DurationSecondArray::from(vec![
+                    Some(i64::MAX),
+                    None,
+                    Some(-1),
+                ])),
+            ],
+        )
+        .unwrap();
+        let text = written(Format::Json, &batch).unwrap();
+        assert_eq!(
+            text,
+            "{\"f\":\"NaN\",\"d\":\"x\",\"n\":null,\"dur\":9223372036854775807}\n\
+             {\"f\":\"-Infinity\",\"d\":null,\"n\":null,\"dur\":null}\n\
+             {\"f\":0.1,\"d\":null,\"n\":null,\"dur\":-1}\n"
+        );
+        let csv = written(Format::Csv, &batch).unwrap();
+        assert_eq!(
+            csv,
+            "f,d,n,dur\nNaN,x,,PT9223372036854775807S\n-inf,,,\n0.1,,,-PT1S\n"
+        );
+        // No rows: the header still names the columns.
+        assert_eq!(written(Format::Csv, &batch.slice(0, 0)).unwrap(), "f,d,n,dur\n");
+    }
 }
