@@ -608,7 +608,8 @@ mod tests {
         .unwrap_err();
         assert_eq!(error::exit_kind(&err), error::ExitKind::Failed);
         assert!(
-            err.to_string().contains("internal error (a bug in convoy) in copy c"),
+            err.to_string()
+                .contains("internal error (a bug in convoy) in copy c"),
             "{err}"
         );
         assert!(error::hint(&err).unwrap().contains("report"), "{err}");
@@ -635,7 +636,10 @@ mod tests {
         )
         .await
         .unwrap_err();
-        assert!(err.to_string().contains("a bug in convoy) in a reader"), "{err}");
+        assert!(
+            err.to_string().contains("a bug in convoy) in a reader"),
+            "{err}"
+        );
         assert!(!sink.committed);
     }
 }

@@ -123,7 +123,10 @@ impl<'a> Parser<'a> {
                     format!("{entry:?} {e}")
                 }
             })?;
-            fields.push(self.typed(&name).map_err(|e| format!("column {name:?}: {e}"))?);
+            fields.push(
+                self.typed(&name)
+                    .map_err(|e| format!("column {name:?}: {e}"))?,
+            );
             if self.eat(',') {
                 continue;
             }
@@ -238,8 +241,11 @@ impl<'a> Parser<'a> {
                             return Err("fixed_list needs a size: fixed_list<int64, 3>".into());
                         }
                         self.space();
-                        let digits: String =
-                            self.rest().chars().take_while(char::is_ascii_digit).collect();
+                        let digits: String = self
+                            .rest()
+                            .chars()
+                            .take_while(char::is_ascii_digit)
+                            .collect();
                         self.i += digits.len();
                         let n: i32 = digits
                             .parse()
@@ -284,7 +290,9 @@ impl<'a> Parser<'a> {
             }
             "sparse_union" | "dense_union" => {
                 if !self.eat('<') {
-                    return Err(format!("{head} needs its members: {head}<a:int64, b:string>"));
+                    return Err(format!(
+                        "{head} needs its members: {head}<a:int64, b:string>"
+                    ));
                 }
                 let members = self.fields(Some('>'))?;
                 let ids: Vec<i8> = (0..members.len() as i8).collect();
@@ -670,13 +678,17 @@ mod tests {
             .unwrap_err()
             .contains("scale"));
         assert!(parse_schema("a:nope").unwrap_err().contains("unknown type"));
-        assert!(parse_schema(":int64").unwrap_err().contains("empty column name"));
+        assert!(parse_schema(":int64")
+            .unwrap_err()
+            .contains("empty column name"));
         assert!(parse_schema("\"a:int64")
             .unwrap_err()
             .contains("closing quote"));
         assert!(parse_schema("a:list<int64")
             .unwrap_err()
             .contains("not closed"));
-        assert!(parse_schema("a:int64 b:int64").unwrap_err().contains("expected ','"));
+        assert!(parse_schema("a:int64 b:int64")
+            .unwrap_err()
+            .contains("expected ','"));
     }
 }

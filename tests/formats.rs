@@ -126,7 +126,10 @@ fn damaged_parquet_files_are_refused_on_every_path() {
             let message = doc["copies"][0]["error"]["message"].as_str().unwrap();
             assert!(message.contains(name), "{name} -> {out}: {message}");
             for n in *needles {
-                assert!(message.contains(n), "{name} -> {out}: {n:?} not in {message}");
+                assert!(
+                    message.contains(n),
+                    "{name} -> {out}: {n:?} not in {message}"
+                );
             }
             assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
             assert_eq!(std::fs::read(dir.path(out)).unwrap(), b"previous contents");
@@ -169,10 +172,18 @@ fn byte_for_byte_copies_check_page_checksums() {
 fn columns_a_format_cannot_hold_are_refused_at_open_and_in_a_dry_run() {
     let dir = Dir::new();
     let cases: &[(&str, &str, &str)] = &[
-        ("pa_union.arrow", "out.parquet", "column \"su\" (sparse_union<"),
+        (
+            "pa_union.arrow",
+            "out.parquet",
+            "column \"su\" (sparse_union<",
+        ),
         ("pa_union.arrow", "out.csv", "column \"su\""),
         ("pa_union.arrow", "out.jsonl", "column \"su\""),
-        ("pa_map_nulls.parquet", "out.csv", "column \"m\" (map<string, int64>)"),
+        (
+            "pa_map_nulls.parquet",
+            "out.csv",
+            "column \"m\" (map<string, int64>)",
+        ),
         ("pa_nested.parquet", "out.csv", "column \"l\" (list<int64>)"),
     ];
     for (name, out, needle) in cases {
@@ -180,7 +191,11 @@ fn columns_a_format_cannot_hold_are_refused_at_open_and_in_a_dry_run() {
             dir.write(out, b"previous contents");
             let args: &[&str] = if dry { &["--dry-run"] } else { &[] };
             let run = copy(&dir, &fixture(name), out, args);
-            assert_eq!(run.code, 1, "{name} -> {out} (dry run {dry}): {}", run.stderr);
+            assert_eq!(
+                run.code, 1,
+                "{name} -> {out} (dry run {dry}): {}",
+                run.stderr
+            );
             let doc = run.json();
             assert_eq!(doc["copies"][0]["status"], "failed");
             let message = doc["copies"][0]["error"]["message"].as_str().unwrap();
@@ -227,11 +242,17 @@ fn a_nested_list_is_refused_for_postgres_before_connecting() {
     // Port 9 (discard): nothing is contacted.
     for args in [&["--dry-run"][..], &[][..]] {
         let run: Run = dir
-            .cmd(&[
-                &["copy", "nested.parquet", "postgres://loader@127.0.0.1:9/db?table=t"][..],
-                args,
-            ]
-            .concat())
+            .cmd(
+                &[
+                    &[
+                        "copy",
+                        "nested.parquet",
+                        "postgres://loader@127.0.0.1:9/db?table=t",
+                    ][..],
+                    args,
+                ]
+                .concat(),
+            )
             .env("PGPASSWORD", "unused")
             .output()
             .unwrap()
@@ -260,14 +281,23 @@ fn json_lines_output_keeps_every_value_and_reads_back() {
         assert!(text.contains(s), "{s} not in {text}");
     }
     // Back with the schema the dry run prints.
-    let schema = copy(&dir, &fixture("pa_nan.parquet"), "x.parquet", &["--dry-run"]).json()
-        ["copies"][0]["schema"]
+    let schema = copy(
+        &dir,
+        &fixture("pa_nan.parquet"),
+        "x.parquet",
+        &["--dry-run"],
+    )
+    .json()["copies"][0]["schema"]
         .as_str()
         .unwrap()
         .to_string();
     let back = copy(&dir, "nan.jsonl", "back.parquet", &["--schema", &schema]);
     assert_eq!(back.code, 0, "{}", back.stderr);
-    assert_output(&expected("pa_nan.parquet"), &dir.path("back.parquet"), "NaN back");
+    assert_output(
+        &expected("pa_nan.parquet"),
+        &dir.path("back.parquet"),
+        "NaN back",
+    );
 
     // NULL map values and all-NULL columns are written, not left out.
     copy(&dir, &fixture("pa_map_nulls.parquet"), "map.jsonl", &[]);
@@ -280,7 +310,10 @@ fn json_lines_output_keeps_every_value_and_reads_back() {
     let run = copy(&dir, &fixture("pa_dup_names.parquet"), "dup.jsonl", &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let warnings = run.json()["copies"][0]["warnings"].to_string();
-    assert!(warnings.contains("\\\"a\\\" is written as \\\"a_1\\\""), "{warnings}");
+    assert!(
+        warnings.contains("\\\"a\\\" is written as \\\"a_1\\\""),
+        "{warnings}"
+    );
     let lines = read_jsonl(&dir.path("dup.jsonl"));
     let keys: Vec<&str> = lines[0].iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(keys, ["a", "a_1", "b"]);
@@ -289,14 +322,20 @@ fn json_lines_output_keeps_every_value_and_reads_back() {
     // CSV, and both read back.
     for ext in ["jsonl", "csv"] {
         let out = format!("d.{ext}");
-        assert_eq!(copy(&dir, &fixture("pa_durations.arrow"), &out, &[]).code, 0);
+        assert_eq!(
+            copy(&dir, &fixture("pa_durations.arrow"), &out, &[]).code,
+            0
+        );
         let text = std::fs::read_to_string(dir.path(&out)).unwrap();
         assert!(!text.contains("<invalid>"), "{text}");
         let back = copy(
             &dir,
             &out,
             "d.arrow",
-            &["--schema", "id:int64,d_s:duration(s),d_ms:duration(ms),d_ns:duration(ns)"],
+            &[
+                "--schema",
+                "id:int64,d_s:duration(s),d_ms:duration(ms),d_ns:duration(ns)",
+            ],
         );
         assert_eq!(back.code, 0, "{}", back.stderr);
         assert_output(&expected("pa_durations.arrow"), &dir.path("d.arrow"), ext);
@@ -323,12 +362,23 @@ fn json_lines_input_names_lines_and_keeps_numbers_exact() {
     // Integers beyond int64: decimal(38,0), exactly.
     let run = copy(&dir, &fixture("jsonl_big_ints.jsonl"), "big.parquet", &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(run.json()["copies"][0]["schema"], "id:int64,n:decimal(38,0)");
-    assert_output(&expected("jsonl_big_ints.jsonl"), &dir.path("big.parquet"), "big ints");
+    assert_eq!(
+        run.json()["copies"][0]["schema"],
+        "id:int64,n:decimal(38,0)"
+    );
+    assert_output(
+        &expected("jsonl_big_ints.jsonl"),
+        &dir.path("big.parquet"),
+        "big ints",
+    );
     // The file's column order, not alphabetical.
     let run = copy(&dir, &fixture("pd_records.jsonl"), "pd.parquet", &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_output(&expected("pd_records.jsonl"), &dir.path("pd.parquet"), "pandas");
+    assert_output(
+        &expected("pd_records.jsonl"),
+        &dir.path("pd.parquet"),
+        "pandas",
+    );
 
     // A value that does not fit the column is refused, never truncated or
     // rounded, naming its line.
@@ -363,20 +413,34 @@ fn json_lines_input_names_lines_and_keeps_numbers_exact() {
 #[test]
 fn offsets_with_seconds_keep_the_instant() {
     let dir = Dir::new();
-    assert_eq!(copy(&dir, &fixture("pa_paris_1800.parquet"), "p.csv", &[]).code, 0);
+    assert_eq!(
+        copy(&dir, &fixture("pa_paris_1800.parquet"), "p.csv", &[]).code,
+        0
+    );
     let text = std::fs::read_to_string(dir.path("p.csv")).unwrap();
     assert!(text.contains("1800-06-01T12:09:21+00:09:21"), "{text}");
     let schema = "paris:timestamp(us, Europe/Paris),kolkata:timestamp(ms, Asia/Kolkata)";
     let run = copy(&dir, "p.csv", "p.parquet", &["--schema", schema]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_output(&expected("pa_paris_1800.parquet"), &dir.path("p.parquet"), "csv back");
+    assert_output(
+        &expected("pa_paris_1800.parquet"),
+        &dir.path("p.parquet"),
+        "csv back",
+    );
 
     // PostgreSQL's own export: inferred as a timestamp with a zone.
     let run = copy(&dir, &fixture("pg_timestamptz_lmt.csv"), "pg.parquet", &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let schema = run.json()["copies"][0]["schema"].as_str().unwrap().to_string();
+    let schema = run.json()["copies"][0]["schema"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(schema.contains("at:timestamp("), "{schema}");
-    assert_output(&expected("pg_timestamptz_lmt.csv"), &dir.path("pg.parquet"), "pg");
+    assert_output(
+        &expected("pg_timestamptz_lmt.csv"),
+        &dir.path("pg.parquet"),
+        "pg",
+    );
 }
 
 /// The schema string a dry run prints is accepted by --schema for every
@@ -393,7 +457,10 @@ fn the_printed_schema_reads_convoys_csv_back() {
     ] {
         let dry = copy(&dir, &fixture(name), "x.csv", &["--dry-run"]);
         assert_eq!(dry.code, 0, "{name}: {}", dry.stderr);
-        let schema = dry.json()["copies"][0]["schema"].as_str().unwrap().to_string();
+        let schema = dry.json()["copies"][0]["schema"]
+            .as_str()
+            .unwrap()
+            .to_string();
         // \N for NULL keeps an empty binary value apart from NULL.
         let null = ["--null", "\\N"];
         assert_eq!(copy(&dir, &fixture(name), "x.csv", &null).code, 0, "{name}");
@@ -427,7 +494,11 @@ fn standard_input_reads_parquet_and_arrow() {
                 .unwrap()
                 .into();
             assert_eq!(run.code, 0, "{name}: {}", run.stderr);
-            assert_output(&expected(name), &dir.path(out), &format!("{name} from stdin"));
+            assert_output(
+                &expected(name),
+                &dir.path(out),
+                &format!("{name} from stdin"),
+            );
         }
     }
     // Nothing left behind.
@@ -469,12 +540,18 @@ fn parquet_output_carries_logical_types_for_every_time_unit() {
         };
         assert!(ok, "column {name}: logical type {lt:?}");
     }
-    assert_output(&expected("pa_time_units.arrow"), &dir.path("t.parquet"), "time units");
+    assert_output(
+        &expected("pa_time_units.arrow"),
+        &dir.path("t.parquet"),
+        "time units",
+    );
     // A date64 that is not a whole day has no exact Parquet date.
     let schema = Arc::new(Schema::new(vec![Field::new("d", DataType::Date64, true)]));
     let batch = RecordBatch::try_new(
         schema.clone(),
-        vec![Arc::new(arrow::array::Date64Array::from(vec![86_400_000, 86_400_001]))],
+        vec![Arc::new(arrow::array::Date64Array::from(vec![
+            86_400_000, 86_400_001,
+        ]))],
     )
     .unwrap();
     let mut w = arrow::ipc::writer::FileWriter::try_new(
@@ -488,7 +565,9 @@ fn parquet_output_carries_logical_types_for_every_time_unit() {
     assert_eq!(run.code, 1, "{}", run.stderr);
     let error: Value = run.json()["copies"][0]["error"].clone();
     assert!(
-        error.to_string().contains("column \\\"d\\\" (date64) holds a value"),
+        error
+            .to_string()
+            .contains("column \\\"d\\\" (date64) holds a value"),
         "{error}"
     );
     assert!(!dir.path("d.parquet").exists());

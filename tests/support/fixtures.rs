@@ -67,10 +67,11 @@ fn ints(a: &dyn Array) -> Vec<Option<i64>> {
     let data = a.to_data();
     (0..a.len())
         .map(|i| {
-            a.is_valid(i).then(|| match data.data_type().primitive_width() {
-                Some(4) => data.buffers()[0].typed_data::<i32>()[data.offset() + i] as i64,
-                _ => data.buffers()[0].typed_data::<i64>()[data.offset() + i],
-            })
+            a.is_valid(i)
+                .then(|| match data.data_type().primitive_width() {
+                    Some(4) => data.buffers()[0].typed_data::<i32>()[data.offset() + i] as i64,
+                    _ => data.buffers()[0].typed_data::<i64>()[data.offset() + i],
+                })
         })
         .collect()
 }
@@ -79,7 +80,9 @@ fn fmt_timestamp(v: i64, unit: TimeUnit, tz: Option<&str>) -> String {
     use chrono::{Offset, TimeZone};
     let (per, digits) = per_unit(unit);
     let (secs, frac) = (v.div_euclid(per), v.rem_euclid(per));
-    let utc = chrono::DateTime::from_timestamp(secs, 0).unwrap().naive_utc();
+    let utc = chrono::DateTime::from_timestamp(secs, 0)
+        .unwrap()
+        .naive_utc();
     let frac = if digits > 0 {
         format!(".{frac:0digits$}")
     } else {
@@ -315,9 +318,8 @@ pub fn read_table(path: &Path) -> (Vec<String>, Vec<Vec<Value>>, arrow::datatype
                     _ => f.as_ref().clone(),
                 })
                 .collect();
-            let options = ArrowReaderOptions::new().with_schema(Arc::new(
-                arrow::datatypes::Schema::new(fields),
-            ));
+            let options = ArrowReaderOptions::new()
+                .with_schema(Arc::new(arrow::datatypes::Schema::new(fields)));
             b = ParquetRecordBatchReaderBuilder::try_new_with_options(bytes, options).unwrap();
         }
         let s = b.schema().clone();
@@ -354,7 +356,10 @@ fn ordered(text: &str) -> Vec<(String, Box<serde_json::value::RawValue>)> {
         fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
             f.write_str("an object")
         }
-        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut m: A,
+        ) -> Result<Self::Value, A::Error> {
             let mut out = Vec::new();
             while let Some(e) = m.next_entry()? {
                 out.push(e);
@@ -379,7 +384,12 @@ fn exact_json(text: &str) -> Value {
         ),
         Some(b'[') => {
             let items: Vec<Box<serde_json::value::RawValue>> = serde_json::from_str(t).unwrap();
-            Value::from(items.iter().map(|v| exact_json(v.get())).collect::<Vec<_>>())
+            Value::from(
+                items
+                    .iter()
+                    .map(|v| exact_json(v.get()))
+                    .collect::<Vec<_>>(),
+            )
         }
         Some(b'-' | b'0'..=b'9') => serde_json::json!({ "number": t }),
         _ => serde_json::from_str(t).unwrap(),
@@ -472,7 +482,9 @@ fn same_nested(expected: &Value, actual: &Value) -> bool {
         }
         // A map written as a JSON object.
         (Value::Array(pairs), Value::Object(o))
-            if pairs.iter().all(|p| p.as_array().is_some_and(|p| p.len() == 2)) =>
+            if pairs
+                .iter()
+                .all(|p| p.as_array().is_some_and(|p| p.len() == 2)) =>
         {
             pairs.len() == o.len()
                 && pairs.iter().all(|p| {
@@ -514,7 +526,8 @@ pub fn instant(s: &str) -> Option<i128> {
         Some(o) => {
             let sign = if o.starts_with('-') { -1 } else { 1 };
             let parts: Vec<i128> = o[1..].split(':').map(|p| p.parse().unwrap()).collect();
-            let secs = parts[0] * 3600 + parts.get(1).unwrap_or(&0) * 60 + parts.get(2).unwrap_or(&0);
+            let secs =
+                parts[0] * 3600 + parts.get(1).unwrap_or(&0) * 60 + parts.get(2).unwrap_or(&0);
             sign * secs * 1_000_000_000
         }
     };
@@ -524,7 +537,10 @@ pub fn instant(s: &str) -> Option<i128> {
 /// Nanoseconds since midnight of `HH:MM:SS[.fraction]`.
 fn clock(s: &str) -> Option<i64> {
     let (hms, frac) = s.split_once('.').unwrap_or((s, ""));
-    let p: Vec<i64> = hms.split(':').map(|x| x.parse().ok()).collect::<Option<_>>()?;
+    let p: Vec<i64> = hms
+        .split(':')
+        .map(|x| x.parse().ok())
+        .collect::<Option<_>>()?;
     let [h, m, sec] = p[..] else { return None };
     let f: i64 = if frac.is_empty() {
         0
@@ -603,7 +619,11 @@ pub fn jsonl_rows(path: &Path, exp: &Expected) -> (Vec<String>, Vec<Vec<Value>>)
         .iter()
         .map(|l| {
             let keys: Vec<&String> = l.iter().map(|(k, _)| k).collect();
-            assert_eq!(keys, columns.iter().collect::<Vec<_>>(), "every line has every key, in order");
+            assert_eq!(
+                keys,
+                columns.iter().collect::<Vec<_>>(),
+                "every line has every key, in order"
+            );
             l.iter().map(|(_, v)| v.clone()).collect()
         })
         .collect();

@@ -162,7 +162,7 @@ fn unit_words(unit: TimeUnit) -> &'static str {
 /// writes for binary columns in CSV and JSON.
 pub fn parse_hex(s: &str) -> Result<Vec<u8>, String> {
     let b = s.strip_prefix("\\x").unwrap_or(s).as_bytes();
-    if b.len() % 2 != 0 {
+    if !b.len().is_multiple_of(2) {
         return Err("expected hex digits in pairs".into());
     }
     let mut out = Vec::with_capacity(b.len() / 2);
@@ -307,11 +307,7 @@ pub fn parse_timestamp(s: &str, unit: TimeUnit, zone: Zone) -> Result<Timestamp,
                     let off = (h * 3600 + m * 60 + sec) as i64;
                     (true, if *sign == b'-' { -off } else { off })
                 }
-                _ => {
-                    return Err(
-                        "the UTC offset is not ±HH, ±HHMM, ±HH:MM or ±HH:MM:SS".into(),
-                    )
-                }
+                _ => return Err("the UTC offset is not ±HH, ±HHMM, ±HH:MM or ±HH:MM:SS".into()),
             }
         }
         _ => return Err("unexpected text after the time".into()),
@@ -774,12 +770,10 @@ impl Conformer {
                         });
                     }
                     match size {
-                        Some(n) => Arc::new(
-                            FixedSizeBinaryArray::try_from_sparse_iter_with_size(
-                                values.into_iter(),
-                                *n,
-                            )?,
-                        ) as ArrayRef,
+                        Some(n) => Arc::new(FixedSizeBinaryArray::try_from_sparse_iter_with_size(
+                            values.into_iter(),
+                            *n,
+                        )?) as ArrayRef,
                         None => arrow::compute::cast(
                             &arrow::array::BinaryArray::from_iter(values),
                             field.data_type(),
@@ -1018,17 +1012,28 @@ mod tests {
         let s = TimeUnit::Second;
         let ms = TimeUnit::Millisecond;
         let ns = TimeUnit::Nanosecond;
-        assert_eq!(parse_duration("10000000000000000", s), Ok(10_000_000_000_000_000));
-        assert_eq!(parse_duration("PT10000000000000000S", s), Ok(10_000_000_000_000_000));
+        assert_eq!(
+            parse_duration("10000000000000000", s),
+            Ok(10_000_000_000_000_000)
+        );
+        assert_eq!(
+            parse_duration("PT10000000000000000S", s),
+            Ok(10_000_000_000_000_000)
+        );
         assert_eq!(parse_duration("-PT0.001S", ms), Ok(-1));
         assert_eq!(parse_duration("P1DT2H3M4.5S", ms), Ok(93_784_500));
         assert_eq!(parse_duration("PT1.000000001S", ns), Ok(1_000_000_001));
-        assert!(parse_duration("PT0.5S", s).unwrap_err().contains("precision"));
+        assert!(parse_duration("PT0.5S", s)
+            .unwrap_err()
+            .contains("precision"));
         assert!(parse_duration("PT9223372036854775808S", s).is_err());
         assert!(parse_duration("P1H", s).is_err());
         assert!(parse_duration("1.5", s).is_err());
         assert_eq!(parse_time_in("00:00:07", s), Ok(7));
-        assert_eq!(parse_time_in("12:00:00.123456789", ns), Ok(43_200_123_456_789));
+        assert_eq!(
+            parse_time_in("12:00:00.123456789", ns),
+            Ok(43_200_123_456_789)
+        );
         assert!(parse_time_in("00:00:07.5", s).is_err());
         assert_eq!(parse_date64("1970-01-02"), Ok(86_400_000));
         assert_eq!(parse_date64("1970-01-02T00:00:00.001"), Ok(86_400_001));
@@ -1047,7 +1052,11 @@ mod tests {
             Field::new("h", DataType::Float16, true),
         ]));
         let c = Conformer::new(target.clone());
-        assert!(c.wire().fields().iter().all(|f| f.data_type() == &DataType::Utf8));
+        assert!(c
+            .wire()
+            .fields()
+            .iter()
+            .all(|f| f.data_type() == &DataType::Utf8));
         let col = |v: Vec<Option<&str>>| Arc::new(StringArray::from(v)) as ArrayRef;
         let batch = RecordBatch::try_new(
             c.wire(),

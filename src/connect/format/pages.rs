@@ -440,7 +440,10 @@ mod tests {
         let err = check(CRC_BAD, spans(CRC_BAD), 1000)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("f.parquet: column \"id\", row group 0"), "{err}");
+        assert!(
+            err.contains("f.parquet: column \"id\", row group 0"),
+            "{err}"
+        );
         assert!(err.contains("checksum mismatch"), "{err}");
         // The same change found in another piece size.
         assert!(check(CRC_BAD, spans(CRC_BAD), 7).is_err());
@@ -455,7 +458,9 @@ mod tests {
     fn page_headers_parse_and_ask_for_more_bytes() {
         // type=0 (i32 field 1), uncompressed 10 (field 2), compressed 7
         // (field 3), crc -5 (field 4), then an empty struct (field 5), stop.
-        let h = [0x15, 0x00, 0x15, 0x14, 0x15, 0x0e, 0x15, 0x09, 0x1c, 0x00, 0x00];
+        let h = [
+            0x15, 0x00, 0x15, 0x14, 0x15, 0x0e, 0x15, 0x09, 0x1c, 0x00, 0x00,
+        ];
         let parsed = parse_page_header(&h).unwrap().unwrap();
         assert_eq!(
             parsed,

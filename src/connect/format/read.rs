@@ -581,13 +581,19 @@ fn finite_or_refused<F: Copy + PartialEq + Default>(
     is_finite: bool,
     range: &str,
 ) -> std::result::Result<F, String> {
-    let special = quoted && matches!(text, "NaN" | "Infinity" | "+Infinity" | "inf" | "-Infinity" | "-inf");
+    let special = quoted
+        && matches!(
+            text,
+            "NaN" | "Infinity" | "+Infinity" | "inf" | "-Infinity" | "-inf"
+        );
     if !special && !is_finite {
         return Err(format!("{text} is beyond the range of {range}"));
     }
     let mantissa = text.split(['e', 'E']).next().unwrap_or(text);
     if v == F::default() && mantissa.bytes().any(|b| (b'1'..=b'9').contains(&b)) {
-        return Err(format!("{text} is too small for {range} (it would become 0)"));
+        return Err(format!(
+            "{text} is too small for {range} (it would become 0)"
+        ));
     }
     Ok(v)
 }
@@ -608,7 +614,13 @@ impl JsonNumber for f32 {
             text.parse::<f32>()
                 .map_err(|_| format!("{text:?} is not a number"))?
         };
-        finite_or_refused(text, quoted, narrow, narrow.is_finite() || narrow.is_nan(), "float32")
+        finite_or_refused(
+            text,
+            quoted,
+            narrow,
+            narrow.is_finite() || narrow.is_nan(),
+            "float32",
+        )
     }
 }
 
@@ -782,7 +794,9 @@ impl Shape {
                 }
             }
             Some(b'[') => {
-                if let Ok(items) = serde_json::from_str::<Vec<Box<serde_json::value::RawValue>>>(text) {
+                if let Ok(items) =
+                    serde_json::from_str::<Vec<Box<serde_json::value::RawValue>>>(text)
+                {
                     let shape = self.items.get_or_insert_with(Box::default);
                     for item in items {
                         shape.observe(&item);
@@ -1050,7 +1064,12 @@ impl ParquetFile {
                 Some("the file is corrupt; copy it again from where it came from".to_string()),
             );
         }
-        let unsupported = ["NYI", "not yet implemented", "not supported", "Disabled feature"];
+        let unsupported = [
+            "NYI",
+            "not yet implemented",
+            "not supported",
+            "Disabled feature",
+        ];
         let hint = if unsupported.iter().any(|u| text.contains(u)) {
             "the file uses a Parquet feature that convoy's reader (the parquet crate) does not support; rewrite it with other options"
         } else {
@@ -1367,12 +1386,17 @@ mod tests {
         let err = json_infer("f.jsonl", &sampled("{\"a\":1}\n\n\n\n{\"a\":}\n"), 100)
             .unwrap_err()
             .to_string();
-        assert!(err.starts_with("f.jsonl: line 5, column 6: not valid JSON"), "{err}");
+        assert!(
+            err.starts_with("f.jsonl: line 5, column 6: not valid JSON"),
+            "{err}"
+        );
         let err = json_infer("f.jsonl", &sampled("{\"a\":1}\n[1]\n"), 100)
             .unwrap_err()
             .to_string();
         assert!(err.contains("line 2: expected a JSON object"), "{err}");
-        let err = json_infer("e.jsonl", &sampled("\n\n"), 100).unwrap_err().to_string();
+        let err = json_infer("e.jsonl", &sampled("\n\n"), 100)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("e.jsonl is empty"), "{err}");
     }
 
@@ -1396,11 +1420,21 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("f.jsonl: line 5: "), "{err}");
-        assert!(err.contains("\"x\" is not a number (the column is int64)"), "{err}");
-        let err = read_json("{\"a\":1}\n{\"a\" 1}\n", "a:int64").unwrap_err().to_string();
+        assert!(
+            err.contains("\"x\" is not a number (the column is int64)"),
+            "{err}"
+        );
+        let err = read_json("{\"a\":1}\n{\"a\" 1}\n", "a:int64")
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("f.jsonl: line 2: not valid JSON"), "{err}");
-        let err = read_json("{\"a\":1}\n{\"a\":\n", "a:int64").unwrap_err().to_string();
-        assert!(err.contains("line 2: the JSON object that starts here is not complete"), "{err}");
+        let err = read_json("{\"a\":1}\n{\"a\":\n", "a:int64")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("line 2: the JSON object that starts here is not complete"),
+            "{err}"
+        );
         // Conversions name row and line while they correspond.
         let err = read_json("{\"d\":\"2024-01-01\"}\n{\"d\":\"2024-02-30\"}\n", "d:date")
             .unwrap_err()
@@ -1416,9 +1450,27 @@ mod tests {
         )
         .unwrap();
         let b = &b[0];
-        assert_eq!(b.column(0).as_any().downcast_ref::<arrow::array::Int64Array>().unwrap().value(0), i64::MIN);
-        assert_eq!(b.column(1).as_any().downcast_ref::<arrow::array::UInt64Array>().unwrap().value(0), u64::MAX);
-        let f = b.column(2).as_any().downcast_ref::<arrow::array::Float64Array>().unwrap();
+        assert_eq!(
+            b.column(0)
+                .as_any()
+                .downcast_ref::<arrow::array::Int64Array>()
+                .unwrap()
+                .value(0),
+            i64::MIN
+        );
+        assert_eq!(
+            b.column(1)
+                .as_any()
+                .downcast_ref::<arrow::array::UInt64Array>()
+                .unwrap()
+                .value(0),
+            u64::MAX
+        );
+        let f = b
+            .column(2)
+            .as_any()
+            .downcast_ref::<arrow::array::Float64Array>()
+            .unwrap();
         assert!(f.value(0).is_nan());
         for (text, schema, why) in [
             ("{\"i\":1.0}\n", "i:int64", "not a whole number"),
@@ -1495,6 +1547,9 @@ mod tests {
             .collect::<Result<Vec<_>>>()
             .unwrap_err()
             .to_string();
-        assert!(err.contains("ns.parquet: column \"ts\" holds an INT96 timestamp with nanoseconds"), "{err}");
+        assert!(
+            err.contains("ns.parquet: column \"ts\" holds an INT96 timestamp with nanoseconds"),
+            "{err}"
+        );
     }
 }

@@ -423,7 +423,8 @@ pub fn check_schema(format: Format, schema: &Schema) -> Result<Vec<String>> {
 
 fn check_type(format: Format, column: &str, dt: &DataType) -> Result<()> {
     let refuse = |why: &str| Err(cannot_write(format, column, dt, why));
-    let nested = |f: &FieldRef| check_type(format, &format!("{column}.{}", f.name()), f.data_type());
+    let nested =
+        |f: &FieldRef| check_type(format, &format!("{column}.{}", f.name()), f.data_type());
     if format == Format::Ipc {
         return Ok(());
     }
@@ -487,7 +488,11 @@ fn check_type(format: Format, column: &str, dt: &DataType) -> Result<()> {
 /// A type with every dictionary replaced by its value type.
 fn undictionary(dt: &DataType) -> DataType {
     let field = |f: &FieldRef| -> FieldRef {
-        Arc::new(f.as_ref().clone().with_data_type(undictionary(f.data_type())))
+        Arc::new(
+            f.as_ref()
+                .clone()
+                .with_data_type(undictionary(f.data_type())),
+        )
     };
     match dt {
         DataType::Dictionary(_, v) => undictionary(v),
@@ -601,8 +606,13 @@ impl ParquetCoerce {
 }
 
 fn parquet_type(dt: &DataType) -> DataType {
-    let field =
-        |f: &FieldRef| -> FieldRef { Arc::new(f.as_ref().clone().with_data_type(parquet_type(f.data_type()))) };
+    let field = |f: &FieldRef| -> FieldRef {
+        Arc::new(
+            f.as_ref()
+                .clone()
+                .with_data_type(parquet_type(f.data_type())),
+        )
+    };
     match dt {
         DataType::Timestamp(TimeUnit::Second, tz) => {
             DataType::Timestamp(TimeUnit::Millisecond, tz.clone())
@@ -702,9 +712,10 @@ impl TextPlan {
                 }
                 Text::Zoned(unit, tz) => {
                     let data = col.to_data();
-                    let values =
-                        &data.buffers()[0].typed_data::<i64>()[data.offset()..data.offset() + data.len()];
-                    let mut b = arrow::array::StringBuilder::with_capacity(col.len(), col.len() * 32);
+                    let values = &data.buffers()[0].typed_data::<i64>()
+                        [data.offset()..data.offset() + data.len()];
+                    let mut b =
+                        arrow::array::StringBuilder::with_capacity(col.len(), col.len() * 32);
                     for (i, &v) in values.iter().enumerate() {
                         if col.is_null(i) {
                             b.append_null();
@@ -716,8 +727,8 @@ impl TextPlan {
                 }
                 Text::Iso8601(unit) => {
                     let data = col.to_data();
-                    let values =
-                        &data.buffers()[0].typed_data::<i64>()[data.offset()..data.offset() + data.len()];
+                    let values = &data.buffers()[0].typed_data::<i64>()
+                        [data.offset()..data.offset() + data.len()];
                     Arc::new(
                         values
                             .iter()
@@ -804,7 +815,10 @@ impl arrow::json::writer::EncoderFactory for ExactJson {
             DataType::Float16 => Box::new(FloatJson(array.as_primitive::<Float16Type>())),
             DataType::Float32 => Box::new(FloatJson(array.as_primitive::<Float32Type>())),
             DataType::Float64 => Box::new(FloatJson(array.as_primitive::<Float64Type>())),
-            DataType::Duration(_) => Box::new(IntJson(array.to_data().buffers()[0].clone(), array.offset())),
+            DataType::Duration(_) => Box::new(IntJson(
+                array.to_data().buffers()[0].clone(),
+                array.offset(),
+            )),
             DataType::Timestamp(unit, Some(tz)) => match tz.parse::<Tz>() {
                 Ok(tz) => Box::new(ZonedJson {
                     values: array.to_data().buffers()[0].clone(),
@@ -1169,7 +1183,10 @@ mod tests {
         assert_eq!(duration_text(0, TimeUnit::Second), "PT0S");
         assert_eq!(duration_text(-1, TimeUnit::Millisecond), "-PT0.001S");
         assert_eq!(duration_text(1_500, TimeUnit::Millisecond), "PT1.5S");
-        assert_eq!(duration_text(i64::MIN, TimeUnit::Second), "-PT9223372036854775808S");
+        assert_eq!(
+            duration_text(i64::MIN, TimeUnit::Second),
+            "-PT9223372036854775808S"
+        );
         assert_eq!(
             duration_text(i64::MAX, TimeUnit::Nanosecond),
             "PT9223372036.854775807S"
@@ -1234,7 +1251,11 @@ mod tests {
             (Format::Parquet, union.clone(), "it has no union type"),
             (Format::Csv, union.clone(), "it has no union type"),
             (Format::Json, union.clone(), "it has no union type"),
-            (Format::Json, map_int_keys.clone(), "this map's keys are int64"),
+            (
+                Format::Json,
+                map_int_keys.clone(),
+                "this map's keys are int64",
+            ),
             (Format::Csv, list.clone(), "CSV holds only flat columns"),
             (Format::Parquet, interval.clone(), "not nanoseconds"),
             (Format::Csv, interval.clone(), "no interval type"),
@@ -1245,7 +1266,10 @@ mod tests {
                 Field::new("bad", dt.clone(), true),
             ]);
             let err = check_schema(format, &schema).unwrap_err().to_string();
-            assert!(err.starts_with("column \"bad\" ("), "{format:?} {dt}: {err}");
+            assert!(
+                err.starts_with("column \"bad\" ("),
+                "{format:?} {dt}: {err}"
+            );
             assert!(err.contains(why), "{format:?} {dt}: {err}");
         }
         // Nested: the path of the field inside the column.
@@ -1254,7 +1278,9 @@ mod tests {
             DataType::Struct(vec![Field::new("u", union.clone(), true)].into()),
             true,
         )]);
-        let err = check_schema(Format::Parquet, &nested).unwrap_err().to_string();
+        let err = check_schema(Format::Parquet, &nested)
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("column \"s.u\""), "{err}");
         // Arrow IPC holds everything; lists go to JSON and Parquet.
         for dt in [union, map_int_keys, interval] {
@@ -1320,6 +1346,9 @@ mod tests {
             "f,d,n,dur\nNaN,x,,PT9223372036854775807S\n-inf,,,\n0.1,,,-PT1S\n"
         );
         // No rows: the header still names the columns.
-        assert_eq!(written(Format::Csv, &batch.slice(0, 0)).unwrap(), "f,d,n,dur\n");
+        assert_eq!(
+            written(Format::Csv, &batch.slice(0, 0)).unwrap(),
+            "f,d,n,dur\n"
+        );
     }
 }

@@ -316,7 +316,11 @@ impl Sink for PgSink {
     }
 
     fn check_schema(&mut self, schema: &SchemaRef) -> Result<()> {
-        match schema.fields().iter().find_map(|f| types::never_writable(f)) {
+        match schema
+            .fields()
+            .iter()
+            .find_map(|f| types::never_writable(f))
+        {
             Some(e) => Err(e),
             None => Ok(()),
         }
