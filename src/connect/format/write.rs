@@ -187,8 +187,14 @@ impl RawParquet {
             &self.tail[n - 8 - len..n - 8],
         )
         .map_err(|e| bad(e.to_string()))?;
-        u64::try_from(meta.file_metadata().num_rows())
-            .map_err(|_| bad("the footer's row count is negative".into()))
+        let footer = meta.file_metadata().num_rows();
+        let groups: i64 = meta.row_groups().iter().map(|g| g.num_rows()).sum();
+        if footer != groups {
+            return Err(bad(format!(
+                "the footer says {footer} rows, its row groups hold {groups}"
+            )));
+        }
+        u64::try_from(footer).map_err(|_| bad("the footer's row count is negative".into()))
     }
 }
 
