@@ -99,6 +99,43 @@ to = { connection = "pg", table = "t_copy" }
 mode = "replace"
 
 [[copy]]
+name = "stage_dir"
+from = { connection = "pg", table = "t" }
+to = { connection = "pg", table = "t_copy" }
+mode = "replace"
+stage = { path = "$W/stage" }
+
+[[copy]]
+name = "stage_dir_encrypted"
+from = { connection = "pg", table = "t" }
+to = { connection = "pg", table = "t_copy" }
+mode = "replace"
+stage = { path = "$W/stage", encrypt = true }
+
+[[copy]]
+name = "stage_s3"
+from = { connection = "pg", table = "t" }
+to = { connection = "pg", table = "t_copy" }
+mode = "replace"
+stage = { connection = "s3", path = "stage" }
+
+[[copy]]
+name = "stage_s3_encrypted"
+from = { connection = "pg", table = "t" }
+to = { connection = "pg", table = "t_copy" }
+mode = "replace"
+stage = { connection = "s3", path = "stage", encrypt = true }
+
+[connections.s3]
+kind = "s3"
+bucket = "bench"
+region = "us-east-1"
+endpoint = "https://127.0.0.1:\${MOTO_PORT}"
+access_key_id = "bench"
+secret_access_key = "\${env:BENCH_S3_SECRET}"
+tls = { ca_file = "$W/ca.pem" }
+
+[[copy]]
 name = "csv_to_pg"
 from = { path = "$W/t.csv", schema = "id:int64,n:int32,amount:decimal(18,4),x:float64,s:string,sn:string,at:timestamptz,ok:bool,u:uuid" }
 to = { connection = "pg", table = "t_csv" }
@@ -147,9 +184,10 @@ compare() {
   echo
 }
 
-# ONLY=parquet|pg|csv runs one section.
+# ONLY=parquet|pg|csv|stage|shards runs one section (stage and shards run
+# only when asked).
 ONLY=${ONLY:-}
-want() { [ -z "$ONLY" ] || [ "$ONLY" = "$1" ]; }
+want() { { [ -z "$ONLY" ] && [ "$1" != stage ] && [ "$1" != shards ]; } || [ "$ONLY" = "$1" ]; }
 
 echo
 if want parquet; then
@@ -192,6 +230,59 @@ compare 0.45 "psql copy-from-csv (client side)" "q 'truncate t_psql_csv'" \
      "psql '$CONN' -X -q -c 'begin' -c 'create table t_bin (like t)' -c \"\\\\copy t_bin from '$W/t.bin' (format binary)\" -c 'commit'" \
      "server-side binary COPY FROM file" "$new_bin" \
      "psql '$CONN' -X -q -c 'begin' -c 'create table t_bin (like t)' -c \"copy t_bin from '$W/t.bin' (format binary)\" -c 'commit'"
+fi
+
+if want stage; then
+echo "PG → PG through a stage (2 × the data moved, Parquet parts, SHA-256 both ways)"
+# moto over HTTPS with a certificate from the bench CA, for the S3 stage.
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=127.0.0.1" \
+  -keyout "$W/moto.key" -out "$W/moto.csr" 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > "$W/moto.ext"
+openssl x509 -req -in "$W/moto.csr" -CA "$W/ca.pem" -CAkey "$W/ca.key" -CAcreateserial \
+  -days 2 -extfile "$W/moto.ext" -out "$W/moto.crt" 2>/dev/null
+MOTO_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+moto_server -H 127.0.0.1 -p "$MOTO_PORT" -c "$W/moto.crt" -k "$W/moto.key" >"$W/moto.log" 2>&1 &
+MOTO_PID=$!
+trap 'kill $MOTO_PID 2>/dev/null || true; cleanup' EXIT
+for _ in $(seq 50); do python3 -c "import socket; socket.create_connection(('127.0.0.1', $MOTO_PORT))" 2>/dev/null && break; sleep 0.2; done
+export BENCH_S3_SECRET=bench-secret AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench-secret
+python3 -c "import boto3; boto3.client('s3', endpoint_url='https://127.0.0.1:$MOTO_PORT', region_name='us-east-1', verify='$W/ca.pem').create_bucket(Bucket='bench')"
+sed -i "s/\\\${MOTO_PORT}/$MOTO_PORT/" "$W/spec.toml"
+export CONVOY_VAULT=$W/vault/vault
+"$CONVOY" secrets identity >/dev/null
+q "create table if not exists t_copy (like t)"
+run_copy() { echo "'$CONVOY' run '$W/spec.toml' --copy $1 --progress never -q"; }
+compare 1.5 "convoy pg → pg, direct" ":" "$(run_copy pg_to_pg_replace)" \
+     "through a local directory" ":" "$(run_copy stage_dir)" \
+     "through a local directory, encrypted" ":" "$(run_copy stage_dir_encrypted)" \
+     "through S3 (moto, HTTPS)" ":" "$(run_copy stage_s3)" \
+     "through S3 (moto, HTTPS), encrypted" ":" "$(run_copy stage_s3_encrypted)"
+fi
+
+if want shards; then
+echo "PG → stage in N shards (parallel processes), then one load"
+SRC_URL="postgres://postgres@localhost:$PORT/postgres?table=public.t&sslrootcert=$W/ca.pem"
+q "create table if not exists t_shards (like t)"
+printf '%-10s %10s %14s %12s %10s %14s\n' shards extract rows/s slowest load rows/s
+for N in 1 2 3; do
+  rm -rf "$W/shards"; q checkpoint
+  start=$(date +%s.%N)
+  for i in $(seq "$N"); do
+    /usr/bin/time -f "%e" -o "$W/shard$i" "$CONVOY" extract "$SRC_URL" "$W/shards/" \
+      --shard "$i/$N" --run-id "n$N" --progress never -q &
+  done
+  wait
+  end=$(date +%s.%N)
+  slowest=$(cat "$W"/shard* | sort -n | tail -1); rm -f "$W"/shard*
+  q checkpoint
+  /usr/bin/time -f "%e %M" -o "$W/time" "$CONVOY" load "$W/shards/n$N/" \
+    "postgres://postgres@localhost:$PORT/postgres?table=public.t_shards&sslrootcert=$W/ca.pem" \
+    --mode replace --progress never -q
+  load=$(cut -d' ' -f1 "$W/time")
+  awk -v n="$N" -v s="$start" -v e="$end" -v sl="$slowest" -v l="$load" -v r="$ROWS" \
+    'BEGIN { printf "%-10s %9.2fs %14.0f %11.2fs %9.2fs %14.0f\n", n, e - s, r / (e - s), sl, l, r / l }'
+done
+echo
 fi
 
 echo "checks: rows in t_copy=$(want pg && q 'select count(*) from t_copy'), t_csv=$(want csv && q 'select count(*) from t_csv')"

@@ -74,6 +74,15 @@ pub enum Command {
     /// login and access rights. Writes nothing. Exit 3 when an endpoint
     /// fails a security check, 1 when one is unreachable or refuses access.
     Check(PlanArgs),
+    /// Extract a source into a new run on a stage (the first half of a
+    /// staged copy); prints where the run is.
+    Extract(ExtractArgs),
+    /// Load a complete stage run into a destination (the second half of a
+    /// staged copy), verifying every part; the run is marked loaded.
+    Load(LoadArgs),
+    /// List the runs of a stage, or remove runs.
+    #[command(subcommand)]
+    Stage(StageCmd),
     /// Manage the encrypted secret vault and sealed values.
     #[command(subcommand)]
     Secrets(crate::commands::secrets::SecretsCmd),
@@ -101,12 +110,108 @@ pub struct CopyArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ExtractArgs {
+    /// Source, as for `convoy copy`.
+    pub source: String,
+    /// The stage: s3://bucket/prefix/, az://container/prefix/, gs://bucket/prefix/
+    /// or a local directory. The run goes into STAGE/RUN-ID/.
+    #[arg(id = "stage_location", value_name = "STAGE")]
+    pub stage: String,
+    /// The run's id (default: one made from the time and a random part).
+    /// Shards of one run share it (e.g. the scheduler's job name).
+    #[arg(long, value_name = "ID")]
+    pub run_id: Option<String>,
+    #[command(flatten)]
+    pub shards: ShardOpts,
+    /// Be the coordinator of a sharded extract: cut the source once for
+    /// every shard (freeze a listing; fix key ranges and hold one snapshot
+    /// that every shard joins), write the cut into the run, and wait until
+    /// every shard has written its manifest. Needs --shards and --run-id.
+    #[arg(long)]
+    pub coordinate: bool,
+    /// Wait (up to 10 minutes) for the coordinator's cut before extracting
+    /// this shard.
+    #[arg(long)]
+    pub coordinated: bool,
+    #[command(flatten)]
+    pub opts: CopyOpts,
+    /// Validate and open the source, write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print what the extract would do and the endpoints it needs; contact
+    /// nothing.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub plan: bool,
+}
+
+/// Which share of the work this process takes.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ShardOpts {
+    /// Take share I of N (1 ≤ I ≤ N), e.g. --shard 2/3.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Take one share of N, the index from the scheduler's environment:
+    /// CONVOY_SHARD (1-based), JOB_COMPLETION_INDEX (Kubernetes Indexed
+    /// Job), AWS_BATCH_JOB_ARRAY_INDEX, SLURM_ARRAY_TASK_ID. N may also come
+    /// from CONVOY_SHARDS.
+    #[arg(long, value_name = "N", env = "CONVOY_SHARDS")]
+    pub shards: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// The run: STAGE/RUN-ID/ as `convoy extract` printed it.
+    pub run: String,
+    /// Destination, as for `convoy copy`.
+    pub destination: String,
+    #[command(flatten)]
+    pub opts: CopyOpts,
+    /// Load a run that was loaded before (its rows are added again).
+    #[arg(long)]
+    pub force: bool,
+    /// Check the run and open the destination, write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print what the load would do and the endpoints it needs; contact
+    /// nothing.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub plan: bool,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum StageCmd {
+    /// The runs of a stage: state (complete, incomplete, loaded), rows,
+    /// bytes, age.
+    List {
+        /// The stage: s3://bucket/prefix/, az://…, gs://…, or a directory.
+        stage: String,
+    },
+    /// Remove one run (STAGE/RUN-ID/), or with --older-than every run of a
+    /// stage older than that.
+    Rm {
+        /// A run (STAGE/RUN-ID/), or a stage with --older-than.
+        target: String,
+        /// Remove every run whose newest object is older than this
+        /// (e.g. 7d, 12h, 30m).
+        #[arg(long, value_name = "AGE")]
+        older_than: Option<String>,
+        /// Only incomplete runs (abandoned extracts).
+        #[arg(long)]
+        incomplete: bool,
+    },
+}
+
+#[derive(Debug, Args)]
 pub struct RunArgs {
     /// The spec file (TOML).
     pub spec: PathBuf,
     /// Run only the copies with these names (repeatable).
     #[arg(long = "copy", value_name = "NAME")]
     pub copies: Vec<String>,
+    /// Run only this process's share of the copies (copy k of the selected
+    /// ones goes to share k mod N + 1).
+    #[command(flatten)]
+    pub shards: ShardOpts,
     /// Validate and open every source, write nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -185,6 +290,23 @@ pub struct CopyOpts {
     /// Name of the copy in reports.
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
+    /// Copy through a stage: extract the source into a run under this
+    /// location (s3://, az://, gs://, a local directory), load the
+    /// destination from it, then remove the run.
+    #[arg(long, value_name = "URL")]
+    pub stage: Option<String>,
+    /// Keep the staged run after a successful load.
+    #[arg(long)]
+    pub keep_stage: bool,
+    /// Encrypt every staged part on this machine before it leaves (age,
+    /// to this machine's identity unless --recipient is given).
+    #[arg(long)]
+    pub encrypt_stage: bool,
+    /// Who may decrypt the staged parts: an `age1…` recipient, as printed by
+    /// `convoy secrets identity` on that machine (repeatable; implies
+    /// --encrypt-stage).
+    #[arg(long = "recipient", value_name = "AGE_RECIPIENT")]
+    pub recipients: Vec<String>,
 }
 
 impl CopyOpts {
@@ -207,6 +329,9 @@ impl CopyOpts {
             cursor: self.cursor.clone(),
             query: self.query.clone(),
             name: self.name.clone(),
+            keep_stage: self.keep_stage,
+            encrypt_stage: self.encrypt_stage,
+            recipients: self.recipients.clone(),
         }
     }
 }

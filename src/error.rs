@@ -80,6 +80,15 @@ fn failure(kind: ExitKind, message: impl Into<String>, hint: Option<String>) -> 
     })
 }
 
+/// An error with this exit status and hint.
+pub fn with_kind(
+    kind: ExitKind,
+    message: impl Into<String>,
+    hint: Option<String>,
+) -> anyhow::Error {
+    failure(kind, message, hint)
+}
+
 /// A usage or spec mistake (exit 2).
 pub fn usage(message: impl Into<String>, hint: impl Into<Option<String>>) -> anyhow::Error {
     failure(ExitKind::Usage, message, hint.into())

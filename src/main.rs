@@ -10,6 +10,7 @@ mod run;
 mod schema;
 mod security;
 mod spec;
+mod stage;
 
 use std::io::Write;
 

@@ -17,7 +17,18 @@ use serde::Serialize;
 use crate::connect::{self, Connector, Connectors, NetworkEndpoint, Role};
 use crate::spec::cli_spec::{self, CopyFlags};
 use crate::spec::fields::Problems;
-use crate::spec::{parse, Copy, Endpoint, Format, Spec, SpecError, SpecErrors};
+use crate::spec::{parse, Copy, Endpoint, Format, Spec, SpecError, SpecErrors, StageHalf};
+
+/// How an extract takes part in a sharded run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sharding {
+    /// This process's share, (I, N).
+    pub shard: Option<(u32, u32)>,
+    /// Be the coordinator (needs `shard` for N).
+    pub coordinate: bool,
+    /// Wait for the coordinator's cut.
+    pub wait_for_cut: bool,
+}
 
 /// A spec whose connections are configured and whose endpoints fit them.
 pub struct Plan {
@@ -38,10 +49,72 @@ impl Plan {
     }
 
     /// `convoy copy SRC DST …` as a plan.
-    pub fn from_args(source: &str, destination: &str, flags: &CopyFlags) -> anyhow::Result<Plan> {
+    pub fn from_args(
+        source: &str,
+        destination: &str,
+        stage: Option<&str>,
+        flags: &CopyFlags,
+    ) -> anyhow::Result<Plan> {
         let from = connect::locate(source, "SRC")?;
         let to = connect::locate(destination, "DST")?;
-        let (spec, errors) = cli_spec::from_args(from, to, flags);
+        let stage = stage.map(|s| connect::locate(s, "--stage")).transpose()?;
+        let (spec, errors) = cli_spec::from_args(from, to, stage, flags);
+        resolve(
+            spec,
+            errors,
+            "the command line",
+            cli_spec::command_line_path,
+        )
+    }
+
+    /// `convoy extract SRC STAGE`: a copy whose destination is the stage.
+    pub fn for_extract(
+        source: &str,
+        stage: &str,
+        run_id: Option<String>,
+        shards: Sharding,
+        flags: &CopyFlags,
+    ) -> anyhow::Result<Plan> {
+        let from = connect::locate(source, "SRC")?;
+        let at = connect::locate(stage, "STAGE")?;
+        let (mut spec, errors) = cli_spec::from_args(from, at.clone(), Some(at), flags);
+        if flags.name.is_none() {
+            spec.copies[0].name = "extract".into();
+        }
+        if let Some(s) = spec.copies[0].stage.as_mut() {
+            s.only = Some(StageHalf::Extract);
+            s.run_id = run_id;
+            s.keep = true;
+            s.shard = shards.shard;
+            s.coordinate = shards.coordinate;
+            s.wait_for_cut = shards.wait_for_cut;
+        }
+        resolve(
+            spec,
+            errors,
+            "the command line",
+            cli_spec::command_line_path,
+        )
+    }
+
+    /// `convoy load RUN DST`: a copy whose source is a stage run.
+    pub fn for_load(
+        run: &str,
+        destination: &str,
+        force: bool,
+        flags: &CopyFlags,
+    ) -> anyhow::Result<Plan> {
+        let at = connect::locate(run, "RUN")?;
+        let to = connect::locate(destination, "DST")?;
+        let (mut spec, errors) = cli_spec::from_args(at.clone(), to, Some(at), flags);
+        if flags.name.is_none() {
+            spec.copies[0].name = "load".into();
+        }
+        if let Some(s) = spec.copies[0].stage.as_mut() {
+            s.only = Some(StageHalf::Load);
+            s.force = force;
+            s.keep = true;
+        }
         resolve(
             spec,
             errors,
@@ -79,7 +152,8 @@ impl Plan {
             _ => "from the source".to_string(),
         };
         let mut endpoints: Vec<NetworkEndpoint> = Vec::new();
-        for ep in [&copy.from, &copy.to] {
+        let stage = copy.stage.as_ref().map(|s| &s.endpoint);
+        for ep in [&copy.from].into_iter().chain(stage).chain([&copy.to]) {
             for e in self.connector(ep).network() {
                 if !endpoints.contains(&e) {
                     endpoints.push(e);
@@ -103,32 +177,68 @@ impl Plan {
                 }
             }),
             mode: copy.mode.name().to_string(),
-            publish: self.connector(&copy.to).publish(&copy.to, &copy.mode),
+            publish: match copy.stage.as_ref() {
+                Some(s) if s.coordinate => format!(
+                    "cuts the source once for {} shards, writes the cut into the run and waits until every shard has written its manifest",
+                    s.shard.map_or(1, |(_, n)| n)
+                ),
+                Some(s) if s.only == Some(StageHalf::Extract) => format!(
+                    "Parquet parts{} written under the stage's run, then {} last: the run is complete when every shard's manifest is there",
+                    if s.encrypt { ", encrypted on this machine," } else { "" },
+                    match s.shard {
+                        Some((i, n)) => format!("the manifest of shard {i} of {n}"),
+                        None => "its manifest".to_string(),
+                    }
+                ),
+                _ => self.connector(&copy.to).publish(&copy.to, &copy.mode),
+            },
+            stage: copy.stage.as_ref().map(|s| StagePlan {
+                location: self.describe(&s.endpoint),
+                region: self.region(&s.endpoint),
+                encrypted: s.encrypt,
+                kept: s.keep,
+            }),
             source_region: self.region(&copy.from),
             sink_region: self.region(&copy.to),
             endpoints,
         }
     }
 
-    /// Refuse (exit 3) a copy whose known regions differ, unless allowed by
-    /// the copy's `allow_cross_region` or `--allow-cross-region`.
+    /// Refuse (exit 3) a copy whose known regions differ — source, stage and
+    /// destination — unless allowed by the copy's `allow_cross_region` or
+    /// `--allow-cross-region`.
     pub fn check_regions(&self, copy: &Copy, allow_flag: bool) -> anyhow::Result<()> {
-        let (Some(from), Some(to)) = (self.region(&copy.from), self.region(&copy.to)) else {
-            return Ok(());
-        };
-        if from == to || copy.allow_cross_region || allow_flag {
+        if copy.allow_cross_region || allow_flag {
             return Ok(());
         }
-        Err(crate::error::policy(
-            format!(
-                "copy {} would move data from region {from} to region {to}",
-                copy.name
-            ),
-            Some(
-                "if that is intended, set allow_cross_region = true on the copy or pass --allow-cross-region"
-                    .to_string(),
-            ),
-        ))
+        let stage = copy.stage.as_ref().map(|s| ("stage", &s.endpoint));
+        let known: Vec<(&str, String)> = [("source", &copy.from)]
+            .into_iter()
+            .chain(stage)
+            .chain([("destination", &copy.to)])
+            .filter_map(|(what, ep)| self.region(ep).map(|r| (what, r)))
+            .collect();
+        let Some((first_what, first)) = known.first() else {
+            return Ok(());
+        };
+        match known.iter().find(|(_, r)| r != first) {
+            None => Ok(()),
+            Some((what, other)) => Err(crate::error::policy(
+                format!(
+                    "copy {} would move data from region {first} to region {other}{}",
+                    copy.name,
+                    match (*first_what, *what) {
+                        ("stage", _) => format!(" (the stage is in {first})"),
+                        (_, "stage") => format!(" (the stage is in {other})"),
+                        _ => String::new(),
+                    }
+                ),
+                Some(
+                    "if that is intended, set allow_cross_region = true on the copy or pass --allow-cross-region"
+                        .to_string(),
+                ),
+            )),
+        }
     }
 }
 
@@ -144,11 +254,38 @@ fn resolve(
     let connectors = connect::configure(&spec, &mut problems);
     errors.append(&mut problems.errors);
     for (i, copy) in spec.copies.iter().enumerate() {
+        if let Some(stage) = &copy.stage {
+            if let Some(c) = connectors.get(&stage.endpoint.connection) {
+                if !c.holds_stages() {
+                    errors.push(SpecError {
+                        path: format!("copy[{i}].stage.connection"),
+                        message: format!(
+                            "a {} connection cannot hold a stage (s3, azure, gcs or local)",
+                            c.kind()
+                        ),
+                    });
+                }
+            }
+            for (j, r) in stage.recipients.iter().enumerate() {
+                if let Err(e) = crate::security::age::parse_recipient(r) {
+                    errors.push(SpecError {
+                        path: format!("copy[{i}].stage.recipients[{j}]"),
+                        message: e.to_string(),
+                    });
+                }
+            }
+        }
+        let half = copy.stage.as_ref().and_then(|s| s.only);
         for (side, role, ep) in [
             ("from", Role::Source, &copy.from),
             ("to", Role::Sink, &copy.to),
         ] {
-            let Some(c) = connectors.get(&ep.connection) else {
+            // The half of an extract or load that is the stage itself.
+            let is_stage = matches!(
+                (half, role),
+                (Some(StageHalf::Extract), Role::Sink) | (Some(StageHalf::Load), Role::Source)
+            );
+            let Some(c) = connectors.get(&ep.connection).filter(|_| !is_stage) else {
                 continue;
             };
             for (field, message) in c.check_endpoint(ep, role, &copy.mode) {
@@ -201,9 +338,20 @@ pub struct CopyPlan {
     pub sink_format: Option<String>,
     pub mode: String,
     pub publish: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage: Option<StagePlan>,
     pub source_region: Option<String>,
     pub sink_region: Option<String>,
     pub endpoints: Vec<NetworkEndpoint>,
+}
+
+/// The stage a copy goes through.
+#[derive(Debug, Clone, Serialize)]
+pub struct StagePlan {
+    pub location: String,
+    pub region: Option<String>,
+    pub encrypted: bool,
+    pub kept: bool,
 }
 
 /// Every endpoint of these plans, once each, in first-seen order.
@@ -215,6 +363,51 @@ pub fn all_endpoints(plans: &[CopyPlan]) -> Vec<NetworkEndpoint> {
         }
     }
     all
+}
+
+/// A stage (or a run on it) named on the command line: its connection,
+/// configured, and the path on it.
+pub fn stage_at(text: &str) -> anyhow::Result<(Arc<dyn Connector>, String)> {
+    let (conn, path) = match connect::locate(text, "STAGE")? {
+        cli_spec::Location::Local(p) => (None, p),
+        cli_spec::Location::Remote(r) => {
+            let (c, ep) = *r;
+            (Some(c), ep.path.unwrap_or_default())
+        }
+    };
+    let spec = Spec {
+        base_dir: ".".into(),
+        connections: conn
+            .map(|c| (String::from("STAGE"), c))
+            .into_iter()
+            .collect(),
+        copies: Vec::new(),
+    };
+    let mut problems = Problems::default();
+    let mut connectors = connect::configure(&spec, &mut problems);
+    if let Some((e, hint)) = problems.refusals.first() {
+        return Err(crate::error::policy(e.to_string(), Some(hint.clone())));
+    }
+    if !problems.errors.is_empty() {
+        return Err(SpecErrors {
+            source: "the command line".into(),
+            errors: problems.errors,
+        }
+        .into_error());
+    }
+    let key = if spec.connections.is_empty() {
+        crate::spec::LOCAL
+    } else {
+        "STAGE"
+    };
+    let connector = connectors.remove(key).expect("configured");
+    if !connector.holds_stages() {
+        return Err(crate::error::usage(
+            format!("a {} location cannot hold a stage", connector.kind()),
+            Some("stage on s3://, az://, gs:// or a local directory".to_string()),
+        ));
+    }
+    Ok((connector, path))
 }
 
 #[cfg(test)]
@@ -330,5 +523,36 @@ to = { connection = "db", table = "public.t" }
             "{}",
             p.publish
         );
+    }
+
+    mod properties {
+        use super::resolve_text;
+        use proptest::prelude::*;
+
+        const SPEC: &str = "[connections.db]\nkind = \"postgres\"\nhost = \"h\"\nport = 5432\n\
+            tls = { mode = \"verify-full\" }\n[connections.lake]\nkind = \"s3\"\nbucket = \"b\"\n\
+            [defaults]\nmode = \"replace\"\n[[copy]]\nname = \"a\"\n\
+            from = { connection = \"db\", table = \"t\", partition = { column = \"id\", count = 4 } }\n\
+            to = { path = \"out/a.parquet\", parquet = { compression = \"zstd(3)\" } }\n\
+            stage = { connection = \"lake\", path = \"s/\", encrypt = true }\n";
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(300))]
+
+            /// Any text: a spec, or errors — never a panic.
+            #[test]
+            fn arbitrary_text_never_panics(text in "\\PC{0,300}") {
+                let _ = resolve_text(&text);
+            }
+
+            /// A good spec with one character replaced, or a piece cut out.
+            #[test]
+            fn damaged_specs_never_panic(at in 0usize..SPEC.len(), len in 0usize..12, c in any::<char>()) {
+                let at = (0..=at).rev().find(|i| SPEC.is_char_boundary(*i)).unwrap_or(0);
+                let end = (at + len..=SPEC.len()).find(|i| SPEC.is_char_boundary(*i)).unwrap_or(SPEC.len());
+                let _ = resolve_text(&format!("{}{c}{}", &SPEC[..at], &SPEC[end..]));
+                let _ = resolve_text(&format!("{}{}", &SPEC[..at], &SPEC[end..]));
+            }
+        }
     }
 }

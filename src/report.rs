@@ -71,6 +71,17 @@ impl ErrorReport {
     }
 }
 
+/// Where a copy's stage run is.
+#[derive(Debug, Clone, Serialize)]
+pub struct StageReport {
+    /// `s3://lake/convoy-stage/<run id>/`: what `convoy load` takes.
+    pub run: String,
+    pub run_id: String,
+    pub encrypted: bool,
+    /// Whether the run is still there after the copy.
+    pub kept: bool,
+}
+
 /// One copy's outcome.
 #[derive(Debug, Clone, Serialize)]
 pub struct CopyReport {
@@ -90,6 +101,9 @@ pub struct CopyReport {
     pub details: Vec<String>,
     pub outputs: Vec<Output>,
     pub warnings: Vec<String>,
+    /// The stage run a staged copy, an extract or a load used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage: Option<StageReport>,
     /// Insecure settings this copy used (allowed by `--allow-insecure`).
     pub insecure: Vec<String>,
     pub error: Option<ErrorReport>,
@@ -120,6 +134,7 @@ impl CopyReport {
             details: Vec::new(),
             outputs: Vec::new(),
             warnings: Vec::new(),
+            stage: None,
             insecure: Vec::new(),
             error: None,
             rendered_error: None,
@@ -197,7 +212,7 @@ pub fn print_json(summary: &Summary) {
     println!("{}", redact(&text));
 }
 
-fn human_bytes(n: u64) -> String {
+pub fn human_bytes(n: u64) -> String {
     indicatif::HumanBytes(n).to_string()
 }
 
@@ -280,6 +295,13 @@ pub fn print_human(reports: &mut [CopyReport], quiet: bool) {
             println!("  {}", redact(d));
         }
         println!("  destination: {}", redact(&r.sink));
+    }
+    for r in reports.iter() {
+        if let Some(st) = r.stage.as_ref().filter(|s| s.kept) {
+            if r.status == Status::Succeeded {
+                println!("stage run: {}", redact(&st.run));
+            }
+        }
     }
 }
 

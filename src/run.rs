@@ -16,7 +16,7 @@ use arrow::array::RecordBatch;
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
-use crate::connect::{self, Encoded, OpenContext, Output, Partition, Sink};
+use crate::connect::{self, Encoded, OpenContext, Output, Partition, Sink, Source};
 use crate::error;
 use crate::plan::Plan;
 use crate::report::{CopyReport, Progress, Status};
@@ -176,45 +176,81 @@ pub struct RunContext {
     pub open: OpenContext,
 }
 
+/// One copy's report in the making: its own context (counters, warnings),
+/// its progress bar and clock. [`Copying::finish`] turns the outcome into
+/// the copy's report; every kind of copy (direct, staged, extract, load)
+/// goes through it.
+pub struct Copying {
+    pub open: OpenContext,
+    pub report: CopyReport,
+    started: Instant,
+    bar: crate::report::CopyProgress,
+    dry_run: bool,
+}
+
+impl Copying {
+    pub fn start(copy: &Copy, source: String, sink: String, ctx: &RunContext) -> Copying {
+        let open = ctx.open.for_copy();
+        let bar = ctx.progress.start(&copy.name, open.counters.clone());
+        Copying {
+            report: CopyReport::new(copy, source, sink),
+            open,
+            started: Instant::now(),
+            bar,
+            dry_run: ctx.dry_run,
+        }
+    }
+
+    /// The report of a copy that ended with `result`.
+    pub fn finish(mut self, result: Result<Vec<Output>>) -> CopyReport {
+        self.bar.finish();
+        let counters = &self.open.counters;
+        let (warnings, insecure) = self.open.warnings();
+        let report = &mut self.report;
+        report.insecure = insecure;
+        report.warnings.extend(warnings);
+        report.duration = self.started.elapsed();
+        report.rows_read = report.rows_read.max(counters.rows.load(Ordering::Relaxed));
+        report.bytes_read = report
+            .bytes_read
+            .max(counters.bytes_read.load(Ordering::Relaxed));
+        match result {
+            Ok(outputs) => {
+                report.rows_written = outputs.iter().map(|o| o.rows).sum();
+                report.bytes_written = outputs.iter().map(|o| o.bytes).sum();
+                report.outputs = outputs;
+                report.status = if self.dry_run {
+                    Status::DryRun
+                } else {
+                    Status::Succeeded
+                };
+            }
+            Err(e) => report.fail(&e),
+        }
+        self.report
+    }
+}
+
 /// Run one copy end to end and report how it went. Never panics on bad
 /// input; any failure aborts the sink.
 pub async fn run_copy(plan: &Plan, copy: &Copy, ctx: &RunContext) -> CopyReport {
-    let started = Instant::now();
-    let open = ctx.open.for_copy();
-    let counters = open.counters.clone();
-    let mut report = CopyReport::new(copy, plan.describe(&copy.from), plan.describe(&copy.to));
-    let bar = ctx.progress.start(&copy.name, counters.clone());
+    let mut c = Copying::start(
+        copy,
+        plan.describe(&copy.from),
+        plan.describe(&copy.to),
+        ctx,
+    );
     let result = match plan.check_regions(copy, ctx.allow_cross_region) {
         Ok(()) => {
             catching(
                 &format!("copy {}", copy.name),
-                transfer(plan, copy, &open, ctx, &mut report),
+                direct(plan, copy, &c.open, ctx, &mut c.report),
             )
             .await
         }
         Err(e) => Err(e),
     };
-    bar.finish();
-    let (warnings, insecure) = open.warnings();
-    report.insecure = insecure;
-    report.warnings.extend(warnings);
-    report.duration = started.elapsed();
-    report.rows_read = counters.rows.load(Ordering::Relaxed);
-    report.bytes_read = counters.bytes_read.load(Ordering::Relaxed);
-    match result {
-        Ok(outputs) => {
-            report.rows_written = outputs.iter().map(|o| o.rows).sum();
-            report.bytes_written = outputs.iter().map(|o| o.bytes).sum();
-            report.outputs = outputs;
-            report.status = if ctx.dry_run {
-                Status::DryRun
-            } else {
-                Status::Succeeded
-            };
-        }
-        Err(e) => report.fail(&e),
-    }
-    report
+    c.finish(result)
 }
 
 /// A panic (a bug) ends the copy it happens in, not the run: unwinding
@@ -229,37 +265,72 @@ async fn catching<T>(what: &str, work: impl std::future::Future<Output = Result<
         .unwrap_or_else(|_| Err(error::bug(what)))
 }
 
-async fn transfer(
+async fn direct(
     plan: &Plan,
     copy: &Copy,
     open: &OpenContext,
     ctx: &RunContext,
     report: &mut CopyReport,
 ) -> Result<Vec<Output>> {
-    let source = {
-        let connector = plan.connector(&copy.from).clone();
-        let ep = copy.from.clone();
-        let open2 = open.clone();
-        let opening = tokio::task::spawn_blocking(move || connector.open_source(&ep, &open2));
-        // Opening can block (a pipe that has not sent its header yet): stay
-        // interruptible.
-        tokio::select! {
-            opened = opening => opened
-                .map_err(|e| if e.is_panic() {
-                    error::bug("opening the source")
-                } else {
-                    anyhow::anyhow!("internal error opening the source: {e}")
-                })??,
-            _ = ctx.cancel.cancelled() => return Err(error::interrupted()),
-        }
-    };
-    report.source = source.describe();
-    report.details = source.details();
-    let schema = source.schema();
-    report.schema = Some(crate::schema::format_schema(&schema));
-    let mut sink = plan
+    let connector = plan.connector(&copy.from).clone();
+    let ep = copy.from.clone();
+    let source = open_source(ctx, open, move |o| connector.open_source(&ep, &o)).await?;
+    let sink = plan
         .connector(&copy.to)
         .open_sink(&copy.to, &copy.mode, open)?;
+    transfer(source, sink, open, ctx, report).await
+}
+
+/// Open a source on a blocking thread (opening can block: a pipe that has
+/// not sent its header yet), staying interruptible.
+pub async fn open_source(
+    ctx: &RunContext,
+    open: &OpenContext,
+    opener: impl FnOnce(OpenContext) -> Result<Box<dyn Source>> + Send + 'static,
+) -> Result<Box<dyn Source>> {
+    let open2 = open.clone();
+    let opening = tokio::task::spawn_blocking(move || opener(open2));
+    tokio::select! {
+        opened = opening => opened
+            .map_err(|e| if e.is_panic() {
+                error::bug("opening the source")
+            } else {
+                anyhow::anyhow!("internal error opening the source: {e}")
+            })?,
+        _ = ctx.cancel.cancelled() => Err(error::interrupted()),
+    }
+}
+
+/// Move everything from `source` to `sink` — unchanged in the source's own
+/// encoding when the sink accepts it — verify, and commit; on any failure
+/// the sink is aborted. A dry run stops after describing both.
+///
+/// Every kind of copy (direct, staged, extract, load) moves its rows here,
+/// so a panic is caught here too: the source and sink are dropped while
+/// unwinding (sinks remove what they wrote) and the copy fails (see
+/// [`catching`]).
+pub async fn transfer(
+    source: Box<dyn Source>,
+    sink: Box<dyn Sink>,
+    open: &OpenContext,
+    ctx: &RunContext,
+    report: &mut CopyReport,
+) -> Result<Vec<Output>> {
+    let what = format!("copy {}", report.name);
+    catching(&what, moving(source, sink, open, ctx, report)).await
+}
+
+async fn moving(
+    source: Box<dyn Source>,
+    mut sink: Box<dyn Sink>,
+    open: &OpenContext,
+    ctx: &RunContext,
+    report: &mut CopyReport,
+) -> Result<Vec<Output>> {
+    report.source = source.describe();
+    report.details.extend(source.details());
+    let schema = source.schema();
+    report.schema = Some(crate::schema::format_schema(&schema));
     report.sink = sink.describe();
     // A sink that can tell before `begin` whether it takes the source's own
     // encoding says so now, and a dry run reports it.

@@ -556,7 +556,6 @@ fn issue15_a_postgres_source_that_stalls_mid_copy_fails_on_its_own() {
 }
 
 #[test]
-#[ignore = "issue 15: a killed first split-output run to S3 blocks every later run"]
 fn issue15_a_killed_first_split_output_run_does_not_block_the_next() {
     let dir = Dir::new();
     let t = Target::new(Backend::S3, &dir);

@@ -12,4 +12,6 @@ mod mssql;
 mod objstore;
 mod postgres;
 mod secrets;
+mod stage;
 mod support;
+mod trials;

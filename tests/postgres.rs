@@ -20,7 +20,7 @@ fn run_spec(dir: &Path, copies: &str) -> Output {
     convoy(dir, &["run", "spec.toml"])
 }
 
-fn unique(prefix: &str) -> String {
+pub(crate) fn unique(prefix: &str) -> String {
     format!("{prefix}_{}", uuid_like())
 }
 
@@ -34,19 +34,20 @@ fn uuid_like() -> String {
     )
 }
 
-fn declared_types(c: &Cluster, table: &str) -> String {
+pub(crate) fn declared_types(c: &Cluster, table: &str) -> String {
     c.psql(&format!(
         "select string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' order by attnum) \
          from pg_attribute where attrelid = '{table}'::regclass and attnum > 0 and not attisdropped"
     ))
 }
 
-const ALL_TYPES: &str = "id bigint primary key, i2 smallint, i4 integer, n numeric(18,4), \
+pub(crate) const ALL_TYPES: &str =
+    "id bigint primary key, i2 smallint, i4 integer, n numeric(18,4), \
     nbig numeric(50,10), nfree numeric, r real, d double precision, t text, vc varchar(20), \
     ch char(5), b bytea, ok boolean, dt date, tm time, ts timestamp, tz timestamptz, \
     iv interval, u uuid, j json, jb jsonb, ia integer[], ta text[], ip inet, net cidr";
 
-const ALL_VALUES: &str = "(1, -32768, 2147483647, 12345678901234.5678, \
+pub(crate) const ALL_VALUES: &str = "(1, -32768, 2147483647, 12345678901234.5678, \
     -1234567890123456789012345678901234567890.0123456789, 3.14159265358979323846264338327950288, \
     1.5, 2.718281828459045, 'héllo, \"wörld\"', 'varchar', 'ab', '\\x00ff10', true, '2024-02-29', \
     '23:59:59.999999', '1999-12-31 23:59:59.123456', '2024-06-01 12:00:00.5+02', \
@@ -486,7 +487,7 @@ fn postgres_a_killed_run_leaves_the_table_unchanged() {
     );
 }
 
-fn unsafe_kill(pid: u32) {
+pub(crate) fn unsafe_kill(pid: u32) {
     let s = Command::new("kill")
         .args(["-KILL", &pid.to_string()])
         .status()

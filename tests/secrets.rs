@@ -432,7 +432,7 @@ fn identity_is_per_machine_and_seal_prints_a_reference() {
     let b = Machine::new();
     let id_a = a.run(&["secrets", "identity"], "", &[]).ok().stdout();
     let id_b = b.run(&["secrets", "identity"], "", &[]).ok().stdout();
-    assert!(id_a.starts_with("convoy-pk1:") && id_b.starts_with("convoy-pk1:"));
+    assert!(id_a.starts_with("age1") && id_b.starts_with("age1"));
     assert_ne!(id_a, id_b);
     assert_eq!(
         a.run(&["secrets", "identity"], "", &[]).ok().stdout(),

@@ -22,13 +22,31 @@ use crate::error::ExitKind;
 use crate::plan::Plan;
 use crate::security::redact::redact;
 use crate::security::reference::ResolveContext;
-use crate::spec::{Endpoint, Mode};
+use crate::spec::{Endpoint, Mode, StageHalf};
 
-/// The checks of one endpoint (a source or sink of one or more copies).
+/// What an endpoint is to the copies that use it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Source,
+    Sink,
+    Stage,
+}
+
+impl Target {
+    fn name(self) -> &'static str {
+        match self {
+            Target::Source => "source",
+            Target::Sink => "sink",
+            Target::Stage => "stage",
+        }
+    }
+}
+
+/// The checks of one endpoint (a source, sink or stage of one or more copies).
 #[derive(Debug, Clone, Serialize)]
 pub struct EndpointCheck {
     pub endpoint: String,
-    pub role: Role,
+    pub role: &'static str,
     pub copies: Vec<String>,
     pub kind: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -54,11 +72,23 @@ pub async fn run(plan: &Plan, indices: &[usize], g: &GlobalOpts) -> i32 {
         tokio_util::sync::CancellationToken::new(),
     );
     // One check per distinct (connection, object, role), naming every copy that uses it.
-    let mut targets: Vec<(Endpoint, Role, Mode, Vec<String>)> = Vec::new();
+    let mut targets: Vec<(Endpoint, Target, Mode, Vec<String>)> = Vec::new();
     for &i in indices {
         let copy = &spec.copies[i];
-        for (ep, role) in [(&copy.from, Role::Source), (&copy.to, Role::Sink)] {
-            let same = |t: &(Endpoint, Role, Mode, Vec<String>)| {
+        let half = copy.stage.as_ref().and_then(|s| s.only);
+        let ends = [
+            (&copy.from, Target::Source, half != Some(StageHalf::Load)),
+            (&copy.to, Target::Sink, half != Some(StageHalf::Extract)),
+        ];
+        let stage = copy
+            .stage
+            .as_ref()
+            .map(|s| (&s.endpoint, Target::Stage, true));
+        for (ep, role, wanted) in ends.into_iter().chain(stage) {
+            if !wanted {
+                continue;
+            }
+            let same = |t: &(Endpoint, Target, Mode, Vec<String>)| {
                 t.1 == role
                     && t.0.connection == ep.connection
                     && t.0.table == ep.table
@@ -75,16 +105,27 @@ pub async fn run(plan: &Plan, indices: &[usize], g: &GlobalOpts) -> i32 {
         }
     }
     let mut results = Vec::new();
-    for (ep, role, mode, copies) in targets {
+    for (ep, target, mode, copies) in targets {
         let connector = plan.connector(&ep);
         let endpoint = redact(&connector.describe(&ep));
         if g.verbose > 0 && !g.json {
-            eprintln!("convoy: checking {endpoint} ({})", role.name());
+            eprintln!("convoy: checking {endpoint} ({})", target.name());
         }
-        let found = connector.check(&ep, role, &mode, &ctx).await;
+        let role = match target {
+            Target::Source => Role::Source,
+            Target::Sink | Target::Stage => Role::Sink,
+        };
+        let mut found = connector.check(&ep, role, &mode, &ctx).await;
+        let reached = found.steps.iter().all(|s| s.status < Status::Fail);
+        if target == Target::Stage && reached {
+            let path = ctx.path_of(&ep);
+            found
+                .steps
+                .extend(crate::stage::check_stage(connector.as_ref(), &path, &ctx).await);
+        }
         let mut c = EndpointCheck {
             endpoint,
-            role,
+            role: target.name(),
             copies,
             kind: connector.kind(),
             host: found.host,
@@ -134,7 +175,7 @@ fn print_human(results: &[EndpointCheck]) {
         out.push_str(&format!(
             "{}{at}  ({} of {})\n",
             c.endpoint,
-            c.role.name(),
+            c.role,
             c.copies.join(", ")
         ));
         for s in &c.steps {

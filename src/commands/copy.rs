@@ -20,10 +20,32 @@ pub async fn run(
     g: &GlobalOpts,
     command: &str,
 ) -> i32 {
+    run_share(plan, names, None, dry_run, g, command).await
+}
+
+/// Run this process's share `(I, N)` of the selected copies: copy k of
+/// them (0-based, in spec order) belongs to share k mod N + 1.
+pub async fn run_share(
+    plan: &Plan,
+    names: Option<&Vec<String>>,
+    share: Option<(u32, u32)>,
+    dry_run: bool,
+    g: &GlobalOpts,
+    command: &str,
+) -> i32 {
     let spec = &plan.spec;
     let indices = match super::select(spec, names.map_or(&[][..], |v| &v[..])) {
         Ok(i) => i,
         Err(e) => return super::fail_early(&e, g, command),
+    };
+    let indices: Vec<usize> = match share {
+        None => indices,
+        Some((i, n)) => indices
+            .into_iter()
+            .enumerate()
+            .filter(|(k, _)| k % n as usize == (i - 1) as usize)
+            .map(|(_, c)| c)
+            .collect(),
     };
     let started = std::time::Instant::now();
     let started_at = chrono::Utc::now();
@@ -67,7 +89,10 @@ pub async fn run(
                 crate::security::redact::redact(&plan.describe(&copy.to))
             );
         }
-        reports.push(run::run_copy(plan, copy, &ctx).await);
+        reports.push(match copy.stage {
+            Some(_) => crate::stage::jobs::run(plan, copy, &ctx).await,
+            None => run::run_copy(plan, copy, &ctx).await,
+        });
     }
     let kind = report::run_exit(&reports);
     if g.json {

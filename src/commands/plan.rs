@@ -49,6 +49,22 @@ fn print_human(plans: &[CopyPlan]) {
                 .unwrap_or_default()
         ));
         out.push_str(&format!("  mode:     {}\n", p.mode));
+        if let Some(st) = &p.stage {
+            out.push_str(&format!(
+                "  stage:    {}{}{}\n",
+                st.location,
+                if st.encrypted {
+                    " (parts encrypted on this machine)"
+                } else {
+                    ""
+                },
+                if st.kept {
+                    "; the run is kept"
+                } else {
+                    "; the run is removed after the load"
+                }
+            ));
+        }
         out.push_str(&format!("  publish:  {}\n", p.publish));
         out.push_str(&format!(
             "  regions:  {} -> {}\n",

@@ -90,6 +90,68 @@ pub trait Connector: Send + Sync {
     fn open_source(&self, ep: &Endpoint, ctx: &OpenContext) -> Result<Box<dyn Source>>;
     /// Open a sink; nothing is written before `begin`.
     fn open_sink(&self, ep: &Endpoint, mode: &Mode, ctx: &OpenContext) -> Result<Box<dyn Sink>>;
+    /// Cut the source an endpoint names for `count` shards once, for every
+    /// shard to use (`convoy extract --coordinate`): a listing frozen, key
+    /// ranges fixed, a snapshot held. The plan goes to the shards through
+    /// the stage; `Coordination::hold` is kept alive until every shard has
+    /// finished.
+    async fn coordinate(
+        &self,
+        _ep: &Endpoint,
+        _count: u32,
+        _ctx: &OpenContext,
+    ) -> Result<Coordination> {
+        Err(crate::error::usage(
+            format!("a {} source cannot be split into shards", self.kind()),
+            Some("shard a spec by its copies (convoy run SPEC --shard I/N) instead".to_string()),
+        ))
+    }
+    /// Whether staged runs can live on this connection (a store of files).
+    fn holds_stages(&self) -> bool {
+        false
+    }
+    /// The store that holds staged runs under `path` of this connection
+    /// (objects; a directory of files is one too).
+    fn stage_store(&self, _path: &str, _ctx: &OpenContext) -> Result<StageStore> {
+        Err(crate::error::usage(
+            format!("a {} connection cannot hold a stage", self.kind()),
+            Some("stage on s3, azure, gcs or a local directory".to_string()),
+        ))
+    }
+}
+
+/// One shard's share of a source: shard `index` (1-based) of `count`, and
+/// the coordinator's plan when there is one.
+#[derive(Debug, Clone)]
+pub struct Share {
+    pub index: u32,
+    pub count: u32,
+    pub plan: Option<serde_json::Value>,
+}
+
+impl Share {
+    /// Whether item `k` (0-based, in the order every shard sees) is this
+    /// shard's: round robin, a pure function of (index, count, k).
+    pub fn takes(&self, k: usize) -> bool {
+        k % self.count as usize == (self.index - 1) as usize
+    }
+}
+
+/// What a coordinator hands the shards, and what it keeps alive meanwhile.
+pub struct Coordination {
+    pub plan: serde_json::Value,
+    /// Resources the plan needs held (a transaction whose snapshot the
+    /// shards join), dropped when every shard is done.
+    pub hold: Box<dyn Any + Send + Sync>,
+}
+
+/// Where staged runs are kept: objects of a store under a path.
+pub struct StageStore {
+    pub store: Arc<dyn object_store::ObjectStore>,
+    /// How the store's root is shown: `s3://lake`, `/data/stage`.
+    pub root: String,
+    /// The stage's path in the store (runs go under it).
+    pub path: String,
 }
 
 /// One outbound connection a copy makes.
@@ -166,6 +228,12 @@ pub trait Source: Send {
     fn partitions(self: Box<Self>) -> Result<Vec<Partition>>;
     /// The encoding in which this source can hand out its rows unchanged.
     fn encoding(&self) -> Option<Encoding> {
+        None
+    }
+    /// How this source cut its share when it is one shard of several: the
+    /// same for every shard of a run (a listing, key bounds), so a load can
+    /// tell shards that cut differently.
+    fn share(&self) -> Option<serde_json::Value> {
         None
     }
     /// Hand out the partitions in [`Source::encoding`]; the source is consumed.
@@ -290,6 +358,9 @@ pub struct OpenContext {
     pub secrets: Arc<ResolveContext>,
     /// Values connectors share for this copy.
     pub shared: Extensions,
+    /// The share of the source this process reads, when it is one shard of
+    /// several.
+    pub share: Option<Share>,
     warnings: Arc<Mutex<Warnings>>,
 }
 
@@ -315,6 +386,7 @@ impl OpenContext {
             allow_insecure,
             secrets,
             shared: Extensions::default(),
+            share: None,
             warnings: Arc::default(),
         }
     }

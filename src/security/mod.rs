@@ -6,6 +6,7 @@
 //! Cryptography comes from RustCrypto and dalek crates (XChaCha20-Poly1305, Argon2id,
 //! HKDF-SHA256, X25519); this module only composes them.
 
+pub mod age;
 pub mod redact;
 pub mod reference;
 pub mod sealed;

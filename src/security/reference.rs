@@ -57,6 +57,30 @@ impl ResolveContext {
         Vault::resolve_path(self.vault_path.as_deref())
     }
 
+    /// This machine's identity, from its vault (opened once).
+    pub fn identity(&self) -> anyhow::Result<super::sealed::Identity> {
+        let vault = self.vault("this machine's identity").map_err(|e| {
+            let kind = e.exit_kind();
+            let hint = e.hint().or_else(|| {
+                Some(
+                    "create it with `convoy secrets identity` (it prints this machine's recipient)"
+                        .to_string(),
+                )
+            });
+            crate::error::with_kind(kind, e.to_string(), hint)
+        })?;
+        if !vault.exists() {
+            return Err(crate::error::usage(
+                format!(
+                    "this machine has no identity yet: the vault {} does not exist",
+                    self.vault_path().display()
+                ),
+                Some("create it with `convoy secrets identity`, which prints this machine's recipient".to_string()),
+            ));
+        }
+        Ok(vault.identity().clone())
+    }
+
     fn vault(&self, reference: &str) -> Result<&Vault, ReferenceError> {
         let opened = self.vault.get_or_init(|| {
             let path = self.vault_path();

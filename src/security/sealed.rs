@@ -2,7 +2,8 @@
 //! credential to an on-premises runner or a CI variable without ever sending it in clear.
 //!
 //! Every machine has an X25519 identity, kept inside its vault (see [`super::vault`]); its
-//! public half prints as `convoy-pk1:<base64url>`. Sealing is the libsodium "sealed box" idea
+//! public half prints as an age recipient `age1…` (see [`super::age`]; the older spelling
+//! `convoy-pk1:<base64url>` of the same key is still accepted). Sealing is the libsodium "sealed box" idea
 //! built from RustCrypto/dalek parts, since `crypto_box` has no stable release on the current
 //! RustCrypto stack:
 //!
@@ -53,8 +54,16 @@ impl Identity {
         Zeroizing::new(self.0.to_bytes())
     }
 
-    /// The public key as `convoy-pk1:<base64url>`, for `convoy secrets identity`.
+    /// The public key as an age recipient (`age1…`), what `convoy secrets
+    /// identity` prints: sealed values and staged parts are encrypted to it.
     pub fn public_key(&self) -> String {
+        super::age::recipient_of(self).to_string()
+    }
+
+    /// The same public key as `convoy-pk1:<base64url>`, the spelling of
+    /// earlier versions (still accepted).
+    #[cfg(test)]
+    pub fn convoy_public_key(&self) -> String {
         format_public_key(&PublicKey::from(&self.0))
     }
 }
@@ -81,9 +90,10 @@ pub enum SealError {
 impl SealError {
     pub fn hint(&self) -> Option<String> {
         match self {
-            SealError::BadPublicKey(_) => Some(format!(
-                "a public key looks like {PUBLIC_KEY_PREFIX}…; print it on the receiving machine with `convoy secrets identity`"
-            )),
+            SealError::BadPublicKey(_) => Some(
+                "a public key looks like age1…; print it on the receiving machine with `convoy secrets identity`"
+                    .to_string(),
+            ),
             SealError::Malformed(_) => {
                 Some("paste the whole text printed by `convoy secrets seal`".into())
             }
@@ -107,7 +117,7 @@ impl SealError {
 /// `name` is an authenticated, non-secret label. Returns the text to put inside `${sealed:…}`.
 pub fn seal(recipient: &str, name: &str, plaintext: &str) -> Result<String, SealError> {
     validate_name(name)?;
-    let recipient_pk = parse_public_key(recipient)?;
+    let recipient_pk = recipient_key(recipient)?;
     let ephemeral = StaticSecret::from(random_bytes::<32>());
     let ephemeral_pk = PublicKey::from(&ephemeral);
     let shared = ephemeral.diffie_hellman(&recipient_pk);
@@ -159,7 +169,7 @@ pub fn open(sealed: &str, identity: &Identity) -> Result<Secret, SealError> {
             )
             .map_err(|_| SealError::WrongIdentity {
                 name: parts.name.clone(),
-                public_key: format_public_key(&my_pk),
+                public_key: identity.public_key(),
             })?,
     );
     let text = std::str::from_utf8(&plain).map_err(|_| SealError::Malformed("not UTF-8"))?;
@@ -227,6 +237,7 @@ fn derive(
     (cipher, XNonce::from(nonce))
 }
 
+#[cfg(test)]
 fn format_public_key(pk: &PublicKey) -> String {
     format!(
         "{PUBLIC_KEY_PREFIX}{}",
@@ -234,12 +245,30 @@ fn format_public_key(pk: &PublicKey) -> String {
     )
 }
 
-/// Checks that `text` is a `convoy-pk1:…` public key (before asking for a value to seal).
+/// Checks that `text` is a public key, `age1…` or `convoy-pk1:…` (before
+/// asking for a value to seal).
 pub fn check_public_key(text: &str) -> Result<(), SealError> {
-    parse_public_key(text).map(|_| ())
+    recipient_key(text).map(|_| ())
 }
 
-fn parse_public_key(text: &str) -> Result<PublicKey, SealError> {
+/// The X25519 key of a recipient written `age1…` or `convoy-pk1:…`.
+fn recipient_key(text: &str) -> Result<PublicKey, SealError> {
+    if text.trim().starts_with(PUBLIC_KEY_PREFIX) {
+        return parse_public_key(text);
+    }
+    let r = super::age::parse_recipient(text)?;
+    let (_, data, _) = bech32::decode(&r.to_string())
+        .map_err(|_| SealError::BadPublicKey(text.chars().take(80).collect()))?;
+    let bytes: Vec<u8> = bech32::FromBase32::from_base32(&data)
+        .map_err(|_| SealError::BadPublicKey(text.chars().take(80).collect()))?;
+    let bytes: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| SealError::BadPublicKey(text.chars().take(80).collect()))?;
+    Ok(PublicKey::from(bytes))
+}
+
+/// A `convoy-pk1:…` public key.
+pub(super) fn parse_public_key(text: &str) -> Result<PublicKey, SealError> {
     let bad = || SealError::BadPublicKey(text.chars().take(80).collect());
     let b64 = text
         .trim()

@@ -8,7 +8,9 @@
 use std::collections::BTreeMap;
 
 use super::parse::single_byte;
-use super::{validate, Connection, Copy, Endpoint, Format, Mode, Spec, SpecError, LOCAL};
+use super::{
+    validate, Connection, Copy, Endpoint, Format, Mode, Spec, SpecError, StageSpec, LOCAL,
+};
 
 /// The settings of a command-line copy; a spec file has the same under
 /// `from`/`to`.
@@ -31,9 +33,13 @@ pub struct CopyFlags {
     pub cursor: Option<String>,
     pub query: Option<String>,
     pub name: Option<String>,
+    pub keep_stage: bool,
+    pub encrypt_stage: bool,
+    pub recipients: Vec<String>,
 }
 
 /// Where a command-line argument points.
+#[derive(Clone)]
 pub enum Location {
     /// A local path (or `-`).
     Local(String),
@@ -44,7 +50,11 @@ pub enum Location {
 /// A spec field path as the command line speaks of it (`copy[0].from.path`
 /// is `SRC`, `connections.DST.port` is `DST (port)`).
 pub fn command_line_path(path: &str) -> String {
-    for (conn, arg) in [("connections.SRC", "SRC"), ("connections.DST", "DST")] {
+    for (conn, arg) in [
+        ("connections.SRC", "SRC"),
+        ("connections.DST", "DST"),
+        ("connections.STAGE", "--stage"),
+    ] {
         if let Some(rest) = path.strip_prefix(conn) {
             return match rest.strip_prefix('.') {
                 Some(field) => format!("{arg} ({field})"),
@@ -60,14 +70,20 @@ pub fn command_line_path(path: &str) -> String {
         "copy[0].from.format" => "--source-format".into(),
         "copy[0].from.schema" => "--schema".into(),
         "copy[0].mode" | "copy[0].to.mode" => "--mode".into(),
+        p if p.starts_with("copy[0].stage") => "--stage".into(),
         other => other.to_string(),
     }
 }
 
 /// Build a one-copy spec from the command line, with every problem the
 /// flags have. The connection a URL implies is named after its argument
-/// (`SRC`, `DST`).
-pub fn from_args(from: Location, to: Location, opts: &CopyFlags) -> (Spec, Vec<SpecError>) {
+/// (`SRC`, `DST`, `STAGE`).
+pub fn from_args(
+    from: Location,
+    to: Location,
+    stage: Option<Location>,
+    opts: &CopyFlags,
+) -> (Spec, Vec<SpecError>) {
     let mut errors = Vec::new();
     let mut err = |path: &str, message: String| {
         errors.push(SpecError {
@@ -92,6 +108,24 @@ pub fn from_args(from: Location, to: Location, opts: &CopyFlags) -> (Spec, Vec<S
     };
     let mut from = endpoint(from, "SRC");
     let mut to = endpoint(to, "DST");
+    let stage = stage.map(|s| StageSpec {
+        endpoint: endpoint(s, "STAGE"),
+        keep: opts.keep_stage,
+        encrypt: opts.encrypt_stage || !opts.recipients.is_empty(),
+        recipients: opts.recipients.clone(),
+        run_id: None,
+        only: None,
+        force: false,
+        shard: None,
+        coordinate: false,
+        wait_for_cut: false,
+    });
+    if stage.is_none() && (opts.keep_stage || opts.encrypt_stage || !opts.recipients.is_empty()) {
+        err(
+            "--stage",
+            "--keep-stage, --encrypt-stage and --recipient apply to a staged copy: give --stage URL".into(),
+        );
+    }
     if let Some(q) = &opts.query {
         from.query = Some(q.clone());
         from.table = None;
@@ -216,6 +250,7 @@ pub fn from_args(from: Location, to: Location, opts: &CopyFlags) -> (Spec, Vec<S
             to,
             mode,
             allow_cross_region: false,
+            stage,
         }],
     };
     errors.extend(validate::check(&spec));
@@ -240,7 +275,7 @@ mod tests {
             format: Some("parquet".into()),
             ..CopyFlags::default()
         };
-        let (spec, errors) = from_args(local("in.csv"), local("out/"), &opts);
+        let (spec, errors) = from_args(local("in.csv"), local("out/"), None, &opts);
         assert!(errors.is_empty(), "{errors:?}");
         let c = &spec.copies[0];
         assert_eq!(c.from.csv.delimiter, b';');
@@ -257,7 +292,7 @@ mod tests {
             schema: Some("id".into()),
             ..CopyFlags::default()
         };
-        let (_, errors) = from_args(local("in.csv"), local("out.x"), &opts);
+        let (_, errors) = from_args(local("in.csv"), local("out.x"), None, &opts);
         let msg: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
         let msg = msg.join("\n");
         for part in ["--format: unknown format", "--delimiter:", "--schema:"] {
@@ -277,6 +312,7 @@ mod tests {
         let (spec, _) = from_args(
             Location::Remote(Box::new((conn, Endpoint::new("")))),
             local("a.parquet"),
+            None,
             &CopyFlags::default(),
         );
         assert_eq!(spec.copies[0].from.connection, "SRC");

@@ -70,7 +70,7 @@ pub(super) fn type_name(v: &Value) -> &'static str {
     }
 }
 
-/// `30s`, `500ms`, `2m`, `1h` (a bare number is seconds).
+/// `30s`, `500ms`, `2m`, `1h`, `7d` (a bare number is seconds).
 pub fn parse_duration(text: &str) -> Option<Duration> {
     let t = text.trim();
     let split = t
@@ -83,6 +83,7 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
         "ms" => n / 1000.0,
         "m" | "min" => n * 60.0,
         "h" => n * 3600.0,
+        "d" => n * 86400.0,
         _ => return None,
     };
     (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))

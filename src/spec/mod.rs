@@ -52,15 +52,6 @@ pub enum Role {
     Sink,
 }
 
-impl Role {
-    pub fn name(self) -> &'static str {
-        match self {
-            Role::Source => "source",
-            Role::Sink => "sink",
-        }
-    }
-}
-
 /// The name of the implicit connection to the local file system.
 pub const LOCAL: &str = "local";
 
@@ -72,6 +63,45 @@ pub struct Copy {
     pub to: Endpoint,
     pub mode: Mode,
     pub allow_cross_region: bool,
+    /// Copy through a stage instead of directly.
+    pub stage: Option<StageSpec>,
+}
+
+/// `stage = { connection = "lake", path = "convoy-stage/" }`: where a staged
+/// copy keeps its run, and how.
+#[derive(Debug, Clone)]
+pub struct StageSpec {
+    /// A connection that stores files (local, s3, azure, gcs) and the prefix
+    /// under it; runs go into `<path>/<run-id>/`.
+    pub endpoint: Endpoint,
+    /// Keep the run after a successful load (default: remove it).
+    pub keep: bool,
+    /// Encrypt every part before it leaves this machine (age, X25519).
+    pub encrypt: bool,
+    /// Who may decrypt: `age1…` recipients; none means this machine.
+    pub recipients: Vec<String>,
+    /// The run's id (`--run-id`), else one made from the run's.
+    pub run_id: Option<String>,
+    /// Only one half of the staged copy (`convoy extract`, `convoy load`).
+    pub only: Option<StageHalf>,
+    /// Load a run that was loaded before.
+    pub force: bool,
+    /// `--shard I/N`: this process extracts share I (1-based) of N.
+    pub shard: Option<(u32, u32)>,
+    /// `--coordinate`: cut the source for the shards and wait for them,
+    /// instead of extracting.
+    pub coordinate: bool,
+    /// `--coordinated`: wait for the coordinator's cut before extracting.
+    pub wait_for_cut: bool,
+}
+
+/// One half of a staged copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StageHalf {
+    /// Source → stage (`convoy extract`); the copy's `to` is the stage.
+    Extract,
+    /// Stage → destination (`convoy load`); the copy's `from` is the run.
+    Load,
 }
 
 /// How a sink is updated. Each mode is atomic: the destination is either

@@ -12,11 +12,11 @@ use toml::{Table, Value};
 
 use super::{
     suggest, validate, Connection, Copy, CsvOptions, Endpoint, Format, Mode, ParquetOptions, Spec,
-    SpecError, LOCAL,
+    SpecError, StageSpec, LOCAL,
 };
 
 const TOP_KEYS: &[&str] = &["connections", "defaults", "copy"];
-const DEFAULT_KEYS: &[&str] = &["mode", "csv", "parquet", "infer_rows"];
+const DEFAULT_KEYS: &[&str] = &["mode", "csv", "parquet", "infer_rows", "stage"];
 const COPY_KEYS: &[&str] = &[
     "name",
     "from",
@@ -25,7 +25,9 @@ const COPY_KEYS: &[&str] = &[
     "key",
     "cursor",
     "allow_cross_region",
+    "stage",
 ];
+const STAGE_KEYS: &[&str] = &["connection", "path", "keep", "encrypt", "recipients"];
 const ENDPOINT_KEYS: &[&str] = &[
     "connection",
     "path",
@@ -271,6 +273,7 @@ impl Walker {
             .unwrap_or_default();
         self.keys("defaults", &defaults, DEFAULT_KEYS);
         let default_mode = self.mode("defaults", &defaults);
+        let default_stage = self.stage("defaults", &defaults);
         let mut default_ep = Endpoint::new(LOCAL);
         self.endpoint_options("defaults", &defaults, &mut default_ep);
 
@@ -282,9 +285,14 @@ impl Walker {
                     let path = format!("copy[{i}]");
                     match item {
                         Value::Table(t) => {
-                            if let Some(c) =
-                                self.copy(&path, i, t, default_mode.clone(), &default_ep)
-                            {
+                            if let Some(c) = self.copy(
+                                &path,
+                                i,
+                                t,
+                                default_mode.clone(),
+                                &default_ep,
+                                default_stage.as_ref(),
+                            ) {
                                 copies.push(c);
                             }
                         }
@@ -331,6 +339,30 @@ impl Walker {
         })
     }
 
+    /// `stage = { connection, path, keep, encrypt, recipients }`.
+    fn stage(&mut self, path: &str, t: &Table) -> Option<StageSpec> {
+        let st = self.table(path, t, "stage")?;
+        let p = join(path, "stage");
+        self.keys(&p, st, STAGE_KEYS);
+        let mut endpoint = Endpoint::new(LOCAL);
+        if let Some(c) = self.string(&p, st, "connection") {
+            endpoint.connection = c;
+        }
+        endpoint.path = Some(self.string(&p, st, "path").unwrap_or_default());
+        Some(StageSpec {
+            endpoint,
+            keep: self.boolean(&p, st, "keep").unwrap_or(false),
+            encrypt: self.boolean(&p, st, "encrypt").unwrap_or(false),
+            recipients: self.strings(&p, st, "recipients").unwrap_or_default(),
+            run_id: None,
+            only: None,
+            force: false,
+            shard: None,
+            coordinate: false,
+            wait_for_cut: false,
+        })
+    }
+
     fn mode(&mut self, path: &str, t: &Table) -> Option<Mode> {
         let name = self.string(path, t, "mode")?;
         let mode = match name.as_str() {
@@ -361,6 +393,7 @@ impl Walker {
         t: &Table,
         default_mode: Option<Mode>,
         default_ep: &Endpoint,
+        default_stage: Option<&StageSpec>,
     ) -> Option<Copy> {
         self.keys(path, t, COPY_KEYS);
         let name = self
@@ -399,12 +432,17 @@ impl Walker {
             }
         }
         let allow_cross_region = self.boolean(path, t, "allow_cross_region").unwrap_or(false);
+        let stage = match t.get("stage") {
+            Some(_) => self.stage(path, t),
+            None => default_stage.cloned(),
+        };
         Some(Copy {
             name,
             from: from?,
             to: to?,
             mode: mode.unwrap_or(Mode::Replace),
             allow_cross_region,
+            stage,
         })
     }
 

@@ -22,7 +22,11 @@ pub fn check(spec: &Spec) -> Vec<SpecError> {
                 message: format!("another copy is already named \"{}\"", copy.name),
             });
         }
-        for (side, ep) in [("from", &copy.from), ("to", &copy.to)] {
+        let stage = copy.stage.as_ref().map(|s| ("stage", &s.endpoint));
+        for (side, ep) in [("from", &copy.from), ("to", &copy.to)]
+            .into_iter()
+            .chain(stage)
+        {
             if ep.connection == LOCAL || spec.connections.contains_key(&ep.connection) {
                 continue;
             }

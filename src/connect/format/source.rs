@@ -92,6 +92,9 @@ pub struct FileSource {
     first_ipc: Option<read::IpcReader>,
     /// The one Parquet file of the source, for a byte-for-byte copy.
     raw: Option<RawFile>,
+    format: Format,
+    /// How the files were shared out, when this is one shard of several.
+    share: Option<serde_json::Value>,
 }
 
 impl FileSource {
@@ -202,9 +205,36 @@ impl FileSource {
                 schema.expect("at least one file")
             }
         };
+        // One shard of several reads its share of the files (round robin in
+        // the order given); every shard takes the schema from the whole.
+        let mut files = typed;
+        let mut share = None;
+        if let Some(s) = &ctx.share {
+            let names: Vec<String> = files.iter().map(|(f, _)| f.name()).collect();
+            share = Some(serde_json::json!({
+                "files": names.len(),
+                "listing_sha256": hex::encode(<sha2::Sha256 as sha2::Digest>::digest(names.join("\n"))),
+            }));
+            if !s.takes(0) {
+                first = None;
+                first_ipc = None;
+            }
+            raw = None;
+            files = files
+                .into_iter()
+                .enumerate()
+                .filter(|(k, _)| s.takes(*k))
+                .map(|(_, f)| f)
+                .collect();
+            let mine: u64 = files.iter().map(|(f, _)| f.size()).sum();
+            ctx.counters
+                .bytes_total
+                .store(mine, std::sync::atomic::Ordering::Relaxed);
+        }
         Ok(FileSource {
             label,
-            files: typed,
+            files,
+            format,
             schema,
             inferred,
             ep: ep.clone(),
@@ -212,6 +242,7 @@ impl FileSource {
             first,
             first_ipc,
             raw,
+            share,
         })
     }
 }
@@ -286,13 +317,13 @@ impl Source for FileSource {
             "{} file{} ({})",
             self.files.len(),
             if self.files.len() == 1 { "" } else { "s" },
-            self.files[0].1.name()
+            self.format.name()
         )];
         d.push(format!(
             "schema ({}): {}",
             if self.inferred {
                 "inferred"
-            } else if matches!(self.files[0].1, Format::Csv | Format::Json) {
+            } else if matches!(self.format, Format::Csv | Format::Json) {
                 "declared"
             } else {
                 "from the file"
@@ -300,6 +331,10 @@ impl Source for FileSource {
             crate::schema::format_schema(&self.schema)
         ));
         d
+    }
+
+    fn share(&self) -> Option<serde_json::Value> {
+        self.share.clone()
     }
 
     fn encoding(&self) -> Option<Encoding> {

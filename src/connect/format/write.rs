@@ -936,7 +936,7 @@ impl arrow::json::writer::Encoder for ZonedJson {
 }
 
 impl FormatWriter {
-    fn new(
+    pub fn new(
         format: Format,
         out: Hashing,
         schema: &SchemaRef,
@@ -1013,6 +1013,14 @@ impl FormatWriter {
     #[cfg(test)]
     fn raw(out: Hashing, size: u64, footer_len: u64) -> FormatWriter {
         FormatWriter::Raw(RawParquet::new(out, size, footer_len))
+    }
+
+    /// Bytes handed to the output so far (Parquet: whole row groups).
+    pub fn bytes_written(&self) -> u64 {
+        match self {
+            FormatWriter::Parquet(w) => w.file.bytes_written() as u64,
+            _ => 0,
+        }
     }
 
     /// Bytes of a file copied unchanged (a writer made by [`FormatWriter::raw`]).

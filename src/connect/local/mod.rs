@@ -21,7 +21,10 @@ use async_trait::async_trait;
 pub use self::sink::FileSink;
 use super::format::input::{Input, LocalInput};
 use super::format::{FileSource, MANIFEST};
-use super::{Checked, Connector, Kind, NetworkEndpoint, OpenContext, Role, Sink, Source};
+use super::{
+    Checked, Connector, Coordination, Kind, NetworkEndpoint, OpenContext, Role, Sink, Source,
+    StageStore,
+};
 use crate::spec::fields::Fields;
 use crate::spec::{validate, Connection, Endpoint, Format, Mode, LOCAL};
 
@@ -110,7 +113,22 @@ impl Connector for LocalFiles {
     fn open_source(&self, ep: &Endpoint, ctx: &OpenContext) -> Result<Box<dyn Source>> {
         let raw = ep.path.as_deref().unwrap_or_default();
         let path = self.resolve(raw);
-        let files = expand(&path, ep.format)?;
+        // The listing a coordinator froze for every shard, else today's.
+        let frozen = ctx
+            .share
+            .as_ref()
+            .and_then(|s| s.plan.as_ref())
+            .and_then(|p| p["files"].as_array())
+            .map(|l| {
+                l.iter()
+                    .filter_map(|v| v.as_str())
+                    .map(PathBuf::from)
+                    .collect()
+            });
+        let files = match frozen {
+            Some(files) => files,
+            None => expand(&path, ep.format)?,
+        };
         let label = if files.len() == 1 {
             format!("local {}", files[0].display())
         } else {
@@ -127,6 +145,51 @@ impl Connector for LocalFiles {
         let raw = ctx.path_of(ep);
         let dest = self.resolve(&raw);
         Ok(Box::new(FileSink::new(&raw, dest, ep, ctx)?))
+    }
+
+    async fn coordinate(
+        &self,
+        ep: &Endpoint,
+        _count: u32,
+        _ctx: &OpenContext,
+    ) -> Result<Coordination> {
+        let path = self.resolve(ep.path.as_deref().unwrap_or_default());
+        if path.as_os_str() == "-" {
+            return Err(crate::error::usage(
+                "standard input cannot be split into shards",
+                None,
+            ));
+        }
+        let files = expand(&path, ep.format)?;
+        Ok(Coordination {
+            plan: serde_json::json!({
+                "files": files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
+            }),
+            hold: Box::new(()),
+        })
+    }
+
+    fn holds_stages(&self) -> bool {
+        true
+    }
+
+    /// The stage's directory as a store of objects (files written to a
+    /// temporary name and renamed, so a reader never sees half a file).
+    fn stage_store(&self, path: &str, _ctx: &OpenContext) -> Result<StageStore> {
+        let dir = self.resolve(if path.is_empty() { "." } else { path });
+        let root = std::path::absolute(&dir)
+            .map_err(|e| crate::error::input(format!("{}: {e}", dir.display()), None))?;
+        fs::create_dir_all(&root).map_err(|e| {
+            crate::error::input(format!("cannot create {}: {e}", root.display()), None)
+        })?;
+        let store = object_store::local::LocalFileSystem::new_with_prefix(&root)
+            .map(|s| s.with_automatic_cleanup(true))
+            .map_err(|e| crate::error::input(format!("{}: {e}", root.display()), None))?;
+        Ok(StageStore {
+            store: Arc::new(store),
+            root: root.display().to_string(),
+            path: String::new(),
+        })
     }
 }
 

@@ -34,7 +34,10 @@ pub use self::sink::ObjSink;
 use super::format::input::Input;
 use super::format::{FileSource, MANIFEST};
 use super::url::Url;
-use super::{Checked, Connector, Kind, Located, NetworkEndpoint, OpenContext, Role, Sink, Source};
+use super::{
+    Checked, Connector, Coordination, Kind, Located, NetworkEndpoint, OpenContext, Role, Sink,
+    Source, StageStore,
+};
 use crate::spec::fields::Fields;
 use crate::spec::{validate, Connection, Endpoint, Format, Mode};
 
@@ -195,9 +198,16 @@ impl ObjConnection {
             Target::S3 { endpoint, .. } => endpoint
                 .clone()
                 .or_else(|| env(&["AWS_ENDPOINT_URL", "AWS_ENDPOINT"]))
-                .unwrap_or_else(|| match &self.cfg.region {
-                    Some(r) => format!("https://s3.{r}.amazonaws.com"),
-                    None => "https://s3.amazonaws.com".into(),
+                .unwrap_or_else(|| {
+                    let region = self
+                        .cfg
+                        .region
+                        .clone()
+                        .or_else(|| env(&["AWS_REGION", "AWS_DEFAULT_REGION"]));
+                    match region {
+                        Some(r) => format!("https://s3.{r}.amazonaws.com"),
+                        None => "https://s3.amazonaws.com".into(),
+                    }
                 }),
             Target::Azure {
                 endpoint, account, ..
@@ -317,7 +327,30 @@ impl Connector for ObjConnection {
             .as_deref()
             .unwrap_or_default()
             .trim_start_matches('/');
-        let metas = handle.block_on(expand(&st, key, ep.format))?;
+        // The listing a coordinator froze for every shard, else today's.
+        let frozen: Option<Vec<String>> = ctx
+            .share
+            .as_ref()
+            .and_then(|s| s.plan.as_ref())
+            .and_then(|p| p["files"].as_array())
+            .map(|l| {
+                l.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            });
+        let metas = match frozen {
+            Some(keys) => handle.block_on(async {
+                let mut metas = Vec::new();
+                for k in keys {
+                    let p = object_path(&k)?;
+                    metas.push(st.store.head(&p).await.map_err(|e| {
+                        store_error(&st.identity, &format!("reading {}/{k}", st.root), e)
+                    })?);
+                }
+                Ok::<_, anyhow::Error>(metas)
+            })?,
+            None => handle.block_on(expand(&st, key, ep.format))?,
+        };
         let label = if metas.len() == 1 {
             format!("{} {}", st.identity, metas[0].location)
         } else {
@@ -348,6 +381,46 @@ impl Connector for ObjConnection {
             ));
         }
         Ok(Box::new(ObjSink::new(st, ep, ctx)?))
+    }
+
+    async fn coordinate(
+        &self,
+        ep: &Endpoint,
+        _count: u32,
+        ctx: &OpenContext,
+    ) -> Result<Coordination> {
+        let st = self.store(ctx)?;
+        let key = ep
+            .path
+            .as_deref()
+            .unwrap_or_default()
+            .trim_start_matches('/');
+        let metas = expand(&st, key, ep.format).await?;
+        Ok(Coordination {
+            plan: serde_json::json!({
+                "files": metas.iter().map(|m| m.location.to_string()).collect::<Vec<_>>(),
+            }),
+            hold: Box::new(()),
+        })
+    }
+
+    fn holds_stages(&self) -> bool {
+        self.kind != StoreKind::Http
+    }
+
+    fn stage_store(&self, path: &str, ctx: &OpenContext) -> Result<StageStore> {
+        let st = self.store(ctx)?;
+        if !st.writable {
+            return Err(crate::error::usage(
+                format!("{} is read-only and cannot hold a stage", st.identity),
+                None,
+            ));
+        }
+        Ok(StageStore {
+            store: st.store,
+            root: st.root,
+            path: path.trim_matches('/').to_string(),
+        })
     }
 }
 

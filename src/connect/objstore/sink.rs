@@ -2,13 +2,17 @@
 //! - one object is written as a multipart upload that is completed at
 //!   commit, so readers see the old object or the whole new one, never a
 //!   part; abort (an error, Ctrl-C) aborts the upload and nothing is left;
-//! - split output (`max_rows_per_file`) writes its objects under the
-//!   destination prefix, each named with the run id, then
-//!   `_convoy_manifest.json` last, in one PUT, at commit. The manifest lists
-//!   the objects that make up the output. Objects of the previous output that
-//!   the new manifest no longer lists are deleted after it is written. Abort
-//!   deletes every object this run wrote; the previous output and its
-//!   manifest are never touched before commit.
+//! - split output (`max_rows_per_file`) writes each part as a multipart
+//!   upload that stays open — invisible — until commit (as Hadoop's S3A
+//!   "magic" committer does; on Azure, blocks wait uncommitted). Commit
+//!   completes them, then writes `_convoy_manifest.json` with a condition:
+//!   only if the manifest is still the one this run saw when it began (or
+//!   still absent). A copy that overlapped with another and lost that race
+//!   deletes its parts and fails; the winner's output is whole. After the
+//!   manifest, the previous output's parts and whatever killed runs left
+//!   under the prefix (parts named `part-NNNNN-<run id>` that no manifest
+//!   lists) are deleted. Abort aborts the open uploads; the previous output
+//!   and its manifest are never touched before commit.
 
 use std::sync::Arc;
 
@@ -49,10 +53,15 @@ pub struct ObjSink {
     current: Option<Current>,
     /// The single object's upload, uploaded and waiting for commit.
     pending: Option<Upload>,
+    /// Split parts uploaded and waiting for commit, invisible until then.
+    waiting: Vec<(Upload, ObjPath)>,
     /// Split parts this run completed: deleted again on abort.
     written: Vec<ObjPath>,
-    /// Objects of the previous split output, deleted after commit.
+    /// Objects of the previous split output, and parts killed runs left,
+    /// deleted after commit.
     previous: Vec<ObjPath>,
+    /// The manifest this run saw when it began, for the conditional write.
+    seen: Option<object_store::UpdateVersion>,
     parts: Vec<Output>,
     rows_total: u64,
     prepared: bool,
@@ -92,8 +101,10 @@ impl ObjSink {
             schema: None,
             current: None,
             pending: None,
+            waiting: Vec::new(),
             written: Vec::new(),
             previous: Vec::new(),
+            seen: None,
             parts: Vec::new(),
             rows_total: 0,
             prepared: false,
@@ -193,8 +204,7 @@ impl ObjSink {
             )));
         }
         if self.split.is_some() {
-            upload.complete().await?;
-            self.written.push(path.clone());
+            self.waiting.push((upload, path.clone()));
         } else {
             self.pending = Some(upload);
         }
@@ -207,8 +217,10 @@ impl ObjSink {
         Ok(())
     }
 
-    /// Split output replaces a prefix that is empty or holds a convoy output
-    /// (with its manifest); remember that output's objects.
+    /// Split output replaces a prefix that is empty or holds convoy's own
+    /// objects: an output with its manifest, and parts that killed runs left
+    /// (named `part-NNNNN-<run id>`). Remember the manifest's version (for
+    /// the conditional write at commit) and every part it does not keep.
     async fn check_replaceable_prefix(&mut self) -> Result<()> {
         let prefix = self.prefix();
         let p = (!prefix.is_empty())
@@ -221,20 +233,41 @@ impl ObjSink {
             .list_with_delimiter(p.as_ref())
             .await
             .map_err(|e| store_error(&self.st.identity, &format!("listing {shown}"), e))?;
-        if listed.objects.is_empty() {
-            return Ok(());
-        }
         let manifest = self.manifest_path()?;
-        if !listed.objects.iter().any(|m| m.location == manifest) {
+        let foreign: Vec<String> = listed
+            .objects
+            .iter()
+            .filter(|m| m.location != manifest)
+            .filter_map(|m| m.location.filename().map(str::to_string))
+            .filter(|n| !is_convoy_part(n))
+            .collect();
+        if !foreign.is_empty() {
             return Err(crate::error::input(
                 format!(
-                    "{shown}/ holds objects that were not written by convoy (it has no {MANIFEST})"
+                    "{shown}/ holds objects that were not written by convoy ({}{})",
+                    foreign[..foreign.len().min(3)].join(", "),
+                    if foreign.len() > 3 { ", …" } else { "" }
                 ),
                 Some(
                     "convoy replaces a whole output prefix; choose a new or empty one".to_string(),
                 ),
             ));
         }
+        // Every part of ours goes after the commit, unless the new manifest
+        // lists it: the previous output's, and what killed runs left.
+        self.previous = listed
+            .objects
+            .iter()
+            .filter(|m| m.location != manifest)
+            .map(|m| m.location.clone())
+            .collect();
+        let Some(meta) = listed.objects.iter().find(|m| m.location == manifest) else {
+            return Ok(());
+        };
+        self.seen = Some(object_store::UpdateVersion {
+            e_tag: meta.e_tag.clone(),
+            version: meta.version.clone(),
+        });
         let text = self
             .st
             .store
@@ -244,23 +277,61 @@ impl ObjSink {
             .bytes()
             .await
             .map_err(|e| store_error(&self.st.identity, "reading the previous manifest", e))?;
-        let old: serde_json::Value = serde_json::from_slice(&text).map_err(|e| {
+        serde_json::from_slice::<serde_json::Value>(&text).map_err(|e| {
             crate::error::input(
                 format!("{shown}/{MANIFEST} is not a convoy manifest: {e}"),
                 None,
             )
         })?;
-        for f in old["files"].as_array().into_iter().flatten() {
-            if let Some(name) = f["name"].as_str() {
-                let key = if prefix.is_empty() {
-                    name.to_string()
-                } else {
-                    format!("{prefix}/{name}")
-                };
-                self.previous.push(object_path(&key)?);
-            }
-        }
         Ok(())
+    }
+
+    /// Publish the manifest only if it is still the one this run saw when
+    /// it began (or still absent): of two overlapping copies, one wins.
+    async fn put_manifest(&mut self, path: &ObjPath, body: Vec<u8>) -> Result<()> {
+        let mode = match &self.seen {
+            Some(v) => object_store::PutMode::Update(v.clone()),
+            None => object_store::PutMode::Create,
+        };
+        let put = self
+            .st
+            .store
+            .put_opts(
+                path,
+                PutPayload::from(body.clone()),
+                object_store::PutOptions {
+                    mode,
+                    ..Default::default()
+                },
+            )
+            .await;
+        match put {
+            Ok(_) => Ok(()),
+            Err(object_store::Error::Precondition { .. } | object_store::Error::AlreadyExists { .. }) => {
+                Err(crate::error::input(
+                    format!(
+                        "{}/{}: another copy published a new output there while this one ran; this run's output was not published",
+                        self.st.root,
+                        self.prefix()
+                    ),
+                    Some("run the copy again, or make sure two copies do not write one destination at once".to_string()),
+                ))
+            }
+            // A store that cannot write conditionally: publish anyway, and say so.
+            Err(object_store::Error::NotImplemented { .. }) => {
+                self.ctx.warn(format!(
+                    "{}: the store cannot write the manifest conditionally; two copies running at once to this prefix would not be told apart",
+                    self.st.identity
+                ));
+                self.st
+                    .store
+                    .put(path, PutPayload::from(body))
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| store_error(&self.st.identity, "writing the manifest", e))
+            }
+            Err(e) => Err(store_error(&self.st.identity, "writing the manifest", e)),
+        }
     }
 
     async fn write_batch(&mut self, batch: RecordBatch) -> Result<()> {
@@ -304,6 +375,11 @@ impl ObjSink {
             }
         }
         if let Some(mut up) = self.pending.take() {
+            if let Err(e) = up.abort().await {
+                first_err.get_or_insert(e);
+            }
+        }
+        for (mut up, _) in std::mem::take(&mut self.waiting) {
             if let Err(e) = up.abort().await {
                 first_err.get_or_insert(e);
             }
@@ -376,6 +452,11 @@ impl Sink for ObjSink {
         if let Some(mut up) = self.pending.take() {
             return up.complete().await;
         }
+        // The parts become visible, not yet listed by any manifest.
+        for (mut upload, path) in std::mem::take(&mut self.waiting) {
+            upload.complete().await?;
+            self.written.push(path);
+        }
         let schema = self.schema.as_ref().expect("begin was called");
         let manifest = crate::connect::format::manifest_json(
             &self.run_id,
@@ -386,16 +467,11 @@ impl Sink for ObjSink {
         );
         let path = self.manifest_path()?;
         let body = serde_json::to_vec_pretty(&manifest)?;
-        self.st
-            .store
-            .put(&path, PutPayload::from(body))
-            .await
-            .map_err(|e| store_error(&self.st.identity, "writing the manifest", e))?;
+        self.put_manifest(&path, body).await?;
         // Published: the objects are the new output's now.
-        self.written.clear();
-        let keep: Vec<String> = self.parts.iter().map(|p| p.location.clone()).collect();
+        let written = std::mem::take(&mut self.written);
         for old in std::mem::take(&mut self.previous) {
-            if keep.contains(&self.shown(&old)) {
+            if written.contains(&old) {
                 continue;
             }
             if let Err(e) = self.st.store.delete(&old).await {
@@ -434,6 +510,45 @@ impl Drop for ObjSink {
                     let _ = store.delete(&p).await;
                 }
             });
+        }
+    }
+}
+
+/// A part convoy writes into a split output: `part-NNNNN-<run id>.<ext>`,
+/// the run id being `YYYYMMDDTHHMMSSZ-xxxxxxxx`.
+fn is_convoy_part(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix("part-") else {
+        return false;
+    };
+    let b = rest.as_bytes();
+    // NNNNN-YYYYMMDDTHHMMSSZ-xxxxxxxx.
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
+    digits(0..5)
+        && b.get(5) == Some(&b'-')
+        && digits(6..14)
+        && b.get(14) == Some(&b'T')
+        && digits(15..21)
+        && b.get(21..23) == Some(&b"Z-"[..])
+        && b.get(23..31)
+            .is_some_and(|s| s.iter().all(|c| c.is_ascii_hexdigit()))
+        && b.get(31) == Some(&b'.')
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn convoy_parts_are_told_from_other_objects() {
+        assert!(super::is_convoy_part(
+            "part-00003-20261129T224334Z-37ce0fa1.parquet"
+        ));
+        for other in [
+            "part-3-20261129T224334Z-37ce0fa1.parquet",
+            "part-00003-20261129T224334Z.parquet",
+            "data.parquet",
+            "part-00003-20261129T224334Z-37ce0fa1",
+        ] {
+            assert!(!super::is_convoy_part(other), "{other}");
         }
     }
 }

@@ -39,6 +39,16 @@ pub(crate) async fn auto_partition(
     client: &Client,
     relation: &str,
 ) -> Result<Option<PartitionSpec>> {
+    let key = integer_key(client, relation).await?;
+    Ok(key.and_then(|(column, rows)| {
+        let count = auto_partition_count()?;
+        (rows >= AUTO_PARTITION_MIN_ROWS).then_some(PartitionSpec { column, count })
+    }))
+}
+
+/// A table's one-column integer primary key, with the planner's row
+/// estimate.
+pub(crate) async fn integer_key(client: &Client, relation: &str) -> Result<Option<(String, f64)>> {
     let row = client
         .query_opt(
             "SELECT a.attname::text, c.reltuples::float8 \
@@ -51,12 +61,7 @@ pub(crate) async fn auto_partition(
         )
         .await
         .map_err(|e| db(e, "looking up the primary key"))?;
-    Ok(row.and_then(|r| {
-        let column: String = r.get(0);
-        let rows: f64 = r.get(1);
-        let count = auto_partition_count()?;
-        (rows >= AUTO_PARTITION_MIN_ROWS).then_some(PartitionSpec { column, count })
-    }))
+    Ok(row.map(|r| (r.get::<_, String>(0), r.get::<_, f64>(1))))
 }
 
 /// The catalog's description of a relation's columns.

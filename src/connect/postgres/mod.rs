@@ -32,7 +32,10 @@ use self::config::PgConfig;
 pub use self::read::PgSource;
 pub use self::write::PgSink;
 use super::url::Url;
-use super::{Checked, Connector, Kind, Located, NetworkEndpoint, OpenContext, Role, Sink, Source};
+use super::{
+    Checked, Connector, Coordination, Kind, Located, NetworkEndpoint, OpenContext, Role, Sink,
+    Source,
+};
 use crate::spec::fields::Fields;
 use crate::spec::{validate, Connection, Endpoint, Mode};
 
@@ -129,6 +132,15 @@ impl Connector for PgConnection {
 
     fn open_source(&self, ep: &Endpoint, ctx: &OpenContext) -> Result<Box<dyn Source>> {
         Ok(Box::new(PgSource::open(self.cfg.clone(), ep, ctx)?))
+    }
+
+    async fn coordinate(
+        &self,
+        ep: &Endpoint,
+        count: u32,
+        ctx: &OpenContext,
+    ) -> Result<Coordination> {
+        read::coordinate(self.cfg.clone(), ep, count, ctx).await
     }
 
     fn open_sink(&self, ep: &Endpoint, mode: &Mode, ctx: &OpenContext) -> Result<Box<dyn Sink>> {

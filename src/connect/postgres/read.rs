@@ -18,7 +18,7 @@ use super::config::PgConfig;
 use super::copy_binary::{self, Consumer};
 use super::types::{self, quote_ident, PgColumn, PgType, Wire};
 use super::COPY_BINARY;
-use crate::connect::{Encoded, Encoding, OpenContext, Partition, Source};
+use crate::connect::{Coordination, Encoded, Encoding, OpenContext, Partition, Share, Source};
 use crate::error;
 use crate::spec::{Endpoint, PartitionSpec};
 
@@ -36,8 +36,38 @@ pub struct PgSource {
     plain_select: String,
     client: Option<Client>,
     partition: Option<(PartitionSpec, String)>,
+    /// This process's range when it is one shard of several.
+    shard: Option<ShardCut>,
     what: String,
     ctx: OpenContext,
+}
+
+/// The key range one shard of several reads: range `index` (1-based) of
+/// `count` over `[lo, hi]` of `column`, cut as partitions are (NULL keys in
+/// the first range, the ends open), in the coordinator's snapshot if there
+/// is one.
+#[derive(Clone)]
+struct ShardCut {
+    column: String,
+    lo: i64,
+    hi: i64,
+    index: u32,
+    count: u32,
+    snapshot: Option<String>,
+}
+
+/// The condition that selects range `i` (0-based) of `n` over `[lo, hi]`
+/// of the quoted column `col`: NULLs go to the first range, the first and
+/// last ranges are open, so the `n` ranges cover every row exactly once.
+fn range_condition(col: &str, lo: i64, hi: i64, n: i128, i: usize) -> String {
+    let span = hi as i128 - lo as i128 + 1;
+    let cuts: Vec<i64> = (1..n).map(|k| (lo as i128 + span * k / n) as i64).collect();
+    match (i.checked_sub(1).map(|j| cuts[j]), cuts.get(i)) {
+        (None, Some(b)) => format!("{col} < {b} OR {col} IS NULL"),
+        (None, None) => "true".to_string(),
+        (Some(a), Some(b)) => format!("{col} >= {a} AND {col} < {b}"),
+        (Some(a), None) => format!("{col} >= {a}"),
+    }
 }
 
 impl PgSource {
@@ -108,11 +138,16 @@ impl PgSource {
         let plain: Vec<String> = cols.iter().map(|c| quote_ident(&c.name)).collect();
         let plain_select = format!("SELECT {} FROM {from}", plain.join(", "));
         let own_types = cols.iter().map(PgColumn::pg_type).collect();
+        let sharded = ctx.share.is_some();
         let auto = match (&ep.partition, probe) {
+            // Shards cut the table by its integer key, whatever its size.
+            (None, false) if sharded => catalog::integer_key(&client, &relation)
+                .await?
+                .map(|(column, _)| PartitionSpec { column, count: 1 }),
             (None, false) => catalog::auto_partition(&client, &relation).await?,
             _ => None,
         };
-        let partition = match ep.partition.as_ref().or(auto.as_ref()) {
+        let mut partition = match ep.partition.as_ref().or(auto.as_ref()) {
             Some(p) => {
                 let col = cols.iter().find(|c| c.name == p.column).ok_or_else(|| {
                     error::usage(
@@ -139,6 +174,62 @@ impl PgSource {
             }
             None => None,
         };
+        let shard = match &ctx.share {
+            None => None,
+            Some(share) => {
+                let Some((p, col)) = partition.take() else {
+                    return Err(error::usage(
+                        format!(
+                            "{}: splitting {what} into shards needs an integer key",
+                            cfg.ident()
+                        ),
+                        Some("give partition = { column = \"id\" } (any integer column), or a table with a one-column integer primary key".to_string()),
+                    ));
+                };
+                let plan = share.plan.as_ref();
+                let (lo, hi, snapshot) = match plan {
+                    Some(p) => (
+                        p["lo"].as_i64().unwrap_or(0),
+                        p["hi"].as_i64().unwrap_or(0),
+                        p["snapshot"].as_str().map(str::to_string),
+                    ),
+                    None => {
+                        let row = client
+                            .query_one(
+                                &format!("SELECT min({col})::int8, max({col})::int8 FROM ({select}) AS s"),
+                                &[],
+                            )
+                            .await
+                            .map_err(|e| db(e, "reading the key's range"))?;
+                        let lo: Option<i64> = row.get(0);
+                        let hi: Option<i64> = row.get(1);
+                        (lo.unwrap_or(0), hi.unwrap_or(0), None)
+                    }
+                };
+                if let Some(c) = plan.and_then(|p| p["column"].as_str()) {
+                    if c != p.column {
+                        return Err(error::usage(
+                            format!(
+                                "the coordinator cut the table by {c}, this shard would by {}",
+                                p.column
+                            ),
+                            Some(
+                                "give every shard and the coordinator the same partition column"
+                                    .to_string(),
+                            ),
+                        ));
+                    }
+                }
+                Some(ShardCut {
+                    column: p.column.clone(),
+                    lo,
+                    hi,
+                    index: share.index,
+                    count: share.count,
+                    snapshot,
+                })
+            }
+        };
         Ok(PgSource {
             schema: Arc::new(Schema::new(fields)),
             wires,
@@ -147,11 +238,64 @@ impl PgSource {
             plain_select,
             client: Some(client),
             partition,
+            shard,
             what: format!("{} {what}", cfg.ident()),
             cfg,
             ctx,
         })
     }
+}
+
+/// Cut a table for `count` shards once (`convoy extract --coordinate`): the
+/// key's range read inside a snapshot that is exported for the shards to
+/// join; the connection that holds it is kept alive by the coordinator
+/// until every shard has finished, so all of them read one consistent view.
+pub(super) async fn coordinate(
+    cfg: PgConfig,
+    ep: &Endpoint,
+    count: u32,
+    ctx: &OpenContext,
+) -> Result<Coordination> {
+    let mut probe = ctx.clone();
+    probe.share = Some(Share {
+        index: 1,
+        count,
+        plan: None,
+    });
+    let src = PgSource::open_async(cfg, ep.clone(), probe).await?;
+    let cut = src.shard.clone().expect("a share was asked for");
+    let client = src.client.expect("opened");
+    client
+        .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .await
+        .map_err(|e| db(e, "starting the snapshot"))?;
+    let snapshot: String = client
+        .query_one("SELECT pg_export_snapshot()", &[])
+        .await
+        .map_err(|e| db(e, "exporting the snapshot"))?
+        .get(0);
+    let col = quote_ident(&cut.column);
+    let row = client
+        .query_one(
+            &format!(
+                "SELECT min({col})::int8, max({col})::int8 FROM ({}) AS s",
+                src.plain_select
+            ),
+            &[],
+        )
+        .await
+        .map_err(|e| db(e, "reading the key's range"))?;
+    let lo: Option<i64> = row.get(0);
+    let hi: Option<i64> = row.get(1);
+    Ok(Coordination {
+        plan: serde_json::json!({
+            "column": cut.column,
+            "lo": lo.unwrap_or(0),
+            "hi": hi.unwrap_or(0),
+            "snapshot": snapshot,
+        }),
+        hold: Box::new(client),
+    })
 }
 
 impl Source for PgSource {
@@ -164,6 +308,23 @@ impl Source for PgSource {
     }
 
     fn details(&self) -> Vec<String> {
+        if let Some(s) = &self.shard {
+            return vec![format!(
+                "shard {} of {}: range {} of {} over {} from {} to {}{}",
+                s.index,
+                s.count,
+                s.index,
+                s.count,
+                s.column,
+                s.lo,
+                s.hi,
+                if s.snapshot.is_some() {
+                    ", in the coordinator's snapshot"
+                } else {
+                    ""
+                }
+            )];
+        }
         match &self.partition {
             Some((p, _)) => vec![format!(
                 "{} partitions of {}, one snapshot",
@@ -171,6 +332,18 @@ impl Source for PgSource {
             )],
             None => Vec::new(),
         }
+    }
+
+    fn share(&self) -> Option<serde_json::Value> {
+        self.shard.as_ref().map(|s| {
+            serde_json::json!({
+                "column": s.column,
+                "lo": s.lo,
+                "hi": s.hi,
+                "shards": s.count,
+                "snapshot": s.snapshot.is_some(),
+            })
+        })
     }
 
     fn partitions(self: Box<Self>) -> Result<Vec<Partition>> {
@@ -207,6 +380,40 @@ impl PgSource {
         make: impl Fn() -> C,
     ) -> Result<Vec<BoxStream<'static, Result<C::Item>>>> {
         let client = self.client.take().expect("opened");
+        if let Some(cut) = self.shard.clone() {
+            let col = quote_ident(&cut.column);
+            let cond = range_condition(
+                &col,
+                cut.lo,
+                cut.hi,
+                cut.count as i128,
+                (cut.index - 1) as usize,
+            );
+            let sql = format!(
+                "COPY (SELECT * FROM ({select}) AS p WHERE {cond}) TO STDOUT (FORMAT binary)"
+            );
+            let client = Arc::new(client);
+            if let Some(snap) = &cut.snapshot {
+                let handle = tokio::runtime::Handle::current();
+                tokio::task::block_in_place(|| {
+                    handle.block_on(client.batch_execute(&format!(
+                        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '{snap}'"
+                    )))
+                })
+                .map_err(|e| {
+                    db(e, "joining the coordinator's snapshot").context(
+                        "the coordinator (convoy extract --coordinate) must keep running until every shard has finished",
+                    )
+                })?;
+            }
+            return Ok(vec![copy_stream(
+                client,
+                None,
+                sql,
+                make(),
+                self.ctx.clone(),
+            )]);
+        }
         let Some((spec, col)) = self.partition.clone() else {
             let sql = format!("COPY ({select}) TO STDOUT (FORMAT binary)");
             let stream = copy_stream(Arc::new(client), None, sql, make(), self.ctx.clone());
@@ -240,17 +447,9 @@ impl PgSource {
         let coordinator = Arc::new(client);
         let n = spec.count.max(1) as i128;
         let (lo, hi) = bounds.unwrap_or((0, 0));
-        let span = hi as i128 - lo as i128 + 1;
-        // Boundaries b1 < b2 < … ; NULLs go to the first range.
-        let cuts: Vec<i64> = (1..n).map(|i| (lo as i128 + span * i / n) as i64).collect();
         let mut parts = Vec::new();
         for i in 0..n as usize {
-            let cond = match (i.checked_sub(1).map(|j| cuts[j]), cuts.get(i)) {
-                (None, Some(b)) => format!("{col} < {b} OR {col} IS NULL"),
-                (None, None) => "true".to_string(),
-                (Some(a), Some(b)) => format!("{col} >= {a} AND {col} < {b}"),
-                (Some(a), None) => format!("{col} >= {a}"),
-            };
+            let cond = range_condition(&col, lo, hi, n, i);
             let sql = format!(
                 "COPY (SELECT * FROM ({select}) AS p WHERE {cond}) TO STDOUT (FORMAT binary)"
             );
