@@ -647,6 +647,8 @@ enum Text {
     Zoned(TimeUnit, Tz),
     /// Durations as ISO 8601 seconds (`PT90.5S`), exact for every value.
     Iso8601(TimeUnit),
+    /// `date64` as a date, with the time of day only when it has one.
+    Date64,
 }
 
 /// How the columns of every batch become text for CSV or JSON Lines:
@@ -675,6 +677,7 @@ impl TextPlan {
                         Err(_) => Text::Keep,
                     },
                     DataType::Duration(unit) => Text::Iso8601(*unit),
+                    DataType::Date64 => Text::Date64,
                     _ => Text::Keep,
                 }
             } else {
@@ -686,7 +689,7 @@ impl TextPlan {
             };
             let field = match text {
                 Text::Keep => f.as_ref().clone().with_name(name).with_data_type(plain),
-                Text::Uuid | Text::Zoned(..) | Text::Iso8601(_) => {
+                Text::Uuid | Text::Zoned(..) | Text::Iso8601(_) | Text::Date64 => {
                     Field::new(name, DataType::Utf8, f.is_nullable())
                 }
             };
@@ -731,6 +734,18 @@ impl TextPlan {
                     }
                     Arc::new(b.finish())
                 }
+                Text::Date64 => {
+                    let data = col.to_data();
+                    let values = &data.buffers()[0].typed_data::<i64>()
+                        [data.offset()..data.offset() + data.len()];
+                    Arc::new(
+                        values
+                            .iter()
+                            .enumerate()
+                            .map(|(i, &v)| col.is_valid(i).then(|| date64_text(v)))
+                            .collect::<StringArray>(),
+                    )
+                }
                 Text::Iso8601(unit) => {
                     let data = col.to_data();
                     let values = &data.buffers()[0].typed_data::<i64>()
@@ -746,6 +761,16 @@ impl TextPlan {
             });
         }
         Ok(RecordBatch::try_new(self.schema.clone(), out)?)
+    }
+}
+
+/// A `date64` (milliseconds since 1970) as `YYYY-MM-DD`, with
+/// `THH:MM:SS.fff` only when it is not a whole day (Arrow allows it).
+fn date64_text(v: i64) -> String {
+    match chrono::DateTime::from_timestamp_millis(v) {
+        Some(t) if v % 86_400_000 == 0 => t.format("%Y-%m-%d").to_string(),
+        Some(t) => t.format("%Y-%m-%dT%H:%M:%S%.3f").to_string(),
+        None => v.to_string(),
     }
 }
 
@@ -805,7 +830,8 @@ fn zoned_text(value: i64, unit: TimeUnit, tz: &Tz) -> Result<String> {
 /// infinities as the strings `"NaN"`, `"Infinity"` and `"-Infinity"`
 /// (arrow-json writes `null`, which reads back as NULL), durations as
 /// integers of their unit (arrow-json writes ISO 8601 text, or `<invalid>`
-/// beyond ±2^63 milliseconds), and zoned timestamps with their exact offset.
+/// beyond ±2^63 milliseconds), zoned timestamps with their exact offset, and
+/// `date64` as a date.
 #[derive(Debug)]
 struct ExactJson;
 
@@ -822,6 +848,10 @@ impl arrow::json::writer::EncoderFactory for ExactJson {
             DataType::Float32 => Box::new(FloatJson(array.as_primitive::<Float32Type>())),
             DataType::Float64 => Box::new(FloatJson(array.as_primitive::<Float64Type>())),
             DataType::Duration(_) => Box::new(IntJson(
+                array.to_data().buffers()[0].clone(),
+                array.offset(),
+            )),
+            DataType::Date64 => Box::new(Date64Json(
                 array.to_data().buffers()[0].clone(),
                 array.offset(),
             )),
@@ -909,6 +939,17 @@ impl arrow::json::writer::Encoder for IntJson {
     fn encode(&mut self, idx: usize, out: &mut Vec<u8>) {
         let v = self.0.typed_data::<i64>()[self.1 + idx];
         out.extend_from_slice(v.to_string().as_bytes());
+    }
+}
+
+struct Date64Json(arrow::buffer::Buffer, usize);
+
+impl arrow::json::writer::Encoder for Date64Json {
+    fn encode(&mut self, idx: usize, out: &mut Vec<u8>) {
+        let v = self.0.typed_data::<i64>()[self.1 + idx];
+        out.push(b'"');
+        out.extend_from_slice(date64_text(v).as_bytes());
+        out.push(b'"');
     }
 }
 
@@ -1363,6 +1404,17 @@ mod tests {
         assert_eq!(
             written(Format::Csv, &batch.slice(0, 0)).unwrap(),
             "f,d,n,dur\n"
+        );
+    }
+
+    #[test]
+    fn date64_is_a_date_unless_it_has_a_time_of_day() {
+        assert_eq!(date64_text(0), "1970-01-01");
+        assert_eq!(date64_text(-86_400_000), "1969-12-31");
+        assert_eq!(date64_text(86_400_001), "1970-01-02T00:00:00.001");
+        assert_eq!(
+            crate::connect::format::conform::parse_date64(&date64_text(86_400_001)),
+            Ok(86_400_001)
         );
     }
 }
