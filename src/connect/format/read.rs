@@ -314,7 +314,6 @@ pub fn json_batches(
         text: Vec::new(),
         lines: Vec::new(),
         row_lines: Vec::new(),
-        partial_from: None,
         next_row: 1,
         done: false,
     })
@@ -347,10 +346,9 @@ struct JsonLines<R: Read> {
     text: Vec<u8>,
     /// (line number, end offset in `text`) of each line of the batch.
     lines: Vec<(u64, usize)>,
-    /// The line each row of the batch starts on.
+    /// The line of each row of the batch, when every row has a line of
+    /// its own.
     row_lines: Vec<u64>,
-    /// The line where an object still open began.
-    partial_from: Option<u64>,
     next_row: u64,
     done: bool,
 }
@@ -376,7 +374,11 @@ impl<R: Read> JsonLines<R> {
         let mut start = 0;
         for &(line, end) in &self.lines {
             if let Err(e) = decoder.decode(&self.text[start..end]) {
-                return Some(self.error(line, &e));
+                let msg = format!(
+                    "not valid JSON: {}",
+                    e.to_string().trim_start_matches("Json error: ")
+                );
+                return Some(self.error(line, &msg));
             }
             start = end;
             if !decoder.has_partial_record() {
@@ -388,73 +390,133 @@ impl<R: Read> JsonLines<R> {
         None
     }
 
+    /// Feed the decoder the text not fed yet.
+    fn feed(&mut self, fed: &mut usize) -> Result<()> {
+        while *fed < self.text.len() {
+            match self.decoder.decode(&self.text[*fed..]) {
+                Ok(0) => {
+                    return Err(self.error(
+                        self.line,
+                        &format!(
+                            "the {} lines before it hold more than {JSON_DECODER_ROWS} JSON values; JSON Lines has one object per line",
+                            self.lines.len()
+                        ),
+                    ))
+                }
+                Ok(n) => *fed += n,
+                Err(e) => {
+                    return Err(self.locate().unwrap_or_else(|| {
+                        let msg = format!(
+                            "not valid JSON: {}",
+                            e.to_string().trim_start_matches("Json error: ")
+                        );
+                        self.error(self.line, &msg)
+                    }))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The next batch: [`BATCH_ROWS`] lines (more while an object spanning
+    /// lines is open) decoded in one go; each line is decoded on its own
+    /// again only to name the line of an error.
     fn read_batch(&mut self) -> Result<Option<RecordBatch>> {
         self.text.clear();
         self.lines.clear();
         self.row_lines.clear();
-        let mut buf = Vec::new();
-        while self.decoder.len() < BATCH_ROWS {
-            buf.clear();
-            if self.reader.read_until(b'\n', &mut buf)? == 0 {
-                if self.decoder.has_partial_record() {
-                    let from = self.partial_from.unwrap_or(self.line);
-                    return Err(crate::error::input(
-                        format!(
-                            "{}: line {from}: the JSON object that starts here is not complete at the end of the file",
-                            self.file
-                        ),
-                        Some("the file may be truncated".to_string()),
-                    ));
+        let mut fed = 0;
+        // Lines are found in the reader's buffer with memchr and copied a
+        // buffer at a time; the batch ends after BATCH_ROWS lines, at a line
+        // where no object is open.
+        let mut line_start = 0;
+        let mut in_batch = 0usize;
+        loop {
+            let buf = self.reader.fill_buf()?;
+            if buf.is_empty() {
+                if self.text.len() > line_start {
+                    // A last line without a line end.
+                    self.line += 1;
+                    if !self.text[line_start..].iter().all(u8::is_ascii_whitespace) {
+                        self.lines.push((self.line, self.text.len()));
+                    }
                 }
                 break;
             }
-            self.line += 1;
-            if buf.iter().all(u8::is_ascii_whitespace) && !self.decoder.has_partial_record() {
-                continue;
-            }
-            let before = self.decoder.len();
-            if self.partial_from.is_none() {
-                self.partial_from = Some(self.line);
-            }
-            match self.decoder.decode(&buf) {
-                Err(e) => {
-                    let msg = format!(
-                        "not valid JSON: {}",
-                        e.to_string().trim_start_matches("Json error: ")
-                    );
-                    return Err(self.error(self.line, &msg));
-                }
-                Ok(used) if used < buf.len() => {
-                    return Err(self.error(
-                        self.line,
-                        &format!("holds more than {JSON_DECODER_ROWS} JSON values; JSON Lines has one object per line"),
-                    ));
-                }
-                Ok(_) => {}
-            }
-            self.text.extend_from_slice(&buf);
-            self.lines.push((self.line, self.text.len()));
-            let made = self.decoder.len() - before;
-            if made > 0 {
-                let first = self.partial_from.unwrap_or(self.line);
-                self.row_lines.push(first);
-                // More than one object on a line: each starts on it.
-                for _ in 1..made {
-                    self.row_lines.push(self.line);
+            let mut take = buf.len();
+            let mut ends = Vec::new();
+            for nl in memchr::memchr_iter(b'\n', buf) {
+                ends.push(nl + 1);
+                if in_batch + ends.len() >= BATCH_ROWS {
+                    take = nl + 1;
+                    break;
                 }
             }
-            self.partial_from = self.decoder.has_partial_record().then_some(self.line);
+            let base = self.text.len();
+            self.text.extend_from_slice(&buf[..take]);
+            self.reader.consume(take);
+            for end in ends {
+                let end = base + end;
+                self.line += 1;
+                in_batch += 1;
+                let span = &self.text[line_start..end];
+                if !span.iter().all(u8::is_ascii_whitespace) {
+                    self.lines.push((self.line, end));
+                }
+                line_start = end;
+            }
+            if in_batch >= BATCH_ROWS && line_start == self.text.len() {
+                self.feed(&mut fed)?;
+                if !self.decoder.has_partial_record() {
+                    break;
+                }
+            }
+        }
+        self.feed(&mut fed)?;
+        if self.decoder.has_partial_record() {
+            // The line where the object still open began.
+            let mut from = self.line;
+            if let Ok(mut d) = json_decoder(&self.wire) {
+                let mut start = 0;
+                let mut open = false;
+                for &(line, end) in &self.lines {
+                    let _ = d.decode(&self.text[start..end]);
+                    start = end;
+                    if d.has_partial_record() && !open {
+                        from = line;
+                    }
+                    open = d.has_partial_record();
+                    if !open {
+                        let _ = d.flush();
+                    }
+                }
+            }
+            return Err(crate::error::input(
+                format!(
+                    "{}: line {from}: the JSON object that starts here is not complete at the end of the file",
+                    self.file
+                ),
+                Some("the file may be truncated".to_string()),
+            ));
+        }
+        if self.lines.is_empty() {
+            return Ok(None);
         }
         let batch = match self.decoder.flush() {
-            Ok(b) => b,
+            Ok(Some(b)) => b,
+            Ok(None) => return Ok(None),
             Err(e) => {
                 return Err(self.locate().unwrap_or_else(|| {
-                    let first = self.row_lines.first().copied().unwrap_or(self.line);
+                    let first = self.lines.first().map_or(self.line, |l| l.0);
                     self.error(first, &e)
                 }))
             }
         };
-        Ok(batch)
+        // One row per line (the usual case): each row's line is known.
+        if batch.num_rows() == self.lines.len() {
+            self.row_lines = self.lines.iter().map(|l| l.0).collect();
+        }
+        Ok(Some(batch))
     }
 }
 
@@ -479,11 +541,12 @@ impl<R: Read> Iterator for JsonLines<R> {
         // Rows and lines match when every row of the batch has its own line
         // and no blank line lies between them.
         let first_line = self.row_lines.first().copied().unwrap_or(0);
-        let one_to_one = self
-            .row_lines
-            .iter()
-            .enumerate()
-            .all(|(i, &l)| l == first_line + i as u64);
+        let one_to_one = !self.row_lines.is_empty()
+            && self
+                .row_lines
+                .iter()
+                .enumerate()
+                .all(|(i, &l)| l == first_line + i as u64);
         let at = Location {
             file: &self.file,
             first_row: self.next_row,
@@ -544,7 +607,7 @@ macro_rules! json_int {
     ($($t:ty => $name:literal),*) => {$(
         impl JsonNumber for $t {
             fn from_json(text: &str, _quoted: bool) -> std::result::Result<Self, String> {
-                text.parse::<$t>().map_err(|_| {
+                lexical_core::parse::<$t>(text.as_bytes()).map_err(|_| {
                     let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
                     if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
                         format!("{text} is out of range for {}", $name)
@@ -561,33 +624,40 @@ macro_rules! json_int {
 json_int!(i8 => "int8", i16 => "int16", i32 => "int32", i64 => "int64",
     u8 => "uint8", u16 => "uint16", u32 => "uint32", u64 => "uint64");
 
-fn json_float(text: &str, quoted: bool) -> std::result::Result<f64, String> {
-    if quoted {
-        match text {
-            "NaN" => return Ok(f64::NAN),
-            "Infinity" | "+Infinity" | "inf" => return Ok(f64::INFINITY),
-            "-Infinity" | "-inf" => return Ok(f64::NEG_INFINITY),
-            _ => {}
-        }
+/// The special values a float column reads from JSON strings.
+fn special_float(text: &str) -> Option<f64> {
+    match text {
+        "NaN" => Some(f64::NAN),
+        "Infinity" | "+Infinity" | "inf" => Some(f64::INFINITY),
+        "-Infinity" | "-inf" => Some(f64::NEG_INFINITY),
+        _ => None,
     }
-    text.parse::<f64>()
-        .map_err(|_| format!("{text:?} is not a number"))
 }
 
-fn finite_or_refused<F: Copy + PartialEq + Default>(
+/// A JSON number as a float, correctly rounded; refused when the text is a
+/// finite number the float cannot hold (it would become infinity or 0).
+fn json_float<F>(
     text: &str,
     quoted: bool,
-    v: F,
-    is_finite: bool,
+    from_f64: fn(f64) -> F,
     range: &str,
-) -> std::result::Result<F, String> {
-    let special = quoted
-        && matches!(
-            text,
-            "NaN" | "Infinity" | "+Infinity" | "inf" | "-Infinity" | "-inf"
-        );
-    if !special && !is_finite {
+) -> std::result::Result<F, String>
+where
+    F: lexical_core::FromLexical + Copy + PartialEq + Default + Into<f64>,
+{
+    if quoted {
+        if let Some(v) = special_float(text) {
+            return Ok(from_f64(v));
+        }
+    }
+    let v: F =
+        lexical_core::parse(text.as_bytes()).map_err(|_| format!("{text:?} is not a number"))?;
+    let wide: f64 = v.into();
+    if wide.is_infinite() {
         return Err(format!("{text} is beyond the range of {range}"));
+    }
+    if wide.is_nan() && !text.eq_ignore_ascii_case("nan") {
+        return Err(format!("{text:?} is not a number"));
     }
     let mantissa = text.split(['e', 'E']).next().unwrap_or(text);
     if v == F::default() && mantissa.bytes().any(|b| (b'1'..=b'9').contains(&b)) {
@@ -600,27 +670,13 @@ fn finite_or_refused<F: Copy + PartialEq + Default>(
 
 impl JsonNumber for f64 {
     fn from_json(text: &str, quoted: bool) -> std::result::Result<Self, String> {
-        let v = json_float(text, quoted)?;
-        finite_or_refused(text, quoted, v, v.is_finite() || v.is_nan(), "float64")
+        json_float(text, quoted, |v| v, "float64")
     }
 }
 
 impl JsonNumber for f32 {
     fn from_json(text: &str, quoted: bool) -> std::result::Result<Self, String> {
-        let v = json_float(text, quoted)?;
-        let narrow = if quoted && !v.is_finite() {
-            v as f32
-        } else {
-            text.parse::<f32>()
-                .map_err(|_| format!("{text:?} is not a number"))?
-        };
-        finite_or_refused(
-            text,
-            quoted,
-            narrow,
-            narrow.is_finite() || narrow.is_nan(),
-            "float32",
-        )
+        json_float(text, quoted, |v| v as f32, "float32")
     }
 }
 
@@ -685,6 +741,7 @@ pub fn json_infer(file: &str, s: &Sampled, max_records: usize) -> Result<SchemaR
     };
     let mut values = Vec::new();
     let mut shape = Shape::default();
+    let (mut counted, mut newlines) = (0usize, 0usize);
     let mut stream =
         serde_json::Deserializer::from_slice(cut).into_iter::<Box<serde_json::value::RawValue>>();
     while values.len() < max_records {
@@ -700,11 +757,11 @@ pub fn json_infer(file: &str, s: &Sampled, max_records: usize) -> Result<SchemaR
                 return Err(not_json(e.line(), e.column(), what));
             }
         };
-        let line = 1 + cut[..stream.byte_offset()]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count()
-            - raw.get().bytes().filter(|&b| b == b'\n').count();
+        // Lines counted incrementally: the sample can hold many records.
+        let end = stream.byte_offset();
+        newlines += cut[counted..end].iter().filter(|&&b| b == b'\n').count();
+        counted = end;
+        let line = 1 + newlines - raw.get().bytes().filter(|&b| b == b'\n').count();
         let value: serde_json::Value = serde_json::from_str(raw.get())?;
         if !value.is_object() {
             return Err(crate::error::input(
@@ -1440,6 +1497,38 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("row 2 (line 2), column \"d\""), "{err}");
+    }
+
+    #[test]
+    fn json_lines_across_batches_keep_their_line_numbers() {
+        // An object spanning lines where a batch would end, blank lines, and
+        // no line end after the last line.
+        let mut text = String::new();
+        for i in 0..BATCH_ROWS - 1 {
+            text.push_str(&format!("{{\"a\":{i}}}\n"));
+        }
+        text.push_str("{\"a\":\n\n 7\n}\n\n");
+        for i in 0..10 {
+            text.push_str(&format!("{{\"a\":{i}}}\n"));
+        }
+        let good = text.clone() + "{\"a\":11}";
+        let rows: usize = read_json(Box::leak(good.into_boxed_str()), "a:int64")
+            .unwrap()
+            .iter()
+            .map(|b| b.num_rows())
+            .sum();
+        assert_eq!(rows, BATCH_ROWS + 11);
+        // Lines: BATCH_ROWS - 1 objects, 4 lines of one object, a blank
+        // line, 10 objects: the bad value is on the line after those.
+        let bad_line = BATCH_ROWS - 1 + 4 + 1 + 10 + 1;
+        let bad = text + "{\"a\":\"x\"}\n";
+        let err = read_json(Box::leak(bad.into_boxed_str()), "a:int64")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(&format!("f.jsonl: line {bad_line}: ")),
+            "{err}"
+        );
     }
 
     #[test]
