@@ -4,10 +4,14 @@
 //! format means the same wherever its bytes are.
 //!
 //! - `input`: where bytes come from (a file, an object), streamed or at random.
-//! - `read`: text samples, CSV and JSON readers, Parquet and IPC openers.
+//! - `read`: text samples, CSV and JSON readers, Parquet and IPC openers
+//!   (what a Parquet file promises is checked before a row is read).
+//! - `pages`: Parquet page checksums checked from a file's bytes, for the
+//!   byte-for-byte copy, which decodes no page.
 //! - `infer`: exact schema inference from a sample of text.
 //! - `conform`: strict conversion of text to the declared or inferred types.
-//! - `write`: writers for every format over a hashing, counting output.
+//! - `write`: writers for every format over a hashing, counting output, and
+//!   the check of what each format can hold ([`write::check_schema`]).
 //! - `source`: files of one format as one table (a [`source::FileSource`]).
 
 pub mod conform;
