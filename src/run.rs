@@ -6,10 +6,19 @@
 //! the budget is spent and never drops a batch; a single batch larger than
 //! the whole budget takes all of it, so it passes alone instead of
 //! deadlocking.
+//!
+//! Cancellation wins: every wait on the source or the sink races the run's
+//! cancellation token (Ctrl-C, SIGTERM), so a peer that stops answering
+//! cannot hold a signal up. The sink is then aborted, and the abort itself
+//! gets [`ABORT_WITHIN`] at most; a signal during the commit gives the
+//! commit [`COMMIT_GRACE`] to finish, because a commit cut short leaves it
+//! unknown whether the destination was published. A second signal ends the
+//! process at once (`cancel_on_signals`). How long each network wait may
+//! last is the connectors' business (`timeout = { connect, idle }`).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use arrow::array::RecordBatch;
@@ -28,7 +37,52 @@ pub const BUDGET_BYTES: usize = 48 << 20;
 pub const BUDGET_BATCHES: usize = 8;
 /// After this long without data the sink is asked whether it holds up its
 /// own source.
-const STALL_CHECK: std::time::Duration = std::time::Duration::from_secs(2);
+const STALL_CHECK: Duration = Duration::from_secs(2);
+/// The longest an abort may take (removing temporaries, aborting uploads,
+/// rolling back) before the copy ends without waiting for it: what it has
+/// not removed is never visible (see README, "Timeouts").
+pub const ABORT_WITHIN: Duration = Duration::from_secs(10);
+/// How long a commit already under way may go on after a signal.
+pub const COMMIT_GRACE: Duration = Duration::from_secs(5);
+
+/// `fut`, unless the run is cancelled first: then it is dropped (which
+/// closes whatever connection it was waiting on) and the answer is
+/// "interrupted".
+async fn unless_cancelled<T>(
+    cancel: &CancellationToken,
+    fut: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    tokio::select! {
+        biased;
+        _ = cancel.cancelled() => Err(error::interrupted()),
+        r = fut => r,
+    }
+}
+
+/// An error seen after a signal is reported as the interruption it most
+/// likely is (a sink stopped mid-write fails its write).
+fn after_signal(cancel: &CancellationToken, e: anyhow::Error) -> anyhow::Error {
+    if cancel.is_cancelled() && error::exit_kind(&e) != error::ExitKind::Interrupted {
+        return error::interrupted();
+    }
+    e
+}
+
+/// Abort the sink within [`ABORT_WITHIN`], adding what went wrong to `e`.
+async fn abort_sink(sink: &mut dyn Sink, e: anyhow::Error) -> anyhow::Error {
+    match tokio::time::timeout(ABORT_WITHIN, sink.abort()).await {
+        Ok(Ok(())) => e,
+        Ok(Err(abort_err)) => e.context(format!(
+            "and aborting {} failed: {abort_err}",
+            sink.describe()
+        )),
+        Err(_) => e.context(format!(
+            "and aborting {} did not finish within {}; what it had written is not published",
+            sink.describe(),
+            crate::spec::fields::seconds(ABORT_WITHIN)
+        )),
+    }
+}
 
 /// The byte and count budget of one pipeline.
 #[derive(Clone)]
@@ -345,9 +399,9 @@ async fn moving(
     if ctx.cancel.is_cancelled() {
         return Err(error::interrupted());
     }
-    if let Err(e) = sink.begin(schema).await {
-        let _ = sink.abort().await;
-        return Err(e);
+    if let Err(e) = unless_cancelled(&ctx.cancel, sink.begin(schema)).await {
+        let e = after_signal(&ctx.cancel, e);
+        return Err(abort_sink(sink.as_mut(), e).await);
     }
     let encoded = match offered.as_ref().filter(|e| sink.accepts(e)) {
         Some(e) => {
@@ -372,13 +426,8 @@ async fn moving(
     match moved {
         Ok(outputs) => Ok(outputs),
         Err(e) => {
-            if let Err(abort_err) = sink.abort().await {
-                return Err(e.context(format!(
-                    "and aborting {} failed: {abort_err}",
-                    sink.describe()
-                )));
-            }
-            Err(e)
+            let e = after_signal(&ctx.cancel, e);
+            Err(abort_sink(sink.as_mut(), e).await)
         }
     }
 }
@@ -412,31 +461,35 @@ async fn pump<T: Piece>(
     let mut rows_read = 0u64;
     let mut failure: Option<anyhow::Error> = None;
     loop {
-        tokio::select! {
+        let item = tokio::select! {
             biased;
             _ = cancel.cancelled() => {
                 failure = Some(error::interrupted());
                 break;
             }
-            item = tokio::time::timeout(STALL_CHECK, rx.recv()) => match item {
-                Err(_) => {
-                    if let Err(e) = sink.stalled().await {
-                        failure = Some(e);
-                        break;
-                    }
+            item = tokio::time::timeout(STALL_CHECK, rx.recv()) => item,
+        };
+        match item {
+            Err(_) => {
+                if let Err(e) = unless_cancelled(cancel, sink.stalled()).await {
+                    failure = Some(e);
+                    break;
                 }
-                Ok(Some((batch, permit))) => {
-                    let n = batch.rows();
-                    if let Err(e) = batch.write_to(sink).await {
-                        failure = Some(e.context(format!("writing to {}", sink.describe())));
-                        break;
-                    }
-                    drop(permit);
-                    rows_read += n;
-                    open.counters.rows.fetch_add(n, Ordering::Relaxed);
-                }
-                Ok(None) => break,
             }
+            Ok(Some((batch, permit))) => {
+                let n = batch.rows();
+                if let Err(e) = unless_cancelled(cancel, batch.write_to(sink)).await {
+                    failure = Some(match after_signal(cancel, e) {
+                        e if error::exit_kind(&e) == error::ExitKind::Interrupted => e,
+                        e => e.context(format!("writing to {}", sink.describe())),
+                    });
+                    break;
+                }
+                drop(permit);
+                rows_read += n;
+                open.counters.rows.fetch_add(n, Ordering::Relaxed);
+            }
+            Ok(None) => break,
         }
     }
     // Stop producers that are still running: close the budget and the channel.
@@ -460,7 +513,7 @@ async fn pump<T: Piece>(
     if cancel.is_cancelled() {
         return Err(error::interrupted());
     }
-    let prepared = sink.prepare().await?;
+    let prepared = unless_cancelled(cancel, sink.prepare()).await?;
     if prepared.rows != rows_read {
         return Err(error::verify(format!(
             "{} rows were read but {} reports {} written; nothing was published",
@@ -472,30 +525,64 @@ async fn pump<T: Piece>(
     if cancel.is_cancelled() {
         return Err(error::interrupted());
     }
-    sink.commit().await?;
+    commit(sink, cancel).await?;
     Ok(prepared.outputs)
 }
 
-/// Cancel the token on Ctrl-C or SIGTERM.
+/// Commit. A signal that comes while the commit is under way gives it
+/// [`COMMIT_GRACE`] to finish: a commit is one atomic step, and one cut
+/// short would leave it unknown whether the destination was published.
+async fn commit(sink: &mut dyn Sink, cancel: &CancellationToken) -> Result<()> {
+    let describe = sink.describe();
+    let committing = sink.commit();
+    tokio::pin!(committing);
+    tokio::select! {
+        biased;
+        r = &mut committing => return r,
+        _ = cancel.cancelled() => {}
+    }
+    match tokio::time::timeout(COMMIT_GRACE, committing).await {
+        Ok(r) => r,
+        Err(_) => Err(error::interrupted().context(format!(
+            "interrupted during the commit of {describe}, which did not finish within {} of the signal: it holds either its old or its new contents (never a mix); look before running again",
+            crate::spec::fields::seconds(COMMIT_GRACE)
+        ))),
+    }
+}
+
+/// Cancel the token on Ctrl-C or SIGTERM. A second signal ends the process
+/// at once with status 130, whatever is still being cleaned up: what an
+/// unfinished abort leaves is never published (README, "Timeouts").
 pub fn cancel_on_signals(cancel: CancellationToken) {
     tokio::spawn(async move {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{signal, SignalKind};
-            let mut term = match signal(SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => return,
+            let (mut int, mut term) = match (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) {
+                (Ok(i), Ok(t)) => (i, t),
+                _ => return,
             };
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+            cancel.cancel();
+            tokio::select! {
+                _ = int.recv() => {}
                 _ = term.recv() => {}
             }
         }
         #[cfg(not(unix))]
         {
             let _ = tokio::signal::ctrl_c().await;
+            cancel.cancel();
+            let _ = tokio::signal::ctrl_c().await;
         }
-        cancel.cancel();
+        eprintln!("error: interrupted again: exiting at once, without waiting for the cleanup");
+        std::process::exit(error::ExitKind::Interrupted.code());
     });
 }
 
@@ -504,7 +591,6 @@ mod tests {
     use super::*;
     use arrow::array::Int64Array;
     use arrow::datatypes::{DataType, Field, Schema};
-    use std::time::Duration;
 
     fn batch(rows: usize) -> RecordBatch {
         let schema = Arc::new(Schema::new(vec![Field::new("a", DataType::Int64, false)]));
@@ -596,6 +682,61 @@ mod tests {
         assert_eq!(error::exit_kind(&err), error::ExitKind::Verify);
         assert!(err.to_string().contains("15 rows were read"), "{err}");
         assert!(!sink.committed);
+    }
+
+    /// A sink whose writes never complete, as one whose server stopped
+    /// reading.
+    struct StuckSink;
+
+    #[async_trait::async_trait]
+    impl Sink for StuckSink {
+        fn describe(&self) -> String {
+            "stuck".into()
+        }
+        async fn begin(&mut self, _: arrow::datatypes::SchemaRef) -> Result<()> {
+            Ok(())
+        }
+        async fn write(&mut self, _: RecordBatch) -> Result<()> {
+            std::future::pending().await
+        }
+        async fn prepare(&mut self) -> Result<connect::Prepared> {
+            unreachable!("never reached")
+        }
+        async fn commit(&mut self) -> Result<()> {
+            unreachable!("never reached")
+        }
+        async fn abort(&mut self) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn cancellation_wins_over_a_write_that_never_completes() {
+        let cancel = CancellationToken::new();
+        let open = OpenContext::new(
+            "t".into(),
+            "2026-01-01".into(),
+            false,
+            Arc::new(crate::security::reference::ResolveContext::new(None)),
+            cancel.clone(),
+        );
+        let source = Box::new(MemorySource(vec![batch(10), batch(5)]));
+        let parts = connect::Source::partitions(source).unwrap();
+        let c = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            c.cancel();
+        });
+        let started = Instant::now();
+        let err = tokio::time::timeout(
+            Duration::from_secs(5),
+            pump(parts, &mut StuckSink, &open, &cancel),
+        )
+        .await
+        .expect("the pump ended")
+        .unwrap_err();
+        assert_eq!(error::exit_kind(&err), error::ExitKind::Interrupted);
+        assert!(started.elapsed() < Duration::from_secs(2));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -180,7 +180,9 @@ fn the_canary_secret_never_appears_in_any_output() {
         "{}{}\
          [[copy]]\nname = \"pg_out\"\nfrom = {{ connection = \"pg\", table = \"canary_src\" }}\nto = {{ path = \"dest/out.csv\" }}\n\
          [[copy]]\nname = \"pg_in\"\nfrom = {{ path = \"in.csv\" }}\nto = {{ connection = \"pg_sealed\", table = \"canary_dst\" }}\n\
-         [[copy]]\nname = \"local\"\nfrom = {{ path = \"in.csv\" }}\nto = {{ path = \"dest/local.parquet\" }}\n",
+         [[copy]]\nname = \"local\"\nfrom = {{ path = \"in.csv\" }}\nto = {{ path = \"dest/local.parquet\" }}\n\
+         [[copy]]\nname = \"pg_staged\"\nfrom = {{ connection = \"pg\", table = \"canary_src\" }}\nto = {{ connection = \"pg_sealed\", table = \"canary_dst\" }}\n\
+         stage = {{ path = \"stage\", encrypt = true, keep = true }}\n",
         pg_conn("pg", good.port, "canary_user", "${secret:pg_pw}", &with_ca),
         pg_conn("pg_sealed", good.port, "canary_user", &sealed, &with_ca),
     );
@@ -194,6 +196,34 @@ fn the_canary_secret_never_appears_in_any_output() {
     m.expect(&["check", "good.toml", "-v"], 0);
     m.expect_json(&["check", "good.toml", "--json"], 0);
     assert_eq!(good.psql("select count(*) from canary_dst"), "2");
+
+    // The two halves of a staged copy, run apart, with the password in
+    // PGPASSWORD; the stage listed and cleared.
+    let pw = [("PGPASSWORD", CANARY)];
+    let src = format!(
+        "postgres://canary_user@localhost:{}/postgres?table=canary_src&sslrootcert={ca}",
+        good.port
+    );
+    let dst = format!(
+        "postgres://canary_user@localhost:{}/postgres?table=canary_dst&sslrootcert={ca}",
+        good.port
+    );
+    for args in [
+        vec!["extract", &src, "stage2", "--run-id", "r1", "-v"],
+        vec!["extract", &src, "stage2", "--run-id", "r2", "--json"],
+        vec!["load", "stage2/r1/", &dst, "-v"],
+        vec!["load", "stage2/r2/", &dst, "--json"],
+        vec!["stage", "list", "stage2", "-v"],
+        vec!["stage", "list", "stage", "--json"],
+        vec!["stage", "rm", "stage2/r1/"],
+    ] {
+        let (code, _) = m.run(&args, "", &pw);
+        let (what, text) = m.seen.last().unwrap();
+        assert_eq!(code, 0, "{what}:\n{text}");
+    }
+    // A second load of the same run is refused.
+    let (code, _) = m.run(&["load", "stage2/r2/", &dst, "-v"], "", &pw);
+    assert_eq!(code, 1, "{}", m.seen.last().unwrap().1);
 
     // Failures, each with the canary in reach: wrong password (env), TLS
     // refused (file, plaintext server; env, unknown CA), unreachable host,
@@ -278,6 +308,7 @@ fn the_canary_secret_never_appears_in_any_output() {
         "sig=[redacted]",
         "X-Amz-Signature=[redacted]",
         "TLS 1.3",
+        "loading it again would add its rows twice",
     ] {
         assert!(all.contains(reason), "no command said {reason:?}");
     }

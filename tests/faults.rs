@@ -3,7 +3,9 @@
 //! object store can trust what it does — forward exactly, cut and stall at
 //! exact byte counts, and report what it saw. Then the reproductions of
 //! issue 15 (signals and timeouts while a peer stops answering, split
-//! output after a kill), ignored until it is fixed.
+//! output after a kill), and what convoy does about them: every wait
+//! bounded by `timeout = { connect, idle }`, signals that win over a stalled
+//! peer, TLS refusals that are not retried and say which check failed.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -16,7 +18,8 @@ use std::process::Stdio;
 use crate::support::objstore::{self, local, Backend, Target};
 use crate::support::pg;
 use crate::support::proxy::{Fault, Faults, Proxy, Which};
-use crate::support::Dir;
+use crate::support::tls::TlsServer;
+use crate::support::{wait_within, Dir, Run};
 
 /// An echo server on a free loopback port that counts what it received and
 /// how many connections ended; stopped on drop.
@@ -420,7 +423,6 @@ fn spawn(dir: &Dir, args: &[&str], env: &[(&str, &str)]) -> std::process::Child 
 }
 
 #[test]
-#[ignore = "issue 15: a signal does not end a copy whose PostgreSQL sink never answers"]
 fn issue15_a_signal_ends_a_copy_whose_postgres_sink_never_answers() {
     let mut failures = Vec::new();
     for (name, signal) in [("SIGINT", libc::SIGINT), ("SIGTERM", libc::SIGTERM)] {
@@ -456,7 +458,6 @@ fn sizable_csv(dir: &Dir, name: &str, mib: usize) -> std::path::PathBuf {
 }
 
 #[test]
-#[ignore = "issue 15: a signal does not end a copy whose S3 upload stalls"]
 fn issue15_a_signal_ends_a_copy_whose_s3_upload_stalls() {
     let dir = Dir::new();
     let t = Target::new(Backend::S3, &dir);
@@ -501,7 +502,6 @@ fn issue15_a_signal_ends_a_copy_whose_s3_upload_stalls() {
 }
 
 #[test]
-#[ignore = "issue 15: a PostgreSQL source that stalls mid-COPY is waited for forever"]
 fn issue15_a_postgres_source_that_stalls_mid_copy_fails_on_its_own() {
     let pg = pg::shared();
     let table = format!("stall_{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
@@ -514,10 +514,12 @@ fn issue15_a_postgres_source_that_stalls_mid_copy_fails_on_its_own() {
         .down(Fault::StallAfter(1 << 20))
         .start();
     let dir = Dir::new();
-    let conn = pg.connection("src", "localhost", "").replace(
-        &format!("port = {}", pg.port),
-        &format!("port = {}", proxy.port),
-    );
+    let conn = pg
+        .connection("src", "localhost", "timeout = { idle = \"2s\" }")
+        .replace(
+            &format!("port = {}", pg.port),
+            &format!("port = {}", proxy.port),
+        );
     let spec = dir.write(
         "spec.toml",
         format!(
@@ -525,34 +527,27 @@ fn issue15_a_postgres_source_that_stalls_mid_copy_fails_on_its_own() {
              to = {{ path = \"out.parquet\" }}\n"
         ),
     );
-    let started = Instant::now();
-    let mut child = spawn(
+    let child = spawn(
         &dir,
-        &["run", spec.to_str().unwrap(), "--progress", "always"],
+        &["run", spec.to_str().unwrap()],
         &[("PGPASSWORD", pg::PASSWORD)],
     );
-    let seen = proxy.wait_for_fault(Duration::from_secs(60));
-    // Wait a minute for convoy to give up by itself.
-    let deadline = started + Duration::from_secs(60);
-    let mut code = None;
-    while Instant::now() < deadline {
-        if let Some(s) = child.try_wait().unwrap() {
-            code = s.code();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let waited = started.elapsed().as_secs_f64();
-    // Then see whether a signal still ends it (sources are said to be fine).
-    let end = signal_and_wait(child, libc::SIGINT, Duration::from_secs(10));
+    let r: Run = wait_within(child, 60).into();
     eprintln!(
-        "PostgreSQL source stalled mid-COPY: ended by itself: {code:?} after {waited:.1} s; \
-         then SIGINT: {end}\nproxy at the stall: {seen:?}\nproxy now: {:?}",
+        "PostgreSQL source stalled mid-COPY: {r:?}\nproxy: {:?}",
         proxy.seen()
     );
     drop(proxy);
     pg.psql(&format!("DROP TABLE {table}"));
-    assert_eq!(code, Some(1), "convoy did not give up within 60 s");
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("no data from postgres localhost:")
+            && r.stderr.contains("for 2 s while reading COPY data"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("timeout.idle"), "no hint: {}", r.stderr);
+    assert!(!dir.path("out.parquet").exists());
 }
 
 #[test]
@@ -705,6 +700,459 @@ fn issue15_a_password_in_a_url_is_refused_whatever_characters_it_holds() {
                 args.join(" "),
                 r.code,
                 r.stdout,
+                r.stderr
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+// ---- timeouts: every wait has a bound -------------------------------------
+//
+// Short timeouts in the specs keep these fast; each run is waited for with
+// a deadline, so a convoy that hangs fails the test instead of the suite.
+
+/// A spec with `conn` and one copy `from` → `to` (`extra`: more copy keys).
+fn one_copy(dir: &Dir, conn: &str, from: &str, to: &str, extra: &str) -> std::path::PathBuf {
+    dir.write(
+        "spec.toml",
+        format!("{conn}\n[[copy]]\nname = \"c\"\n{extra}\nfrom = {from}\nto = {to}\n"),
+    )
+}
+
+/// The shared PostgreSQL cluster reached through `proxy`, as `name`.
+fn pg_through(proxy: &Proxy, name: &str, extra: &str) -> String {
+    let pg = pg::shared();
+    pg.connection(name, "localhost", extra).replace(
+        &format!("port = {}", pg.port),
+        &format!("port = {}", proxy.port),
+    )
+}
+
+/// An S3 target whose connection goes through `proxy` and has `extra`.
+fn s3_through(t: Target, proxy: &Proxy, extra: &str) -> Target {
+    let moto_port = objstore::moto().port;
+    Target {
+        connection: format!(
+            "{}{extra}\n",
+            t.connection.replace(
+                &format!("127.0.0.1:{moto_port}"),
+                &format!("127.0.0.1:{}", proxy.port),
+            )
+        ),
+        ..t
+    }
+}
+
+#[test]
+fn a_postgres_sink_whose_server_stops_taking_copy_data_fails_and_leaves_the_table() {
+    let pg = pg::shared();
+    let table = format!("idle_{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    pg.psql(&format!(
+        "CREATE TABLE {table} (id bigint, note text); INSERT INTO {table} VALUES (1, 'old')"
+    ));
+    // What convoy sends stalls 256 KiB into the connection: past the login
+    // and the catalogue, inside the COPY data.
+    let proxy = Proxy::to(("127.0.0.1", pg.port))
+        .up(Fault::StallAfter(256 << 10))
+        .start();
+    let dir = Dir::new();
+    sizable_csv(&dir, "big.csv", 24);
+    let spec = one_copy(
+        &dir,
+        &pg_through(&proxy, "dst", "timeout = { idle = \"2s\" }"),
+        "{ path = \"big.csv\" }",
+        &format!("{{ connection = \"dst\", table = \"public.{table}\" }}"),
+        "mode = \"replace\"",
+    );
+    let child = spawn(
+        &dir,
+        &["run", spec.to_str().unwrap()],
+        &[("PGPASSWORD", pg::PASSWORD)],
+    );
+    let r: Run = wait_within(child, 120).into();
+    let seen = proxy.seen();
+    // The server rolls back when its connection closes.
+    drop(proxy);
+    let left = pg.psql(&format!("SELECT count(*) || ' ' || max(note) FROM {table}"));
+    pg.psql(&format!("DROP TABLE {table}"));
+    assert!(seen.faulted(), "the stall was not reached: {seen:?}");
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("no data from postgres localhost:")
+            && r.stderr.contains("for 2 s while sending COPY data"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(left, "1 old", "the table changed");
+}
+
+#[test]
+fn a_table_another_session_keeps_locked_fails_the_copy_after_the_idle_timeout() {
+    let pg = pg::shared();
+    let table = format!("locked_{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    pg.psql(&format!(
+        "CREATE TABLE {table} (id bigint); INSERT INTO {table} VALUES (1)"
+    ));
+    // A session that locks the table and keeps its transaction open.
+    let mut holder = std::process::Command::new("psql")
+        .args([
+            &format!(
+                "host=localhost port={} user=postgres dbname=postgres sslmode=verify-full sslrootcert={}",
+                pg.port,
+                pg.ca_file.as_ref().unwrap().display()
+            ),
+            "-X",
+            "-q",
+            "-c",
+            &format!("BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(120)"),
+        ])
+        .env("PGPASSWORD", pg::PASSWORD)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while pg.psql(&format!(
+        "SELECT count(*) FROM pg_locks WHERE relation = '{table}'::regclass AND mode = 'AccessExclusiveLock' AND granted"
+    )) != "1"
+    {
+        assert!(Instant::now() < deadline, "the lock was not taken");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let dir = Dir::new();
+    dir.write("in.csv", "id\n2\n");
+    let mut runs = Vec::new();
+    for (from, to) in [
+        // As a sink (replace truncates), and as a source.
+        (
+            "{ path = \"in.csv\" }".to_string(),
+            format!("{{ connection = \"pg\", table = \"public.{table}\" }}"),
+        ),
+        (
+            format!("{{ connection = \"pg\", table = \"public.{table}\" }}"),
+            "{ path = \"out.csv\" }".to_string(),
+        ),
+    ] {
+        let spec = one_copy(
+            &dir,
+            &pg.connection("pg", "localhost", "timeout = { idle = \"2s\" }"),
+            &from,
+            &to,
+            "mode = \"replace\"",
+        );
+        let child = spawn(
+            &dir,
+            &["run", spec.to_str().unwrap()],
+            &[("PGPASSWORD", pg::PASSWORD)],
+        );
+        runs.push(Run::from(wait_within(child, 60)));
+    }
+    // The server goes on sleeping after psql is gone: end the session.
+    pg.psql(&format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE relation = '{table}'::regclass AND mode = 'AccessExclusiveLock'"
+    ));
+    let _ = holder.kill();
+    let _ = holder.wait();
+    let rows = pg.psql(&format!("SELECT count(*) FROM {table}"));
+    pg.psql(&format!("DROP TABLE {table}"));
+    for r in &runs {
+        assert_eq!(r.code, 1, "{r:?}");
+        assert!(
+            r.stderr.contains("another session holds a lock") && r.stderr.contains("timeout.idle"),
+            "{}",
+            r.stderr
+        );
+    }
+    assert_eq!(rows, "1", "the table changed");
+    assert!(!dir.path("out.csv").exists());
+}
+
+#[test]
+fn an_s3_source_that_stalls_mid_object_fails_on_its_own() {
+    let dir = Dir::new();
+    let t = Target::new(Backend::S3, &dir);
+    let csv = sizable_csv(&dir, "src.csv", 8);
+    t.put("big.csv", std::fs::read(&csv).unwrap());
+    // Every answer stalls 1 MiB into its connection: the HEAD passes, the
+    // object's body stops.
+    let proxy = Proxy::to(("127.0.0.1", objstore::moto().port))
+        .down(Fault::StallAfter(1 << 20))
+        .start();
+    let t = s3_through(t, &proxy, "timeout = { idle = \"2s\" }");
+    let spec = t.spec(&dir, &t.at("big.csv", ""), &local("out.parquet", ""));
+    let child = t
+        .command(&dir, &spec, &[])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let r: Run = wait_within(child, 60).into();
+    assert!(proxy.seen().faulted(), "{:?}", proxy.seen());
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr
+            .contains(&format!("no answer from 127.0.0.1:{} for 2 s", proxy.port))
+            && r.stderr.contains("reading"),
+        "{}",
+        r.stderr
+    );
+    assert!(!dir.path("out.parquet").exists());
+}
+
+#[test]
+fn an_s3_upload_that_stalls_fails_on_its_own_and_leaves_nothing() {
+    let dir = Dir::new();
+    let t = Target::new(Backend::S3, &dir);
+    let proxy = Proxy::to(("127.0.0.1", objstore::moto().port))
+        .up(Fault::StallAfter(1 << 20))
+        .start();
+    let t = s3_through(t, &proxy, "timeout = { idle = \"2s\" }");
+    let input = sizable_csv(&dir, "big.csv", 24);
+    let spec = t.spec(
+        &dir,
+        &local(input.to_str().unwrap(), ""),
+        &t.at("big.csv", ""),
+    );
+    let child = t
+        .command(&dir, &spec, &[])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let r: Run = wait_within(child, 60).into();
+    assert!(proxy.seen().faulted(), "{:?}", proxy.seen());
+    drop(proxy);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("for 2 s while uploading a part"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(t.list(), Vec::<String>::new(), "left behind");
+}
+
+#[test]
+fn connecting_to_a_server_that_never_answers_gives_up_after_the_connect_timeout() {
+    // TCP connects (the kernel accepts), then nothing: no TLS, no login.
+    let hole = Proxy::black_hole();
+    let dir = Dir::new();
+    let pg = pg::shared();
+    let conn = pg
+        .connection("src", "127.0.0.1", "timeout = { connect = \"1s\" }")
+        .replace(
+            &format!("port = {}", pg.port),
+            &format!("port = {}", hole.port),
+        );
+    let spec = one_copy(
+        &dir,
+        &conn,
+        "{ connection = \"src\", table = \"public.t\" }",
+        "{ path = \"out.csv\" }",
+        "",
+    );
+    let child = spawn(
+        &dir,
+        &["run", spec.to_str().unwrap()],
+        &[("PGPASSWORD", "x")],
+    );
+    let started = Instant::now();
+    let r: Run = wait_within(child, 30).into();
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains(&format!(
+            "no answer from postgres 127.0.0.1:{}/postgres within 1 s while connecting",
+            hole.port
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(started.elapsed() < Duration::from_secs(15), "{r:?}");
+
+    // An object store: the connection (TCP and TLS) is given up after
+    // timeout.connect, and retries stop after the retry timeout (by default
+    // timeout.idle).
+    let t = Target::new(Backend::S3, &dir);
+    let t = s3_through(t, &hole, "timeout = { connect = \"1s\", idle = \"2s\" }");
+    let started = Instant::now();
+    let child = t
+        .command(
+            &dir,
+            &t.spec(&dir, &t.at("x.csv", ""), &local("out.csv", "")),
+            &[],
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let r: Run = wait_within(child, 30).into();
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains(&format!(
+            "no connection to 127.0.0.1:{} within 1 s (TCP and TLS handshake)",
+            hole.port
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(started.elapsed() < Duration::from_secs(15), "{r:?}");
+    assert!(!dir.path("out.csv").exists());
+}
+
+#[test]
+fn a_signal_while_an_s3_source_stalls_ends_convoy_without_a_panic() {
+    // Opening (the HEAD), then reading the body: each on a blocking thread
+    // the runner does not wait for.
+    for stall in ["open", "read"] {
+        let dir = Dir::new();
+        let t = Target::new(Backend::S3, &dir);
+        let csv = sizable_csv(&dir, "src.csv", 4);
+        t.put("big.csv", std::fs::read(&csv).unwrap());
+        let proxy = match stall {
+            "open" => Proxy::black_hole(),
+            _ => Proxy::to(("127.0.0.1", objstore::moto().port))
+                .down(Fault::StallAfter(1 << 20))
+                .start(),
+        };
+        let t = s3_through(t, &proxy, "");
+        let spec = t.spec(&dir, &t.at("big.csv", ""), &local("out.csv", ""));
+        let child = t
+            .command(&dir, &spec, &[])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        proxy.wait_until("a connection", Duration::from_secs(30), |s| {
+            s.accepted() > 0 && (stall == "open" || s.faulted())
+        });
+        std::thread::sleep(Duration::from_millis(500));
+        let end = signal_and_wait(child, libc::SIGINT, Duration::from_secs(10));
+        eprintln!("SIGINT while the S3 source stalls ({stall}): {end}");
+        assert_eq!(end.code, Some(130), "{stall}: {end}");
+        assert!(end.after < 3.0, "{stall}: {end}");
+        assert!(!end.stderr.contains("panicked"), "{stall}: {end}");
+        assert!(!dir.path("out.csv").exists());
+    }
+}
+
+#[test]
+fn a_second_signal_ends_convoy_at_once_while_the_cleanup_hangs() {
+    let pg = pg::shared();
+    let table = format!("twice_{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    pg.psql(&format!("CREATE TABLE {table} (id bigint, note text)"));
+    let proxy = Proxy::to(("127.0.0.1", pg.port))
+        .up(Fault::StallAfter(256 << 10))
+        .start();
+    let dir = Dir::new();
+    sizable_csv(&dir, "big.csv", 24);
+    let spec = one_copy(
+        &dir,
+        &pg_through(
+            &proxy,
+            "dst",
+            "timeout = { connect = \"30s\", idle = \"60s\" }",
+        ),
+        "{ path = \"big.csv\" }",
+        &format!("{{ connection = \"dst\", table = \"public.{table}\" }}"),
+        "",
+    );
+    let child = spawn(
+        &dir,
+        &["run", spec.to_str().unwrap()],
+        &[("PGPASSWORD", pg::PASSWORD)],
+    );
+    proxy.wait_for_fault(Duration::from_secs(60));
+    // From now on the server cannot be reached at all: the abort's cancel
+    // request hangs in its TLS handshake.
+    proxy.set_faults(Faults {
+        silent: true,
+        ..Faults::default()
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    // The first SIGINT starts the cleanup, which hangs; the second, a
+    // second later, must end convoy at once.
+    let end = signal_and_wait(child, libc::SIGINT, Duration::from_secs(1));
+    eprintln!("two SIGINTs while the cleanup hangs: {end}");
+    drop(proxy);
+    let rows = pg.psql(&format!("SELECT count(*) FROM {table}"));
+    pg.psql(&format!("DROP TABLE {table}"));
+    assert!(end.hung, "convoy ended before the second signal: {end}");
+    assert_eq!(end.code, Some(130), "{end}");
+    assert!(end.after < 4.0, "{end}");
+    assert!(end.stderr.contains("interrupted again"), "{end}");
+    assert_eq!(rows, "0", "rows were committed");
+}
+
+#[test]
+fn object_store_tls_refusals_say_which_check_failed_and_are_not_retried() {
+    let c = objstore::certs();
+    let unknown = crate::support::ca::Ca::new("convoy never-trusted test CA");
+    let cases = [
+        (
+            "expired",
+            c.ca.issue(&["127.0.0.1", "localhost"], true),
+            "the server certificate has expired",
+        ),
+        (
+            "wrong host",
+            c.ca.issue(&["db.example.com"], false),
+            "hostname mismatch",
+        ),
+        (
+            "unknown CA",
+            unknown.issue(&["127.0.0.1", "localhost"], false),
+            "unknown issuer",
+        ),
+        (
+            "self-signed",
+            crate::support::tls::self_signed(&["127.0.0.1", "localhost"]),
+            "self-signed / unknown issuer",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, (cert, key), needle) in cases {
+        let server = TlsServer::start(&cert, &key);
+        let dir = Dir::new();
+        let conn = format!(
+            "[connections.store]\nkind = \"s3\"\nbucket = \"b\"\nregion = \"us-east-1\"\n\
+             endpoint = \"https://127.0.0.1:{}\"\naccess_key_id = \"k\"\n\
+             secret_access_key = \"${{env:CONVOY_TEST_S3_SECRET}}\"\ntls = {{ ca_file = \"{}\" }}\n",
+            server.port,
+            c.ca_file.display()
+        );
+        let spec = one_copy(
+            &dir,
+            &conn,
+            "{ connection = \"store\", path = \"x.csv\" }",
+            "{ path = \"out.csv\" }",
+            "",
+        );
+        let started = Instant::now();
+        let child = dir
+            .cmd(&["run", spec.to_str().unwrap()])
+            .env("CONVOY_TEST_S3_SECRET", "s")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let r: Run = wait_within(child, 60).into();
+        let took = started.elapsed();
+        eprintln!(
+            "{name}: exit {} in {took:?}, {} handshake(s)\n{}",
+            r.code,
+            server.accepted(),
+            r.stderr
+        );
+        if r.code != 3
+            || !r.stderr.contains(needle)
+            || !r.stderr.contains("hint:")
+            || server.accepted() != 1
+            || took > Duration::from_secs(5)
+        {
+            failures.push(format!(
+                "{name}: expected exit 3 saying {needle:?} after one handshake within 5 s; got exit {} after {} handshake(s) in {took:?}:\n{}",
+                r.code,
+                server.accepted(),
                 r.stderr
             ));
         }

@@ -4,6 +4,7 @@
 mod canary;
 mod check;
 mod cli;
+mod corrupt;
 mod faults;
 mod files;
 mod formats;

@@ -475,7 +475,7 @@ fn a_server_certificate_from_another_ca_is_refused() {
         let r = wrong.run(&dir, &t.at("a.csv", ""), &local("out.csv", ""), &[]);
         assert_eq!(r.code, 3, "{backend:?}: {}", r.stderr);
         assert!(
-            r.stderr.contains("TLS certificate is not trusted") && r.stderr.contains("ca_file"),
+            r.stderr.contains("TLS refused: unknown issuer") && r.stderr.contains("ca_file"),
             "{}",
             r.stderr
         );

@@ -581,6 +581,34 @@ fn postgres_refuses_an_expired_certificate() {
 }
 
 #[test]
+fn postgres_refuses_a_self_signed_certificate_and_says_so() {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    // A leaf that signed itself; and one made as `openssl req -x509` makes
+    // them (a CA certificate), which a user may put into ca_file.
+    let (leaf, leaf_key) = crate::support::tls::self_signed(&["localhost"]);
+    let key = KeyPair::generate().unwrap();
+    let mut p = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let as_ca = p.self_signed(&key).unwrap().pem();
+    for (cert, key, ca) in [
+        (leaf, leaf_key, None),
+        (as_ca.clone(), key.serialize_pem(), Some(as_ca.as_str())),
+    ] {
+        let c = Cluster::start(Tls::On { cert, key }, ca);
+        let dir = tempfile::tempdir().unwrap();
+        let o = read_from(dir.path(), &c.connection("pg", "localhost", ""));
+        refused(&o, "self-signed / unknown issuer");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            !err.contains("UnsupportedSignatureAlgorithm") && !err.contains("CaUsedAsEndEntity"),
+            "{err}"
+        );
+        assert!(err.contains("pin_sha256"), "{err}");
+        assert!(!dir.path().join("out.csv").exists());
+    }
+}
+
+#[test]
 fn postgres_refuses_passwords_in_urls_and_specs() {
     let dir = tempfile::tempdir().unwrap();
     let o = convoy(

@@ -29,8 +29,13 @@ pub fn main(cli: Cli) -> i32 {
         }
     };
     let code = rt.block_on(dispatch(cli));
-    // Readers blocked on a pipe must not hold the exit.
-    rt.shutdown_timeout(std::time::Duration::from_millis(200));
+    // The runtime is left running until the process exits instead of being
+    // shut down: a reader may still be blocked on a silent pipe or peer (a
+    // copy that was interrupted or failed does not wait for it), and
+    // tokio panics in a blocking thread whose `Handle::block_on` still polls
+    // a socket while the runtime shuts down. Every copy has finished,
+    // committed or aborted by now; nothing left running has work to finish.
+    std::mem::forget(rt);
     code
 }
 

@@ -238,23 +238,122 @@ pub fn client_config(settings: &TlsSettings) -> Result<Arc<ClientConfig>> {
                 }))
                 .with_no_client_auth()
         }
-        None => {
-            let verifier =
-                WebPkiServerVerifier::builder_with_provider(Arc::new(roots(settings)?), provider)
-                    .build()
-                    .map_err(|e| {
-                        error::policy(
-                            format!("no trusted CA certificates: {e}"),
-                            Some(
-                                "add tls = { ca_file = \"ca.pem\" } to the connection".to_string(),
-                            ),
-                        )
-                    })?;
-            builder.with_webpki_verifier(verifier).with_no_client_auth()
-        }
+        None => builder
+            .dangerous()
+            .with_custom_certificate_verifier(chain_verifier(settings, provider)?)
+            .with_no_client_auth(),
     };
     Ok(Arc::new(config))
 }
+
+/// Chain and host name checks against the trusted roots.
+fn chain_verifier(
+    settings: &TlsSettings,
+    provider: Arc<CryptoProvider>,
+) -> Result<Arc<ChainVerifier>> {
+    let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots(settings)?), provider)
+        .build()
+        .map_err(|e| {
+            error::policy(
+                format!("no trusted CA certificates: {e}"),
+                Some("add tls = { ca_file = \"ca.pem\" } to the connection".to_string()),
+            )
+        })?;
+    Ok(Arc::new(ChainVerifier { inner }))
+}
+
+/// The chain and name checks of rustls' WebPKI verifier, unchanged, except
+/// that a refused certificate which signed itself is reported as
+/// [`SelfSigned`]: WebPKI only sees an issuer it does not know, and names
+/// that in ways a reader cannot act on (`CaUsedAsEndEntity`, a signature
+/// algorithm that does not fit a trusted key of the same name).
+#[derive(Debug)]
+struct ChainVerifier {
+    inner: Arc<WebPkiServerVerifier>,
+}
+
+impl ServerCertVerifier for ChainVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        self.inner
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+            .map_err(|e| match (&e, self_signed(end_entity)) {
+                (rustls::Error::InvalidCertificate(_), Some(found)) => {
+                    rustls::Error::InvalidCertificate(CertificateError::Other(rustls::OtherError(
+                        Arc::new(SelfSigned { found }),
+                    )))
+                }
+                _ => e,
+            })
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+
+    fn requires_raw_public_keys(&self) -> bool {
+        self.inner.requires_raw_public_keys()
+    }
+
+    fn root_hint_subjects(&self) -> Option<&[rustls::DistinguishedName]> {
+        self.inner.root_hint_subjects()
+    }
+}
+
+/// The hex SHA-256 of the public key of a certificate that names itself as
+/// its issuer; None for any other (or one that does not parse).
+fn self_signed(cert: &CertificateDer<'_>) -> Option<String> {
+    use x509_cert::der::Decode;
+    let parsed = x509_cert::Certificate::from_der(cert.as_ref()).ok()?;
+    let tbs = &parsed.tbs_certificate;
+    if tbs.issuer != tbs.subject {
+        return None;
+    }
+    spki_sha256(cert).ok().map(hex::encode)
+}
+
+/// A refused server certificate that signed itself.
+#[derive(Debug)]
+pub struct SelfSigned {
+    /// The hex SHA-256 of its public key, for `pin_sha256`.
+    pub found: String,
+}
+
+impl std::fmt::Display for SelfSigned {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "self-signed certificate (public key sha256 {})",
+            self.found
+        )
+    }
+}
+
+impl std::error::Error for SelfSigned {}
 
 /// The server's key must hash to the pin; see the module doc.
 #[derive(Debug)]
@@ -373,29 +472,36 @@ impl ServerCertVerifier for PinVerifier {
 /// refusal (exit 3) that names the failed check and the fix. `who` is the
 /// secret-free identity of the endpoint (`postgres db.corp:5432/sales`).
 pub fn classify(err: &(dyn std::error::Error + 'static), who: &str) -> Option<anyhow::Error> {
+    find_rustls(err).map(|r| refusal(r, who))
+}
+
+/// The rustls error in a chain. An `io::Error` hides the error it wraps
+/// from `source()` (it returns that error's source), and TLS libraries wrap
+/// rustls' errors in I/O errors, sometimes twice: look inside each.
+fn find_rustls<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = cur {
         if let Some(r) = e.downcast_ref::<rustls::Error>() {
-            return Some(refusal(r, who));
+            return Some(r);
         }
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            if let Some(inner) = io.get_ref() {
-                if let Some(r) = inner.downcast_ref::<rustls::Error>() {
-                    return Some(refusal(r, who));
-                }
-            }
-        }
-        cur = e.source();
+        cur = match e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
     }
     None
 }
 
 fn refusal(e: &rustls::Error, who: &str) -> anyhow::Error {
+    const TRUST_HINT: &str = "trust the server's CA with tls = { ca_file = \"ca.pem\" } in the connection, or pin its key with tls = { pin_sha256 = \"…\" }";
     let (what, hint): (String, &str) = match e {
         rustls::Error::InvalidCertificate(c) => match c {
             CertificateError::UnknownIssuer | CertificateError::BadSignature => (
-                "TLS refused: the server certificate is signed by an unknown issuer".into(),
-                "trust the server's CA with tls = { ca_file = \"ca.pem\" } in the connection, or pin its key with tls = { pin_sha256 = \"…\" }",
+                "TLS refused: unknown issuer: the server certificate is not issued by a CA convoy trusts".into(),
+                TRUST_HINT,
             ),
             CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => (
                 format!("TLS refused: hostname mismatch, the server certificate is not valid for the host name convoy connected to ({c})"),
@@ -413,6 +519,24 @@ fn refusal(e: &rustls::Error, who: &str) -> anyhow::Error {
                 format!("TLS refused: pin mismatch, {}", o.0),
                 "check tls.pin_sha256: it must be the SHA-256 of the server's SubjectPublicKeyInfo (openssl x509 -pubkey -noout | openssl pkey -pubin -outform der | sha256sum)",
             ),
+            CertificateError::Other(o) if o.0.downcast_ref::<SelfSigned>().is_some() => (
+                format!(
+                    "TLS refused: self-signed / unknown issuer: the server certificate signed itself, so no CA vouches for it (its public key has sha256 {})",
+                    o.0.downcast_ref::<SelfSigned>().map_or("?", |s| s.found.as_str())
+                ),
+                "pin the server's key with tls = { pin_sha256 = \"…\" } once you have checked on the server that it is its key (openssl x509 -pubkey -noout | openssl pkey -pubin -outform der | sha256sum), or give the server a certificate issued by a CA and trust that CA with tls = { ca_file = \"ca.pem\" }",
+            ),
+            // What WebPKI says of a certificate it found no CA for when the
+            // verifier above could not tell that it signed itself.
+            CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext { .. }
+            | CertificateError::UnsupportedSignatureAlgorithmContext { .. } => (
+                "TLS refused: self-signed / unknown issuer: the server certificate is not issued by a CA convoy trusts".into(),
+                TRUST_HINT,
+            ),
+            CertificateError::Other(o) if o.to_string().contains("CaUsedAsEndEntity") => (
+                "TLS refused: self-signed / unknown issuer: the server presents a CA certificate as its own".into(),
+                TRUST_HINT,
+            ),
             other => (
                 format!("TLS refused: the server certificate was rejected ({other})"),
                 "check the server's certificate, or trust its CA with tls = { ca_file = \"…\" }",
@@ -424,6 +548,13 @@ fn refusal(e: &rustls::Error, who: &str) -> anyhow::Error {
         ),
     };
     error::policy(format!("{who}: {what}"), Some(hint.to_string()))
+}
+
+/// Whether an error chain holds a TLS failure: a refused certificate, a
+/// handshake the server and convoy cannot agree on. Trying again gives the
+/// same answer, so callers that retry must not retry these.
+pub fn is_tls_failure(err: &(dyn std::error::Error + 'static)) -> bool {
+    find_rustls(err).is_some()
 }
 
 #[cfg(test)]
@@ -457,6 +588,90 @@ mod tests {
         client_config(&TlsSettings::default()).unwrap();
         // Read once per process, however many connections are made.
         assert!(std::ptr::eq(system_roots(), system_roots()));
+    }
+
+    /// What the verifier of `client_config` says of `cert` for `localhost`,
+    /// trusting `ca_pem` besides the system roots.
+    fn verdict(cert: &CertificateDer<'_>, ca_pem: &str) -> anyhow::Error {
+        let dir = tempfile::tempdir().unwrap();
+        let ca_file = dir.path().join("ca.pem");
+        std::fs::write(&ca_file, ca_pem).unwrap();
+        let settings = TlsSettings {
+            ca_file: Some(ca_file),
+            ..TlsSettings::default()
+        };
+        let err = chain_verifier(&settings, provider())
+            .unwrap()
+            .verify_server_cert(
+                cert,
+                &[],
+                &ServerName::try_from("localhost").unwrap(),
+                &[],
+                UnixTime::now(),
+            )
+            .unwrap_err();
+        refusal(&err, "postgres localhost:5432/db")
+    }
+
+    #[test]
+    fn a_self_signed_certificate_is_named_as_such_with_its_key() {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+        let other = {
+            let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+            p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            p.self_signed(&KeyPair::generate().unwrap()).unwrap()
+        };
+        // A leaf that signed itself, and one made the way `openssl req -x509`
+        // makes them (a CA certificate) that the user put into ca_file.
+        let leaf = CertificateParams::new(vec!["localhost".to_string()])
+            .unwrap()
+            .self_signed(&KeyPair::generate().unwrap())
+            .unwrap();
+        let mut as_ca = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+        as_ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let as_ca = as_ca.self_signed(&KeyPair::generate().unwrap()).unwrap();
+        for (cert, trusted) in [(&leaf, other.pem()), (&as_ca, as_ca.pem())] {
+            let e = verdict(cert.der(), &trusted);
+            assert_eq!(error::exit_kind(&e), error::ExitKind::Policy);
+            let text = e.to_string();
+            assert!(text.contains("self-signed / unknown issuer"), "{text}");
+            let key = hex::encode(spki_sha256(cert.der()).unwrap());
+            assert!(text.contains(&key), "{text}");
+            assert!(error::hint(&e).unwrap().contains("pin_sha256"));
+        }
+        // A certificate from a CA convoy does not know is not self-signed.
+        let ca = {
+            let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+            p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            p.distinguished_name
+                .push(rcgen::DnType::CommonName, "convoy unit test CA");
+            rcgen::CertifiedIssuer::self_signed(p, KeyPair::generate().unwrap()).unwrap()
+        };
+        let issued = CertificateParams::new(vec!["localhost".to_string()])
+            .unwrap()
+            .signed_by(&KeyPair::generate().unwrap(), &ca)
+            .unwrap();
+        let text = verdict(issued.der(), &other.pem()).to_string();
+        assert!(
+            text.contains("unknown issuer") && !text.contains("self-signed"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn tls_failures_are_found_in_error_chains() {
+        let io = std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            rustls::Error::InvalidCertificate(CertificateError::Expired),
+        );
+        // Wrapped twice, as reqwest's connector hands it on.
+        let io = std::io::Error::other(io);
+        let wrapped = anyhow::Error::new(io).context("connecting");
+        assert!(is_tls_failure(wrapped.as_ref()));
+        let e = classify(wrapped.as_ref(), "s3 bucket b").unwrap();
+        assert!(e.to_string().contains("has expired"), "{e}");
+        let plain = anyhow::anyhow!("connection refused");
+        assert!(!is_tls_failure(plain.as_ref()));
     }
 
     #[test]

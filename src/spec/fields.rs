@@ -70,6 +70,58 @@ pub(super) fn type_name(v: &Value) -> &'static str {
     }
 }
 
+/// How long a connection waits on the network, read from
+/// `timeout = { connect = "30s", idle = "2m" }` by [`Fields::timeouts`]: the
+/// one setting every connection kind that talks to a network shares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Reaching the server and logging in: TCP connect, TLS handshake and
+    /// the login (for a database), or the TCP and TLS handshake of each HTTP
+    /// connection (for an object store).
+    pub connect: Duration,
+    /// The longest silence on an open connection while convoy waits for
+    /// data: no byte of a data stream, data the server does not take, an
+    /// HTTP request without its answer. Also the bound on waiting for a
+    /// lock another database session holds.
+    pub idle: Duration,
+}
+
+impl Timeouts {
+    /// Defaults for unattended runs: long enough for a slow login or a
+    /// server under load, short enough that a hung peer fails a nightly
+    /// job within minutes instead of holding it (and its locks) for hours.
+    pub const DEFAULT: Timeouts = Timeouts {
+        connect: Duration::from_secs(30),
+        idle: Duration::from_secs(120),
+    };
+
+    /// TCP keepalive: the first probe after half the idle timeout, then
+    /// three more `idle / 6` apart, so a peer that vanished while a server
+    /// works on a statement (and sends nothing) is noticed after about
+    /// `idle`. Returns (time, interval, retries).
+    pub fn keepalive(&self) -> (Duration, Duration, u32) {
+        let time = (self.idle / 2).max(Duration::from_secs(1));
+        let interval = (self.idle / 6).max(Duration::from_secs(1));
+        (time, interval, 3)
+    }
+}
+
+impl Default for Timeouts {
+    fn default() -> Timeouts {
+        Timeouts::DEFAULT
+    }
+}
+
+/// Seconds for messages: `30 s`, `1.5 s`.
+pub fn seconds(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s.fract() == 0.0 {
+        format!("{s:.0} s")
+    } else {
+        format!("{s:.1} s")
+    }
+}
+
 /// `30s`, `500ms`, `2m`, `1h`, `7d` (a bare number is seconds).
 pub fn parse_duration(text: &str) -> Option<Duration> {
     let t = text.trim();
@@ -237,6 +289,23 @@ impl<'a> Fields<'a> {
                 None
             }
         }
+    }
+
+    /// `timeout = { connect = "…", idle = "…" }`: see [`Timeouts`]; what
+    /// the table leaves out keeps its default.
+    pub fn timeouts(&mut self) -> Timeouts {
+        let mut out = Timeouts::DEFAULT;
+        let Some(mut t) = self.table("timeout", "{ connect = \"30s\", idle = \"2m\" }") else {
+            return out;
+        };
+        if let Some(d) = t.duration("connect") {
+            out.connect = d;
+        }
+        if let Some(d) = t.duration("idle") {
+            out.idle = d;
+        }
+        t.finish();
+        out
     }
 
     /// One of `allowed`, with a "did you mean" otherwise.
@@ -449,6 +518,54 @@ mod tests {
             assert_eq!(f.duration("t"), Some(Duration::from_secs(10)));
             assert_eq!(f.path("ca"), Some(PathBuf::from("/spec/ca.pem")));
         });
+    }
+
+    #[test]
+    fn timeouts_have_defaults_and_are_read_from_one_table() {
+        read("", |f| assert_eq!(f.timeouts(), Timeouts::DEFAULT));
+        let p = read("timeout = { connect = \"5s\", idle = \"1m\" }", |f| {
+            assert_eq!(
+                f.timeouts(),
+                Timeouts {
+                    connect: Duration::from_secs(5),
+                    idle: Duration::from_secs(60)
+                }
+            );
+        });
+        assert!(p.errors.is_empty(), "{:?}", messages(&p));
+        // One given, the other keeps its default.
+        read("timeout = { idle = 3 }", |f| {
+            let t = f.timeouts();
+            assert_eq!(t.idle, Duration::from_secs(3));
+            assert_eq!(t.connect, Timeouts::DEFAULT.connect);
+        });
+        let p = read("timeout = { conect = \"5s\", idle = \"never\" }", |f| {
+            f.timeouts();
+        });
+        let m = messages(&p);
+        assert!(
+            m.iter()
+                .any(|e| e.contains("timeout.conect: unknown key (did you mean \"connect\"?)")),
+            "{m:?}"
+        );
+        assert!(
+            m.iter()
+                .any(|e| e.contains("timeout.idle: \"never\" is not a duration")),
+            "{m:?}"
+        );
+        let p = read("timeout = \"30s\"", |f| {
+            f.timeouts();
+        });
+        assert!(
+            messages(&p)[0].contains("expected a table"),
+            "{:?}",
+            messages(&p)
+        );
+        // Keepalive notices a vanished peer after about the idle timeout.
+        let (time, interval, retries) = Timeouts::DEFAULT.keepalive();
+        assert_eq!(time + interval * retries, Timeouts::DEFAULT.idle);
+        assert_eq!(seconds(Duration::from_millis(1500)), "1.5 s");
+        assert_eq!(seconds(Duration::from_secs(60)), "60 s");
     }
 
     #[test]

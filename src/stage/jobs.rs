@@ -292,6 +292,7 @@ async fn extract(
         stage.shard.unwrap_or((1, 1)),
         recipients(stage, &open)?,
         origin,
+        open.cancel.clone(),
     );
     let outputs = run::transfer(source, Box::new(sink), &open, ctx, &mut c.report).await?;
     Ok((outputs, run))

@@ -17,6 +17,7 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
+use tokio_util::sync::CancellationToken;
 
 use super::manifest::{self, Encryption, Manifest, Part, LOADED};
 use super::RunPlace;
@@ -118,6 +119,8 @@ pub struct StageSink {
     /// Parts this attempt wrote, deleted on abort.
     written: Vec<String>,
     committed: bool,
+    /// The run's: a part upload the store stopped taking ends on a signal.
+    cancel: CancellationToken,
 }
 
 impl StageSink {
@@ -126,6 +129,7 @@ impl StageSink {
         (shard, shards): (u32, u32),
         recipients: Option<Vec<age::x25519::Recipient>>,
         origin: Origin,
+        cancel: CancellationToken,
     ) -> StageSink {
         StageSink {
             run,
@@ -138,6 +142,7 @@ impl StageSink {
             parts: Vec::new(),
             written: Vec::new(),
             committed: false,
+            cancel,
         }
     }
 
@@ -161,6 +166,7 @@ impl StageSink {
             self.run.store.clone(),
             self.run.child(&name),
             self.run.shown_child(&name),
+            self.cancel.clone(),
         )
         .await?;
         self.written.push(name.clone());

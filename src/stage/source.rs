@@ -36,6 +36,8 @@ pub struct StageSource {
     identity: Option<Identity>,
     counters: Arc<Counters>,
     handle: tokio::runtime::Handle,
+    /// The run's: a read the store stopped answering ends on a signal.
+    cancel: tokio_util::sync::CancellationToken,
 }
 
 impl StageSource {
@@ -212,6 +214,7 @@ impl StageSource {
             identity,
             counters: ctx.counters.clone(),
             handle,
+            cancel: ctx.cancel.clone(),
         })
     }
 
@@ -226,6 +229,7 @@ impl StageSource {
             name: shown.clone(),
             handle: self.handle.clone(),
             e_tag: None,
+            cancel: self.cancel.clone(),
         };
         let mut hashing = HashingRead {
             inner: input.open()?,

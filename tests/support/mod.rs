@@ -16,6 +16,7 @@ pub mod gcs;
 pub mod objstore;
 pub mod pg;
 pub mod proxy;
+pub mod tls;
 
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_convoy")

@@ -247,6 +247,38 @@ impl FileSink {
     }
 }
 
+/// A write that failed because the file system is full, as an error that
+/// names the destination and says what to do; other errors are given back.
+fn disk_full(e: anyhow::Error, dest: &Path) -> std::result::Result<anyhow::Error, anyhow::Error> {
+    let full = e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>().is_some_and(|io| {
+            io.kind() == std::io::ErrorKind::StorageFull
+                || io.raw_os_error() == Some(libc::ENOSPC)
+                || io.raw_os_error() == Some(libc::EDQUOT)
+        }) || c.to_string().contains("No space left on device")
+            || c.to_string().contains("Disk quota exceeded")
+    });
+    if !full {
+        return Err(e);
+    }
+    let dir = dest
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    Ok(crate::error::input(
+        format!(
+            "writing {}: the file system is full (no space left on the device that holds {})",
+            dest.display(),
+            dir.display()
+        ),
+        Some(format!(
+            "free space in {} (convoy writes a temporary there before it replaces {}); nothing was published and the temporary was removed",
+            dir.display(),
+            dest.display()
+        )),
+    ))
+}
+
 fn sync_dir(dir: &Path) {
     if let Ok(d) = fs::File::open(dir) {
         let _ = d.sync_all();
@@ -312,6 +344,7 @@ impl Sink for FileSink {
 
     async fn write(&mut self, batch: RecordBatch) -> Result<()> {
         tokio::task::block_in_place(|| self.write_blocking(batch))
+            .map_err(|e| disk_full(e, &self.dest).unwrap_or_else(|e| e))
     }
 
     fn accepts(&mut self, encoding: &Encoding) -> bool {
@@ -332,9 +365,11 @@ impl Sink for FileSink {
         let (w, path, _) = self.current.as_mut().expect("begin was called");
         tokio::task::block_in_place(|| w.write_bytes(piece.bytes))
             .with_context(|| format!("writing {}", path.display()))
+            .map_err(|e| disk_full(e, &self.dest).unwrap_or_else(|e| e))
     }
 
     async fn prepare(&mut self) -> Result<Prepared> {
+        let dest = self.dest.clone();
         tokio::task::block_in_place(|| -> Result<Prepared> {
             self.close_part()?;
             if let Some(dir) = self.temp.clone().filter(|_| self.split.is_some()) {
@@ -350,6 +385,9 @@ impl Sink for FileSink {
                 rows: self.parts.iter().map(|p| p.rows).sum(),
                 outputs: self.parts.clone(),
             })
+        })
+        .map_err(|e| {
+            disk_full(e, &dest).unwrap_or_else(|e| e.context(format!("writing {}", dest.display())))
         })
     }
 
@@ -404,5 +442,31 @@ impl Drop for FileSink {
         // A sink dropped without commit (a panic, an early return) must not
         // leave its temporary behind.
         self.cleanup();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_names_the_destination_and_says_what_to_do() {
+        let dest = Path::new("/data/out/orders.parquet");
+        // As the Parquet writer reports it: an I/O error under its own.
+        let io = std::io::Error::from_raw_os_error(libc::ENOSPC);
+        let e = anyhow::Error::new(io).context("External: No space left on device");
+        let e = disk_full(e, dest).unwrap();
+        assert_eq!(crate::error::exit_kind(&e), crate::error::ExitKind::Failed);
+        let text = e.to_string();
+        assert!(text.contains("/data/out/orders.parquet"), "{text}");
+        assert!(text.contains("file system is full"), "{text}");
+        let hint = crate::error::hint(&e).unwrap();
+        assert!(hint.contains("free space in /data/out"), "{hint}");
+        // Other failures are given back as they were.
+        let other = anyhow::anyhow!("permission denied");
+        assert_eq!(
+            disk_full(other, dest).unwrap_err().to_string(),
+            "permission denied"
+        );
     }
 }

@@ -68,7 +68,7 @@ async fn check_into(
     ctx: &OpenContext,
     c: &mut Checked,
 ) {
-    let Some(mut sock) = probe::reach(c, &cfg.host, cfg.port, cfg.connect_timeout).await else {
+    let Some(mut sock) = probe::reach(c, &cfg.host, cfg.port, cfg.timeouts.connect).await else {
         return;
     };
     let (host, port) = (cfg.host.clone(), cfg.port);

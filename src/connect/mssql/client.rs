@@ -7,6 +7,10 @@
 //! refusal (exit 3). Certificate failures are refusals too. Azure SQL's
 //! gateway may redirect a login to another host; the redirect is followed
 //! once, with the same encryption and certificate checks.
+//!
+//! Waits: the whole login (TCP, PRELOGIN, TLS, LOGIN7, a redirect) gets
+//! `timeout.connect`; data streams get `timeout.idle` per wait ([`within`]);
+//! the sockets convoy opens have TCP keepalive on.
 
 use anyhow::Result;
 use tokio::net::TcpStream;
@@ -16,11 +20,52 @@ use super::config::MssqlConfig;
 use super::sql;
 use super::types::SqlType;
 use crate::connect::OpenContext;
+use crate::spec::fields::seconds;
 
 pub type Client = tiberius::Client<Compat<TcpStream>>;
 
-/// Connect and log in.
+/// Connect and log in, within `timeout.connect`.
 pub async fn connect(cfg: &MssqlConfig, ctx: &OpenContext) -> Result<Client> {
+    match tokio::time::timeout(cfg.timeouts.connect, login(cfg, ctx)).await {
+        Ok(r) => r,
+        Err(_) => Err(crate::error::input(
+            format!(
+                "no answer from SQL Server {} within {} while connecting (TCP, TLS handshake and login)",
+                cfg.label(),
+                seconds(cfg.timeouts.connect)
+            ),
+            Some(
+                "check the host, the port and the firewall; raise timeout.connect if the server is slow to accept logins (a paused Azure SQL serverless database takes a while to resume)"
+                    .to_string(),
+            ),
+        )),
+    }
+}
+
+/// `fut`, a wait on the server for data or an answer, within
+/// `timeout.idle`; `what` says what convoy waited for.
+pub async fn within<T>(
+    cfg: &MssqlConfig,
+    what: &str,
+    fut: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    match tokio::time::timeout(cfg.timeouts.idle, fut).await {
+        Ok(r) => r,
+        Err(_) => Err(crate::error::input(
+            format!(
+                "no data from SQL Server {} for {} while {what}",
+                cfg.label(),
+                seconds(cfg.timeouts.idle)
+            ),
+            Some(
+                "the server or the network stopped answering; if the server is only slow (a query that takes long to produce its rows), raise timeout.idle in the connection"
+                    .to_string(),
+            ),
+        )),
+    }
+}
+
+async fn login(cfg: &MssqlConfig, ctx: &OpenContext) -> Result<Client> {
     let mut config = cfg.tiberius(ctx)?;
     let mut host = cfg.host.clone();
     let mut port = cfg.port;
@@ -51,24 +96,19 @@ pub async fn connect(cfg: &MssqlConfig, ctx: &OpenContext) -> Result<Client> {
 
 async fn tcp_connect(cfg: &MssqlConfig, host: &str, port: u16) -> Result<TcpStream> {
     let addr = format!("{host}:{port}");
-    let tcp = tokio::time::timeout(cfg.connect_timeout, TcpStream::connect(&addr))
-        .await
-        .map_err(|_| {
-            crate::error::input(
-                format!(
-                    "cannot reach SQL Server at {addr}: no answer within {}s",
-                    cfg.connect_timeout.as_secs()
-                ),
-                Some("check the host, the port and the firewall".to_string()),
-            )
-        })?
-        .map_err(|e| {
-            crate::error::input(
-                format!("cannot reach SQL Server at {addr}: {e}"),
-                Some("check the host, the port and the firewall".to_string()),
-            )
-        })?;
+    let tcp = TcpStream::connect(&addr).await.map_err(|e| {
+        crate::error::input(
+            format!("cannot reach SQL Server at {addr}: {e}"),
+            Some("check the host, the port and the firewall".to_string()),
+        )
+    })?;
     tcp.set_nodelay(true)?;
+    let (time, interval, retries) = cfg.timeouts.keepalive();
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(time)
+        .with_interval(interval)
+        .with_retries(retries);
+    socket2::SockRef::from(&tcp).set_tcp_keepalive(&keepalive)?;
     Ok(tcp)
 }
 

@@ -11,8 +11,6 @@
 //! session unencrypted; no setting maps to them (see [`Encrypt::level`] and the
 //! test that enumerates settings).
 
-use std::time::Duration;
-
 use anyhow::Result;
 use tiberius::{AuthMethod, EncryptionLevel};
 use toml::{Table, Value};
@@ -21,7 +19,7 @@ use crate::connect::url::Url;
 use crate::connect::{Located, OpenContext};
 use crate::security::reference::{self, SecretRef};
 use crate::security::tls::{TlsMode, TlsSettings};
-use crate::spec::fields::Fields;
+use crate::spec::fields::{Fields, Timeouts};
 use crate::spec::{Endpoint, PartitionSpec};
 
 /// The default TDS port.
@@ -114,7 +112,9 @@ pub struct MssqlConfig {
     pub tls: TlsSettings,
     /// The certificate checks were switched off with `trust_server_certificate`.
     trust_setting: bool,
-    pub connect_timeout: Duration,
+    /// `timeout = { connect, idle }` (`connect_timeout` is still read as
+    /// `timeout.connect`).
+    pub timeouts: Timeouts,
 }
 
 /// What the shared TLS modes mean here: the session is always encrypted.
@@ -130,9 +130,10 @@ impl MssqlConfig {
             .required("host", "the SQL Server's host name")
             .unwrap_or_default();
         let port = f.port("port").unwrap_or(DEFAULT_PORT);
-        let connect_timeout = f
-            .duration("connect_timeout")
-            .unwrap_or(Duration::from_secs(30));
+        let mut timeouts = f.timeouts();
+        if let Some(d) = f.duration("connect_timeout") {
+            timeouts.connect = d;
+        }
         let encrypt = match Encrypt::parse(f.raw("encrypt")) {
             Ok(e) => e,
             Err(e) => {
@@ -214,7 +215,7 @@ impl MssqlConfig {
             encrypt,
             tls,
             trust_setting,
-            connect_timeout,
+            timeouts,
         }
     }
 
@@ -275,7 +276,7 @@ impl MssqlConfig {
             })?;
             c.trust_cert_ca_bundle(ca);
         }
-        c.handshake_timeout(Some(self.connect_timeout));
+        c.handshake_timeout(Some(self.timeouts.connect));
         match &self.auth {
             Auth::SqlLogin { user, password } => {
                 let password = password.resolve(&ctx.secrets)?;

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use arrow::array::RecordBatch;
 use arrow::datatypes::{Schema, SchemaRef};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use tokio::sync::mpsc;
 
 use super::client::{self, describe};
@@ -77,7 +77,13 @@ async fn plan_read(
     let base = match (&ep.table, &ep.query) {
         (Some(t), _) => {
             let table = TableName::parse(t).map_err(|e| crate::error::usage(e, None))?;
-            let cols = describe(&mut client, &format!("SELECT * FROM {}", table.quoted())).await?;
+            let select = format!("SELECT * FROM {}", table.quoted());
+            let cols = client::within(
+                cfg,
+                "reading the source's columns",
+                describe(&mut client, &select),
+            )
+            .await?;
             let cols: Vec<(String, SqlType)> = cols.into_iter().map(|c| (c.name, c.ty)).collect();
             sql::select_table(&table, &cols)
         }
@@ -89,7 +95,12 @@ async fn plan_read(
             ))
         }
     };
-    let described = describe(&mut client, &base).await?;
+    let described = client::within(
+        cfg,
+        "reading the source's columns",
+        describe(&mut client, &base),
+    )
+    .await?;
     let mut fields = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for c in &described {
@@ -105,16 +116,19 @@ async fn plan_read(
         );
     }
     let schema = Arc::new(Schema::new(fields));
-    let (snapshot, rcsi) = match client.simple_query(sql::ISOLATION).await {
-        Ok(s) => match s.into_row().await {
-            Ok(Some(row)) => (
-                row.try_get::<i32, _>(0).ok().flatten() == Some(1),
-                row.try_get::<i32, _>(1).ok().flatten() == Some(1),
-            ),
-            _ => (false, false),
-        },
-        Err(_) => (false, false),
-    };
+    let isolation = client::within(cfg, "reading the isolation settings", async {
+        Ok(match client.simple_query(sql::ISOLATION).await {
+            Ok(s) => match s.into_row().await {
+                Ok(Some(row)) => (
+                    row.try_get::<i32, _>(0).ok().flatten() == Some(1),
+                    row.try_get::<i32, _>(1).ok().flatten() == Some(1),
+                ),
+                _ => (false, false),
+            },
+            Err(_) => (false, false),
+        })
+    });
+    let (snapshot, rcsi) = isolation.await?;
     let queries = match &ep.partition {
         None => vec![base],
         Some(p) => {
@@ -240,10 +254,13 @@ async fn read_partition(
         client::batch(&mut client, sql::SNAPSHOT_BEGIN).await?;
     }
     {
-        let stream = client
-            .simple_query(query)
-            .await
-            .map_err(|e| client::sql_error(e, query))?;
+        let stream = client::within(cfg, "running the query", async {
+            client
+                .simple_query(query)
+                .await
+                .map_err(|e| client::sql_error(e, query))
+        })
+        .await?;
         let mut rows = stream.into_row_stream();
         let mut readers: Vec<ColumnReader> = schema
             .fields()
@@ -252,7 +269,15 @@ async fn read_partition(
             .collect::<Result<_>>()?;
         let mut n = 0usize;
         let mut total = 0u64;
-        while let Some(row) = rows.next().await {
+        loop {
+            // The timer is armed only when the next row has not arrived yet.
+            let next = match rows.next().now_or_never() {
+                Some(next) => next,
+                None => {
+                    client::within(cfg, "reading rows", async { Ok(rows.next().await) }).await?
+                }
+            };
+            let Some(row) = next else { break };
             let row = row.map_err(|e| client::sql_error(e, query))?;
             for (i, (cell, reader)) in row
                 .cells()

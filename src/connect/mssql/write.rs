@@ -53,6 +53,10 @@ pub struct MssqlSink {
     /// For replace: the new table and the name the old one moves to.
     replace: Option<(TableName, Option<TableName>)>,
     rows: u64,
+    /// An exchange with the server did not complete: the session may be
+    /// in the middle of a request, so `abort` drops it instead of sending
+    /// ROLLBACK into it (a dropped session rolls back on the server).
+    busy: bool,
 }
 
 impl MssqlSink {
@@ -94,6 +98,7 @@ impl MssqlSink {
             columns: Vec::new(),
             replace: None,
             rows: 0,
+            busy: false,
         })
     }
 
@@ -113,10 +118,21 @@ impl MssqlSink {
 
     async fn setup(&mut self, schema: SchemaRef) -> Result<()> {
         let mut client = client::connect(&self.cfg, &self.ctx).await?;
-        client::batch(&mut client, sql::BEGIN).await?;
-        let exists = client::scalar::<i32>(&mut client, &sql::object_id(&self.table))
-            .await?
-            .is_some();
+        // A lock another session holds fails the copy after timeout.idle.
+        let begin = format!(
+            "SET LOCK_TIMEOUT {}; {}",
+            self.cfg.timeouts.idle.as_millis(),
+            sql::BEGIN
+        );
+        client::batch(&mut client, &begin).await?;
+        let cfg = self.cfg.clone();
+        let exists = client::within(
+            &cfg,
+            "looking up the table",
+            client::scalar::<i32>(&mut client, &sql::object_id(&self.table)),
+        )
+        .await?
+        .is_some();
         let source_defs: Vec<ColumnDef> = schema
             .fields()
             .iter()
@@ -131,9 +147,11 @@ impl MssqlSink {
             .collect::<Result<_>>()?;
         // The target's columns (existing, or as convoy creates them).
         let target_cols: Vec<ColumnDef> = if exists {
-            let described = describe(
-                &mut client,
-                &format!("SELECT * FROM {}", self.table.quoted()),
+            let select = format!("SELECT * FROM {}", self.table.quoted());
+            let described = client::within(
+                &cfg,
+                "reading the table's columns",
+                describe(&mut client, &select),
             )
             .await?;
             if let Some(c) = described.iter().find(|c| {
@@ -292,15 +310,20 @@ impl Sink for MssqlSink {
         let load = self.load.clone();
         let columns = self.columns.clone();
         let base = self.rows;
+        let cfg = self.cfg.clone();
+        self.busy = true;
         let client = self.client()?;
         let cols: Vec<&str> = columns.iter().map(String::as_str).collect();
         let options = SqlBulkCopyOption::KeepNulls
             | SqlBulkCopyOption::KeepIdentity
             | SqlBulkCopyOption::CheckConstraints;
-        let mut req = client
-            .bulk_insert_with_options(&load, &cols, options, &[])
-            .await
-            .map_err(|e| client::sql_error(e, &format!("INSERT BULK {load}")))?;
+        let mut req = client::within(&cfg, "starting the bulk load", async {
+            client
+                .bulk_insert_with_options(&load, &cols, options, &[])
+                .await
+                .map_err(|e| client::sql_error(e, &format!("INSERT BULK {load}")))
+        })
+        .await?;
         for row in 0..batch.num_rows() {
             let mut token = TokenRow::with_capacity(targets.len());
             for (i, target) in targets.iter().enumerate() {
@@ -318,21 +341,27 @@ impl Sink for MssqlSink {
                     })?;
                 token.push(value);
             }
-            req.send(token).await.map_err(|e| {
-                crate::error::input(
-                    format!(
-                        "row {}: SQL Server refused the value: {e}",
-                        base + row as u64 + 1
-                    ),
-                    None,
-                )
-            })?;
+            client::within(&cfg, "sending rows (the server took none)", async {
+                req.send(token).await.map_err(|e| {
+                    crate::error::input(
+                        format!(
+                            "row {}: SQL Server refused the value: {e}",
+                            base + row as u64 + 1
+                        ),
+                        None,
+                    )
+                })
+            })
+            .await?;
         }
-        let result = req
-            .finalize()
-            .await
-            .map_err(|e| client::sql_error(e, &format!("INSERT BULK {load}")))?;
+        let result = client::within(&cfg, "finishing the bulk load", async {
+            req.finalize()
+                .await
+                .map_err(|e| client::sql_error(e, &format!("INSERT BULK {load}")))
+        })
+        .await?;
         self.rows += result.total();
+        self.busy = false;
         Ok(())
     }
 
@@ -430,19 +459,39 @@ impl Sink for MssqlSink {
     }
 
     async fn commit(&mut self) -> Result<()> {
+        let cfg = self.cfg.clone();
+        let label = self.label.clone();
+        self.busy = true;
         let client = self.client()?;
-        client::batch(client, sql::COMMIT).await?;
+        match tokio::time::timeout(cfg.timeouts.idle, client::batch(client, sql::COMMIT)).await {
+            Ok(r) => r?,
+            Err(_) => {
+                return Err(crate::error::input(
+                    format!(
+                        "no answer from SQL Server {} for {} to COMMIT: whether {label} was published is not known (it holds either the old or the new rows, never a mix)",
+                        cfg.label(),
+                        crate::spec::fields::seconds(cfg.timeouts.idle)
+                    ),
+                    Some("look at the table before running the copy again".to_string()),
+                ))
+            }
+        }
+        self.busy = false;
         if let Some(c) = self.client.take() {
-            let _ = c.close().await;
+            let _ = tokio::time::timeout(cfg.timeouts.idle, c.close()).await;
         }
         Ok(())
     }
 
     async fn abort(&mut self) -> Result<()> {
-        // Rolling back is polite; a closed connection rolls back on the server too.
+        // Rolling back is polite; a closed connection rolls back on the
+        // server too, and is all a session cut short mid-request gets.
         if let Some(mut c) = self.client.take() {
-            let _ = client::batch(&mut c, sql::ROLLBACK).await;
-            let _ = c.close().await;
+            if !self.busy {
+                let idle = self.cfg.timeouts.idle;
+                let _ = tokio::time::timeout(idle, client::batch(&mut c, sql::ROLLBACK)).await;
+                let _ = tokio::time::timeout(idle, c.close()).await;
+            }
         }
         Ok(())
     }

@@ -15,6 +15,14 @@
 //! with the HTTP client built here; `tls.mode = "no-verify"` turns the
 //! checks off (with `--allow-insecure`). There is no `disable`: an object
 //! store without TLS is an `http://` endpoint.
+//!
+//! Waits: `timeout.connect` bounds each new connection (TCP and TLS
+//! handshake), `timeout.idle` each request until its answer and each wait
+//! for the next bytes of a response (reqwest's read timeout); TCP keepalive
+//! is on. object_store retries failed requests with backoff for at most
+//! `retry.timeout` (default: `timeout.idle`), so a request stuck on a silent
+//! server fails after about `timeout.idle`, not after minutes of retries. A
+//! refused certificate is never retried ([`ConvoyHttp`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +30,7 @@ use std::time::Duration;
 use anyhow::Result;
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
+use object_store::client::{HttpError, HttpErrorKind, HttpRequest, HttpResponse, HttpService};
 use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
 use object_store::http::HttpBuilder;
 use object_store::{BackoffConfig, ClientOptions, ObjectStore, RetryConfig};
@@ -30,7 +39,7 @@ use super::StoreKind;
 use crate::connect::OpenContext;
 use crate::security::reference::SecretRef;
 use crate::security::tls::{TlsMode, TlsSettings};
-use crate::spec::fields::Fields;
+use crate::spec::fields::{seconds, Fields, Timeouts};
 
 /// A built store and how to speak of it.
 pub struct Store {
@@ -92,6 +101,7 @@ pub struct StoreConfig {
     pub tls: TlsSettings,
     pub allow_http: bool,
     pub retry: RetryConfig,
+    pub timeouts: Timeouts,
 }
 
 /// The TLS modes a store cannot do, and what to do instead.
@@ -187,23 +197,28 @@ impl StoreConfig {
             _ => f.boolean("allow_http").unwrap_or(false),
         };
         let tls = f.tls(TLS_REFUSED, Ok(()));
-        let retry = read_retry(f);
+        let timeouts = f.timeouts();
+        let retry = read_retry(f, timeouts.idle);
         StoreConfig {
             target,
             region,
             tls,
             allow_http,
             retry,
+            timeouts,
         }
     }
 }
 
 /// `retry = { max = N, timeout = "30s" }` → object_store's retry policy.
-fn read_retry(f: &mut Fields) -> RetryConfig {
+/// Retries stop `timeout` after a request was first sent (default: the
+/// connection's idle timeout, so that one request stuck on a silent server
+/// is not tried again and again for minutes).
+fn read_retry(f: &mut Fields, idle: Duration) -> RetryConfig {
     let mut cfg = RetryConfig {
         backoff: BackoffConfig::default(),
         max_retries: 10,
-        retry_timeout: Duration::from_secs(180),
+        retry_timeout: idle,
     };
     if let Some(mut t) = f.table("retry", "{ max = 5, timeout = \"30s\" }") {
         match t.integer("max") {
@@ -221,26 +236,129 @@ fn read_retry(f: &mut Fields) -> RetryConfig {
 
 /// object_store's HTTP client with its TLS from `security::tls`: the same
 /// roots, CA file, pin, protocol versions and verification as every other
-/// connection convoy makes.
+/// connection convoy makes; and the connection's timeouts.
 #[derive(Debug, Clone)]
 pub struct PolicyConnector {
     tls: Arc<rustls::ClientConfig>,
     allow_http: bool,
+    timeouts: Timeouts,
 }
 
 impl object_store::client::HttpConnector for PolicyConnector {
     fn connect(&self, _: &ClientOptions) -> object_store::Result<object_store::client::HttpClient> {
+        let (time, interval, retries) = self.timeouts.keepalive();
+        // No total timeout: a large object may rightly take hours to
+        // stream; what must not happen is a silence of `idle`.
         let client = reqwest::Client::builder()
             .tls_backend_preconfigured((*self.tls).clone())
             .https_only(!self.allow_http)
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(300))
+            .connect_timeout(self.timeouts.connect)
+            .read_timeout(self.timeouts.idle)
+            .tcp_keepalive(time)
+            .tcp_keepalive_interval(interval)
+            .tcp_keepalive_retries(retries)
             .build()
             .map_err(|e| object_store::Error::Generic {
                 store: "HTTP client",
                 source: Box::new(e),
             })?;
-        Ok(object_store::client::HttpClient::new(client))
+        Ok(object_store::client::HttpClient::new(ConvoyHttp {
+            client,
+            timeouts: self.timeouts,
+        }))
+    }
+}
+
+/// reqwest as object_store calls it, with two changes to how failures are
+/// classified: a TLS failure is never retried (the next attempt meets the
+/// same certificate; object_store would try ten times), and a timeout
+/// carries the server it waited for ([`Stalled`]), for the message.
+#[derive(Debug)]
+struct ConvoyHttp {
+    client: reqwest::Client,
+    timeouts: Timeouts,
+}
+
+#[async_trait::async_trait]
+impl HttpService for ConvoyHttp {
+    async fn call(&self, req: HttpRequest) -> Result<HttpResponse, HttpError> {
+        let endpoint = req
+            .uri()
+            .authority()
+            .map(|a| a.to_string())
+            .unwrap_or_else(|| "?".into());
+        let timeouts = self.timeouts;
+        let classify = move |e: HttpError| -> HttpError {
+            if crate::security::tls::is_tls_failure(&e) {
+                return HttpError::new(HttpErrorKind::Unknown, e);
+            }
+            if e.kind() == HttpErrorKind::Timeout {
+                let connecting = std::error::Error::source(&e)
+                    .and_then(|s| s.downcast_ref::<reqwest::Error>())
+                    .is_some_and(|r| r.is_connect());
+                return HttpError::new(
+                    HttpErrorKind::Timeout,
+                    Stalled {
+                        endpoint: endpoint.clone(),
+                        connecting,
+                        after: if connecting {
+                            timeouts.connect
+                        } else {
+                            timeouts.idle
+                        },
+                        source: e,
+                    },
+                );
+            }
+            e
+        };
+        let response = HttpService::call(&self.client, req)
+            .await
+            .map_err(&classify)?;
+        let (parts, body) = response.into_parts();
+        let body = http_body_util::BodyExt::map_err(body, classify);
+        Ok(HttpResponse::from_parts(
+            parts,
+            object_store::client::HttpResponseBody::new(body),
+        ))
+    }
+}
+
+/// A request that waited `timeout.connect` for its connection, or
+/// `timeout.idle` for its answer or its next bytes.
+#[derive(Debug)]
+pub struct Stalled {
+    /// `host:port` of the server.
+    pub endpoint: String,
+    /// Still connecting (TCP, TLS handshake) when the time was up.
+    pub connecting: bool,
+    pub after: Duration,
+    source: HttpError,
+}
+
+impl std::fmt::Display for Stalled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.connecting {
+            write!(
+                f,
+                "no connection to {} within {} (TCP and TLS handshake)",
+                self.endpoint,
+                seconds(self.after)
+            )
+        } else {
+            write!(
+                f,
+                "no answer from {} for {}",
+                self.endpoint,
+                seconds(self.after)
+            )
+        }
+    }
+}
+
+impl std::error::Error for Stalled {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
     }
 }
 
@@ -254,13 +372,17 @@ macro_rules! with_convoy_client {
     ($($builder:ty),*) => {$(
         impl WithConvoyClient for $builder {
             fn with_convoy_client(self, cfg: &StoreConfig, allow_http: bool) -> Result<Self> {
+                // The same timeouts as the client `PolicyConnector` builds,
+                // for whatever in object_store reads them from here.
                 let opts = ClientOptions::new()
                     .with_allow_http(allow_http)
-                    .with_connect_timeout(Duration::from_secs(10))
-                    .with_timeout(Duration::from_secs(300));
+                    .with_connect_timeout(cfg.timeouts.connect)
+                    .with_read_timeout(cfg.timeouts.idle)
+                    .with_timeout_disabled();
                 let connector = PolicyConnector {
                     tls: crate::security::tls::client_config(&cfg.tls)?,
                     allow_http,
+                    timeouts: cfg.timeouts,
                 };
                 Ok(self
                     .with_http_connector(connector)
@@ -633,6 +755,30 @@ mod tests {
             "{}",
             messages(&p)
         );
+    }
+
+    #[test]
+    fn timeouts_bound_requests_and_retries() {
+        let (c, p) = read(StoreKind::S3, "bucket = \"b\"", None);
+        assert!(p.errors.is_empty(), "{}", messages(&p));
+        assert_eq!(c.timeouts, Timeouts::DEFAULT);
+        // A stuck request is not retried past the idle timeout.
+        assert_eq!(c.retry.retry_timeout, Timeouts::DEFAULT.idle);
+        let (c, p) = read(
+            StoreKind::S3,
+            "bucket = \"b\"\ntimeout = { connect = \"2s\", idle = \"7s\" }",
+            None,
+        );
+        assert!(p.errors.is_empty(), "{}", messages(&p));
+        assert_eq!(c.timeouts.connect, Duration::from_secs(2));
+        assert_eq!(c.retry.retry_timeout, Duration::from_secs(7));
+        // An explicit retry timeout wins.
+        let (c, _) = read(
+            StoreKind::Azure,
+            "account = \"a\"\ncontainer = \"c\"\ntimeout = { idle = \"7s\" }\nretry = { timeout = \"40s\" }",
+            None,
+        );
+        assert_eq!(c.retry.retry_timeout, Duration::from_secs(40));
     }
 
     #[test]

@@ -3,8 +3,6 @@
 //! own client: a listing of the path (read access and credentials). Write
 //! access cannot be shown without writing, so it is reported as not tested.
 
-use std::time::Duration;
-
 use super::{store_error, ObjConnection, StoreKind};
 use crate::connect::{probe, Checked, OpenContext, Role, Status};
 use crate::security::tls::TlsMode;
@@ -36,7 +34,7 @@ async fn check_into(
             "cannot tell which host this store is on",
         );
     };
-    let Some(mut sock) = probe::reach(c, &host, port, Duration::from_secs(10)).await else {
+    let Some(mut sock) = probe::reach(c, &host, port, conn.cfg.timeouts.connect).await else {
         return;
     };
     if https {

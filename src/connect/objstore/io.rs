@@ -11,6 +11,12 @@
 //! blocks the writer, so memory stays flat whatever the object's size. The
 //! upload is completed (and the object becomes visible) only when the sink
 //! says so; otherwise it is aborted.
+//!
+//! The blocking ends (readers on blocking threads, the writer inside a
+//! format writer) wait on the runtime with `Handle::block_on`, out of the
+//! runner's reach: each such wait also watches the run's cancellation
+//! token, so a signal ends it even when the store has stopped answering.
+//! The uploader watches for an abort while it waits for room for a part.
 
 use std::collections::VecDeque;
 use std::io::Read;
@@ -24,6 +30,7 @@ use object_store::path::Path as ObjPath;
 use object_store::{GetOptions, MultipartUpload, ObjectStore, PutMultipartOptions, PutPayloadMut};
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
 
 use crate::connect::format::input::{Input, RandomAccess};
 use crate::connect::format::write::Durable;
@@ -40,6 +47,32 @@ fn io_error(e: impl std::fmt::Display) -> std::io::Error {
     std::io::Error::other(crate::security::redact::redact(&e.to_string()))
 }
 
+/// A failed read of object `name`, as `store_error` words it.
+fn read_error(name: &str, e: object_store::Error) -> std::io::Error {
+    let e = super::store_error(name, "reading", e);
+    std::io::Error::other(crate::error::messages(&e).join(": "))
+}
+
+fn interrupted_io() -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::Interrupted, "interrupted")
+}
+
+/// `fut` on the runtime from a blocking thread, unless the run is
+/// cancelled first (then None).
+fn block_on_unless<T>(
+    handle: &Handle,
+    cancel: &CancellationToken,
+    fut: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    handle.block_on(async {
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => None,
+            r = fut => Some(r),
+        }
+    })
+}
+
 /// One object of a source.
 pub struct ObjectInput {
     pub store: Arc<dyn ObjectStore>,
@@ -50,6 +83,8 @@ pub struct ObjectInput {
     pub handle: Handle,
     /// The version listed or HEADed when the source was opened.
     pub e_tag: Option<String>,
+    /// The run's: a blocked read ends when it is cancelled.
+    pub cancel: CancellationToken,
 }
 
 /// GET options pinned to the version seen when the source was opened: an
@@ -87,14 +122,19 @@ impl Input for ObjectInput {
     }
 
     fn open(&self) -> Result<Box<dyn Read + Send>> {
-        let got = self
-            .handle
-            .block_on(self.store.get_opts(&self.path, pinned(&self.e_tag, None)))
-            .map_err(|e| super::store_error(&self.name, "reading", e))?;
+        let got = block_on_unless(
+            &self.handle,
+            &self.cancel,
+            self.store.get_opts(&self.path, pinned(&self.e_tag, None)),
+        )
+        .ok_or_else(crate::error::interrupted)?
+        .map_err(|e| super::store_error(&self.name, "reading", e))?;
         Ok(Box::new(StreamRead {
             stream: got.into_stream(),
             current: Bytes::new(),
             handle: self.handle.clone(),
+            cancel: self.cancel.clone(),
+            name: self.name.clone(),
         }))
     }
 
@@ -123,6 +163,8 @@ impl Input for ObjectInput {
             size: self.size,
             handle: self.handle.clone(),
             e_tag: self.e_tag.clone(),
+            cancel: self.cancel.clone(),
+            name: self.name.clone(),
             cache: Mutex::new(Cache::default()),
         }))))
     }
@@ -144,6 +186,8 @@ struct Windows {
     size: u64,
     handle: Handle,
     e_tag: Option<String>,
+    cancel: CancellationToken,
+    name: String,
     cache: Mutex<Cache>,
 }
 
@@ -160,6 +204,11 @@ struct Cache {
 }
 
 impl Windows {
+    /// A request's answer, unless the run is cancelled first.
+    fn wait<T>(&self, fut: impl std::future::Future<Output = T>) -> std::io::Result<T> {
+        block_on_unless(&self.handle, &self.cancel, fut).ok_or_else(interrupted_io)
+    }
+
     fn range(&self, idx: u64) -> std::ops::Range<u64> {
         idx * WINDOW..self.size.min((idx + 1) * WINDOW)
     }
@@ -171,20 +220,18 @@ impl Windows {
         }
         let w = match cache.ahead.take() {
             Some((i, task)) if i == idx => self
-                .handle
-                .block_on(task)
+                .wait(task)?
                 .map_err(io_error)?
-                .map_err(io_error)?,
+                .map_err(|e| read_error(&self.name, e))?,
             other => {
                 cache.ahead = other;
-                self.handle
-                    .block_on(get_range_pinned(
-                        self.store.as_ref(),
-                        &self.path,
-                        &self.e_tag,
-                        self.range(idx),
-                    ))
-                    .map_err(io_error)?
+                self.wait(get_range_pinned(
+                    self.store.as_ref(),
+                    &self.path,
+                    &self.e_tag,
+                    self.range(idx),
+                ))?
+                .map_err(|e| read_error(&self.name, e))?
             }
         };
         cache.ready.push_front((idx, w.clone()));
@@ -219,14 +266,13 @@ impl Windows {
                 Some(t) => t.clone(),
                 None => {
                     let t = self
-                        .handle
-                        .block_on(get_range_pinned(
+                        .wait(get_range_pinned(
                             self.store.as_ref(),
                             &self.path,
                             &self.e_tag,
                             tail_start..self.size,
-                        ))
-                        .map_err(io_error)?;
+                        ))?
+                        .map_err(|e| read_error(&self.name, e))?;
                     cache.tail = Some(t.clone());
                     t
                 }
@@ -305,15 +351,19 @@ struct StreamRead {
     stream: BoxStream<'static, object_store::Result<Bytes>>,
     current: Bytes,
     handle: Handle,
+    cancel: CancellationToken,
+    name: String,
 }
 
 impl Read for StreamRead {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         while self.current.is_empty() {
-            match self.handle.block_on(self.stream.next()) {
+            let next = block_on_unless(&self.handle, &self.cancel, self.stream.next())
+                .ok_or_else(interrupted_io)?;
+            match next {
                 None => return Ok(0),
                 Some(Ok(b)) => self.current = b,
-                Some(Err(e)) => return Err(io_error(e)),
+                Some(Err(e)) => return Err(read_error(&self.name, e)),
             }
         }
         let n = buf.len().min(self.current.len());
@@ -337,6 +387,7 @@ pub async fn start(
     store: Arc<dyn ObjectStore>,
     path: ObjPath,
     name: String,
+    cancel: CancellationToken,
 ) -> Result<(UploadWriter, Upload)> {
     let upload = store
         .put_multipart_opts(&path, PutMultipartOptions::default())
@@ -365,6 +416,7 @@ pub async fn start(
             buf: BytesMut::with_capacity(PART_SIZE),
             failed,
             handle: Handle::current(),
+            cancel,
         },
         Upload {
             control: Some(control_tx),
@@ -447,26 +499,41 @@ async fn run_upload(
         *failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(text);
         e
     };
+    // Aborted (or the sink dropped) before all data was uploaded: also
+    // while parts are uploading, which may be for as long as the store
+    // keeps them waiting.
     loop {
-        tokio::select! {
+        let piece = tokio::select! {
             biased;
-            // Aborted (or the sink dropped) before all data arrived.
             _ = &mut control => {
                 let _ = parts.abort().await;
                 return Err(crate::error::interrupted());
             }
-            piece = rx.recv() => match piece {
-                Some(bytes) => {
-                    if let Err(e) = parts.push(bytes).await {
-                        let _ = parts.abort().await;
-                        return Err(fail(super::store_error(&name, "uploading a part", e)));
-                    }
-                }
-                None => break,
+            piece = rx.recv() => piece,
+        };
+        let Some(bytes) = piece else { break };
+        let pushed = tokio::select! {
+            biased;
+            _ = &mut control => {
+                let _ = parts.abort().await;
+                return Err(crate::error::interrupted());
             }
+            r = parts.push(bytes) => r,
+        };
+        if let Err(e) = pushed {
+            let _ = parts.abort().await;
+            return Err(fail(super::store_error(&name, "uploading a part", e)));
         }
     }
-    if let Err(e) = parts.flush().await {
+    let flushed = tokio::select! {
+        biased;
+        _ = &mut control => {
+            let _ = parts.abort().await;
+            return Err(crate::error::interrupted());
+        }
+        r = parts.flush() => r,
+    };
+    if let Err(e) = flushed {
         let _ = parts.abort().await;
         return Err(fail(super::store_error(&name, "uploading a part", e)));
     }
@@ -546,6 +613,7 @@ pub struct UploadWriter {
     buf: BytesMut,
     failed: Arc<Mutex<Option<String>>>,
     handle: Handle,
+    cancel: CancellationToken,
 }
 
 impl UploadWriter {
@@ -563,7 +631,9 @@ impl UploadWriter {
             .tx
             .as_ref()
             .ok_or_else(|| io_error("the upload was already finished"))?;
-        if self.handle.block_on(tx.send(part)).is_err() {
+        let sent = block_on_unless(&self.handle, &self.cancel, tx.send(part))
+            .ok_or_else(interrupted_io)?;
+        if sent.is_err() {
             let why = self
                 .failed
                 .lock()
@@ -712,6 +782,7 @@ mod tests {
             name: "mem://t/obj.parquet".into(),
             handle: rt.handle().clone(),
             e_tag: None,
+            cancel: CancellationToken::new(),
         };
         let ra = input.random().unwrap();
         let s = size as u64;
@@ -772,6 +843,7 @@ mod tests {
             name: "mem://t/obj.parquet".into(),
             handle: rt.handle().clone(),
             e_tag: meta.e_tag,
+            cancel: CancellationToken::new(),
         };
         // The version it was opened at reads fine.
         assert_eq!(input.random().unwrap().bytes(0, 4).unwrap().len(), 4);

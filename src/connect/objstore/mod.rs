@@ -157,6 +157,10 @@ pub fn store_error(what: &str, doing: &str, e: object_store::Error) -> anyhow::E
         src = s.source();
     }
     let text = crate::security::redact::redact(&text);
+    // Which check a refused certificate failed, as for every connection.
+    if let Some(refusal) = crate::security::tls::classify(&e, &format!("{what}: {doing}")) {
+        return refusal;
+    }
     let lower = text.to_ascii_lowercase();
     if lower.contains("certificate") || lower.contains("unknownissuer") {
         return crate::error::policy(
@@ -165,6 +169,17 @@ pub fn store_error(what: &str, doing: &str, e: object_store::Error) -> anyhow::E
                 "convoy always verifies certificates; give the CA that signed it with tls = { ca_file = \"…\" }"
                     .to_string(),
             ),
+        );
+    }
+    if let Some(stalled) = find::<builder::Stalled>(&e) {
+        let hint = if stalled.connecting {
+            "check the endpoint and the network (a firewall that drops packets, a proxy); raise timeout.connect if the store is slow to accept connections"
+        } else {
+            "the server or the network stopped answering; if the store is only slow, raise timeout.idle in the connection"
+        };
+        return crate::error::input(
+            format!("{what}: {stalled} while {doing}"),
+            Some(hint.to_string()),
         );
     }
     if matches!(e, object_store::Error::Precondition { .. }) {
@@ -176,6 +191,20 @@ pub fn store_error(what: &str, doing: &str, e: object_store::Error) -> anyhow::E
         return crate::error::input(format!("{what}: {doing}: not found"), None);
     }
     crate::error::input(format!("{what}: {doing}: {text}"), None)
+}
+
+/// The first error of type `T` in a chain.
+fn find<'a, T: std::error::Error + 'static>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
+    let mut cur = Some(e);
+    while let Some(e) = cur {
+        if let Some(t) = e.downcast_ref::<T>() {
+            return Some(t);
+        }
+        cur = e.source();
+    }
+    None
 }
 
 /// A store connection, configured.
@@ -338,19 +367,30 @@ impl Connector for ObjConnection {
                     .filter_map(|v| v.as_str().map(str::to_string))
                     .collect()
             });
-        let metas = match frozen {
-            Some(keys) => handle.block_on(async {
-                let mut metas = Vec::new();
-                for k in keys {
-                    let p = object_path(&k)?;
-                    metas.push(st.store.head(&p).await.map_err(|e| {
-                        store_error(&st.identity, &format!("reading {}/{k}", st.root), e)
-                    })?);
+        let listing = async {
+            match frozen {
+                Some(keys) => {
+                    let mut metas = Vec::new();
+                    for k in keys {
+                        let p = object_path(&k)?;
+                        metas.push(st.store.head(&p).await.map_err(|e| {
+                            store_error(&st.identity, &format!("reading {}/{k}", st.root), e)
+                        })?);
+                    }
+                    Ok::<_, anyhow::Error>(metas)
                 }
-                Ok::<_, anyhow::Error>(metas)
-            })?,
-            None => handle.block_on(expand(&st, key, ep.format))?,
+                None => expand(&st, key, ep.format).await,
+            }
         };
+        // On a blocking thread the runner does not wait for: watch the
+        // cancellation token here.
+        let metas = handle.block_on(async {
+            tokio::select! {
+                biased;
+                _ = ctx.cancel.cancelled() => Err(crate::error::interrupted()),
+                r = listing => r,
+            }
+        })?;
         let label = if metas.len() == 1 {
             format!("{} {}", st.identity, metas[0].location)
         } else {
@@ -366,6 +406,7 @@ impl Connector for ObjConnection {
                     size: m.size,
                     handle: handle.clone(),
                     e_tag: m.e_tag,
+                    cancel: ctx.cancel.clone(),
                 }) as Arc<dyn Input>
             })
             .collect();

@@ -150,7 +150,13 @@ impl ObjSink {
             None => object_path(&self.dest)?,
             Some(_) => self.part_path()?,
         };
-        let (w, upload) = io::start(self.st.store.clone(), path.clone(), self.shown(&path)).await?;
+        let (w, upload) = io::start(
+            self.st.store.clone(),
+            path.clone(),
+            self.shown(&path),
+            self.ctx.cancel.clone(),
+        )
+        .await?;
         let (writer, rows) = FormatWriter::open(
             Hashing::over(Box::new(w)),
             self.raw.as_ref(),

@@ -12,6 +12,18 @@ use crate::spec::PartitionSpec;
 /// Database errors with their message, detail and hint, not just "db error".
 pub(crate) fn db(e: tokio_postgres::Error, what: &str) -> anyhow::Error {
     if let Some(d) = e.as_db_error() {
+        if d.code() == &tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE {
+            return error::input(
+                format!(
+                    "{what}: another session holds a lock on the table and did not release it within timeout.idle ({}); nothing was changed",
+                    d.message()
+                ),
+                Some(
+                    "find the session that holds it (SELECT pid, state, query FROM pg_stat_activity WHERE pid = ANY(pg_blocking_pids(…))): often a transaction left open; raise timeout.idle to wait longer"
+                        .to_string(),
+                ),
+            );
+        }
         let mut msg = format!("{what}: {}", d.message());
         if let Some(detail) = d.detail() {
             msg.push_str(&format!(" ({detail})"));

@@ -55,7 +55,7 @@ async fn check_into(
         }
         cfg.note_insecure(ctx);
     }
-    let Some(mut sock) = probe::reach(c, &cfg.host, cfg.port, cfg.connect_timeout).await else {
+    let Some(mut sock) = probe::reach(c, &cfg.host, cfg.port, cfg.timeouts.connect).await else {
         return;
     };
     if disabled {
@@ -97,7 +97,10 @@ async fn check_into(
         Ok(client) => client,
         Err(e) => return c.push_error("auth", &e),
     };
-    match client.query_one("SELECT 1", &[]).await {
+    match cfg
+        .within("answering SELECT 1", client.query_one("SELECT 1", &[]))
+        .await
+    {
         Ok(_) => c.push(
             "auth",
             Status::Ok,
@@ -111,7 +114,10 @@ async fn check_into(
             )
         }
     }
-    match pg_access(&client, ep, role, mode).await {
+    match cfg
+        .within("checking privileges", pg_access(&client, ep, role, mode))
+        .await
+    {
         Ok((status, detail)) => c.push("access", status, detail),
         Err(e) => c.push_error("access", &e),
     }

@@ -7,6 +7,15 @@
 //! password is sent. The password comes from `password = "${…}"` in the
 //! spec or from `PGPASSWORD`, and stays a [`Secret`] until the driver needs
 //! it; a literal password in a spec or URL is refused.
+//!
+//! Waits: `timeout.connect` bounds the whole connection (TCP, the TLS
+//! request and handshake, startup and authentication; the driver's own
+//! `connect_timeout` covers the TCP connect only); `timeout.idle` bounds
+//! each wait for data ([`PgConfig::within`]) and, as the session's
+//! `lock_timeout`, any wait for a lock another session holds (a table being
+//! replaced, a transaction left open); TCP keepalive notices a server that vanished
+//! while it works on a statement. There is no `statement_timeout`: a COPY of
+//! a large table is one statement and may rightly run for hours.
 
 use std::time::Duration;
 
@@ -19,10 +28,14 @@ use crate::error;
 use crate::security::reference::SecretRef;
 use crate::security::tls::{self, TlsMode, TlsSettings};
 use crate::security::Secret;
-use crate::spec::fields::Fields;
+use crate::spec::fields::{seconds, Fields, Timeouts};
 use crate::spec::Endpoint;
 
 pub const DEFAULT_PORT: u16 = 5432;
+
+/// A statement that may wait for a lock is given this much beyond
+/// `lock_timeout` on the client's side.
+pub(crate) const LOCK_MARGIN: Duration = Duration::from_secs(10);
 
 /// A connection's settings, validated.
 #[derive(Clone)]
@@ -34,7 +47,7 @@ pub struct PgConfig {
     password: Option<SecretRef>,
     pub(crate) tls: TlsSettings,
     application_name: String,
-    pub(crate) connect_timeout: Duration,
+    pub(crate) timeouts: Timeouts,
 }
 
 impl std::fmt::Debug for PgConfig {
@@ -62,9 +75,11 @@ impl PgConfig {
         let application_name = f
             .string("application_name")
             .unwrap_or_else(|| "convoy".into());
-        let connect_timeout = f
-            .duration("connect_timeout")
-            .unwrap_or(Duration::from_secs(30));
+        let mut timeouts = f.timeouts();
+        // libpq's name for it, still understood.
+        if let Some(d) = f.duration("connect_timeout") {
+            timeouts.connect = d;
+        }
         PgConfig {
             host,
             port,
@@ -73,7 +88,7 @@ impl PgConfig {
             password,
             tls,
             application_name,
-            connect_timeout,
+            timeouts,
         }
     }
 
@@ -104,42 +119,159 @@ impl PgConfig {
         }
     }
 
-    /// Open a connection; its I/O runs on a task of its own.
-    pub async fn connect(&self, ctx: &OpenContext) -> Result<Client> {
-        let who = self.ident();
-        self.tls.check_allowed(ctx.allow_insecure, &who)?;
+    /// The driver's configuration: address, login, keepalive.
+    fn driver_config(&self, ctx: &OpenContext) -> Result<tokio_postgres::Config> {
         let mut c = tokio_postgres::Config::new();
+        let (time, interval, retries) = self.timeouts.keepalive();
         c.host(&self.host)
             .port(self.port)
             .dbname(&self.database)
             .user(&self.user)
             .application_name(&self.application_name)
-            .connect_timeout(self.connect_timeout);
+            .connect_timeout(self.timeouts.connect)
+            .keepalives(true)
+            .keepalives_idle(time)
+            .keepalives_interval(interval)
+            .keepalives_retries(retries);
         if let Some(p) = self.password(ctx)? {
             c.password(p.expose());
         }
-        let result = if self.tls.mode == TlsMode::Disable {
-            c.ssl_mode(tokio_postgres::config::SslMode::Disable);
-            match c.connect(tokio_postgres::NoTls).await {
-                Ok((client, conn)) => {
-                    tokio::spawn(conn);
-                    Ok(client)
-                }
-                Err(e) => Err(e),
-            }
-        } else {
-            c.ssl_mode(tokio_postgres::config::SslMode::Require);
-            let config = tls::client_config(&self.tls)?;
-            let connector = tokio_postgres_rustls::MakeRustlsConnect::new((*config).clone());
-            match c.connect(connector).await {
-                Ok((client, conn)) => {
-                    tokio::spawn(conn);
-                    Ok(client)
-                }
-                Err(e) => Err(e),
+        Ok(c)
+    }
+
+    /// Open a connection; its I/O runs on a task of its own. The whole of
+    /// it — TCP, TLS, startup, authentication — gets `timeout.connect`.
+    pub async fn connect(&self, ctx: &OpenContext) -> Result<Client> {
+        let who = self.ident();
+        self.tls.check_allowed(ctx.allow_insecure, &who)?;
+        let mut c = self.driver_config(ctx)?;
+        // Waits for a lock another session holds end after timeout.idle,
+        // with the server's own error, for every statement of the session.
+        let settings = format!("SET lock_timeout = '{}ms'", self.timeouts.idle.as_millis());
+        let connecting = async {
+            let client = if self.tls.mode == TlsMode::Disable {
+                c.ssl_mode(tokio_postgres::config::SslMode::Disable);
+                let (client, conn) = c.connect(tokio_postgres::NoTls).await?;
+                tokio::spawn(conn);
+                client
+            } else {
+                c.ssl_mode(tokio_postgres::config::SslMode::Require);
+                let (client, conn) = c.connect(self.tls_connector()?).await?;
+                tokio::spawn(conn);
+                client
+            };
+            client.batch_execute(&settings).await?;
+            Ok(client)
+        };
+        match tokio::time::timeout(self.timeouts.connect, connecting).await {
+            Ok(Ok(client)) => Ok(client),
+            Ok(Err(Connecting::Driver(e))) => Err(connect_error(e, &who)),
+            Ok(Err(Connecting::Other(e))) => Err(e),
+            Err(_) => Err(error::input(
+                format!(
+                    "no answer from {who} within {} while connecting (TCP, TLS handshake and login)",
+                    seconds(self.timeouts.connect)
+                ),
+                Some(
+                    "check that the host and port are a PostgreSQL server's and that the network lets the connection through; raise timeout.connect if the server is slow to accept logins"
+                        .to_string(),
+                ),
+            )),
+        }
+    }
+
+    fn tls_connector(&self) -> Result<tokio_postgres_rustls::MakeRustlsConnect, Connecting> {
+        let config = tls::client_config(&self.tls).map_err(Connecting::Other)?;
+        Ok(tokio_postgres_rustls::MakeRustlsConnect::new(
+            (*config).clone(),
+        ))
+    }
+
+    /// Ask the server to stop whatever `client` is running (a cancel
+    /// request on a connection of its own), within `timeout.connect`.
+    /// Best effort: failures are ignored.
+    pub async fn cancel_running(&self, client: &Client) {
+        let token = client.cancel_token();
+        let cancelling = async {
+            if self.tls.mode == TlsMode::Disable {
+                let _ = token.cancel_query(tokio_postgres::NoTls).await;
+            } else if let Ok(tls) = self.tls_connector() {
+                let _ = token.cancel_query(tls).await;
             }
         };
-        result.map_err(|e| connect_error(e, &who))
+        let _ = tokio::time::timeout(self.timeouts.connect, cancelling).await;
+    }
+
+    /// `fut`, a wait on this server for data or an answer, within
+    /// `timeout.idle`; `what` says what convoy was waiting for ("reading
+    /// COPY data").
+    pub async fn within<T, E>(
+        &self,
+        what: &str,
+        fut: impl std::future::Future<Output = std::result::Result<T, E>>,
+    ) -> Result<T>
+    where
+        E: Into<anyhow::Error>,
+    {
+        self.within_for(self.timeouts.idle, what, fut).await
+    }
+
+    /// [`PgConfig::within`] for a statement that may wait for a lock: the
+    /// session's `lock_timeout` (`timeout.idle`) ends that wait with the
+    /// server's clearer error first.
+    pub async fn within_lock<T, E>(
+        &self,
+        what: &str,
+        fut: impl std::future::Future<Output = std::result::Result<T, E>>,
+    ) -> Result<T>
+    where
+        E: Into<anyhow::Error>,
+    {
+        self.within_for(self.timeouts.idle + LOCK_MARGIN, what, fut)
+            .await
+    }
+
+    /// [`PgConfig::within`] with a bound of its own.
+    pub async fn within_for<T, E>(
+        &self,
+        bound: Duration,
+        what: &str,
+        fut: impl std::future::Future<Output = std::result::Result<T, E>>,
+    ) -> Result<T>
+    where
+        E: Into<anyhow::Error>,
+    {
+        match tokio::time::timeout(bound, fut).await {
+            Ok(r) => r.map_err(Into::into),
+            Err(_) => Err(self.silent(bound, what)),
+        }
+    }
+
+    /// The error for a server that said nothing for `bound`.
+    pub fn silent(&self, bound: Duration, what: &str) -> anyhow::Error {
+        error::input(
+            format!(
+                "no data from {} for {} while {what}",
+                self.ident(),
+                seconds(bound)
+            ),
+            Some(
+                "the server or the network stopped answering; if the server is only slow (a query that takes long to produce its rows), raise timeout.idle in the connection"
+                    .to_string(),
+            ),
+        )
+    }
+}
+
+/// Why connecting failed: the driver's error, or one of convoy's own.
+enum Connecting {
+    Driver(tokio_postgres::Error),
+    Other(anyhow::Error),
+}
+
+impl From<tokio_postgres::Error> for Connecting {
+    fn from(e: tokio_postgres::Error) -> Connecting {
+        Connecting::Driver(e)
     }
 }
 

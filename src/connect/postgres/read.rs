@@ -10,7 +10,7 @@ use std::sync::Arc;
 use anyhow::Result;
 use arrow::datatypes::{Schema, SchemaRef};
 use futures::stream::BoxStream;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use tokio_postgres::Client;
 
 use super::catalog::{self, db, note_reader, Readers};
@@ -80,6 +80,19 @@ impl PgSource {
 
     async fn open_async(cfg: PgConfig, ep: Endpoint, ctx: OpenContext) -> Result<PgSource> {
         let client = cfg.connect(&ctx).await?;
+        // A query's temporary view waits for the locks its tables need.
+        let asking = PgSource::describe_source(cfg.clone(), client, ep, ctx);
+        cfg.within_lock("reading the source's catalogue", asking)
+            .await
+    }
+
+    /// What the catalogue says of the table or query, on a connection.
+    async fn describe_source(
+        cfg: PgConfig,
+        client: Client,
+        ep: Endpoint,
+        ctx: OpenContext,
+    ) -> Result<PgSource> {
         let (relation, from, what, probe) = match (&ep.table, &ep.query) {
             (Some(t), _) => {
                 let (q, _) = catalog::canonical_name(&client, t).await?;
@@ -395,14 +408,22 @@ impl PgSource {
             let client = Arc::new(client);
             if let Some(snap) = &cut.snapshot {
                 let handle = tokio::runtime::Handle::current();
+                let joining = async {
+                    client
+                        .batch_execute(&format!(
+                            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '{snap}'"
+                        ))
+                        .await
+                        .map_err(|e| {
+                            db(e, "joining the coordinator's snapshot").context(
+                                "the coordinator (convoy extract --coordinate) must keep running until every shard has finished",
+                            )
+                        })
+                };
                 tokio::task::block_in_place(|| {
-                    handle.block_on(client.batch_execute(&format!(
-                        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '{snap}'"
-                    )))
-                })
-                .map_err(|e| {
-                    db(e, "joining the coordinator's snapshot").context(
-                        "the coordinator (convoy extract --coordinate) must keep running until every shard has finished",
+                    handle.block_on(
+                        self.cfg
+                            .within("joining the coordinator's snapshot", joining),
                     )
                 })?;
             }
@@ -412,37 +433,26 @@ impl PgSource {
                 sql,
                 make(),
                 self.ctx.clone(),
+                self.cfg.clone(),
             )]);
         }
         let Some((spec, col)) = self.partition.clone() else {
             let sql = format!("COPY ({select}) TO STDOUT (FORMAT binary)");
-            let stream = copy_stream(Arc::new(client), None, sql, make(), self.ctx.clone());
+            let stream = copy_stream(
+                Arc::new(client),
+                None,
+                sql,
+                make(),
+                self.ctx.clone(),
+                self.cfg.clone(),
+            );
             return Ok(vec![stream]);
         };
         // The coordinator holds the snapshot open until every worker is done.
         let handle = tokio::runtime::Handle::current();
+        let cfg = self.cfg.clone();
         let (snapshot, bounds) = tokio::task::block_in_place(|| {
-            handle.block_on(async {
-                client
-                    .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                    .await
-                    .map_err(|e| db(e, "starting the snapshot"))?;
-                let snap: String = client
-                    .query_one("SELECT pg_export_snapshot()", &[])
-                    .await
-                    .map_err(|e| db(e, "exporting the snapshot"))?
-                    .get(0);
-                let row = client
-                    .query_one(
-                        &format!("SELECT min({col})::int8, max({col})::int8 FROM ({select}) AS s"),
-                        &[],
-                    )
-                    .await
-                    .map_err(|e| db(e, "reading the partition column's range"))?;
-                let lo: Option<i64> = row.get(0);
-                let hi: Option<i64> = row.get(1);
-                Ok::<_, anyhow::Error>((snap, lo.zip(hi)))
-            })
+            handle.block_on(export_snapshot(&cfg, &client, &col, &select))
         })?;
         let coordinator = Arc::new(client);
         let n = spec.count.max(1) as i128;
@@ -470,8 +480,21 @@ impl PgSource {
                 };
                 // Sent together: one round trip.
                 let readers = ctx.shared.get::<Readers>();
-                tokio::try_join!(join, note_reader(&worker, &readers))?;
-                Ok::<_, anyhow::Error>(copy_stream(Arc::new(worker), Some(coord), sql, consumer, ctx))
+                // A failed join aborts the transaction, and the second
+                // statement with it: the join's error is the one to report.
+                cfg.within("joining the snapshot", async {
+                    let (joined, noted) = tokio::join!(join, note_reader(&worker, &readers));
+                    joined.and(noted)
+                })
+                .await?;
+                Ok::<_, anyhow::Error>(copy_stream(
+                    Arc::new(worker),
+                    Some(coord),
+                    sql,
+                    consumer,
+                    ctx,
+                    cfg,
+                ))
             })
             .map(|r| match r {
                 Ok(s) => s,
@@ -485,13 +508,49 @@ impl PgSource {
     }
 }
 
-/// What `consumer` makes of one `COPY … TO STDOUT (FORMAT binary)`.
+/// Start the snapshot every partition reads, and read the range of the
+/// partition column in it. Finding the range may scan the table (a column
+/// without an index): that wait has no idle bound.
+async fn export_snapshot(
+    cfg: &PgConfig,
+    client: &Client,
+    col: &str,
+    select: &str,
+) -> Result<(String, Option<(i64, i64)>)> {
+    let snap: String = cfg
+        .within("exporting the snapshot for the partitions", async {
+            client
+                .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                .await
+                .map_err(|e| db(e, "starting the snapshot"))?;
+            client
+                .query_one("SELECT pg_export_snapshot()", &[])
+                .await
+                .map_err(|e| db(e, "exporting the snapshot"))
+        })
+        .await?
+        .get(0);
+    let row = client
+        .query_one(
+            &format!("SELECT min({col})::int8, max({col})::int8 FROM ({select}) AS s"),
+            &[],
+        )
+        .await
+        .map_err(|e| db(e, "reading the partition column's range"))?;
+    let lo: Option<i64> = row.get(0);
+    let hi: Option<i64> = row.get(1);
+    Ok((snap, lo.zip(hi)))
+}
+
+/// What `consumer` makes of one `COPY … TO STDOUT (FORMAT binary)`. Each
+/// wait for the server's next piece of data gets `timeout.idle`.
 fn copy_stream<C: Consumer>(
     client: Arc<Client>,
     coordinator: Option<Arc<Client>>,
     sql: String,
     consumer: C,
     ctx: OpenContext,
+    cfg: PgConfig,
 ) -> BoxStream<'static, Result<C::Item>> {
     struct State<C> {
         _client: Arc<Client>,
@@ -499,19 +558,26 @@ fn copy_stream<C: Consumer>(
         copy: std::pin::Pin<Box<tokio_postgres::CopyOutStream>>,
         consumer: C,
         ctx: OpenContext,
+        cfg: PgConfig,
         done: bool,
     }
     let start = async move {
-        let copy = client
-            .copy_out(sql.as_str())
-            .await
-            .map_err(|e| db(e, "starting COPY TO"))?;
+        // The COPY takes its table's lock before it answers.
+        let copy = cfg
+            .within_lock("starting COPY TO", async {
+                client
+                    .copy_out(sql.as_str())
+                    .await
+                    .map_err(|e| db(e, "starting COPY TO"))
+            })
+            .await?;
         Ok::<_, anyhow::Error>(State {
             _client: client,
             _coordinator: coordinator,
             copy: Box::pin(copy),
             consumer,
             ctx,
+            cfg,
             done: false,
         })
     };
@@ -536,7 +602,22 @@ fn copy_stream<C: Consumer>(
                         let b = st.consumer.take();
                         return Some((b, Some(Ok(st))));
                     }
-                    match st.copy.next().await {
+                    // PostgreSQL sends a message per row: the timer is armed
+                    // only when the next one has not arrived yet.
+                    let next = match st.copy.next().now_or_never() {
+                        Some(next) => next,
+                        None => {
+                            let idle = st.cfg.timeouts.idle;
+                            match tokio::time::timeout(idle, st.copy.next()).await {
+                                Ok(next) => next,
+                                Err(_) => {
+                                    let e = st.cfg.silent(idle, "reading COPY data");
+                                    return Some((Err(e), None));
+                                }
+                            }
+                        }
+                    };
+                    match next {
                         Some(Ok(chunk)) => {
                             if let Err(e) = st.consumer.feed(&chunk) {
                                 return Some((Err(e), None));

@@ -13,8 +13,19 @@
 //!
 //! A missing table is created (inside the same transaction) with the types of
 //! `types.rs`; an existing table whose columns do not fit is refused.
+//!
+//! Waits (see `config`): every exchange with the server gets
+//! `timeout.idle`, COPY data the server does not take included, except the
+//! statements in which the server itself works for as long as the data
+//! needs (merge and incremental `INSERT … SELECT`), which only TCP keepalive
+//! and a signal end. The session's `lock_timeout` is `timeout.idle`, so a
+//! table another session keeps locked fails the copy instead of holding it. An operation cut short (a signal, a timeout) leaves the connection
+//! busy: `abort` then asks the server to cancel what it runs and drops the
+//! connection, which rolls the transaction back.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Result;
 use arrow::array::RecordBatch;
@@ -25,13 +36,29 @@ use futures::SinkExt;
 use tokio_postgres::{Client, CopyInSink};
 
 use super::catalog::{self, db, Readers, Session};
-use super::config::PgConfig;
+use super::config::{PgConfig, LOCK_MARGIN};
 use super::copy_binary;
 use super::types::{self, quote_ident, PgType, Wire};
 use super::COPY_BINARY;
 use crate::connect::{Encoded, Encoding, OpenContext, Output, Prepared, Sink};
 use crate::error;
+use crate::spec::fields::seconds;
 use crate::spec::Mode;
+
+/// Marks the sink's connection busy for one exchange; it stays busy when
+/// the exchange does not complete (cut short by a signal or a timeout).
+struct Busy<'a>(&'a AtomicBool);
+
+impl<'a> Busy<'a> {
+    fn start(flag: &'a AtomicBool) -> Busy<'a> {
+        flag.store(true, Ordering::SeqCst);
+        Busy(flag)
+    }
+
+    fn done(self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
+}
 
 /// Writes a table in one transaction.
 pub struct PgSink {
@@ -61,6 +88,9 @@ pub struct PgSink {
     bytes: u64,
     written: u64,
     skipped: u64,
+    /// An exchange with the server did not complete: the connection may be
+    /// in the middle of a statement.
+    busy: AtomicBool,
 }
 
 impl PgSink {
@@ -86,6 +116,7 @@ impl PgSink {
             bytes: 0,
             written: 0,
             skipped: 0,
+            busy: AtomicBool::new(false),
         }
     }
 
@@ -93,11 +124,87 @@ impl PgSink {
         self.client.as_ref().expect("begun")
     }
 
+    /// One exchange with the server, within `bound`.
+    async fn wait<T>(
+        &self,
+        bound: Option<Duration>,
+        what: &str,
+        fut: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let busy = Busy::start(&self.busy);
+        let r = match bound {
+            Some(b) => self.cfg.within_for(b, what, fut).await,
+            None => fut.await,
+        };
+        if r.is_ok() {
+            busy.done();
+        }
+        r
+    }
+
     async fn exec(&self, sql: &str, what: &str) -> Result<u64> {
-        self.client()
-            .execute(sql, &[])
-            .await
-            .map_err(|e| db(e, what))
+        let idle = self.cfg.timeouts.idle;
+        self.wait(Some(idle), what, async {
+            self.client()
+                .execute(sql, &[])
+                .await
+                .map_err(|e| db(e, what))
+        })
+        .await
+    }
+
+    /// A statement that may wait for a lock: bounded by the transaction's
+    /// `lock_timeout`, with the client's bound a little later.
+    async fn exec_locking(&self, sql: &str, what: &str) -> Result<u64> {
+        let bound = self.cfg.timeouts.idle + LOCK_MARGIN;
+        self.wait(Some(bound), what, async {
+            self.client()
+                .execute(sql, &[])
+                .await
+                .map_err(|e| db(e, what))
+        })
+        .await
+    }
+
+    /// A statement in which the server works for as long as the data
+    /// needs, sending nothing meanwhile: no idle bound (TCP keepalive
+    /// notices a server that vanished; a signal ends it).
+    async fn work(&self, sql: &str, what: &str) -> Result<u64> {
+        self.wait(None, what, async {
+            self.client()
+                .execute(sql, &[])
+                .await
+                .map_err(|e| db(e, what))
+        })
+        .await
+    }
+
+    /// Catalogue questions, within `timeout.idle`.
+    async fn ask<T>(&self, fut: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+        self.wait(
+            Some(self.cfg.timeouts.idle),
+            "reading the destination's catalogue",
+            fut,
+        )
+        .await
+    }
+
+    /// Send COPY data, within `timeout.idle`.
+    async fn send_copy(&mut self, bytes: Bytes) -> Result<()> {
+        let what = format!(
+            "sending COPY data into {} (the server took none)",
+            self.target
+        );
+        let busy = Busy::start(&self.busy);
+        let copy = self.copy.as_mut().expect("begun");
+        let r = match tokio::time::timeout(self.cfg.timeouts.idle, copy.send(bytes)).await {
+            Ok(r) => r.map_err(|e| db(e, &format!("COPY into {}", self.target))),
+            Err(_) => Err(self.cfg.silent(self.cfg.timeouts.idle, &what)),
+        };
+        if r.is_ok() {
+            busy.done();
+        }
+        r
     }
 }
 
@@ -110,14 +217,23 @@ impl Sink for PgSink {
     async fn begin(&mut self, schema: SchemaRef) -> Result<()> {
         let cfg = self.cfg.clone();
         let client = cfg.connect(&self.ctx).await?;
-        client
-            .batch_execute("BEGIN")
-            .await
-            .map_err(|e| db(e, "starting the transaction"))?;
         self.client = Some(client);
-        let (target, _) = catalog::canonical_name(self.client(), &self.table).await?;
+        // A lock another session holds fails the copy after timeout.idle
+        // (the session's lock_timeout, set when connecting).
+        self.wait(Some(cfg.timeouts.idle), "starting the transaction", async {
+            self.client()
+                .batch_execute("BEGIN")
+                .await
+                .map_err(|e| db(e, "starting the transaction"))
+        })
+        .await?;
+        let (target, _) = self
+            .ask(catalog::canonical_name(self.client(), &self.table))
+            .await?;
         self.target = target.clone();
-        let exists = catalog::table_exists(self.client(), &target).await?;
+        let exists = self
+            .ask(catalog::table_exists(self.client(), &target))
+            .await?;
         let key_cols: Vec<String> = match &self.mode {
             Mode::Merge { key } => key.clone(),
             _ => Vec::new(),
@@ -133,13 +249,15 @@ impl Sink for PgSink {
                 let k: Vec<String> = key_cols.iter().map(|k| quote_ident(k)).collect();
                 defs.push(format!("PRIMARY KEY ({})", k.join(", ")));
             }
-            self.exec(
+            self.exec_locking(
                 &format!("CREATE TABLE {target} ({})", defs.join(", ")),
                 &format!("creating {target}"),
             )
             .await?;
         }
-        let cols = catalog::columns_of(self.client(), &target).await?;
+        let cols = self
+            .ask(catalog::columns_of(self.client(), &target))
+            .await?;
         let mut problems = Vec::new();
         let mut wires = Vec::new();
         let mut types_ = Vec::new();
@@ -197,19 +315,23 @@ impl Sink for PgSink {
                 if exists {
                     let (sql, what) =
                         (format!("TRUNCATE {target}"), format!("truncating {target}"));
-                    // Sent together: one round trip.
-                    let (_, session) = tokio::try_join!(
-                        self.exec(&sql, &what),
+                    // Sent together: one round trip. When the TRUNCATE
+                    // fails (a lock it did not get), so does the second
+                    // statement, in the aborted transaction: its error is
+                    // the one to report.
+                    let (truncated, session) = tokio::join!(
+                        self.exec_locking(&sql, &what),
                         catalog::session_of(self.client())
-                    )?;
-                    self.watching = Some(session);
+                    );
+                    truncated?;
+                    self.watching = Some(session?);
                 }
                 target.clone()
             }
             Mode::Merge { .. } | Mode::Incremental { .. } => {
-                self.exec(
+                self.exec_locking(
                     &format!("LOCK TABLE {target} IN SHARE ROW EXCLUSIVE MODE"),
-                    "locking the table",
+                    &format!("locking {target}"),
                 )
                 .await?;
                 let stage = format!("convoy_stage_{}", uuid::Uuid::new_v4().simple());
@@ -224,19 +346,21 @@ impl Sink for PgSink {
                 stage
             }
         };
+        let starting = format!("starting COPY into {target}");
         let copy = self
-            .client()
-            .copy_in(&format!(
-                "COPY {into} ({col_list}) FROM STDIN (FORMAT binary)"
-            ))
-            .await
-            .map_err(|e| db(e, &format!("starting COPY into {target}")))?;
-        let mut copy = Box::pin(copy);
+            .wait(Some(cfg.timeouts.idle + LOCK_MARGIN), &starting, async {
+                self.client()
+                    .copy_in(&format!(
+                        "COPY {into} ({col_list}) FROM STDIN (FORMAT binary)"
+                    ))
+                    .await
+                    .map_err(|e| db(e, &starting))
+            })
+            .await?;
+        self.copy = Some(Box::pin(copy));
         let mut head = BytesMut::new();
         copy_binary::header(&mut head);
-        copy.send(head.freeze()).await.map_err(|e| db(e, "COPY"))?;
-        self.copy = Some(copy);
-        Ok(())
+        self.send_copy(head.freeze()).await
     }
 
     async fn write(&mut self, batch: RecordBatch) -> Result<()> {
@@ -245,11 +369,7 @@ impl Sink for PgSink {
         let mut buf = BytesMut::with_capacity(batch.get_array_memory_size() + 64);
         copy_binary::encode_batch(&mut buf, &batch, &self.wires)?;
         self.bytes += buf.len() as u64;
-        let copy = self.copy.as_mut().expect("begun");
-        copy.send(buf.freeze())
-            .await
-            .map_err(|e| db(e, &format!("COPY into {}", self.target)))?;
-        Ok(())
+        self.send_copy(buf.freeze()).await
     }
 
     async fn stalled(&mut self) -> Result<()> {
@@ -287,18 +407,26 @@ impl Sink for PgSink {
         let started: Vec<String> = readers.iter().map(|r| r.started.clone()).collect();
         // A session of the same server whose start time this user may not
         // see is matched by its process id alone.
-        let waiting: i64 = match probe
-            .query_one(
+        let asked = tokio::time::timeout(
+            self.cfg.timeouts.idle,
+            probe.query_one(
                 "SELECT count(*) FROM pg_stat_activity a \
                  JOIN unnest($1::int4[], $2::text[]) AS r(pid, started) ON a.pid = r.pid \
                  WHERE (a.backend_start IS NULL OR extract(epoch FROM a.backend_start)::text = r.started) \
                    AND $3::int4 = ANY(pg_blocking_pids(a.pid))",
                 &[&pids, &started, &own.pid],
-            )
-            .await
-        {
-            Ok(row) => row.get(0),
-            Err(_) => return Ok(()),
+            ),
+        )
+        .await;
+        let waiting: i64 = match asked {
+            Ok(Ok(row)) => row.get(0),
+            Ok(Err(_)) => return Ok(()),
+            Err(_) => {
+                // The look took too long: stop looking, go on copying.
+                self.probe = None;
+                self.watching = None;
+                return Ok(());
+            }
         };
         if waiting > 0 {
             return Err(error::usage(
@@ -340,22 +468,20 @@ impl Sink for PgSink {
 
     async fn write_encoded(&mut self, piece: Encoded) -> Result<()> {
         self.bytes += piece.bytes.len() as u64;
-        let copy = self.copy.as_mut().expect("begun");
-        copy.send(piece.bytes)
-            .await
-            .map_err(|e| db(e, &format!("COPY into {}", self.target)))
+        self.send_copy(piece.bytes).await
     }
 
     async fn prepare(&mut self) -> Result<Prepared> {
-        let mut copy = self.copy.take().expect("begun");
         let mut tail = BytesMut::new();
         copy_binary::trailer(&mut tail);
-        copy.send(tail.freeze()).await.map_err(|e| db(e, "COPY"))?;
-        let copied = copy
-            .as_mut()
-            .finish()
-            .await
-            .map_err(|e| db(e, &format!("COPY into {}", self.target)))?;
+        self.send_copy(tail.freeze()).await?;
+        let mut copy = self.copy.take().expect("begun");
+        let what = format!("finishing COPY into {}", self.target);
+        let copied = self
+            .wait(Some(self.cfg.timeouts.idle), &what, async {
+                copy.as_mut().finish().await.map_err(|e| db(e, &what))
+            })
+            .await?;
         let target = self.target.clone();
         let cols = self.columns.join(", ");
         let written = match (&self.mode, &self.stage) {
@@ -372,7 +498,7 @@ impl Sink for PgSink {
                 } else {
                     format!("DO UPDATE SET {}", updates.join(", "))
                 };
-                self.exec(
+                self.work(
                     &format!(
                         "INSERT INTO {target} ({cols}) SELECT {cols} FROM {stage} ON CONFLICT ({}) {action}",
                         keys.join(", ")
@@ -390,7 +516,7 @@ impl Sink for PgSink {
             (Mode::Incremental { cursor }, Some(stage)) => {
                 let c = quote_ident(cursor);
                 let n = self
-                    .exec(
+                    .work(
                         &format!(
                             "INSERT INTO {target} ({cols}) SELECT {cols} FROM {stage} \
                              WHERE {c} > (SELECT max({c}) FROM {target}) \
@@ -417,20 +543,41 @@ impl Sink for PgSink {
     }
 
     async fn commit(&mut self) -> Result<()> {
-        self.client()
-            .batch_execute("COMMIT")
-            .await
-            .map_err(|e| db(e, &format!("committing {}", self.target)))?;
-        Ok(())
+        let idle = self.cfg.timeouts.idle;
+        let busy = Busy::start(&self.busy);
+        match tokio::time::timeout(idle, self.client().batch_execute("COMMIT")).await {
+            Ok(Ok(())) => {
+                busy.done();
+                Ok(())
+            }
+            Ok(Err(e)) => Err(db(e, &format!("committing {}", self.target))),
+            Err(_) => Err(error::input(
+                format!(
+                    "no answer from {} for {} to COMMIT: whether {} now holds the new rows is not known (it holds either the old or the new rows, never a mix)",
+                    self.cfg.ident(),
+                    seconds(idle),
+                    self.target
+                ),
+                Some("look at the table before running the copy again".to_string()),
+            )),
+        }
     }
 
     async fn abort(&mut self) -> Result<()> {
         // Dropping an unfinished COPY makes the server fail it.
         self.copy = None;
-        if let Some(c) = &self.client {
-            let _ = c.batch_execute("ROLLBACK").await;
+        self.probe = None;
+        if let Some(c) = self.client.take() {
+            if self.busy.load(Ordering::SeqCst) {
+                // Cut short mid-exchange: the server may still be working on
+                // a statement, or the connection may be stalled. Ask the
+                // server to stop; dropping the connection rolls back.
+                self.cfg.cancel_running(&c).await;
+            } else {
+                let _ =
+                    tokio::time::timeout(self.cfg.timeouts.idle, c.batch_execute("ROLLBACK")).await;
+            }
         }
-        self.client = None;
         Ok(())
     }
 }
