@@ -149,6 +149,29 @@ fn damaged_parquet_files_are_refused_on_every_path() {
     assert_eq!(dir.listing(), ["out.csv", "out.jsonl", "out.parquet"]);
 }
 
+/// An Arrow IPC stream cut between two batches looks complete to arrow's
+/// reader; without its end-of-stream marker it is refused.
+#[test]
+fn an_arrow_stream_without_its_end_marker_is_refused() {
+    let dir = Dir::new();
+    let whole = std::fs::read(data("pa_stream.arrows")).unwrap();
+    dir.write("cut.arrows", &whole[..whole.len() - 8]);
+    for (src, stdin) in [("cut.arrows", false), ("-", true)] {
+        let mut cmd = dir.cmd(&["copy", src, "out.parquet", "--source-format", "ipc"]);
+        if stdin {
+            cmd.stdin(std::fs::File::open(dir.path("cut.arrows")).unwrap());
+        }
+        let run: Run = cmd.output().unwrap().into();
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        assert!(
+            run.stderr.contains("without its end-of-stream marker"),
+            "{}",
+            run.stderr
+        );
+        assert!(!dir.path("out.parquet").exists());
+    }
+}
+
 /// The byte-for-byte copy checks the page checksums a file carries as its
 /// bytes pass, and says so.
 #[test]

@@ -319,6 +319,8 @@ pub fn json_batches(
     })
 }
 
+const UTF8_BOM: &[u8] = b"\xef\xbb\xbf";
+
 /// Rows the JSON decoder holds at most (see [`JsonLines::read_batch`]).
 const JSON_DECODER_ROWS: usize = BATCH_ROWS * 4;
 
@@ -432,6 +434,13 @@ impl<R: Read> JsonLines<R> {
         let mut line_start = 0;
         let mut in_batch = 0usize;
         loop {
+            if self.line == 0 && self.text.is_empty() {
+                // A UTF-8 byte order mark is not part of the first object.
+                let buf = self.reader.fill_buf()?;
+                if buf.starts_with(UTF8_BOM) {
+                    self.reader.consume(UTF8_BOM.len());
+                }
+            }
             let buf = self.reader.fill_buf()?;
             if buf.is_empty() {
                 if self.text.len() > line_start {
@@ -733,6 +742,8 @@ pub fn json_infer(file: &str, s: &Sampled, max_records: usize) -> Result<SchemaR
             cut = &cut[..end + 1];
         }
     }
+    // A UTF-8 byte order mark is not part of the first object.
+    let cut = cut.strip_prefix(UTF8_BOM).unwrap_or(cut);
     let not_json = |line: usize, column: usize, what: String| {
         crate::error::input(
             format!("{file}: line {line}, column {column}: not valid JSON: {what}"),
@@ -954,6 +965,14 @@ impl ParquetFile {
     /// Opens a Parquet file through positioned reads already set up.
     pub fn open_at(name: &str, random: Arc<dyn RandomAccess>) -> Result<ParquetFile> {
         let size = random.len();
+        if size == 0 {
+            return Err(crate::error::input(
+                format!("{name} is empty: it is not a Parquet file"),
+                Some(
+                    "the file that was meant to be here was not written; get it again".to_string(),
+                ),
+            ));
+        }
         let head = random
             .bytes(0, 4.min(size) as usize)
             .map_err(|e| crate::error::input(format!("cannot read {name}: {e}"), None))?;
@@ -1340,8 +1359,37 @@ impl Iterator for ParquetBatches {
 /// from a pipe). Which one is told by the first bytes, not the name.
 pub enum IpcReader {
     File(arrow::ipc::reader::FileReader<Box<dyn ReadSeek>>),
-    Stream(arrow::ipc::reader::StreamReader<BufReader<Box<dyn Read + Send>>>),
+    Stream(
+        arrow::ipc::reader::StreamReader<BufReader<Tail>>,
+        Arc<std::sync::atomic::AtomicU64>,
+    ),
 }
+
+/// A reader that remembers the last 8 bytes it passed on. arrow's stream
+/// reader takes the end of its input for the end of the stream, so a stream
+/// cut between two batches would look complete; what was read last tells
+/// whether the stream's end-of-stream marker was there.
+pub struct Tail {
+    inner: Box<dyn Read + Send>,
+    last: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Read for Tail {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n > 0 {
+            use std::sync::atomic::Ordering;
+            let mut last = self.last.load(Ordering::Relaxed).to_be_bytes().to_vec();
+            last.extend_from_slice(&buf[n.saturating_sub(8)..n]);
+            let tail: [u8; 8] = last[last.len() - 8..].try_into().expect("8 bytes");
+            self.last.store(u64::from_be_bytes(tail), Ordering::Relaxed);
+        }
+        Ok(n)
+    }
+}
+
+/// The end-of-stream marker: a continuation token and a zero length.
+const END_OF_STREAM: [u8; 8] = [0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0];
 
 /// The first bytes of an Arrow IPC file (the stream format has none).
 const ARROW_MAGIC: &[u8] = b"ARROW1";
@@ -1350,7 +1398,7 @@ impl IpcReader {
     pub fn schema(&self) -> SchemaRef {
         match self {
             IpcReader::File(r) => r.schema(),
-            IpcReader::Stream(r) => r.schema(),
+            IpcReader::Stream(r, _) => r.schema(),
         }
     }
 
@@ -1358,7 +1406,7 @@ impl IpcReader {
     pub fn num_batches(&self) -> Option<usize> {
         match self {
             IpcReader::File(r) => Some(r.num_batches()),
-            IpcReader::Stream(_) => None,
+            IpcReader::Stream(..) => None,
         }
     }
 }
@@ -1369,7 +1417,17 @@ impl Iterator for IpcReader {
     fn next(&mut self) -> Option<Self::Item> {
         match self {
             IpcReader::File(r) => r.next(),
-            IpcReader::Stream(r) => r.next(),
+            IpcReader::Stream(r, last) => match r.next() {
+                None if last.swap(u64::from_be_bytes(END_OF_STREAM), std::sync::atomic::Ordering::Relaxed)
+                    != u64::from_be_bytes(END_OF_STREAM) =>
+                {
+                    Some(Err(ArrowError::IpcError(
+                        "the stream ends without its end-of-stream marker: it was cut short (or written by Arrow before 0.15)"
+                            .to_string(),
+                    )))
+                }
+                other => other,
+            },
         }
     }
 }
@@ -1387,8 +1445,13 @@ pub fn ipc_open(input: &dyn Input) -> Result<IpcReader> {
     let opened = if head.starts_with(ARROW_MAGIC) {
         arrow::ipc::reader::FileReader::try_new(input.seekable()?, None).map(IpcReader::File)
     } else {
-        arrow::ipc::reader::StreamReader::try_new_buffered(input.open()?, None)
-            .map(IpcReader::Stream)
+        let last = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let tail = Tail {
+            inner: input.open()?,
+            last: last.clone(),
+        };
+        arrow::ipc::reader::StreamReader::try_new_buffered(tail, None)
+            .map(|r| IpcReader::Stream(r, last))
     };
     opened.map_err(|e| {
         let (what, hint) = ipc_problem(&e);
