@@ -12,6 +12,7 @@ pub const EXIT_CODES: &str = "\
 Exit status:
   0    every copy succeeded and was verified
   1    a copy failed; its destination was left as it was before the run
+       (also when a bug in convoy ended it: the message says so)
   2    usage or spec error (nothing was contacted)
   3    refused by policy: TLS, plaintext secret, region, insecure option without its flag
   4    verification failed (counts or checksums differ); nothing was published

@@ -118,6 +118,51 @@ pub fn interrupted() -> anyhow::Error {
     )
 }
 
+/// What the last panic said and where, kept by [`install_panic_hook`] so
+/// the error of the copy it ended can say it.
+static LAST_PANIC: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Replace Rust's panic message with one that says this is a bug in convoy
+/// and how to report it; the place and message are also kept for the copy's
+/// error ([`bug`]). Panics are caught around each copy (see `run::run_copy`),
+/// so a bug ends that copy with exit status 1 and its destination untouched.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".to_string());
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}:{}", l.file(), l.line(), l.column()))
+            .unwrap_or_default();
+        let text = crate::security::redact::redact(&format!("{what}{place}"));
+        eprintln!("convoy: internal error (a bug in convoy): {text}");
+        *LAST_PANIC.lock().unwrap_or_else(|e| e.into_inner()) = Some(text);
+    }));
+}
+
+/// A bug in convoy ended `what` (a panic, caught): exit status 1, with the
+/// panic's message and a request to report it.
+pub fn bug(what: &str) -> anyhow::Error {
+    let panic = LAST_PANIC
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()
+        .map(|p| format!(": {p}"))
+        .unwrap_or_default();
+    failure(
+        ExitKind::Failed,
+        format!("internal error (a bug in convoy) in {what}{panic}"),
+        Some(
+            "the destination was left as it was; please report this bug to the convoy maintainers with the command you ran and this message"
+                .to_string(),
+        ),
+    )
+}
+
 /// The exit status and hint of one error in a chain, when it decides them:
 /// a [`Failure`], or one of the typed errors of the security module.
 fn classify(e: &(dyn std::error::Error + 'static)) -> Option<(ExitKind, Option<String>)> {

@@ -36,6 +36,7 @@ fn tune_allocator() {
 
 fn main() {
     tune_allocator();
+    error::install_panic_hook();
     let cli = cli::Cli::parse();
     let code = commands::main(cli);
     let _ = std::io::stdout().flush();

@@ -295,10 +295,28 @@ pub async fn run_copy(plan: &Plan, copy: &Copy, ctx: &RunContext) -> CopyReport 
         ctx,
     );
     let result = match plan.check_regions(copy, ctx.allow_cross_region) {
-        Ok(()) => direct(plan, copy, &c.open, ctx, &mut c.report).await,
+        Ok(()) => {
+            catching(
+                &format!("copy {}", copy.name),
+                direct(plan, copy, &c.open, ctx, &mut c.report),
+            )
+            .await
+        }
         Err(e) => Err(e),
     };
     c.finish(result)
+}
+
+/// A panic (a bug) ends the copy it happens in, not the run: unwinding
+/// drops the sink, which removes what it wrote (every sink cleans up when
+/// dropped uncommitted), and the copy fails with exit status 1 like any
+/// failure, reported in the JSON summary too, with a request to report it.
+async fn catching<T>(what: &str, work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    use futures::FutureExt;
+    std::panic::AssertUnwindSafe(work)
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|_| Err(error::bug(what)))
 }
 
 async fn direct(
@@ -328,7 +346,11 @@ pub async fn open_source(
     let opening = tokio::task::spawn_blocking(move || opener(open2));
     tokio::select! {
         opened = opening => opened
-            .map_err(|e| anyhow::anyhow!("internal error opening the source: {e}"))?,
+            .map_err(|e| if e.is_panic() {
+                error::bug("opening the source")
+            } else {
+                anyhow::anyhow!("internal error opening the source: {e}")
+            })?,
         _ = ctx.cancel.cancelled() => Err(error::interrupted()),
     }
 }
@@ -336,7 +358,23 @@ pub async fn open_source(
 /// Move everything from `source` to `sink` — unchanged in the source's own
 /// encoding when the sink accepts it — verify, and commit; on any failure
 /// the sink is aborted. A dry run stops after describing both.
+///
+/// Every kind of copy (direct, staged, extract, load) moves its rows here,
+/// so a panic is caught here too: the source and sink are dropped while
+/// unwinding (sinks remove what they wrote) and the copy fails (see
+/// [`catching`]).
 pub async fn transfer(
+    source: Box<dyn Source>,
+    sink: Box<dyn Sink>,
+    open: &OpenContext,
+    ctx: &RunContext,
+    report: &mut CopyReport,
+) -> Result<Vec<Output>> {
+    let what = format!("copy {}", report.name);
+    catching(&what, moving(source, sink, open, ctx, report)).await
+}
+
+async fn moving(
     source: Box<dyn Source>,
     mut sink: Box<dyn Sink>,
     open: &OpenContext,
@@ -354,6 +392,7 @@ pub async fn transfer(
     if let Some(e) = offered.as_ref().filter(|e| sink.accepts(e)) {
         report.details.push(e.note.clone());
     }
+    sink.check_schema(&schema)?;
     if ctx.dry_run {
         return Ok(Vec::new());
     }
@@ -463,8 +502,13 @@ async fn pump<T: Piece>(
     }
     // The channel closed because every producer finished: collect their results.
     for p in producers {
-        p.await
-            .map_err(|e| anyhow::anyhow!("internal error in a reader: {e}"))??;
+        p.await.map_err(|e| {
+            if e.is_panic() {
+                error::bug("a reader")
+            } else {
+                anyhow::anyhow!("internal error in a reader: {e}")
+            }
+        })??;
     }
     if cancel.is_cancelled() {
         return Err(error::interrupted());
@@ -718,5 +762,96 @@ mod tests {
         producer.await.unwrap().unwrap();
         assert_eq!(got, 100_000);
         assert_eq!(budget.available_kib(), 200);
+    }
+
+    /// A sink that panics on its first batch and notes when it is dropped.
+    struct PanickingSink(Arc<std::sync::atomic::AtomicBool>);
+
+    impl Drop for PanickingSink {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl Sink for PanickingSink {
+        fn describe(&self) -> String {
+            "panicking".into()
+        }
+        async fn begin(&mut self, _: arrow::datatypes::SchemaRef) -> Result<()> {
+            Ok(())
+        }
+        async fn write(&mut self, _: RecordBatch) -> Result<()> {
+            panic!("a bug in a sink");
+        }
+        async fn prepare(&mut self) -> Result<connect::Prepared> {
+            Ok(connect::Prepared::default())
+        }
+        async fn commit(&mut self) -> Result<()> {
+            Ok(())
+        }
+        async fn abort(&mut self) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    fn context() -> OpenContext {
+        OpenContext::new(
+            "t".into(),
+            "2026-01-01".into(),
+            false,
+            Arc::new(crate::security::reference::ResolveContext::new(None)),
+            CancellationToken::new(),
+        )
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panic_ends_the_copy_with_exit_1_and_a_bug_report_request() {
+        let open = context();
+        let dropped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let sink_dropped = dropped.clone();
+        let open2 = open.clone();
+        let err = catching("copy c", async move {
+            let mut sink = PanickingSink(sink_dropped);
+            let parts = connect::Source::partitions(Box::new(MemorySource(vec![batch(3)])))?;
+            pump(parts, &mut sink, &open2, &open2.cancel).await
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(error::exit_kind(&err), error::ExitKind::Failed);
+        assert!(
+            err.to_string()
+                .contains("internal error (a bug in convoy) in copy c"),
+            "{err}"
+        );
+        assert!(error::hint(&err).unwrap().contains("report"), "{err}");
+        // The sink was dropped while unwinding: it removes what it wrote.
+        assert!(dropped.load(Ordering::SeqCst));
+
+        // A reader that panics ends the copy the same way.
+        let panicking: connect::BatchIter = Box::new((0..2).map(|i| {
+            if i == 1 {
+                panic!("a bug in a reader");
+            }
+            Ok(batch(1))
+        }));
+        let mut sink = LossySink {
+            rows: 0,
+            committed: false,
+            aborted: false,
+        };
+        let err = pump(
+            vec![Partition::Blocking(panicking)],
+            &mut sink,
+            &open,
+            &open.cancel,
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("a bug in convoy) in a reader"),
+            "{err}"
+        );
+        assert!(!sink.committed);
     }
 }

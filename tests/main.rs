@@ -7,6 +7,7 @@ mod cli;
 mod corrupt;
 mod faults;
 mod files;
+mod formats;
 mod gcs;
 mod mssql;
 mod objstore;

@@ -266,6 +266,14 @@ pub struct Prepared {
 #[async_trait]
 pub trait Sink: Send {
     fn describe(&self) -> String;
+    /// Whether the destination can hold every column of `schema`, asked
+    /// before `begin` and in a dry run, so a type it has no room for is
+    /// refused naming the column before anything is written. Called after
+    /// [`Sink::accepts`]: a sink that takes the source's own encoding may
+    /// not need to check.
+    fn check_schema(&mut self, _schema: &SchemaRef) -> Result<()> {
+        Ok(())
+    }
     async fn begin(&mut self, schema: SchemaRef) -> Result<()>;
     async fn write(&mut self, batch: RecordBatch) -> Result<()>;
     /// Flush and make durable without publishing; returns what was written.

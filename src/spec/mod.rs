@@ -144,7 +144,7 @@ impl Format {
             "csv" | "tsv" => Some(Format::Csv),
             "parquet" | "pq" => Some(Format::Parquet),
             "json" | "jsonl" | "ndjson" => Some(Format::Json),
-            "ipc" | "arrow" | "feather" => Some(Format::Ipc),
+            "ipc" | "arrow" | "arrows" | "feather" => Some(Format::Ipc),
             _ => None,
         }
     }

@@ -255,6 +255,11 @@ impl Sink for StageSink {
         format!("stage run {}", self.run.shown)
     }
 
+    fn check_schema(&mut self, schema: &SchemaRef) -> Result<()> {
+        // Staged parts are Parquet.
+        crate::connect::format::write::check_schema(Format::Parquet, schema).map(|_| ())
+    }
+
     async fn begin(&mut self, schema: SchemaRef) -> Result<()> {
         let objects = self.run.list().await?;
         let names: Vec<&str> = objects.iter().filter_map(|m| self.run.name_of(m)).collect();

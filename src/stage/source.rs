@@ -388,7 +388,21 @@ impl Source for StageSource {
         });
         let iter = iter.map(move |b: Result<RecordBatch>| {
             let b = b?;
-            Ok(RecordBatch::try_new(schema.clone(), b.columns().to_vec())?)
+            // Parts are Parquet: a type Parquet stores otherwise (seconds
+            // as milliseconds, date64 as dates) is cast back, exactly.
+            let columns = b
+                .columns()
+                .iter()
+                .zip(schema.fields())
+                .map(|(c, f)| {
+                    if c.data_type() == f.data_type() {
+                        Ok(c.clone())
+                    } else {
+                        arrow::compute::cast(c, f.data_type())
+                    }
+                })
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            Ok(RecordBatch::try_new(schema.clone(), columns)?)
         });
         Ok(vec![Partition::Blocking(Box::new(iter))])
     }

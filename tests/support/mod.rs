@@ -11,6 +11,7 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 
 pub mod ca;
+pub mod fixtures;
 pub mod gcs;
 pub mod objstore;
 pub mod pg;

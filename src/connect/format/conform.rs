@@ -12,7 +12,7 @@ use std::sync::Arc;
 use anyhow::Result;
 use arrow::array::{
     Array, ArrayRef, Date32Builder, Decimal128Builder, Decimal256Builder, FixedSizeBinaryArray,
-    RecordBatch, StringArray, Time64MicrosecondBuilder,
+    RecordBatch, StringArray,
 };
 use arrow::buffer::NullBuffer;
 use arrow::datatypes::{
@@ -129,15 +129,137 @@ fn parse_clock(b: &[u8]) -> Result<(u32, u32, u8, usize), String> {
 }
 
 /// `HH:MM:SS[.ffffff]` → microseconds since midnight.
+#[cfg(test)]
 pub fn parse_time(s: &str) -> Result<i64, String> {
+    parse_time_in(s, TimeUnit::Microsecond)
+}
+
+/// `HH:MM:SS[.fraction]` → time since midnight in `unit`, refusing digits
+/// the unit cannot hold.
+pub fn parse_time_in(s: &str, unit: TimeUnit) -> Result<i64, String> {
     let (secs, nanos, _, used) = parse_clock(s.as_bytes())?;
     if used != s.len() {
         return Err("unexpected text after the time".into());
     }
-    if nanos % 1000 != 0 {
-        return Err("more precision than microseconds".into());
+    let per_sec = unit_per_second(unit);
+    let nanos_per_unit = 1_000_000_000 / per_sec;
+    if nanos as i64 % nanos_per_unit != 0 {
+        return Err(format!("more precision than {}", unit_words(unit)));
     }
-    Ok(secs as i64 * 1_000_000 + (nanos / 1000) as i64)
+    Ok(secs as i64 * per_sec + nanos as i64 / nanos_per_unit)
+}
+
+fn unit_words(unit: TimeUnit) -> &'static str {
+    match unit {
+        TimeUnit::Second => "seconds",
+        TimeUnit::Millisecond => "milliseconds",
+        TimeUnit::Microsecond => "microseconds",
+        TimeUnit::Nanosecond => "nanoseconds",
+    }
+}
+
+/// Hex text (`deadbeef`, or PostgreSQL's `\xdeadbeef`) → bytes; what convoy
+/// writes for binary columns in CSV and JSON.
+pub fn parse_hex(s: &str) -> Result<Vec<u8>, String> {
+    let b = s.strip_prefix("\\x").unwrap_or(s).as_bytes();
+    if !b.len().is_multiple_of(2) {
+        return Err("expected hex digits in pairs".into());
+    }
+    let mut out = Vec::with_capacity(b.len() / 2);
+    for pair in b.chunks_exact(2) {
+        let (hi, lo) = (HEX_VALUE[pair[0] as usize], HEX_VALUE[pair[1] as usize]);
+        if hi | lo > 0x0F {
+            return Err("expected hex digits (0-9, a-f)".into());
+        }
+        out.push(hi << 4 | lo);
+    }
+    Ok(out)
+}
+
+/// A float16 from its text: the nearest float16, refusing text that is a
+/// finite number too large for it (it would become infinity).
+pub fn parse_float16(s: &str) -> Result<half::f16, String> {
+    let v: f64 = match s.trim() {
+        "NaN" | "nan" => return Ok(half::f16::NAN),
+        "inf" | "Infinity" | "+inf" | "+Infinity" => return Ok(half::f16::INFINITY),
+        "-inf" | "-Infinity" => return Ok(half::f16::NEG_INFINITY),
+        t => t.parse().map_err(|_| "not a number".to_string())?,
+    };
+    let h = half::f16::from_f64(v);
+    if h.is_infinite() {
+        return Err("too large for float16".into());
+    }
+    Ok(h)
+}
+
+/// A duration in `unit`: an integer of the unit, or ISO 8601 text
+/// (`PT90.5S`, `-P1DT2H`, as convoy writes durations to CSV), exactly.
+pub fn parse_duration(s: &str, unit: TimeUnit) -> Result<i64, String> {
+    const ERR: &str = "expected a duration as an integer of the unit or ISO 8601 (PT1.5S)";
+    if let Ok(v) = s.parse::<i64>() {
+        return Ok(v);
+    }
+    let (negative, rest) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s),
+    };
+    let rest = rest.strip_prefix('P').ok_or(ERR)?;
+    let per = unit_per_second(unit) as i128;
+    let mut total: i128 = 0;
+    let mut in_time = false;
+    let mut number = String::new();
+    let mut seen = false;
+    for c in rest.chars() {
+        match c {
+            '0'..='9' | '.' => number.push(c),
+            'T' if !in_time && number.is_empty() => in_time = true,
+            'D' | 'H' | 'M' | 'S' => {
+                let secs_per: i128 = match (c, in_time) {
+                    ('D', false) => 86_400,
+                    ('H', true) => 3_600,
+                    ('M', true) => 60,
+                    ('S', true) => 1,
+                    _ => return Err(ERR.into()),
+                };
+                let (int, frac) = number.split_once('.').unwrap_or((&number, ""));
+                if int.is_empty() || (c != 'S' && !frac.is_empty()) {
+                    return Err(ERR.into());
+                }
+                let int: i128 = int.parse().map_err(|_| ERR.to_string())?;
+                let mut value = int
+                    .checked_mul(secs_per * per)
+                    .ok_or("out of range for the column's unit")?;
+                if !frac.is_empty() {
+                    let digits = frac.len() as u32;
+                    let f: i128 = frac.parse().map_err(|_| ERR.to_string())?;
+                    let scaled = f * per;
+                    let ten = 10i128.pow(digits.min(30));
+                    if digits > 30 || scaled % ten != 0 {
+                        return Err(format!("more precision than {}", unit_words(unit)));
+                    }
+                    value += scaled / ten;
+                }
+                total = total.checked_add(value).ok_or("out of range")?;
+                number.clear();
+                seen = true;
+            }
+            _ => return Err(ERR.into()),
+        }
+    }
+    if !seen || !number.is_empty() {
+        return Err(ERR.into());
+    }
+    let total = if negative { -total } else { total };
+    i64::try_from(total).map_err(|_| "out of range for the column's unit".to_string())
+}
+
+/// A date64 (milliseconds since 1970) from `YYYY-MM-DD` or a timestamp
+/// without an offset (how CSV output writes date64).
+pub fn parse_date64(s: &str) -> Result<i64, String> {
+    if s.len() == 10 {
+        return Ok(parse_date(s)? as i64 * 86_400_000);
+    }
+    parse_timestamp(s, TimeUnit::Millisecond, Zone::Forbidden).map(|t| t.value)
 }
 
 fn unit_per_second(unit: TimeUnit) -> i64 {
@@ -162,18 +284,30 @@ pub fn parse_timestamp(s: &str, unit: TimeUnit, zone: Zone) -> Result<Timestamp,
         [] => (false, 0i64),
         [b'Z' | b'z'] => (true, 0),
         [sign @ (b'+' | b'-'), tail @ ..] => {
-            let (h, m) = match tail {
-                [h1, h2] => (digits(&[*h1, *h2]), Some(0)),
-                [h1, h2, m1, m2] => (digits(&[*h1, *h2]), digits(&[*m1, *m2])),
-                [h1, h2, b':', m1, m2] => (digits(&[*h1, *h2]), digits(&[*m1, *m2])),
-                _ => (None, None),
+            // Seconds too: historical zones (local mean time, Paris
+            // +00:09:21 until 1911) as PostgreSQL writes them.
+            let (h, m, sec) = match tail {
+                [h1, h2] => (digits(&[*h1, *h2]), Some(0), Some(0)),
+                [h1, h2, m1, m2] => (digits(&[*h1, *h2]), digits(&[*m1, *m2]), Some(0)),
+                [h1, h2, b':', m1, m2] => (digits(&[*h1, *h2]), digits(&[*m1, *m2]), Some(0)),
+                [h1, h2, m1, m2, s1, s2] => (
+                    digits(&[*h1, *h2]),
+                    digits(&[*m1, *m2]),
+                    digits(&[*s1, *s2]),
+                ),
+                [h1, h2, b':', m1, m2, b':', s1, s2] => (
+                    digits(&[*h1, *h2]),
+                    digits(&[*m1, *m2]),
+                    digits(&[*s1, *s2]),
+                ),
+                _ => (None, None, None),
             };
-            match (h, m) {
-                (Some(h), Some(m)) if h <= 23 && m <= 59 => {
-                    let off = (h * 3600 + m * 60) as i64;
+            match (h, m, sec) {
+                (Some(h), Some(m), Some(sec)) if h <= 23 && m <= 59 && sec <= 59 => {
+                    let off = (h * 3600 + m * 60 + sec) as i64;
                     (true, if *sign == b'-' { -off } else { off })
                 }
-                _ => return Err("the UTC offset is not ±HH, ±HHMM or ±HH:MM".into()),
+                _ => return Err("the UTC offset is not ±HH, ±HHMM, ±HH:MM or ±HH:MM:SS".into()),
             }
         }
         _ => return Err("unexpected text after the time".into()),
@@ -192,12 +326,7 @@ pub fn parse_timestamp(s: &str, unit: TimeUnit, zone: Zone) -> Result<Timestamp,
     if nanos as i64 % nanos_per_unit != 0 {
         return Err(format!(
             "more fractional digits than the column's unit ({}) holds",
-            match unit {
-                TimeUnit::Second => "seconds",
-                TimeUnit::Millisecond => "milliseconds",
-                TimeUnit::Microsecond => "microseconds",
-                TimeUnit::Nanosecond => "nanoseconds",
-            }
+            unit_words(unit)
         ));
     }
     let total_secs = days * 86_400 + secs as i64 - offset_secs;
@@ -425,8 +554,14 @@ enum Conv {
     Decimal256(u8, i8),
     Timestamp(TimeUnit, Zone),
     Date,
-    Time,
+    Time(TimeUnit),
     Uuid,
+    /// Hex text (what convoy writes for binary columns) to bytes.
+    Binary(Option<i32>),
+    Float16,
+    /// Integers of the unit, or ISO 8601 (what convoy writes for durations).
+    Duration(TimeUnit),
+    Date64,
 }
 
 /// Where the rows of a batch came from, for error messages.
@@ -470,7 +605,12 @@ impl Conformer {
                         },
                     )),
                     DataType::Date32 => Some(Conv::Date),
-                    DataType::Time64(TimeUnit::Microsecond) => Some(Conv::Time),
+                    DataType::Time32(u) | DataType::Time64(u) => Some(Conv::Time(*u)),
+                    DataType::Binary | DataType::LargeBinary => Some(Conv::Binary(None)),
+                    DataType::FixedSizeBinary(n) => Some(Conv::Binary(Some(*n))),
+                    DataType::Float16 => Some(Conv::Float16),
+                    DataType::Duration(u) => Some(Conv::Duration(*u)),
+                    DataType::Date64 => Some(Conv::Date64),
                     _ => None,
                 }
             };
@@ -602,18 +742,72 @@ impl Conformer {
                     }
                     Arc::new(b.finish())
                 }
-                Conv::Time => {
-                    let mut b = Time64MicrosecondBuilder::with_capacity(strings.len());
+                Conv::Time(unit) => {
+                    let mut values = Vec::with_capacity(strings.len());
+                    for row in 0..strings.len() {
+                        values.push(if strings.is_null(row) {
+                            0
+                        } else {
+                            parse_time_in(strings.value(row), *unit).map_err(|e| fail(row, e))?
+                        });
+                    }
+                    integers_as(field.data_type(), values, nulls)?
+                }
+                Conv::Binary(size) => {
+                    let mut values = Vec::with_capacity(strings.len());
+                    for row in 0..strings.len() {
+                        values.push(if strings.is_null(row) {
+                            None
+                        } else {
+                            let v = parse_hex(strings.value(row)).map_err(|e| fail(row, e))?;
+                            if let Some(n) = size.filter(|&n| n as usize != v.len()) {
+                                return Err(fail(
+                                    row,
+                                    format!("holds {} bytes, the column {n}", v.len()),
+                                ));
+                            }
+                            Some(v)
+                        });
+                    }
+                    match size {
+                        Some(n) => Arc::new(FixedSizeBinaryArray::try_from_sparse_iter_with_size(
+                            values.into_iter(),
+                            *n,
+                        )?) as ArrayRef,
+                        None => arrow::compute::cast(
+                            &arrow::array::BinaryArray::from_iter(values),
+                            field.data_type(),
+                        )?,
+                    }
+                }
+                Conv::Float16 => {
+                    let mut b = arrow::array::Float16Builder::with_capacity(strings.len());
                     for row in 0..strings.len() {
                         if strings.is_null(row) {
                             b.append_null();
                         } else {
                             b.append_value(
-                                parse_time(strings.value(row)).map_err(|e| fail(row, e))?,
+                                parse_float16(strings.value(row)).map_err(|e| fail(row, e))?,
                             );
                         }
                     }
                     Arc::new(b.finish())
+                }
+                Conv::Duration(_) | Conv::Date64 => {
+                    let mut values = Vec::with_capacity(strings.len());
+                    for row in 0..strings.len() {
+                        values.push(if strings.is_null(row) {
+                            0
+                        } else {
+                            let text = strings.value(row).trim();
+                            match conv {
+                                Conv::Duration(unit) => parse_duration(text, *unit),
+                                _ => parse_date64(text),
+                            }
+                            .map_err(|e| fail(row, e))?
+                        });
+                    }
+                    integers_as(field.data_type(), values, nulls)?
                 }
                 Conv::Uuid => {
                     let mut values = Vec::with_capacity(strings.len() * 16);
@@ -637,6 +831,21 @@ impl Conformer {
         }
         Ok(RecordBatch::try_new(self.target.clone(), columns)?)
     }
+}
+
+/// Integers as an array of a type stored as 32- or 64-bit integers (times,
+/// durations, date64); the values were checked to fit.
+fn integers_as(dt: &DataType, values: Vec<i64>, nulls: Option<NullBuffer>) -> Result<ArrayRef> {
+    let data = match dt {
+        DataType::Time32(_) => {
+            let narrow: Vec<i32> = values.iter().map(|&v| v as i32).collect();
+            arrow::array::Int32Array::new(narrow.into(), nulls).into_data()
+        }
+        _ => arrow::array::Int64Array::new(values.into(), nulls).into_data(),
+    };
+    Ok(arrow::array::make_array(
+        data.into_builder().data_type(dt.clone()).build()?,
+    ))
 }
 
 fn timestamp_array(
@@ -771,5 +980,123 @@ mod tests {
         }
         // Non-ASCII text of the right length is refused, not misread.
         assert!(parse_uuid("6f9619ff-8b86-d011-b42d-00c04fc964é").is_err());
+    }
+
+    #[test]
+    fn offsets_with_seconds_keep_the_instant() {
+        let us = TimeUnit::Microsecond;
+        // Paris local mean time, as PostgreSQL exports it.
+        let lmt = parse_timestamp("1800-06-01 12:09:21+00:09:21", us, Zone::Required).unwrap();
+        let utc = parse_timestamp("1800-06-01T12:00:00Z", us, Zone::Required).unwrap();
+        assert_eq!(lmt.value, utc.value);
+        let compact = parse_timestamp("1800-06-01T12:09:21+000921", us, Zone::Required).unwrap();
+        assert_eq!(compact.value, utc.value);
+        let west = parse_timestamp("1900-01-01T00:00:00-04:56:02", us, Zone::Required).unwrap();
+        assert_eq!(
+            west.value,
+            parse_timestamp("1900-01-01T04:56:02Z", us, Zone::Required)
+                .unwrap()
+                .value
+        );
+        assert!(parse_timestamp("1800-06-01T12:09:21+00:09:60", us, Zone::Required).is_err());
+        assert!(parse_timestamp("1800-06-01T12:09:21+00:09:2", us, Zone::Required).is_err());
+    }
+
+    #[test]
+    fn binary_durations_and_times_read_what_convoy_writes() {
+        assert_eq!(parse_hex("00ff10"), Ok(vec![0, 255, 16]));
+        assert_eq!(parse_hex("\\x00FF"), Ok(vec![0, 255]));
+        assert_eq!(parse_hex(""), Ok(vec![]));
+        assert!(parse_hex("0").is_err());
+        assert!(parse_hex("zz").is_err());
+        let s = TimeUnit::Second;
+        let ms = TimeUnit::Millisecond;
+        let ns = TimeUnit::Nanosecond;
+        assert_eq!(
+            parse_duration("10000000000000000", s),
+            Ok(10_000_000_000_000_000)
+        );
+        assert_eq!(
+            parse_duration("PT10000000000000000S", s),
+            Ok(10_000_000_000_000_000)
+        );
+        assert_eq!(parse_duration("-PT0.001S", ms), Ok(-1));
+        assert_eq!(parse_duration("P1DT2H3M4.5S", ms), Ok(93_784_500));
+        assert_eq!(parse_duration("PT1.000000001S", ns), Ok(1_000_000_001));
+        assert!(parse_duration("PT0.5S", s)
+            .unwrap_err()
+            .contains("precision"));
+        assert!(parse_duration("PT9223372036854775808S", s).is_err());
+        assert!(parse_duration("P1H", s).is_err());
+        assert!(parse_duration("1.5", s).is_err());
+        assert_eq!(parse_time_in("00:00:07", s), Ok(7));
+        assert_eq!(
+            parse_time_in("12:00:00.123456789", ns),
+            Ok(43_200_123_456_789)
+        );
+        assert!(parse_time_in("00:00:07.5", s).is_err());
+        assert_eq!(parse_date64("1970-01-02"), Ok(86_400_000));
+        assert_eq!(parse_date64("1970-01-02T00:00:00.001"), Ok(86_400_001));
+        assert_eq!(parse_float16("0.5").unwrap().to_f64(), 0.5);
+        assert!(parse_float16("NaN").unwrap().is_nan());
+        assert!(parse_float16("70000").is_err());
+    }
+
+    #[test]
+    fn text_columns_become_binary_durations_and_float16() {
+        let target = Arc::new(Schema::new(vec![
+            Field::new("b", DataType::Binary, true),
+            Field::new("f", DataType::FixedSizeBinary(2), true),
+            Field::new("d", DataType::Duration(TimeUnit::Millisecond), true),
+            Field::new("t", DataType::Time32(TimeUnit::Second), true),
+            Field::new("h", DataType::Float16, true),
+        ]));
+        let c = Conformer::new(target.clone());
+        assert!(c
+            .wire()
+            .fields()
+            .iter()
+            .all(|f| f.data_type() == &DataType::Utf8));
+        let col = |v: Vec<Option<&str>>| Arc::new(StringArray::from(v)) as ArrayRef;
+        let batch = RecordBatch::try_new(
+            c.wire(),
+            vec![
+                col(vec![Some("dead"), None]),
+                col(vec![Some("beef"), None]),
+                col(vec![Some("-PT0.001S"), Some("5")]),
+                col(vec![Some("00:01:00"), None]),
+                col(vec![Some("1.5"), None]),
+            ],
+        )
+        .unwrap();
+        let at = Location {
+            file: "f.csv",
+            first_row: 1,
+            line_offset: Some(1),
+            inferred: false,
+        };
+        let out = c.apply(batch, &at).unwrap();
+        assert_eq!(out.schema(), target);
+        let d = out
+            .column(2)
+            .as_any()
+            .downcast_ref::<arrow::array::DurationMillisecondArray>()
+            .unwrap();
+        assert_eq!(d.values().to_vec(), vec![-1, 5]);
+        // A fixed-size value of the wrong size names row, line and column.
+        let bad = RecordBatch::try_new(
+            c.wire(),
+            vec![
+                col(vec![None]),
+                col(vec![Some("beefbeef")]),
+                col(vec![None]),
+                col(vec![None]),
+                col(vec![None]),
+            ],
+        )
+        .unwrap();
+        let err = c.apply(bad, &at).unwrap_err().to_string();
+        assert!(err.contains("row 1 (line 2), column \"f\""), "{err}");
+        assert!(err.contains("holds 4 bytes, the column 2"), "{err}");
     }
 }

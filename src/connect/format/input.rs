@@ -8,10 +8,10 @@
 //! bounded by the largest column chunk, never by the file.
 
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::{BufReader, Cursor, Read, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use anyhow::Result;
 use bytes::Bytes;
@@ -35,15 +35,22 @@ pub trait RandomAccess: Send + Sync {
 pub trait Input: Send + Sync {
     /// How messages name it (a path, or `s3://bucket/key`).
     fn name(&self) -> String;
-    /// Its size in bytes, when known (0 for standard input).
+    /// Its size in bytes, when known (0 for standard input not yet read).
     fn size(&self) -> u64;
     /// Read it front to back.
     fn open(&self) -> Result<Box<dyn Read + Send>>;
     /// Read it at any position (Parquet).
     fn random(&self) -> Result<Arc<dyn RandomAccess>>;
-    /// Read and seek (Arrow IPC).
+    /// Read and seek (Arrow IPC files).
     fn seekable(&self) -> Result<Box<dyn ReadSeek>> {
         Ok(Box::new(SeekReader::new(self.random()?)))
+    }
+    /// Up to `n` bytes from the start, without using it up: what kind of
+    /// file it is. [`Input::open`] still reads from the start afterwards.
+    fn head(&self, n: usize) -> Result<Bytes> {
+        let random = self.random()?;
+        let n = (n as u64).min(random.len()) as usize;
+        Ok(random.bytes(0, n)?)
     }
     /// Its bytes front to back as an async stream, where that is how they
     /// arrive (objects); `None` where [`Input::open`] is the better way.
@@ -55,19 +62,74 @@ pub trait Input: Send + Sync {
 /// A local file or `-` for standard input.
 pub struct LocalInput {
     pub path: PathBuf,
+    stdin: Mutex<Stdin>,
+}
+
+/// Standard input is read once: front to back ([`Input::open`]), or copied
+/// ("spooled") into an unnamed temporary file when a format needs random
+/// access (Parquet, Arrow IPC files read their footer first). The file has no
+/// name (`O_TMPFILE`), so no other process can open it and it disappears when
+/// convoy exits, however it exits.
+enum Stdin {
+    /// Nothing read yet, or only the first bytes (kept to be read again).
+    Fresh(Vec<u8>),
+    Spooled(Arc<File>),
+    /// Handed out to be read front to back.
+    Taken,
 }
 
 impl LocalInput {
     pub fn new(path: &Path) -> LocalInput {
         LocalInput {
             path: path.to_path_buf(),
+            stdin: Mutex::new(Stdin::Fresh(Vec::new())),
         }
+    }
+
+    fn is_stdin(&self) -> bool {
+        self.path.as_os_str() == "-"
     }
 
     fn file(&self) -> Result<File> {
         File::open(&self.path).map_err(|e| {
             crate::error::input(format!("cannot open {}: {e}", self.path.display()), None)
         })
+    }
+
+    fn stdin_state(&self) -> std::sync::MutexGuard<'_, Stdin> {
+        self.stdin.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn already_read() -> anyhow::Error {
+        crate::error::input(
+            "standard input was already read",
+            Some("read the data from a file instead".to_string()),
+        )
+    }
+
+    /// Standard input in a temporary file, copied on first use.
+    fn spooled(&self) -> Result<Arc<File>> {
+        let mut state = self.stdin_state();
+        match &mut *state {
+            Stdin::Spooled(f) => Ok(f.clone()),
+            Stdin::Taken => Err(Self::already_read()),
+            Stdin::Fresh(head) => {
+                let spool_error = |e: std::io::Error| {
+                    crate::error::input(
+                        format!("cannot copy standard input to a temporary file: {e}"),
+                        Some(
+                            "Parquet and Arrow IPC files are read from their end first, so standard input is copied to a file in the temporary directory (TMPDIR) first; make room there, or read from a file".to_string(),
+                        ),
+                    )
+                };
+                let mut f = tempfile::tempfile().map_err(spool_error)?;
+                std::io::Write::write_all(&mut f, head).map_err(spool_error)?;
+                std::io::copy(&mut std::io::stdin().lock(), &mut f).map_err(spool_error)?;
+                let f = Arc::new(f);
+                *state = Stdin::Spooled(f.clone());
+                Ok(f)
+            }
+        }
     }
 }
 
@@ -77,22 +139,76 @@ impl Input for LocalInput {
     }
 
     fn size(&self) -> u64 {
+        if self.is_stdin() {
+            return match &*self.stdin_state() {
+                Stdin::Spooled(f) => RandomAccess::len(f.as_ref()),
+                _ => 0,
+            };
+        }
         std::fs::metadata(&self.path).map_or(0, |m| m.len())
     }
 
     fn open(&self) -> Result<Box<dyn Read + Send>> {
-        if self.path.as_os_str() == "-" {
-            return Ok(Box::new(std::io::stdin()));
+        if self.is_stdin() {
+            let mut state = self.stdin_state();
+            return match std::mem::replace(&mut *state, Stdin::Taken) {
+                Stdin::Fresh(head) => Ok(Box::new(Cursor::new(head).chain(std::io::stdin()))),
+                Stdin::Spooled(f) => {
+                    let r = f.read_from(0)?;
+                    *state = Stdin::Spooled(f);
+                    Ok(r)
+                }
+                Stdin::Taken => Err(Self::already_read()),
+            };
         }
         Ok(Box::new(self.file()?))
     }
 
     fn random(&self) -> Result<Arc<dyn RandomAccess>> {
+        if self.is_stdin() {
+            return Ok(self.spooled()?);
+        }
         Ok(Arc::new(self.file()?))
     }
 
     fn seekable(&self) -> Result<Box<dyn ReadSeek>> {
+        if self.is_stdin() {
+            let f = self.spooled()?;
+            let mut f = f.try_clone()?;
+            f.seek(SeekFrom::Start(0))?;
+            return Ok(Box::new(BufReader::new(f)));
+        }
         Ok(Box::new(BufReader::new(self.file()?)))
+    }
+
+    fn head(&self, n: usize) -> Result<Bytes> {
+        if !self.is_stdin() {
+            let mut f = self.file()?;
+            let mut buf = Vec::with_capacity(n);
+            (&mut f).take(n as u64).read_to_end(&mut buf)?;
+            return Ok(buf.into());
+        }
+        let mut state = self.stdin_state();
+        match &mut *state {
+            Stdin::Fresh(head) => {
+                while head.len() < n {
+                    let mut chunk = vec![0u8; n - head.len()];
+                    let got = match std::io::stdin().lock().read(&mut chunk) {
+                        Ok(0) => break,
+                        Ok(got) => got,
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                        Err(e) => return Err(e.into()),
+                    };
+                    head.extend_from_slice(&chunk[..got]);
+                }
+                Ok(Bytes::copy_from_slice(&head[..n.min(head.len())]))
+            }
+            Stdin::Spooled(f) => {
+                let n = (n as u64).min(RandomAccess::len(f.as_ref())) as usize;
+                Ok(RandomAccess::bytes(f.as_ref(), 0, n)?)
+            }
+            Stdin::Taken => Err(Self::already_read()),
+        }
     }
 }
 

@@ -4,15 +4,20 @@
 //! format means the same wherever its bytes are.
 //!
 //! - `input`: where bytes come from (a file, an object), streamed or at random.
-//! - `read`: text samples, CSV and JSON readers, Parquet and IPC openers.
+//! - `read`: text samples, CSV and JSON readers, Parquet and IPC openers
+//!   (what a Parquet file promises is checked before a row is read).
+//! - `pages`: Parquet page checksums checked from a file's bytes, for the
+//!   byte-for-byte copy, which decodes no page.
 //! - `infer`: exact schema inference from a sample of text.
 //! - `conform`: strict conversion of text to the declared or inferred types.
-//! - `write`: writers for every format over a hashing, counting output.
+//! - `write`: writers for every format over a hashing, counting output, and
+//!   the check of what each format can hold ([`write::check_schema`]).
 //! - `source`: files of one format as one table (a [`source::FileSource`]).
 
 pub mod conform;
 pub mod infer;
 pub mod input;
+pub mod pages;
 pub mod read;
 pub mod source;
 pub mod write;
@@ -63,7 +68,8 @@ pub const PARQUET_FILE: &str = "parquet file";
 /// options to apply takes them unchanged instead of decoding and encoding
 /// every row: the copy is then as fast as the stores move bytes, and
 /// identical to the source, SHA-256 included. The rows are verified from the
-/// footer of the bytes written.
+/// footer of the bytes written, and the page checksums the file carries are
+/// checked as its bytes pass ([`pages::PageCheck`]); pages are not decoded.
 #[derive(Clone)]
 pub struct RawFile {
     pub input: Arc<dyn input::Input>,
@@ -72,13 +78,15 @@ pub struct RawFile {
     pub size: u64,
     /// Bytes at the end of the file that hold the footer.
     pub footer_len: u64,
+    /// Its column chunks, whose pages' checksums are checked in passing.
+    pub spans: Vec<pages::ChunkSpan>,
 }
 
 impl RawFile {
     pub fn encoding(&self) -> Encoding {
         Encoding::new(
             PARQUET_FILE,
-            "byte for byte: parquet to parquet with no writing options; rows verified from the footer of the bytes written".to_string(),
+            "byte for byte: parquet to parquet with no writing options; page checksums checked where the file has them, rows verified from the footer of the bytes written".to_string(),
             self.clone(),
         )
     }

@@ -88,6 +88,8 @@ pub struct FileSource {
     counters: Arc<Counters>,
     /// The first text file's sampled input, so pipes are read only once.
     first: Option<read::Sampled>,
+    /// The first Arrow IPC input, opened (a stream from a pipe is read once).
+    first_ipc: Option<read::IpcReader>,
     /// The one Parquet file of the source, for a byte-for-byte copy.
     raw: Option<RawFile>,
     format: Format,
@@ -135,6 +137,7 @@ impl FileSource {
             .store(total, std::sync::atomic::Ordering::Relaxed);
         let format = typed[0].1;
         let mut first = None;
+        let mut first_ipc = None;
         let mut inferred = false;
         let mut raw = None;
         let schema = match format {
@@ -178,16 +181,21 @@ impl FileSource {
             }
             Format::Parquet | Format::Ipc => {
                 let mut schema: Option<SchemaRef> = None;
-                for (f, _) in &typed {
+                for (i, (f, _)) in typed.iter().enumerate() {
                     let s = if format == Format::Parquet {
                         let random = f.random()?;
-                        let builder = read::parquet_open_at(&f.name(), random.clone())?;
+                        let file = read::ParquetFile::open_at(&f.name(), random.clone())?;
                         if typed.len() == 1 {
-                            raw = raw_parquet(f, random.as_ref(), &builder)?;
+                            raw = raw_parquet(f, random.as_ref(), &file)?;
                         }
-                        builder.schema().clone()
+                        file.schema()
                     } else {
-                        read::ipc_open(f.as_ref())?.schema()
+                        let reader = read::ipc_open(f.as_ref())?;
+                        let s = reader.schema();
+                        if i == 0 {
+                            first_ipc = Some(reader);
+                        }
+                        s
                     };
                     schema = Some(match schema {
                         None => s,
@@ -209,6 +217,7 @@ impl FileSource {
             }));
             if !s.takes(0) {
                 first = None;
+                first_ipc = None;
             }
             raw = None;
             files = files
@@ -231,6 +240,7 @@ impl FileSource {
             ep: ep.clone(),
             counters: ctx.counters.clone(),
             first,
+            first_ipc,
             raw,
             share,
         })
@@ -241,11 +251,10 @@ impl FileSource {
 fn raw_parquet(
     input: &Arc<dyn Input>,
     random: &dyn input::RandomAccess,
-    builder: &parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder<input::Chunks>,
+    file: &read::ParquetFile,
 ) -> Result<Option<RawFile>> {
     let size = random.len();
-    let rows = builder.metadata().file_metadata().num_rows();
-    if size < 12 || rows < 0 {
+    if size < 12 {
         return Ok(None);
     }
     let last = random
@@ -254,9 +263,10 @@ fn raw_parquet(
     let meta_len = u32::from_le_bytes([last[0], last[1], last[2], last[3]]) as u64;
     Ok(Some(RawFile {
         input: input.clone(),
-        rows: rows as u64,
+        rows: file.rows(),
         size,
         footer_len: meta_len + 8,
+        spans: file.spans(),
     }))
 }
 
@@ -344,12 +354,13 @@ impl Source for FileSource {
         // same for the same input, whatever the timing.
         let schema = self.schema.clone();
         let files = std::mem::take(&mut self.files);
-        let first = self.first.take();
+        let mut first = self.first.take();
+        let mut first_ipc = self.first_ipc.take();
         let this = *self;
-        let mut first = first;
         let iter = files.into_iter().flat_map(move |(input, format)| {
             let sampled = first.take();
-            match this.file_batches(input.as_ref(), format, sampled) {
+            let ipc = first_ipc.take();
+            match this.file_batches(input.as_ref(), format, sampled, ipc) {
                 Ok(it) => it,
                 Err(e) => Box::new(std::iter::once(Err(e))),
             }
@@ -371,6 +382,7 @@ impl FileSource {
         input: &dyn Input,
         format: Format,
         sampled: Option<read::Sampled>,
+        ipc: Option<read::IpcReader>,
     ) -> Result<Batches> {
         let name = input.name();
         let counters = self.counters.clone();
@@ -414,43 +426,40 @@ impl FileSource {
                 )?))
             }
             Format::Parquet => {
-                let builder = read::parquet_open(input)?;
-                let total_rows = builder.metadata().file_metadata().num_rows().max(1) as u64;
-                let size = input.size();
-                let reader = builder.with_batch_size(read::BATCH_ROWS).build()?;
-                let mut rows = 0u64;
-                let mut reported = 0u64;
-                let file = name.clone();
-                Ok(Box::new(reader.map(move |b| {
-                    let b = b.map_err(|e| {
-                        crate::error::input(
-                            format!("{file}: cannot read Parquet data after row {rows}: {e}"),
-                            Some("the file may be truncated or corrupt".to_string()),
-                        )
-                    })?;
-                    rows += b.num_rows() as u64;
-                    let now = size * rows / total_rows;
-                    counters.add_bytes(now.saturating_sub(reported));
-                    reported = now;
-                    Ok(b)
-                })))
+                let file = read::ParquetFile::open(input)?;
+                Ok(Box::new(file.batches(counters, input.size())?))
             }
             Format::Ipc => {
-                let reader = read::ipc_open(input)?;
+                let reader = match ipc {
+                    Some(r) => r,
+                    None => read::ipc_open(input)?,
+                };
                 let size = input.size();
-                let n = reader.num_batches().max(1) as u64;
+                let per_batch = reader.num_batches().map(|n| size / n.max(1) as u64);
                 let file = name.clone();
                 let mut i = 0u64;
-                Ok(Box::new(reader.map(move |b| {
+                let mut failed = false;
+                Ok(Box::new(reader.map_while(move |b| {
+                    if failed {
+                        return None;
+                    }
                     let b = b.map_err(|e| {
+                        failed = true;
+                        let (_, hint) = read::ipc_problem(&e);
                         crate::error::input(
                             format!("{file}: cannot read Arrow batch {}: {e}", i + 1),
-                            Some("the file may be truncated or corrupt".to_string()),
+                            Some(if hint.contains("complete") {
+                                "the file may be truncated or corrupt".to_string()
+                            } else {
+                                hint
+                            }),
                         )
-                    })?;
+                    });
                     i += 1;
-                    counters.add_bytes(size / n);
-                    Ok(b)
+                    if let Some(n) = per_batch {
+                        counters.add_bytes(n);
+                    }
+                    Some(b)
                 })))
             }
         }
@@ -484,6 +493,15 @@ fn raw_chunks(raw: RawFile, counters: Arc<Counters>) -> Partition<Encoded> {
     };
     let name = raw.input.name();
     let size = raw.size;
+    let mut check = super::pages::PageCheck::new(name.clone(), raw.spans.clone());
+    // Every piece passes the page check; the last one ends it.
+    let mut checked = move |bytes: &[u8], last: bool| -> Result<()> {
+        check.feed(bytes)?;
+        if last {
+            check.finish()?;
+        }
+        Ok(())
+    };
     let changed = move |read: u64| {
         crate::error::verify(format!(
             "{name} was {size} bytes when the copy started and {read} bytes were read; it changed during the copy; nothing was published"
@@ -537,6 +555,7 @@ fn raw_chunks(raw: RawFile, counters: Arc<Counters>) -> Partition<Encoded> {
                         if last && total != size {
                             return Err(changed(total));
                         }
+                        checked(&bytes, last)?;
                         counters.add_bytes(bytes.len() as u64);
                         Ok(Encoded {
                             rows: share(bytes.len()),
@@ -581,14 +600,19 @@ fn raw_chunks(raw: RawFile, counters: Arc<Counters>) -> Partition<Encoded> {
                     )));
                 }
                 total += buf.len() as u64;
-                if buf.len() < RAW_CHUNK {
+                let last = buf.len() < RAW_CHUNK;
+                if last {
                     done = true;
                     if total != size {
                         return Some(Err(changed(total)));
                     }
-                    if buf.is_empty() {
-                        return None;
-                    }
+                }
+                if let Err(e) = checked(&buf, last) {
+                    done = true;
+                    return Some(Err(e));
+                }
+                if buf.is_empty() {
+                    return None;
                 }
                 counters.add_bytes(buf.len() as u64);
                 let rows = share(buf.len());

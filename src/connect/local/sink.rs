@@ -16,7 +16,7 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use async_trait::async_trait;
 
-use crate::connect::format::write::{FormatWriter, Hashing};
+use crate::connect::format::write::{check_schema, FormatWriter, Hashing};
 use crate::connect::format::{manifest_json, takes_raw, RawFile, MANIFEST};
 use crate::connect::{Encoded, Encoding, OpenContext, Output, Prepared, Sink};
 use crate::spec::{Endpoint, Format};
@@ -39,6 +39,7 @@ pub struct FileSink {
     prepared: bool,
     /// Set when the sink takes a source file's bytes unchanged.
     raw: Option<RawFile>,
+    ctx: OpenContext,
 }
 
 impl FileSink {
@@ -72,6 +73,7 @@ impl FileSink {
             rows_total: 0,
             prepared: false,
             raw: None,
+            ctx: ctx.clone(),
         })
     }
 
@@ -348,6 +350,15 @@ impl Sink for FileSink {
     fn accepts(&mut self, encoding: &Encoding) -> bool {
         self.raw = takes_raw(encoding, self.format, self.split, &self.ep.parquet);
         self.raw.is_some()
+    }
+
+    fn check_schema(&mut self, schema: &SchemaRef) -> Result<()> {
+        if self.raw.is_none() {
+            for w in check_schema(self.format, schema)? {
+                self.ctx.warn(w);
+            }
+        }
+        Ok(())
     }
 
     async fn write_encoded(&mut self, piece: Encoded) -> Result<()> {

@@ -430,6 +430,15 @@ impl Sink for ObjSink {
         self.raw.is_some()
     }
 
+    fn check_schema(&mut self, schema: &SchemaRef) -> Result<()> {
+        if self.raw.is_none() {
+            for w in crate::connect::format::write::check_schema(self.format, schema)? {
+                self.ctx.warn(w);
+            }
+        }
+        Ok(())
+    }
+
     async fn write_encoded(&mut self, piece: crate::connect::Encoded) -> Result<()> {
         let cur = self.current.as_mut().expect("begin was called");
         tokio::task::block_in_place(|| cur.writer.write_bytes(piece.bytes))

@@ -295,8 +295,39 @@ pub fn source_column(col: &PgColumn) -> anyhow::Result<SourceColumn> {
     })
 }
 
+/// Why a column can go into no PostgreSQL column at all, whatever the
+/// table: structs, maps and unions have no column type convoy writes, and an
+/// array holds scalars (PostgreSQL arrays of arrays must be rectangular, and
+/// convoy writes one-dimensional arrays). Checked when the sink opens and in
+/// a dry run, before anything is contacted.
+pub fn never_writable(field: &Field) -> Option<anyhow::Error> {
+    let dt = field.data_type();
+    let why = match dt {
+        DataType::Struct(_) => "PostgreSQL has no column type convoy writes a struct into",
+        DataType::Map(_, _) => "PostgreSQL has no column type convoy writes a map into",
+        DataType::Union(_, _) => "PostgreSQL has no union type",
+        DataType::List(inner) | DataType::LargeList(inner) if inner.data_type().is_nested() => {
+            "a PostgreSQL array holds scalars, and this is a list of lists, structs or maps"
+        }
+        _ => return None,
+    };
+    Some(error::input(
+        format!(
+            "column \"{}\" ({}) cannot be written to PostgreSQL: {why}",
+            field.name(),
+            crate::schema::type_name(field)
+        ),
+        Some(
+            "write Parquet, JSON Lines or Arrow IPC instead, or turn the column into text (e.g. JSON) in the source".to_string(),
+        ),
+    ))
+}
+
 /// The PostgreSQL type a new table gets for an Arrow field.
 pub fn create_type(field: &Field) -> anyhow::Result<String> {
+    if let Some(e) = never_writable(field) {
+        return Err(e);
+    }
     let declared = field.metadata().get(PG_TYPE).map(String::as_str);
     let t = match field.data_type() {
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => match declared {

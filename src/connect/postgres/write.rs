@@ -281,13 +281,22 @@ impl Sink for PgSink {
             }
         }
         if !problems.is_empty() {
+            // A table created just now (and rolled back with the copy) is
+            // not "existing": say what convoy cannot write instead.
+            let (what, hint) = if exists {
+                (
+                    format!("the existing table {target} does not fit the source"),
+                    "write to a new table, or alter or drop the existing one",
+                )
+            } else {
+                (
+                    format!("convoy cannot write these columns to a new table {target}"),
+                    "cast the columns in the source (--query), or create the table yourself",
+                )
+            };
             return Err(error::input(
-                format!(
-                    "{}: the existing table {target} does not fit the source:\n    {}",
-                    cfg.ident(),
-                    problems.join("\n    ")
-                ),
-                Some("write to a new table, or alter or drop the existing one".to_string()),
+                format!("{}: {what}:\n    {}", cfg.ident(), problems.join("\n    ")),
+                Some(hint.to_string()),
             ));
         }
         self.columns = schema
@@ -432,6 +441,17 @@ impl Sink for PgSink {
             ));
         }
         Ok(())
+    }
+
+    fn check_schema(&mut self, schema: &SchemaRef) -> Result<()> {
+        match schema
+            .fields()
+            .iter()
+            .find_map(|f| types::never_writable(f))
+        {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 
     fn accepts(&mut self, encoding: &Encoding) -> bool {

@@ -1,0 +1,597 @@
+//! Parquet, Arrow IPC and JSON Lines as other tools write and read them
+//! (issue 12): files pyarrow, pandas and DuckDB wrote (`tests/data/`) are
+//! copied into every format and compared value by value with what the
+//! writing tool reads back; damaged files are refused naming the file on
+//! every path; a column a format cannot hold is refused when the
+//! destination opens, in a dry run too, never with a panic.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Int64Array, ListArray, RecordBatch};
+use arrow::datatypes::{DataType, Field, Int64Type, Schema};
+use serde_json::Value;
+
+use crate::support::fixtures::{
+    assert_rows, data, expected, jsonl_rows, read_csv, read_jsonl, read_table, Expected,
+};
+use crate::support::{write_parquet, Dir, Run};
+
+/// `convoy copy SRC DST ARGS… --json`, run in `dir`.
+fn copy(dir: &Dir, src: &str, dst: &str, args: &[&str]) -> Run {
+    let mut all = vec!["copy", src, dst, "--json", "--progress", "never"];
+    all.extend_from_slice(args);
+    dir.run(&all)
+}
+
+fn fixture(name: &str) -> String {
+    data(name).display().to_string()
+}
+
+/// What was written to `out`, compared with the fixture's expected values.
+fn assert_output(exp: &Expected, out: &Path, what: &str) {
+    let ext = out.extension().unwrap().to_str().unwrap();
+    let (columns, rows) = match ext {
+        "csv" => read_csv(out),
+        "jsonl" => jsonl_rows(out, exp),
+        _ => {
+            let (c, r, _) = read_table(out);
+            (c, r)
+        }
+    };
+    assert_rows(exp, &columns, &rows, what);
+}
+
+/// Every binary fixture other tools wrote, read into every format that can
+/// hold its columns, exactly as the writing tool reads it back.
+#[test]
+fn files_other_tools_wrote_are_copied_exactly_into_every_format() {
+    let dir = Dir::new();
+    // (fixture, outputs that cannot hold one of its columns)
+    let fixtures: &[(&str, &[&str])] = &[
+        ("pa_int96.parquet", &[]),
+        ("pa_brotli.parquet", &[]),
+        ("pa_page_crc_ok.parquet", &[]),
+        ("pa_nan.parquet", &[]),
+        ("pa_map_nulls.parquet", &["csv"]),
+        ("pa_dict_nulls.parquet", &[]),
+        ("pa_dict_nulls.arrow", &[]),
+        // The empty binary value reads back as NULL from CSV (README).
+        ("pa_float16_fsb.parquet", &["csv"]),
+        ("pa_durations.arrow", &[]),
+        ("pa_time_units.arrow", &[]),
+        ("pa_time_units.parquet", &[]),
+        ("pa_paris_1800.parquet", &[]),
+        ("pa_zero_rows.parquet", &[]),
+        ("pa_feather_zstd.feather", &[]),
+        ("pd_feather_lz4.feather", &[]),
+        ("pa_uncompressed.arrow", &[]),
+        ("pa_stream.arrows", &[]),
+        ("pa_nested.parquet", &["csv"]),
+        ("duck_types.parquet", &["csv"]),
+    ];
+    for (name, skip) in fixtures {
+        let exp = expected(name);
+        for ext in ["parquet", "arrow", "jsonl", "csv"] {
+            if skip.contains(&ext) {
+                continue;
+            }
+            let out = format!("{name}.out.{ext}");
+            // A Parquet source is copied byte for byte to Parquet unless a
+            // writing option asks for a new encoding.
+            let rewrite: &[&str] = if ext == "parquet" && name.ends_with(".parquet") {
+                &["--compression", "zstd"]
+            } else {
+                &[]
+            };
+            let run = copy(&dir, &fixture(name), &out, rewrite);
+            assert_eq!(run.code, 0, "{name} -> {ext}: {}", run.stderr);
+            assert_output(&exp, &dir.path(&out), &format!("{name} -> {ext}"));
+        }
+    }
+}
+
+/// Damaged Parquet files are refused naming the file, whatever the output,
+/// the byte-for-byte path and standard input included; the destination
+/// stays as it was.
+#[test]
+fn damaged_parquet_files_are_refused_on_every_path() {
+    let dir = Dir::new();
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "pa_footer_num_rows_0.parquet",
+            &["the footer says the file holds 0 rows", "row groups hold 6"],
+        ),
+        (
+            "pa_page_crc_bad.parquet",
+            &["column \"id\"", "row group 0", "page checksum mismatch"],
+        ),
+        (
+            "pa_bad_magic.parquet",
+            &["does not start with PAR1", "\"XXXX\""],
+        ),
+    ];
+    let outputs: &[(&str, &[&str])] = &[
+        ("out.csv", &[]),
+        ("out.jsonl", &[]),
+        ("out.parquet", &[]),
+        ("out.parquet", &["--compression", "zstd"]),
+    ];
+    for (name, needles) in cases {
+        for (out, args) in outputs {
+            dir.write(out, b"previous contents");
+            let run = copy(&dir, &fixture(name), out, args);
+            assert_eq!(run.code, 1, "{name} -> {out} {args:?}: {}", run.stderr);
+            let doc = run.json();
+            let message = doc["copies"][0]["error"]["message"].as_str().unwrap();
+            assert!(message.contains(name), "{name} -> {out}: {message}");
+            for n in *needles {
+                assert!(
+                    message.contains(n),
+                    "{name} -> {out}: {n:?} not in {message}"
+                );
+            }
+            assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+            assert_eq!(std::fs::read(dir.path(out)).unwrap(), b"previous contents");
+        }
+        // From standard input (spooled, then checked the same way).
+        let run: Run = dir
+            .cmd(&["copy", "-", "out.parquet", "--source-format", "parquet"])
+            .stdin(std::fs::File::open(data(name)).unwrap())
+            .output()
+            .unwrap()
+            .into();
+        assert_eq!(run.code, 1, "{name} from stdin: {}", run.stderr);
+        for n in *needles {
+            assert!(run.stderr.contains(n), "{name} from stdin: {}", run.stderr);
+        }
+    }
+    assert_eq!(dir.listing(), ["out.csv", "out.jsonl", "out.parquet"]);
+}
+
+/// An Arrow IPC stream cut between two batches looks complete to arrow's
+/// reader; without its end-of-stream marker it is refused.
+#[test]
+fn an_arrow_stream_without_its_end_marker_is_refused() {
+    let dir = Dir::new();
+    let whole = std::fs::read(data("pa_stream.arrows")).unwrap();
+    dir.write("cut.arrows", &whole[..whole.len() - 8]);
+    for (src, stdin) in [("cut.arrows", false), ("-", true)] {
+        let mut cmd = dir.cmd(&["copy", src, "out.parquet", "--source-format", "ipc"]);
+        if stdin {
+            cmd.stdin(std::fs::File::open(dir.path("cut.arrows")).unwrap());
+        }
+        let run: Run = cmd.output().unwrap().into();
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        assert!(
+            run.stderr.contains("without its end-of-stream marker"),
+            "{}",
+            run.stderr
+        );
+        assert!(!dir.path("out.parquet").exists());
+    }
+}
+
+/// The byte-for-byte copy checks the page checksums a file carries as its
+/// bytes pass, and says so.
+#[test]
+fn byte_for_byte_copies_check_page_checksums() {
+    let dir = Dir::new();
+    let run = copy(&dir, &fixture("pa_page_crc_ok.parquet"), "out.parquet", &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let details = run.json()["copies"][0]["details"].to_string();
+    assert!(details.contains("byte for byte"), "{details}");
+    assert!(details.contains("page checksums checked"), "{details}");
+    assert_eq!(
+        std::fs::read(dir.path("out.parquet")).unwrap(),
+        std::fs::read(data("pa_page_crc_ok.parquet")).unwrap()
+    );
+}
+
+/// Columns a format cannot hold are refused when the destination opens,
+/// naming the column, in a dry run too; the JSON summary is printed and the
+/// destination is not touched.
+#[test]
+fn columns_a_format_cannot_hold_are_refused_at_open_and_in_a_dry_run() {
+    let dir = Dir::new();
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "pa_union.arrow",
+            "out.parquet",
+            "column \"su\" (sparse_union<",
+        ),
+        ("pa_union.arrow", "out.csv", "column \"su\""),
+        ("pa_union.arrow", "out.jsonl", "column \"su\""),
+        (
+            "pa_map_nulls.parquet",
+            "out.csv",
+            "column \"m\" (map<string, int64>)",
+        ),
+        ("pa_nested.parquet", "out.csv", "column \"l\" (list<int64>)"),
+    ];
+    for (name, out, needle) in cases {
+        for dry in [true, false] {
+            dir.write(out, b"previous contents");
+            let args: &[&str] = if dry { &["--dry-run"] } else { &[] };
+            let run = copy(&dir, &fixture(name), out, args);
+            assert_eq!(
+                run.code, 1,
+                "{name} -> {out} (dry run {dry}): {}",
+                run.stderr
+            );
+            let doc = run.json();
+            assert_eq!(doc["copies"][0]["status"], "failed");
+            let message = doc["copies"][0]["error"]["message"].as_str().unwrap();
+            assert!(message.contains(needle), "{name} -> {out}: {message}");
+            assert!(message.contains("cannot be written to"), "{message}");
+            assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+            assert_eq!(std::fs::read(dir.path(out)).unwrap(), b"previous contents");
+        }
+    }
+    // Arrow IPC holds unions.
+    let run = copy(&dir, &fixture("pa_union.arrow"), "out.arrow", &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["copies"][0]["rows_written"], 3);
+}
+
+/// A list of lists (or a struct) has no PostgreSQL column: refused before
+/// anything is contacted, naming the column, not blamed on "the existing
+/// table".
+#[test]
+fn a_nested_list_is_refused_for_postgres_before_connecting() {
+    let dir = Dir::new();
+    let inner = Arc::new(Field::new_list_field(DataType::Int64, true));
+    let values = ListArray::from_iter_primitive::<Int64Type, _, _>(vec![
+        Some(vec![Some(1), Some(2)]),
+        Some(vec![Some(3)]),
+    ]);
+    let nested = ListArray::try_new(
+        Arc::new(Field::new_list_field(DataType::List(inner), true)),
+        arrow::buffer::OffsetBuffer::from_lengths([2]),
+        Arc::new(values) as ArrayRef,
+        None,
+    )
+    .unwrap();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, true),
+        Field::new("ll", arrow::array::Array::data_type(&nested).clone(), true),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema,
+        vec![Arc::new(Int64Array::from(vec![1])), Arc::new(nested)],
+    )
+    .unwrap();
+    write_parquet(&dir.path("nested.parquet"), &batch);
+    // Port 9 (discard): nothing is contacted.
+    for args in [&["--dry-run"][..], &[][..]] {
+        let run: Run = dir
+            .cmd(
+                &[
+                    &[
+                        "copy",
+                        "nested.parquet",
+                        "postgres://loader@127.0.0.1:9/db?table=t",
+                    ][..],
+                    args,
+                ]
+                .concat(),
+            )
+            .env("PGPASSWORD", "unused")
+            .output()
+            .unwrap()
+            .into();
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        assert!(
+            run.stderr
+                .contains("column \"ll\" (list<list<int64>>) cannot be written to PostgreSQL"),
+            "{}",
+            run.stderr
+        );
+        assert!(!run.stderr.contains("existing table"), "{}", run.stderr);
+    }
+}
+
+/// JSON Lines output keeps what arrow-json's defaults lose: NaN and
+/// infinities, NULL map values and struct fields, NULLs inside dictionaries,
+/// repeated column names; and reads back to the same values.
+#[test]
+fn json_lines_output_keeps_every_value_and_reads_back() {
+    let dir = Dir::new();
+    let run = copy(&dir, &fixture("pa_nan.parquet"), "nan.jsonl", &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let text = std::fs::read_to_string(dir.path("nan.jsonl")).unwrap();
+    for s in ["\"NaN\"", "\"Infinity\"", "\"-Infinity\"", "-0.0"] {
+        assert!(text.contains(s), "{s} not in {text}");
+    }
+    // Back with the schema the dry run prints.
+    let schema = copy(
+        &dir,
+        &fixture("pa_nan.parquet"),
+        "x.parquet",
+        &["--dry-run"],
+    )
+    .json()["copies"][0]["schema"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let back = copy(&dir, "nan.jsonl", "back.parquet", &["--schema", &schema]);
+    assert_eq!(back.code, 0, "{}", back.stderr);
+    assert_output(
+        &expected("pa_nan.parquet"),
+        &dir.path("back.parquet"),
+        "NaN back",
+    );
+
+    // NULL map values and all-NULL columns are written, not left out.
+    copy(&dir, &fixture("pa_map_nulls.parquet"), "map.jsonl", &[]);
+    let lines = read_jsonl(&dir.path("map.jsonl"));
+    assert!(lines.iter().all(|l| l.len() == 2), "{lines:?}");
+    let m = std::fs::read_to_string(dir.path("map.jsonl")).unwrap();
+    assert!(m.contains("\"b\":null"), "{m}");
+
+    // Repeated names: a, a_1, with a warning.
+    let run = copy(&dir, &fixture("pa_dup_names.parquet"), "dup.jsonl", &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let warnings = run.json()["copies"][0]["warnings"].to_string();
+    assert!(
+        warnings.contains("\\\"a\\\" is written as \\\"a_1\\\""),
+        "{warnings}"
+    );
+    let lines = read_jsonl(&dir.path("dup.jsonl"));
+    let keys: Vec<&str> = lines[0].iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(keys, ["a", "a_1", "b"]);
+
+    // Durations beyond ±2^63 ms: integers of the unit in JSON, ISO 8601 in
+    // CSV, and both read back.
+    for ext in ["jsonl", "csv"] {
+        let out = format!("d.{ext}");
+        assert_eq!(
+            copy(&dir, &fixture("pa_durations.arrow"), &out, &[]).code,
+            0
+        );
+        let text = std::fs::read_to_string(dir.path(&out)).unwrap();
+        assert!(!text.contains("<invalid>"), "{text}");
+        let back = copy(
+            &dir,
+            &out,
+            "d.arrow",
+            &[
+                "--schema",
+                "id:int64,d_s:duration(s),d_ms:duration(ms),d_ns:duration(ns)",
+            ],
+        );
+        assert_eq!(back.code, 0, "{}", back.stderr);
+        assert_output(&expected("pa_durations.arrow"), &dir.path("d.arrow"), ext);
+    }
+}
+
+/// JSON Lines input: errors name the line, numbers are exact, columns keep
+/// the file's order.
+#[test]
+fn json_lines_input_names_lines_and_keeps_numbers_exact() {
+    let dir = Dir::new();
+    for (name, args) in [
+        ("jsonl_bad_line.jsonl", &[][..]),
+        (
+            "jsonl_bad_line_declared.jsonl",
+            &["--schema", "id:int64,name:string"][..],
+        ),
+    ] {
+        let run = copy(&dir, &fixture(name), "out.parquet", args);
+        assert_eq!(run.code, 1, "{name}: {}", run.stderr);
+        let message = run.json()["copies"][0]["error"]["message"].to_string();
+        assert!(message.contains(&format!("{name}: line 5")), "{message}");
+    }
+    // Integers beyond int64: decimal(38,0), exactly.
+    let run = copy(&dir, &fixture("jsonl_big_ints.jsonl"), "big.parquet", &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.json()["copies"][0]["schema"],
+        "id:int64,n:decimal(38,0)"
+    );
+    assert_output(
+        &expected("jsonl_big_ints.jsonl"),
+        &dir.path("big.parquet"),
+        "big ints",
+    );
+    // The file's column order, not alphabetical.
+    let run = copy(&dir, &fixture("pd_records.jsonl"), "pd.parquet", &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_output(
+        &expected("pd_records.jsonl"),
+        &dir.path("pd.parquet"),
+        "pandas",
+    );
+
+    // A value that does not fit the column is refused, never truncated or
+    // rounded, naming its line.
+    let cases: &[(&str, &str, &[&str])] = &[
+        (
+            "{\"n\":1}\n\n{\"n\":2}\n{\"n\":2.5}\n",
+            "line 4: whilst decoding field 'n': 2.5 is not a whole number",
+            &["--infer-rows", "2"],
+        ),
+        (
+            "{\"x\":1.5}\n{\"x\":1e400}\n",
+            "line 2: whilst decoding field 'x': 1e400 is beyond the range of float64",
+            &["--schema", "x:float64"],
+        ),
+        (
+            "{\"n\":1}\n{\"n\":9223372036854775808}\n",
+            "line 2: whilst decoding field 'n': 9223372036854775808 is out of range",
+            &["--schema", "n:int64"],
+        ),
+    ];
+    for (text, needle, args) in cases {
+        dir.write("in.jsonl", text);
+        let run = copy(&dir, "in.jsonl", "out.parquet", args);
+        assert_eq!(run.code, 1, "{text}: {}", run.stderr);
+        let message = run.json()["copies"][0]["error"]["message"].to_string();
+        assert!(message.contains(needle), "{text}: {message}");
+    }
+}
+
+/// Historical zone offsets have seconds: written with them, and read back
+/// (PostgreSQL writes them too), so the instant never moves.
+#[test]
+fn offsets_with_seconds_keep_the_instant() {
+    let dir = Dir::new();
+    assert_eq!(
+        copy(&dir, &fixture("pa_paris_1800.parquet"), "p.csv", &[]).code,
+        0
+    );
+    let text = std::fs::read_to_string(dir.path("p.csv")).unwrap();
+    assert!(text.contains("1800-06-01T12:09:21+00:09:21"), "{text}");
+    let schema = "paris:timestamp(us, Europe/Paris),kolkata:timestamp(ms, Asia/Kolkata)";
+    let run = copy(&dir, "p.csv", "p.parquet", &["--schema", schema]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_output(
+        &expected("pa_paris_1800.parquet"),
+        &dir.path("p.parquet"),
+        "csv back",
+    );
+
+    // PostgreSQL's own export: inferred as a timestamp with a zone.
+    let run = copy(&dir, &fixture("pg_timestamptz_lmt.csv"), "pg.parquet", &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let schema = run.json()["copies"][0]["schema"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(schema.contains("at:timestamp("), "{schema}");
+    assert_output(
+        &expected("pg_timestamptz_lmt.csv"),
+        &dir.path("pg.parquet"),
+        "pg",
+    );
+}
+
+/// The schema string a dry run prints is accepted by --schema for every
+/// type, and CSV written with it reads back exactly (binary as hex).
+#[test]
+fn the_printed_schema_reads_convoys_csv_back() {
+    let dir = Dir::new();
+    for name in [
+        "pa_float16_fsb.parquet",
+        "pa_durations.arrow",
+        "pa_time_units.arrow",
+        "pa_dict_nulls.arrow",
+        "pa_int96.parquet",
+    ] {
+        let dry = copy(&dir, &fixture(name), "x.csv", &["--dry-run"]);
+        assert_eq!(dry.code, 0, "{name}: {}", dry.stderr);
+        let schema = dry.json()["copies"][0]["schema"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        // \N for NULL keeps an empty binary value apart from NULL.
+        let null = ["--null", "\\N"];
+        assert_eq!(copy(&dir, &fixture(name), "x.csv", &null).code, 0, "{name}");
+        let back = copy(
+            &dir,
+            "x.csv",
+            "back.parquet",
+            &[&null[..], &["--schema", &schema][..]].concat(),
+        );
+        assert_eq!(back.code, 0, "{name} with {schema}: {}", back.stderr);
+        assert_output(&expected(name), &dir.path("back.parquet"), name);
+    }
+}
+
+/// Parquet and Arrow IPC from standard input: spooled to an unnamed
+/// temporary file (footer first); the IPC stream format streamed.
+#[test]
+fn standard_input_reads_parquet_and_arrow() {
+    let dir = Dir::new();
+    for (name, format) in [
+        ("pa_int96.parquet", "parquet"),
+        ("pa_uncompressed.arrow", "ipc"),
+        ("pd_feather_lz4.feather", "ipc"),
+        ("pa_stream.arrows", "ipc"),
+    ] {
+        for out in ["out.parquet", "out.jsonl"] {
+            let run: Run = dir
+                .cmd(&["copy", "-", out, "--source-format", format, "-q"])
+                .stdin(std::fs::File::open(data(name)).unwrap())
+                .output()
+                .unwrap()
+                .into();
+            assert_eq!(run.code, 0, "{name}: {}", run.stderr);
+            assert_output(
+                &expected(name),
+                &dir.path(out),
+                &format!("{name} from stdin"),
+            );
+        }
+    }
+    // Nothing left behind.
+    assert_eq!(dir.listing(), ["out.jsonl", "out.parquet"]);
+}
+
+/// Second timestamps, date64 and time32(s) reach Parquet with the logical
+/// types other readers understand (the parquet crate would write plain
+/// integers).
+#[test]
+fn parquet_output_carries_logical_types_for_every_time_unit() {
+    use parquet::basic::{LogicalType, TimeUnit};
+    use parquet::file::reader::FileReader;
+    let dir = Dir::new();
+    let run = copy(&dir, &fixture("pa_time_units.arrow"), "t.parquet", &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let reader = parquet::file::serialized_reader::SerializedFileReader::new(
+        std::fs::File::open(dir.path("t.parquet")).unwrap(),
+    )
+    .unwrap();
+    let schema = reader.metadata().file_metadata().schema_descr();
+    let logical: Vec<(String, Option<LogicalType>)> = schema
+        .columns()
+        .iter()
+        .map(|c| (c.name().to_string(), c.logical_type_ref().cloned()))
+        .collect();
+    let millis = TimeUnit::MILLIS;
+    for (name, lt) in &logical {
+        let ok = match (name.as_str(), lt) {
+            ("ts_s", Some(LogicalType::Timestamp(t))) => {
+                t.unit == millis && !t.is_adjusted_to_u_t_c
+            }
+            ("ts_ms_utc", Some(LogicalType::Timestamp(t))) => {
+                t.unit == millis && t.is_adjusted_to_u_t_c
+            }
+            ("d64", Some(LogicalType::Date)) => true,
+            ("t32s" | "t32ms", Some(LogicalType::Time(t))) => t.unit == millis,
+            _ => false,
+        };
+        assert!(ok, "column {name}: logical type {lt:?}");
+    }
+    assert_output(
+        &expected("pa_time_units.arrow"),
+        &dir.path("t.parquet"),
+        "time units",
+    );
+    // A date64 that is not a whole day has no exact Parquet date.
+    let schema = Arc::new(Schema::new(vec![Field::new("d", DataType::Date64, true)]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![Arc::new(arrow::array::Date64Array::from(vec![
+            86_400_000, 86_400_001,
+        ]))],
+    )
+    .unwrap();
+    let mut w = arrow::ipc::writer::FileWriter::try_new(
+        std::fs::File::create(dir.path("d.arrow")).unwrap(),
+        &schema,
+    )
+    .unwrap();
+    w.write(&batch).unwrap();
+    w.finish().unwrap();
+    let run = copy(&dir, "d.arrow", "d.parquet", &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let error: Value = run.json()["copies"][0]["error"].clone();
+    assert!(
+        error
+            .to_string()
+            .contains("column \\\"d\\\" (date64) holds a value"),
+        "{error}"
+    );
+    assert!(!dir.path("d.parquet").exists());
+}
