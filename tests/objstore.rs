@@ -613,3 +613,123 @@ fn an_https_url_is_a_read_only_source() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("read-only"), "{}", r.stderr);
 }
+
+/// An instance-metadata service on loopback, as EC2 serves it (IMDSv2:
+/// a session token, then the role, then its credentials), over plain HTTP.
+/// Returns its address and the paths it was asked for.
+fn instance_metadata(
+    key_id: &'static str,
+    secret: &'static str,
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = asked.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let mut first = String::new();
+            if reader.read_line(&mut first).is_err() {
+                continue;
+            }
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+            }
+            let path = first.split_whitespace().nth(1).unwrap_or("").to_string();
+            seen.lock().unwrap().push(path.clone());
+            let body = match path.as_str() {
+                "/latest/api/token" => "imds-session-token".to_string(),
+                "/latest/meta-data/iam/security-credentials/" => "convoy-role".to_string(),
+                "/latest/meta-data/iam/security-credentials/convoy-role" => format!(
+                    "{{\"Code\":\"Success\",\"AccessKeyId\":\"{key_id}\",\"SecretAccessKey\":\"{secret}\",\
+                     \"Token\":\"imds-token\",\"Expiration\":\"2099-01-01T00:00:00Z\"}}"
+                ),
+                _ => String::new(),
+            };
+            let status = if body.is_empty() {
+                "404 Not Found"
+            } else {
+                "200 OK"
+            };
+            let _ = write!(
+                conn,
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (format!("http://{addr}"), asked)
+}
+
+/// Credentials from the machine's instance metadata, which is served over
+/// plain HTTP on a link-local or loopback address: reached, and used; any
+/// other plain-HTTP credential endpoint is refused without a request.
+#[test]
+fn credentials_come_from_instance_metadata_over_its_plain_http_only() {
+    let dir = Dir::new();
+    dir.write("a.csv", "id\n1\n2\n");
+    let t = Target::new(Backend::S3, &dir);
+    // The connection without credentials of its own.
+    let bare = with_connection(&t, |c| {
+        c.lines()
+            .filter(|l| !l.starts_with("access_key_id") && !l.starts_with("secret_access_key"))
+            .collect::<Vec<_>>()
+            .join("\n")
+            + "\n"
+    });
+    let (endpoint, asked) = instance_metadata(objstore::S3_KEY_ID, objstore::S3_SECRET);
+    let spec = bare.spec(&dir, &local("a.csv", ""), &t.at("a.csv", ""));
+    let out = bare
+        .command(&dir, &spec, &[])
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_WEB_IDENTITY_TOKEN_FILE")
+        .env_remove("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+        .env_remove("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+        .env("AWS_METADATA_ENDPOINT", &endpoint)
+        .output()
+        .unwrap();
+    let r: crate::support::Run = out.into();
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(t.get("a.csv"), b"id\n1\n2\n");
+    let asked = asked.lock().unwrap().clone();
+    assert!(
+        asked.contains(&"/latest/meta-data/iam/security-credentials/convoy-role".to_string()),
+        "{asked:?}"
+    );
+
+    // A credential endpoint that is not the machine's own is not reached
+    // over plain HTTP (TEST-NET-1: nothing answers there anyway).
+    let started = std::time::Instant::now();
+    let out = bare
+        .command(&dir, &spec, &[])
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_WEB_IDENTITY_TOKEN_FILE")
+        .env_remove("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+        .env_remove("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+        .env("AWS_METADATA_ENDPOINT", "http://192.0.2.1")
+        .output()
+        .unwrap();
+    let r: crate::support::Run = out.into();
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("over plain HTTP"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("hint: give the connection its credentials"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+}

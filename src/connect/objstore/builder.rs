@@ -245,14 +245,34 @@ pub struct PolicyConnector {
 }
 
 impl object_store::client::HttpConnector for PolicyConnector {
-    fn connect(&self, _: &ClientOptions) -> object_store::Result<object_store::client::HttpClient> {
+    fn connect(
+        &self,
+        options: &ClientOptions,
+    ) -> object_store::Result<object_store::client::HttpClient> {
+        // object_store asks for a client that allows plain HTTP for one
+        // purpose only: the credential endpoints of the machine, container
+        // or pod it runs on (EC2/ECS/EKS, Azure and GCP instance metadata),
+        // which serve nothing else. That client reaches those hosts and no
+        // other over plain HTTP ([`credential_endpoint`]).
+        let credentials = !self.allow_http
+            && options
+                .get_config_value(&object_store::ClientConfigKey::AllowHttp)
+                .as_deref()
+                == Some("true");
         let (time, interval, retries) = self.timeouts.keepalive();
+        // Instance metadata answers at once where it exists; elsewhere a
+        // long wait would only delay the next credential source.
+        let connect = if credentials {
+            CREDENTIALS_CONNECT.min(self.timeouts.connect)
+        } else {
+            self.timeouts.connect
+        };
         // No total timeout: a large object may rightly take hours to
         // stream; what must not happen is a silence of `idle`.
         let client = reqwest::Client::builder()
             .tls_backend_preconfigured((*self.tls).clone())
-            .https_only(!self.allow_http)
-            .connect_timeout(self.timeouts.connect)
+            .https_only(!self.allow_http && !credentials)
+            .connect_timeout(connect)
             .read_timeout(self.timeouts.idle)
             .tcp_keepalive(time)
             .tcp_keepalive_interval(interval)
@@ -264,8 +284,40 @@ impl object_store::client::HttpConnector for PolicyConnector {
             })?;
         Ok(object_store::client::HttpClient::new(ConvoyHttp {
             client,
-            timeouts: self.timeouts,
+            timeouts: Timeouts {
+                connect,
+                ..self.timeouts
+            },
+            plain_only_to_credentials: credentials,
         }))
+    }
+}
+
+/// How long the client of the machine's credential endpoints waits for a
+/// connection.
+const CREDENTIALS_CONNECT: Duration = Duration::from_secs(2);
+
+/// Whether `host` is a credential endpoint of the machine, container or pod
+/// convoy runs on, served over plain HTTP by design and never routed off
+/// the host or its link: IPv4 link-local (`169.254.169.254` for EC2, Azure
+/// and GCP instance metadata, `169.254.170.2` ECS, `169.254.170.23` EKS Pod
+/// Identity), AWS's IPv6 `fd00:ec2::/64` (`fd00:ec2::254`, `fd00:ec2::23`),
+/// `metadata.google.internal`, and loopback (Azure App Service and
+/// Functions identity endpoints).
+pub fn credential_endpoint(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.eq_ignore_ascii_case("metadata.google.internal")
+        || host.eq_ignore_ascii_case("localhost")
+    {
+        return true;
+    }
+    match host.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(ip)) => ip.is_link_local() || ip.is_loopback(),
+        Ok(std::net::IpAddr::V6(ip)) => {
+            let s = ip.segments();
+            ip.is_loopback() || (s[0] == 0xfd00 && s[1] == 0x0ec2 && s[2] == 0 && s[3] == 0)
+        }
+        Err(_) => false,
     }
 }
 
@@ -277,6 +329,8 @@ impl object_store::client::HttpConnector for PolicyConnector {
 struct ConvoyHttp {
     client: reqwest::Client,
     timeouts: Timeouts,
+    /// The client of credential endpoints: plain HTTP reaches those alone.
+    plain_only_to_credentials: bool,
 }
 
 #[async_trait::async_trait]
@@ -287,6 +341,19 @@ impl HttpService for ConvoyHttp {
             .authority()
             .map(|a| a.to_string())
             .unwrap_or_else(|| "?".into());
+        if self.plain_only_to_credentials
+            && req.uri().scheme_str() != Some("https")
+            && !credential_endpoint(req.uri().host().unwrap_or(""))
+        {
+            return Err(HttpError::new(
+                HttpErrorKind::Unknown,
+                std::io::Error::other(format!(
+                    "refused to fetch credentials from {endpoint} over plain HTTP: only the \
+                     machine's own credential endpoints (link-local, loopback, \
+                     metadata.google.internal) are reached without TLS"
+                )),
+            ));
+        }
         let timeouts = self.timeouts;
         let classify = move |e: HttpError| -> HttpError {
             if crate::security::tls::is_tls_failure(&e) {
@@ -869,5 +936,39 @@ mod tests {
             None,
         );
         assert!(messages(&p).contains("default encryption scope"));
+    }
+}
+
+#[cfg(test)]
+mod credential_tests {
+    use super::credential_endpoint;
+
+    #[test]
+    fn only_the_machines_own_credential_endpoints_are_plain_http() {
+        for host in [
+            "169.254.169.254",
+            "169.254.170.2",
+            "169.254.170.23",
+            "[fd00:ec2::254]",
+            "fd00:ec2::23",
+            "metadata.google.internal",
+            "METADATA.GOOGLE.INTERNAL",
+            "127.0.0.1",
+            "localhost",
+            "[::1]",
+        ] {
+            assert!(credential_endpoint(host), "{host}");
+        }
+        for host in [
+            "192.0.2.1",
+            "10.0.0.1",
+            "metadata.google.internal.evil.com",
+            "fd00:ec3::254",
+            "fd00:ec2:0:1::254",
+            "s3.amazonaws.com",
+            "",
+        ] {
+            assert!(!credential_endpoint(host), "{host}");
+        }
     }
 }

@@ -190,6 +190,22 @@ pub fn store_error(what: &str, doing: &str, e: object_store::Error) -> anyhow::E
     if matches!(e, object_store::Error::NotFound { .. }) {
         return crate::error::input(format!("{what}: {doing}: not found"), None);
     }
+    // No credentials in the connection or the environment: the last place
+    // object_store looks is the machine's own credential endpoint.
+    let metadata = [
+        "169.254.169.254",
+        "169.254.170.",
+        "fd00:ec2::",
+        "metadata.google.internal",
+        "/latest/api/token",
+        "/metadata/identity/oauth2/token",
+    ];
+    if metadata.iter().any(|m| text.contains(m)) {
+        return crate::error::input(
+            format!("{what}: {doing}: no credentials: none were given, and the machine's instance metadata gave none: {text}"),
+            Some("give the connection its credentials (e.g. secret_access_key = \"${secret:NAME}\", key = \"${env:NAME}\") or set the cloud's environment variables (README: Object stores, Credentials)".to_string()),
+        );
+    }
     crate::error::input(format!("{what}: {doing}: {text}"), None)
 }
 
