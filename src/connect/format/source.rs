@@ -10,7 +10,7 @@ use arrow::datatypes::{Schema, SchemaRef};
 
 use super::conform::Conformer;
 use super::input::{self, Input};
-use super::{infer, read, RawFile};
+use super::{compression, infer, read, RawFile};
 use crate::connect::{Counters, Encoded, Encoding, OpenContext, Partition, Source};
 use crate::spec::{Endpoint, Format};
 
@@ -93,6 +93,8 @@ pub struct FileSource {
     /// The one Parquet file of the source, for a byte-for-byte copy.
     raw: Option<RawFile>,
     format: Format,
+    /// The compressions of the files that are compressed.
+    codecs: Vec<compression::Codec>,
     /// How the files were shared out, when this is one shard of several.
     share: Option<serde_json::Value>,
 }
@@ -107,6 +109,7 @@ impl FileSource {
         ctx: &OpenContext,
     ) -> Result<FileSource> {
         let mut typed: Vec<(Arc<dyn Input>, Format)> = Vec::new();
+        let mut codecs = Vec::new();
         for f in inputs {
             let format = ep
                 .format
@@ -117,6 +120,11 @@ impl FileSource {
                         Some("give --source-format (csv, parquet, json, ipc)".to_string()),
                     )
                 })?;
+            // A compressed text file is read through its decompressor.
+            let (f, codec) = compression::decompressing(f, format)?;
+            if let Some(c) = codec.filter(|c| !codecs.contains(c)) {
+                codecs.push(c);
+            }
             typed.push((f, format));
         }
         if let Some((f, fmt)) = typed.iter().find(|(_, fmt)| *fmt != typed[0].1) {
@@ -235,6 +243,7 @@ impl FileSource {
             label,
             files,
             format,
+            codecs,
             schema,
             inferred,
             ep: ep.clone(),
@@ -313,8 +322,13 @@ impl Source for FileSource {
     }
 
     fn details(&self) -> Vec<String> {
+        let compressed: String = self
+            .codecs
+            .iter()
+            .map(|c| format!(", {}-compressed", c.name()))
+            .collect();
         let mut d = vec![format!(
-            "{} file{} ({})",
+            "{} file{} ({}{compressed})",
             self.files.len(),
             if self.files.len() == 1 { "" } else { "s" },
             self.format.name()
