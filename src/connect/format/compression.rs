@@ -465,9 +465,10 @@ impl<W: Write> Encoder<W> {
         };
         let level = c.level.unwrap_or(codec.default_level());
         Ok(match codec {
-            Codec::Gzip => {
-                Encoder::Gzip(flate2::write::GzEncoder::new(out, flate2::Compression::new(level)))
-            }
+            Codec::Gzip => Encoder::Gzip(flate2::write::GzEncoder::new(
+                out,
+                flate2::Compression::new(level),
+            )),
             Codec::Zstd => {
                 let mut e = zstd::stream::write::Encoder::new(out, level as i32)?;
                 // A frame checksum, so a damaged file is refused on reading
@@ -475,9 +476,10 @@ impl<W: Write> Encoder<W> {
                 e.include_checksum(true)?;
                 Encoder::Zstd(e)
             }
-            Codec::Bzip2 => {
-                Encoder::Bzip2(bzip2::write::BzEncoder::new(out, bzip2::Compression::new(level)))
-            }
+            Codec::Bzip2 => Encoder::Bzip2(bzip2::write::BzEncoder::new(
+                out,
+                bzip2::Compression::new(level),
+            )),
             Codec::Xz => Encoder::Xz(liblzma::write::XzEncoder::new(out, level)),
         })
     }
@@ -558,7 +560,15 @@ mod tests {
             let mut want = data.clone();
             want.extend_from_slice(b"tail\n");
             assert_eq!(decode(codec, two).unwrap(), want, "{codec:?} concatenated");
-            for cut in [1, 2, 5, one.len() / 3, one.len() / 2, one.len() - 4, one.len() - 1] {
+            for cut in [
+                1,
+                2,
+                5,
+                one.len() / 3,
+                one.len() / 2,
+                one.len() - 4,
+                one.len() - 1,
+            ] {
                 let e = decode(codec, one[..cut].to_vec())
                     .expect_err(&format!("{codec:?} cut at {cut} of {}", one.len()));
                 assert!(e.to_string().contains("damaged or cut short"), "{e}");

@@ -16,10 +16,10 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use async_trait::async_trait;
 
+use crate::connect::format::compression::Compression;
 use crate::connect::format::write::{check_schema, FormatWriter, Hashing};
 use crate::connect::format::{manifest_json, takes_raw, RawFile, MANIFEST};
 use crate::connect::{Encoded, Encoding, OpenContext, Output, Prepared, Sink};
-use crate::connect::format::compression::Compression;
 use crate::spec::{Endpoint, Format};
 
 /// Files as a sink.

@@ -26,10 +26,10 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use super::builder::Store;
 use super::io::{self, Upload};
 use super::{object_path, store_error};
+use crate::connect::format::compression::Compression;
 use crate::connect::format::write::{FormatWriter, Hashing};
 use crate::connect::format::MANIFEST;
 use crate::connect::{OpenContext, Output, Prepared, Sink};
-use crate::connect::format::compression::Compression;
 use crate::spec::{Endpoint, Format};
 
 /// A part or object being written.
