@@ -86,6 +86,9 @@ fn compressed_fixtures_are_read_exactly_into_every_format() {
             let out = format!("{name}.out.{ext}");
             let run = copy(&dir, &data(name).display().to_string(), &out, &["--json"]);
             assert_eq!(run.code, 0, "{name} -> {ext}: {}", run.stderr);
+            // Progress counts the compressed bytes, which the size is of.
+            let size = std::fs::metadata(data(name)).unwrap().len();
+            assert_eq!(run.json()["copies"][0]["bytes_read"], size, "{name}");
             let details = run.json()["copies"][0]["details"][0].clone();
             assert!(
                 details.as_str().unwrap().contains("-compressed"),

@@ -28,6 +28,7 @@ use anyhow::Result;
 use bytes::Bytes;
 
 use super::input::{Input, RandomAccess};
+use crate::connect::Counters;
 use crate::spec::Format;
 
 /// A compression around a whole text file.
@@ -272,6 +273,7 @@ pub fn output(
 struct Decompressed {
     inner: Arc<dyn Input>,
     codec: Codec,
+    counters: Arc<Counters>,
 }
 
 /// `input` as the text it holds: decompressed when its name or first bytes
@@ -281,6 +283,7 @@ struct Decompressed {
 pub fn decompressing(
     input: Arc<dyn Input>,
     format: Format,
+    counters: &Arc<Counters>,
 ) -> Result<(Arc<dyn Input>, Option<Codec>)> {
     let name = input.name();
     let named = Codec::from_path(&name);
@@ -344,6 +347,7 @@ pub fn decompressing(
             Arc::new(Decompressed {
                 inner: input,
                 codec,
+                counters: counters.clone(),
             }),
             Some(codec),
         )),
@@ -368,9 +372,17 @@ impl Input for Decompressed {
         self.inner.size()
     }
 
+    fn counts_bytes(&self) -> bool {
+        true
+    }
+
     fn open(&self) -> Result<Box<dyn Read + Send>> {
+        let raw = Counted {
+            inner: self.inner.open()?,
+            counters: self.counters.clone(),
+        };
         Ok(Box::new(Decoding {
-            inner: decoder(self.codec, self.inner.open()?)?,
+            inner: decoder(self.codec, Box::new(raw))?,
             name: self.inner.name(),
             codec: self.codec,
             out: 0,
@@ -391,6 +403,20 @@ impl Input for Decompressed {
     fn head(&self, _n: usize) -> Result<Bytes> {
         // Text readers sample through `open`; a peek would use up a pipe.
         Err(self.random().err().expect("an error"))
+    }
+}
+
+/// Compressed bytes as they are read, counted for progress.
+struct Counted {
+    inner: Box<dyn Read + Send>,
+    counters: Arc<Counters>,
+}
+
+impl Read for Counted {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.counters.add_bytes(n as u64);
+        Ok(n)
     }
 }
 

@@ -121,7 +121,7 @@ impl FileSource {
                     )
                 })?;
             // A compressed text file is read through its decompressor.
-            let (f, codec) = compression::decompressing(f, format)?;
+            let (f, codec) = compression::decompressing(f, format, &ctx.counters)?;
             if let Some(c) = codec.filter(|c| !codecs.contains(c)) {
                 codecs.push(c);
             }
@@ -399,7 +399,11 @@ impl FileSource {
         ipc: Option<read::IpcReader>,
     ) -> Result<Batches> {
         let name = input.name();
-        let counters = self.counters.clone();
+        let counters = if input.counts_bytes() {
+            Arc::new(Counters::default())
+        } else {
+            self.counters.clone()
+        };
         match format {
             Format::Csv => {
                 let sampled = match sampled {
