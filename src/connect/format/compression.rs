@@ -381,12 +381,13 @@ impl Input for Decompressed {
             inner: self.inner.open()?,
             counters: self.counters.clone(),
         };
-        Ok(Box::new(Decoding {
+        let decoding = Decoding {
             inner: decoder(self.codec, Box::new(raw))?,
             name: self.inner.name(),
             codec: self.codec,
             out: 0,
-        }))
+        };
+        Ok(Box::new(Ahead::spawn(Box::new(decoding))?))
     }
 
     fn random(&self) -> Result<Arc<dyn RandomAccess>> {
@@ -403,6 +404,85 @@ impl Input for Decompressed {
     fn head(&self, _n: usize) -> Result<Bytes> {
         // Text readers sample through `open`; a peek would use up a pipe.
         Err(self.random().err().expect("an error"))
+    }
+}
+
+/// Bytes decompressed ahead per piece, and pieces kept ready.
+const AHEAD_PIECE: usize = 1 << 20;
+const AHEAD_PIECES: usize = 4;
+
+/// A reader that decompresses on a thread of its own, a few pieces ahead
+/// of the reader that parses: decompression and parsing then overlap, and
+/// the copy runs at the slower of the two instead of their sum. Memory is
+/// bounded by [`AHEAD_PIECES`] pieces; when the reader is dropped, the
+/// thread stops at its next piece.
+struct Ahead {
+    rx: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
+    piece: Vec<u8>,
+    at: usize,
+    done: bool,
+}
+
+impl Ahead {
+    fn spawn(mut r: Box<dyn Read + Send>) -> Result<Ahead> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(AHEAD_PIECES);
+        std::thread::Builder::new()
+            .name("decompress".into())
+            .spawn(move || loop {
+                let mut buf = Vec::with_capacity(AHEAD_PIECE);
+                match (&mut r).take(AHEAD_PIECE as u64).read_to_end(&mut buf) {
+                    Ok(0) => {
+                        let _ = tx.send(Ok(buf));
+                        return;
+                    }
+                    Ok(_) => {
+                        if tx.send(Ok(buf)).is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                }
+            })?;
+        Ok(Ahead {
+            rx,
+            piece: Vec::new(),
+            at: 0,
+            done: false,
+        })
+    }
+}
+
+impl Read for Ahead {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.at == self.piece.len() {
+            if self.done || buf.is_empty() {
+                return Ok(0);
+            }
+            match self.rx.recv() {
+                Ok(Ok(piece)) => {
+                    self.done = piece.is_empty();
+                    self.piece = piece;
+                    self.at = 0;
+                }
+                Ok(Err(e)) => {
+                    self.done = true;
+                    return Err(e);
+                }
+                Err(_) => {
+                    self.done = true;
+                    return Err(std::io::Error::other(
+                        "internal error: the decompressing thread ended early",
+                    ));
+                }
+            }
+        }
+        let n = buf.len().min(self.piece.len() - self.at);
+        buf[..n].copy_from_slice(&self.piece[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
     }
 }
 
