@@ -436,6 +436,12 @@ fn the_compression_setting_agrees_with_the_name_and_plans_say_it() {
     let dry = copy(&dir, "o.csv.gz", "p.csv.xz", &["--dry-run"]);
     assert_eq!(dry.code, 0, "{}", dry.stderr);
     assert!(dry.stdout.contains("gzip-compressed"), "{}", dry.stdout);
+    assert!(
+        dry.stdout
+            .contains("destination: local p.csv.xz (xz level 6)"),
+        "{}",
+        dry.stdout
+    );
     // A spec says it per destination.
     dir.write(
         "s.toml",

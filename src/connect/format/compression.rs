@@ -189,6 +189,14 @@ impl Compression {
         }
     }
 
+    /// What a sink's description adds: ` (gzip level 6)`, or nothing.
+    pub fn suffix(&self) -> String {
+        match self.codec {
+            Some(_) => format!(" ({})", self.describe()),
+            None => String::new(),
+        }
+    }
+
     /// How plans and reports say it.
     pub fn describe(&self) -> String {
         match (self.codec, self.level) {

@@ -327,7 +327,7 @@ fn exchange(_a: &Path, _b: &Path) -> std::io::Result<()> {
 #[async_trait]
 impl Sink for FileSink {
     fn describe(&self) -> String {
-        format!("local {}", self.dest.display())
+        format!("local {}{}", self.dest.display(), self.compression.suffix())
     }
 
     async fn begin(&mut self, schema: SchemaRef) -> Result<()> {

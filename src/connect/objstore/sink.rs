@@ -419,7 +419,12 @@ impl ObjSink {
 #[async_trait]
 impl Sink for ObjSink {
     fn describe(&self) -> String {
-        format!("{} {}", self.st.identity, self.dest)
+        format!(
+            "{} {}{}",
+            self.st.identity,
+            self.dest,
+            self.compression.suffix()
+        )
     }
 
     async fn begin(&mut self, schema: SchemaRef) -> Result<()> {
