@@ -54,6 +54,10 @@ fn gunzip(data: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Each codec's extension and how the test writes it.
+type Compressor = fn(&[u8]) -> Vec<u8>;
+const CODECS: [(&str, Compressor); 4] = [("gz", gzip), ("zst", zstd), ("xz", xz), ("bz2", bzip2)];
+
 fn sha256(b: &[u8]) -> String {
     hex::encode(Sha256::digest(b))
 }
@@ -130,8 +134,7 @@ fn every_member_of_a_concatenated_file_is_read() {
             .collect()
     };
     let want: Vec<i64> = (0..30_000).collect();
-    let codecs: [(&str, fn(&[u8]) -> Vec<u8>); 4] =
-        [("gz", gzip), ("zst", zstd), ("xz", xz), ("bz2", bzip2)];
+    let codecs = CODECS;
     for (ext, enc) in codecs {
         // The header alone in the first member, as `cat header.gz rows.gz`.
         let mut file = enc(&header);
@@ -274,8 +277,7 @@ fn a_cut_or_damaged_compressed_file_is_refused_naming_it() {
         .flatten()
         .collect();
     dir.write("out.csv", "previous contents");
-    let codecs: [(&str, fn(&[u8]) -> Vec<u8>); 4] =
-        [("gz", gzip), ("zst", zstd), ("xz", xz), ("bz2", bzip2)];
+    let codecs = CODECS;
     for (ext, enc) in codecs {
         let whole = enc(&text);
         let n = whole.len();
@@ -356,8 +358,7 @@ fn a_cut_or_damaged_compressed_file_is_refused_naming_it() {
 fn compressed_input_is_recognised_by_its_first_bytes() {
     let dir = Dir::new();
     let text = b"id,v\n1,a\n2,b\n3,c\n";
-    let codecs: [(&str, fn(&[u8]) -> Vec<u8>); 4] =
-        [("gz", gzip), ("zst", zstd), ("xz", xz), ("bz2", bzip2)];
+    let codecs = CODECS;
     for (ext, enc) in codecs {
         dir.write("data", enc(text));
         let run: Run = dir
