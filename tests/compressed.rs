@@ -451,3 +451,34 @@ fn the_compression_setting_agrees_with_the_name_and_plans_say_it() {
     dir.run(&["run", "s.toml", "--progress", "never"]).ok();
     assert!(dir.path("parts/part-00000.jsonl.xz").exists());
 }
+
+/// A named pipe (or `<(zcat …)`) is read once: the first bytes that tell
+/// the compression are looked at as the copy reads, not by a separate peek
+/// that would use them up.
+#[test]
+fn a_compressed_named_pipe_is_read_in_one_pass() {
+    let dir = Dir::new();
+    let fifo = dir.path("pipe.csv.gz");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let text: Vec<u8> = [b"id,v\n".to_vec()]
+        .into_iter()
+        .chain((0..1000).map(|i| format!("{i},x\n").into_bytes()))
+        .flatten()
+        .collect();
+    let bytes = gzip(&text);
+    let writer = std::thread::spawn(move || {
+        let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+        w.write_all(&bytes).unwrap();
+    });
+    let child = dir
+        .cmd(&["copy", "pipe.csv.gz", "p.parquet", "--progress", "never"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = crate::support::wait_within(child, 30);
+    assert!(out.status.success(), "{}", crate::support::text(&out));
+    writer.join().unwrap();
+    assert_eq!(ids(&dir.path("p.parquet")), (0..1000).collect::<Vec<_>>());
+}

@@ -276,25 +276,36 @@ pub fn output(
     }
 }
 
-/// An input whose bytes are decompressed as they are read; everything else
-/// is the input's own.
-struct Decompressed {
+/// A text input read through this module: its first bytes are looked at
+/// as it opens (no separate peek, so a pipe or a FIFO is read once and an
+/// object costs no extra request), and it is decompressed when they or its
+/// name say so. It counts the bytes it reads for progress (compressed
+/// bytes, which its size is of).
+struct Sniffed {
     inner: Arc<dyn Input>,
-    codec: Codec,
+    format: Format,
+    named: Option<Codec>,
+    found: Detected,
     counters: Arc<Counters>,
 }
 
+/// The compression found when an input was first opened: unset until then,
+/// `Some(None)` for plain text.
+pub type Detected = Arc<std::sync::OnceLock<Option<Codec>>>;
+
 /// `input` as the text it holds: decompressed when its name or first bytes
 /// say it is compressed. A name that says compressed over bytes that are
-/// not, an empty compressed file, or a compressed Parquet or Arrow file are
-/// refused naming the file. Returns the input to read and its compression.
+/// not, or an empty compressed file, is refused naming the file when it is
+/// opened; a compressed Parquet or Arrow file is refused here. Returns the
+/// input to read and where what was found when it opened is kept.
 pub fn decompressing(
     input: Arc<dyn Input>,
     format: Format,
     counters: &Arc<Counters>,
-) -> Result<(Arc<dyn Input>, Option<Codec>)> {
+) -> Result<(Arc<dyn Input>, Detected)> {
     let name = input.name();
     let named = Codec::from_path(&name);
+    let found = Detected::default();
     if matches!(format, Format::Parquet | Format::Ipc) {
         if let Some(c) = named {
             return Err(crate::error::input(
@@ -315,10 +326,25 @@ pub fn decompressing(
                 )),
             ));
         }
-        return Ok((input, None));
+        let _ = found.set(None);
+        return Ok((input, found));
     }
-    let head = input.head(16)?;
-    let found = Codec::sniff(&head);
+    Ok((
+        Arc::new(Sniffed {
+            inner: input,
+            format,
+            named,
+            found: found.clone(),
+            counters: counters.clone(),
+        }),
+        found,
+    ))
+}
+
+/// What `head` (the first bytes of a file named `name`) says about its
+/// compression, checked against its name's.
+fn check(name: &str, named: Option<Codec>, head: &[u8]) -> Result<Option<Codec>> {
+    let found = Codec::sniff(head);
     match (named, found) {
         (Some(n), _) if head.is_empty() => Err(crate::error::input(
             format!(
@@ -348,18 +374,10 @@ pub fn decompressing(
             Some(format!(
                 "the file is damaged, or it is not {}-compressed: rename it without .{}",
                 n.name(),
-                Codec::from_path(&name).map_or("gz", Codec::extension)
+                Codec::from_path(name).map_or("gz", Codec::extension)
             )),
         )),
-        (_, Some(codec)) => Ok((
-            Arc::new(Decompressed {
-                inner: input,
-                codec,
-                counters: counters.clone(),
-            }),
-            Some(codec),
-        )),
-        (None, None) => Ok((input, None)),
+        (_, found) => Ok(found),
     }
 }
 
@@ -370,12 +388,14 @@ fn hex_bytes(b: &[u8]) -> String {
         .join(" ")
 }
 
-impl Input for Decompressed {
+/// Bytes looked at to tell a compression (bzip2's signature is 10 long).
+const SNIFF: usize = 16;
+
+impl Input for Sniffed {
     fn name(&self) -> String {
         self.inner.name()
     }
 
-    /// The compressed size (what progress can know in advance).
     fn size(&self) -> u64 {
         self.inner.size()
     }
@@ -385,33 +405,56 @@ impl Input for Decompressed {
     }
 
     fn open(&self) -> Result<Box<dyn Read + Send>> {
-        let raw = Counted {
+        let name = self.inner.name();
+        let mut raw = Counted {
             inner: self.inner.open()?,
             counters: self.counters.clone(),
         };
+        let mut head = Vec::with_capacity(SNIFF);
+        while head.len() < SNIFF {
+            let mut b = [0u8; SNIFF];
+            let n = match raw.read(&mut b[..SNIFF - head.len()]) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    return Err(crate::error::input(
+                        format!(
+                            "cannot read {name}: {}",
+                            crate::security::redact::redact(&e.to_string())
+                        ),
+                        None,
+                    ))
+                }
+            };
+            head.extend_from_slice(&b[..n]);
+        }
+        let codec = check(&name, self.named, &head)?;
+        let _ = self.found.set(codec);
+        let whole: Box<dyn Read + Send> = Box::new(std::io::Cursor::new(head).chain(raw));
+        let Some(codec) = codec else {
+            return Ok(whole);
+        };
         let decoding = Decoding {
-            inner: decoder(self.codec, Box::new(raw))?,
-            name: self.inner.name(),
-            codec: self.codec,
+            inner: decoder(codec, whole)?,
+            name,
+            codec,
             out: 0,
         };
         Ok(Box::new(Ahead::spawn(Box::new(decoding))?))
     }
 
     fn random(&self) -> Result<Arc<dyn RandomAccess>> {
-        Err(crate::error::input(
-            format!(
-                "{}: a {}-compressed file is read front to back only",
-                self.name(),
-                self.codec.name()
-            ),
-            None,
+        Err(anyhow::anyhow!(
+            "internal error: a {} file of a text source read at random ({})",
+            self.format.name(),
+            self.name()
         ))
     }
 
     fn head(&self, _n: usize) -> Result<Bytes> {
         // Text readers sample through `open`; a peek would use up a pipe.
-        Err(self.random().err().expect("an error"))
+        self.random().map(|_| Bytes::new())
     }
 }
 

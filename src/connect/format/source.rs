@@ -109,7 +109,7 @@ impl FileSource {
         ctx: &OpenContext,
     ) -> Result<FileSource> {
         let mut typed: Vec<(Arc<dyn Input>, Format)> = Vec::new();
-        let mut codecs = Vec::new();
+        let mut detected = Vec::new();
         for f in inputs {
             let format = ep
                 .format
@@ -120,11 +120,10 @@ impl FileSource {
                         Some("give --source-format (csv, parquet, json, ipc)".to_string()),
                     )
                 })?;
-            // A compressed text file is read through its decompressor.
-            let (f, codec) = compression::decompressing(f, format, &ctx.counters)?;
-            if let Some(c) = codec.filter(|c| !codecs.contains(c)) {
-                codecs.push(c);
-            }
+            // A text file is read through its decompressor when it is
+            // compressed (told as it opens).
+            let (f, found) = compression::decompressing(f, format, &ctx.counters)?;
+            detected.push(found);
             typed.push((f, format));
         }
         if let Some((f, fmt)) = typed.iter().find(|(_, fmt)| *fmt != typed[0].1) {
@@ -213,6 +212,19 @@ impl FileSource {
                 schema.expect("at least one file")
             }
         };
+        // The compressions seen so far (the first text file was opened to
+        // sample it; files named compressed are compressed).
+        let mut codecs = Vec::new();
+        for (d, (f, _)) in detected.iter().zip(&typed) {
+            let c = d
+                .get()
+                .copied()
+                .flatten()
+                .or_else(|| compression::Codec::from_path(&f.name()));
+            if let Some(c) = c.filter(|c| !codecs.contains(c)) {
+                codecs.push(c);
+            }
+        }
         // One shard of several reads its share of the files (round robin in
         // the order given); every shard takes the schema from the whole.
         let mut files = typed;
