@@ -311,12 +311,12 @@ for N in 1 2 3; do
   rm -rf "$W/shards"; q checkpoint
   start=$(date +%s.%N)
   for i in $(seq "$N"); do
-    /usr/bin/time -f "%e" -o "$W/shard$i" "$CONVOY" extract "$SRC_URL" "$W/shards/" \
+    /usr/bin/time -f "%e" -o "$W/time-shard$i" "$CONVOY" extract "$SRC_URL" "$W/shards/" \
       --shard "$i/$N" --run-id "n$N" --progress never -q &
   done
   wait
   end=$(date +%s.%N)
-  slowest=$(cat "$W"/shard* | sort -n | tail -1); rm -f "$W"/shard*
+  slowest=$(cat "$W"/time-shard* | sort -n | tail -1); rm -f "$W"/time-shard*
   q checkpoint
   /usr/bin/time -f "%e %M" -o "$W/time" "$CONVOY" load "$W/shards/n$N/" \
     "postgres://postgres@localhost:$PORT/postgres?table=public.t_shards&sslrootcert=$W/ca.pem" \
