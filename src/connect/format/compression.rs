@@ -17,8 +17,8 @@
 //! the bytes in the file.
 //!
 //! The codecs are the crates of their field: flate2 (with zlib-rs, a pure
-//! Rust port of zlib as fast as the C one; miniz_oxide inflated at about
-//! half the speed, and decompression bounds a gzip input),
+//! Rust port of zlib; with miniz_oxide a gzip input took 1.36–1.41× zcat's
+//! time, with zlib-rs 1.16×),
 //! zstd (the reference library, already built for Parquet), bzip2 (its
 //! default backend is libbz2-rs-sys, pure Rust) and liblzma (the reference
 //! xz library, built from its vendored sources and linked statically).
