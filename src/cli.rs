@@ -248,9 +248,15 @@ pub struct CopyOpts {
     #[arg(long, value_name = "N")]
     pub infer_rows: Option<usize>,
     /// CSV files have no header line (columns are named column_1, column_2, …).
-    #[arg(long)]
+    /// Without --header or --no-header, whether line 1 is a header is
+    /// detected from a sample.
+    #[arg(long, conflicts_with = "header")]
     pub no_header: bool,
-    /// CSV field delimiter (one character, or `tab`).
+    /// CSV files have a header line, even if its fields look like data.
+    #[arg(long)]
+    pub header: bool,
+    /// CSV field delimiter (one character, or `tab`); detected from a
+    /// sample among `,` `;` tab `|` when not given (tab for `.tsv`).
     #[arg(long, value_name = "CHAR")]
     pub delimiter: Option<String>,
     /// CSV quote character.
@@ -317,6 +323,7 @@ impl CopyOpts {
             schema: self.schema.clone(),
             infer_rows: self.infer_rows,
             no_header: self.no_header,
+            header: self.header,
             delimiter: self.delimiter.clone(),
             quote: self.quote.clone(),
             escape: self.escape.clone(),

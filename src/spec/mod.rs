@@ -184,6 +184,17 @@ pub struct CsvOptions {
     pub escape: Option<u8>,
     /// The text that stands for NULL; empty by default (an empty field is NULL).
     pub null: String,
+    /// Which of the above the user set; the others are detected from a
+    /// sample when reading.
+    pub set: CsvSet,
+}
+
+/// The CSV settings given explicitly (flags or a spec file).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CsvSet {
+    pub header: bool,
+    pub delimiter: bool,
+    pub quote: bool,
 }
 
 impl Default for CsvOptions {
@@ -194,6 +205,7 @@ impl Default for CsvOptions {
             quote: b'"',
             escape: None,
             null: String::new(),
+            set: CsvSet::default(),
         }
     }
 }

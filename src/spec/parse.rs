@@ -555,13 +555,20 @@ impl Walker {
     fn csv(&mut self, path: &str, t: &Table, o: &mut CsvOptions) {
         if let Some(h) = self.boolean(path, t, "header") {
             o.header = h;
+            o.set.header = true;
         }
         for key in ["delimiter", "quote", "escape"] {
             if let Some(s) = self.string(path, t, key) {
                 match single_byte(&s) {
                     Ok(b) => match key {
-                        "delimiter" => o.delimiter = b,
-                        "quote" => o.quote = b,
+                        "delimiter" => {
+                            o.delimiter = b;
+                            o.set.delimiter = true;
+                        }
+                        "quote" => {
+                            o.quote = b;
+                            o.set.quote = true;
+                        }
                         _ => o.escape = Some(b),
                     },
                     Err(e) => self.err(join(path, key), e),

@@ -253,6 +253,20 @@ pub fn parse_duration(s: &str, unit: TimeUnit) -> Result<i64, String> {
     i64::try_from(total).map_err(|_| "out of range for the column's unit".to_string())
 }
 
+/// A boolean as PostgreSQL (`t`/`f`, `true`/`false`), SQL Server (`1`/`0`)
+/// and spreadsheets (`yes`/`no`) write it, in any case.
+pub fn parse_bool(s: &str) -> Result<bool, String> {
+    const TRUE: [&str; 4] = ["true", "t", "1", "yes"];
+    const FALSE: [&str; 4] = ["false", "f", "0", "no"];
+    if TRUE.iter().any(|t| s.eq_ignore_ascii_case(t)) {
+        Ok(true)
+    } else if FALSE.iter().any(|f| s.eq_ignore_ascii_case(f)) {
+        Ok(false)
+    } else {
+        Err("expected true/false, t/f, 1/0 or yes/no".into())
+    }
+}
+
 /// A date64 (milliseconds since 1970) from `YYYY-MM-DD` or a timestamp
 /// without an offset (how CSV output writes date64).
 pub fn parse_date64(s: &str) -> Result<i64, String> {
@@ -562,6 +576,8 @@ enum Conv {
     /// Integers of the unit, or ISO 8601 (what convoy writes for durations).
     Duration(TimeUnit),
     Date64,
+    /// Booleans as databases and spreadsheets write them (CSV).
+    Bool,
 }
 
 /// Where the rows of a batch came from, for error messages.
@@ -572,6 +588,9 @@ pub struct Location<'a> {
     pub first_row: u64,
     /// File line of a row = row + this, where lines and rows correspond.
     pub line_offset: Option<u64>,
+    /// File lines of records, where they do not correspond (CSV), and the
+    /// header lines before the first row.
+    pub lines: Option<(&'a super::scan::Scanned, u64)>,
     /// Whether the schema was inferred (changes the hint).
     pub inferred: bool,
 }
@@ -628,6 +647,21 @@ impl Conformer {
         }
     }
 
+    /// For CSV: booleans are also read as PostgreSQL (`t`/`f`), SQL Server
+    /// (`1`/`0`) and spreadsheets (`yes`/`no`) write them.
+    pub fn csv(target: SchemaRef) -> Conformer {
+        let mut c = Conformer::new(target);
+        let mut wire: Vec<Field> = c.wire.fields().iter().map(|f| f.as_ref().clone()).collect();
+        for (i, f) in c.target.fields().iter().enumerate() {
+            if f.data_type() == &DataType::Boolean && c.convs[i].is_none() {
+                c.convs[i] = Some(Conv::Bool);
+                wire[i] = Field::new(f.name(), DataType::Utf8, true);
+            }
+        }
+        c.wire = Arc::new(Schema::new(wire));
+        c
+    }
+
     /// The schema the text decoder should produce.
     pub fn wire(&self) -> SchemaRef {
         self.wire.clone()
@@ -663,10 +697,15 @@ impl Conformer {
                     "fix the value, or declare the column with a type that holds it".to_string()
                 };
                 let row_no = at.first_row + row as u64;
-                let line = at
-                    .line_offset
-                    .map(|o| format!(" (line {})", row_no + o))
-                    .unwrap_or_default();
+                let line = match at.lines {
+                    Some((lines, header)) => {
+                        format!(" (line {})", lines.line_of(row_no - 1 + header))
+                    }
+                    None => at
+                        .line_offset
+                        .map(|o| format!(" (line {})", row_no + o))
+                        .unwrap_or_default(),
+                };
                 crate::error::input(
                     format!(
                         "{}: row {row_no}{line}, column \"{}\": {:?}{} is not a valid {}: {}",
@@ -788,6 +827,19 @@ impl Conformer {
                         } else {
                             b.append_value(
                                 parse_float16(strings.value(row)).map_err(|e| fail(row, e))?,
+                            );
+                        }
+                    }
+                    Arc::new(b.finish())
+                }
+                Conv::Bool => {
+                    let mut b = arrow::array::BooleanBuilder::with_capacity(strings.len());
+                    for row in 0..strings.len() {
+                        if strings.is_null(row) {
+                            b.append_null();
+                        } else {
+                            b.append_value(
+                                parse_bool(strings.value(row).trim()).map_err(|e| fail(row, e))?,
                             );
                         }
                     }
@@ -1073,6 +1125,7 @@ mod tests {
             file: "f.csv",
             first_row: 1,
             line_offset: Some(1),
+            lines: None,
             inferred: false,
         };
         let out = c.apply(batch, &at).unwrap();

@@ -18,6 +18,7 @@ use parquet::file::metadata::ParquetMetaData;
 use super::conform::{Conformer, Location};
 use super::input::{Chunks, Input, RandomAccess, ReadSeek};
 use super::pages;
+use super::scan;
 use crate::connect::Counters;
 use crate::spec::CsvOptions;
 
@@ -85,6 +86,114 @@ impl Sampled {
     }
 }
 
+/// Lines of a CSV sample read to detect its dialect.
+pub const DETECT_LINES: usize = 100;
+
+/// The first complete records of a sample in one dialect (errors end it).
+fn sample_records(
+    s: &Sampled,
+    delimiter: u8,
+    quote: u8,
+    escape: Option<u8>,
+) -> Vec<csv::StringRecord> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .delimiter(delimiter)
+        .quote(quote)
+        .escape(escape)
+        .double_quote(true)
+        .flexible(true)
+        .from_reader(&s.sample[..]);
+    let mut records: Vec<csv::StringRecord> = rdr
+        .records()
+        .map_while(|r| r.ok())
+        .take(DETECT_LINES + 1)
+        .collect();
+    if !s.complete || records.len() > DETECT_LINES {
+        records.pop();
+    }
+    records
+}
+
+/// The CSV dialect of a file, from its name and a sample, where the user did
+/// not set it ([`CsvOptions::set`]); the same sample gives the same answer.
+///
+/// - delimiter: tab for `.tsv`; else, among `,` `;` tab `|` (in that order
+///   of preference), the one that splits every sampled line into the same
+///   number of fields, more than one, and the most fields;
+/// - quote: `"`, or `'` when the sample has no `"` and only `'` makes the
+///   lines agree;
+/// - header: line 1 is data when its fields read as the column types
+///   (declared, or inferred from the other lines) and a column is typed.
+pub fn detect_csv(
+    file: &str,
+    s: &Sampled,
+    opts: &CsvOptions,
+    declared: Option<&Schema>,
+) -> CsvOptions {
+    let mut o = opts.clone();
+    let lower = file.to_ascii_lowercase();
+    let stem = [".gz", ".zst", ".bz2", ".xz"]
+        .iter()
+        .find_map(|c| lower.strip_suffix(c))
+        .unwrap_or(&lower);
+    let quotes: Vec<u8> = if opts.set.quote || s.sample.contains(&b'"') {
+        vec![opts.quote]
+    } else {
+        vec![opts.quote, b'\'']
+    };
+    let delimiters: Vec<u8> = if opts.set.delimiter {
+        vec![opts.delimiter]
+    } else if stem.ends_with(".tsv") {
+        vec![b'\t']
+    } else {
+        vec![b',', b';', b'\t', b'|']
+    };
+    o.delimiter = delimiters[0];
+    if delimiters.len() > 1 || quotes.len() > 1 {
+        // (fields per line when every line agrees, delimiter, quote)
+        let mut best: Option<(usize, u8, u8)> = None;
+        for &q in &quotes {
+            for &d in &delimiters {
+                let recs = sample_records(s, d, q, opts.escape);
+                let Some(n) = recs.first().map(|r| r.len()) else {
+                    continue;
+                };
+                if n > 1 && recs.iter().all(|r| r.len() == n) && best.is_none_or(|b| n > b.0) {
+                    best = Some((n, d, q));
+                }
+            }
+        }
+        if let Some((_, d, q)) = best {
+            o.delimiter = d;
+            o.quote = q;
+        }
+    }
+    if !opts.set.header {
+        let recs = sample_records(s, o.delimiter, o.quote, o.escape);
+        o.header = !super::infer::first_is_data(&recs, declared, &opts.null);
+    }
+    o
+}
+
+/// How a dialect is shown in a plan: what was set and what was detected.
+pub fn describe_csv(o: &CsvOptions) -> String {
+    let ch = |b: u8| match b {
+        b'\t' => "tab".to_string(),
+        b => format!("'{}'", b as char),
+    };
+    let how = |set: bool| if set { "given" } else { "detected" };
+    format!(
+        "csv: delimiter {} ({}), quote {} ({}), header {} ({})",
+        ch(o.delimiter),
+        how(o.set.delimiter),
+        ch(o.quote),
+        how(o.set.quote),
+        if o.header { "yes" } else { "no" },
+        how(o.set.header)
+    )
+}
+
 /// The header (if any) and the first complete records of a CSV sample.
 pub fn csv_sample_records(
     file: &str,
@@ -149,7 +258,9 @@ fn csv_sample_error(file: &str, e: csv::Error, header_lines: u64) -> anyhow::Err
     }
 }
 
-/// Reads one CSV input as batches of the conformer's target schema.
+/// Reads one CSV input as batches of the conformer's target schema. The
+/// input passes through a [`scan::Scanner`] (unclosed quotes, blank lines,
+/// file lines); what it found is in the returned [`scan::Scanned`].
 pub fn csv_batches(
     file: String,
     input: impl Read + Send + 'static,
@@ -157,7 +268,20 @@ pub fn csv_batches(
     conformer: Conformer,
     inferred: bool,
     counters: Arc<Counters>,
-) -> Result<impl Iterator<Item = Result<RecordBatch>> + Send> {
+) -> Result<(
+    impl Iterator<Item = Result<RecordBatch>> + Send,
+    Arc<scan::Scanned>,
+)> {
+    let scanner = scan::Scanner::new(
+        scan::Dialect {
+            delimiter: opts.delimiter,
+            quote: opts.quote,
+            escape: opts.escape,
+            header: opts.header,
+        },
+        conformer.target().fields().len() == 1,
+    );
+    let scanned = scanner.shared.clone();
     let mut builder = arrow::csv::ReaderBuilder::new(conformer.wire())
         .with_header(opts.header)
         .with_delimiter(opts.delimiter)
@@ -173,10 +297,13 @@ pub fn csv_batches(
     }
     let reader = builder.build_buffered(BufReader::with_capacity(
         1 << 20,
-        Counting {
-            inner: input,
-            counters,
-        },
+        scan::Scan::new(
+            Counting {
+                inner: input,
+                counters,
+            },
+            scanner,
+        ),
     ))?;
     let names: Vec<String> = conformer
         .target()
@@ -186,17 +313,21 @@ pub fn csv_batches(
         .collect();
     let mut next_row = 1u64;
     let header_lines = u64::from(opts.header);
-    Ok(reader.map(move |batch| {
-        let batch = batch.map_err(|e| csv_error(&file, e, &names, header_lines, inferred))?;
+    let lines = scanned.clone();
+    let batches = reader.map(move |batch| {
+        let batch =
+            batch.map_err(|e| csv_error(&file, e, &names, header_lines, inferred, &lines))?;
         let at = Location {
             file: &file,
             first_row: next_row,
             line_offset: Some(header_lines),
+            lines: Some((&lines, header_lines)),
             inferred,
         };
         next_row += batch.num_rows() as u64;
         conformer.apply(batch, &at)
-    }))
+    });
+    Ok((batches, scanned))
 }
 
 /// Rewrite arrow-csv's messages the way a user reads the file: data rows
@@ -207,7 +338,16 @@ fn csv_error(
     names: &[String],
     header_lines: u64,
     inferred: bool,
+    lines: &scan::Scanned,
 ) -> anyhow::Error {
+    if let Some(why) = lines.error() {
+        return crate::error::input(
+            format!("{file}: {why}"),
+            Some(
+                "a quote opens a quoted field only at the start of a field and must close it; check the quote character (--quote) or fix the file".to_string(),
+            ),
+        );
+    }
     let text = e.to_string();
     let number_after = |marker: &str| -> Option<u64> {
         text.split(marker)
@@ -218,8 +358,9 @@ fn csv_error(
             .ok()
     };
     let (msg, hint) = if text.contains("incorrect number of fields") {
-        // arrow counts these lines from the first line of the file.
-        let line = number_after("for line ").unwrap_or(0);
+        // arrow counts records from 1, the header included.
+        let record = number_after("for line ").unwrap_or(1);
+        let line = lines.line_of(record.saturating_sub(1));
         let detail = text
             .split(", expected ")
             .nth(1)
@@ -228,7 +369,7 @@ fn csv_error(
         (
             format!(
                 "{file}: row {} (line {line}): {detail}",
-                line.saturating_sub(header_lines)
+                record.saturating_sub(header_lines)
             ),
             format!(
                 "every row needs {} fields; check the delimiter (--delimiter) and quoting",
@@ -236,11 +377,12 @@ fn csv_error(
             ),
         )
     } else if text.contains("invalid UTF-8") {
-        let line = number_after("for line ").unwrap_or(0);
+        let record = number_after("for line ").unwrap_or(1);
         (
             format!(
-                "{file}: row {} (line {line}): not valid UTF-8",
-                line.saturating_sub(header_lines)
+                "{file}: row {} (line {}): not valid UTF-8",
+                record.saturating_sub(header_lines),
+                lines.line_of(record.saturating_sub(1))
             ),
             "convoy reads UTF-8 text; convert the file first, e.g. iconv -f latin1 -t utf-8"
                 .to_string(),
@@ -265,7 +407,7 @@ fn csv_error(
         (
             format!(
                 "{file}: row {row} (line {}){column}: {value:?} is not a valid {ty}",
-                row + header_lines
+                lines.line_of((row + header_lines).saturating_sub(1))
             ),
             if inferred {
                 "the type was inferred from a sample; declare it with --schema or raise --infer-rows"
@@ -560,6 +702,7 @@ impl<R: Read> Iterator for JsonLines<R> {
             file: &self.file,
             first_row: self.next_row,
             line_offset: one_to_one.then(|| first_line - self.next_row),
+            lines: None,
             inferred: self.inferred,
         };
         self.next_row += batch.num_rows() as u64;
