@@ -877,3 +877,62 @@ fn csv_errors_name_the_file_line() {
     );
     assert_eq!(std::fs::read(dir.path("dest.parquet")).unwrap(), b"before");
 }
+
+/// A value past the sample that does not fit its column's inferred type
+/// does not fail a well-formed file: it is read again with a wider exact
+/// type, and the summary says which column (issue 12.10). Standard input
+/// cannot be read again: the copy fails naming row, line and column.
+#[test]
+fn csv_inferred_columns_are_widened_when_a_later_value_does_not_fit() {
+    let dir = Dir::new();
+    let mut text = String::from("id,v,t\n");
+    for i in 0..30 {
+        text.push_str(&format!("{i},{i},2024-01-01 00:00:00\n"));
+    }
+    text.push_str("30,2.5,2024-01-01 00:00:00.1234567\n31,-7,2024-01-02 00:00:00\n");
+    dir.write("w.csv", &text);
+    dir.write("dest.parquet", b"before");
+    let run = copy(&dir, "w.csv", "dest.parquet", &["--infer-rows", "10"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let w = warnings(&run);
+    assert!(
+        w.iter().any(|w| w.contains(
+            "column \"v\" holds \"2.5\" past the first 10 rows, which int64 does not hold; the file was read again with the column as decimal(38,1)"
+        )),
+        "{w:?}"
+    );
+    assert!(
+        w.iter()
+            .any(|w| w.contains("column \"t\"") && w.contains("as timestamp(ns)")),
+        "{w:?}"
+    );
+    assert_eq!(
+        run.json()["copies"][0]["schema"],
+        "id:int64,v:decimal(38,1),t:timestamp(ns)"
+    );
+    assert_eq!(run.json()["copies"][0]["rows_written"], 32);
+    let (_, rows, _) = read_table(&dir.path("dest.parquet"));
+    assert_eq!(rows.len(), 32);
+    let stdin = std::process::Command::new(crate::support::bin())
+        .current_dir(dir.path(""))
+        .args([
+            "copy",
+            "-",
+            "dest.parquet",
+            "--source-format",
+            "csv",
+            "--infer-rows",
+            "10",
+            "--progress",
+            "never",
+        ])
+        .stdin(std::fs::File::open(dir.path("w.csv")).unwrap())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&stdin.stderr);
+    assert_eq!(stdin.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("row 31 (line 32), column \"v\": \"2.5\" is not a valid int64"),
+        "{err}"
+    );
+}

@@ -686,6 +686,9 @@ impl Conformer {
             let field = self.target.field(i);
             let fail = |row: usize, reason: String| -> anyhow::Error {
                 let value = strings.value(row);
+                if let Some((lines, _)) = at.lines {
+                    lines.misfit(i, value);
+                }
                 let shown: String = value.chars().take(60).collect();
                 let ellipsis = if shown.len() < value.len() { "…" } else { "" };
                 let hint = if at.inferred {

@@ -281,6 +281,42 @@ pub fn infer(names: &[String], records: &[csv::StringRecord], null: &str) -> Sch
     Arc::new(Schema::new(fields))
 }
 
+/// The type an inferred column is read again with when `value`, past the
+/// sample, does not fit `current`: a decimal wide enough when the value is a
+/// plain number and the column holds numbers, nanoseconds for a timestamp
+/// with more fractional digits, else text, which holds every value exactly.
+pub fn widen(current: &DataType, value: &str) -> DataType {
+    let v = value.trim();
+    let number = !(leading_zero(v) || v.starts_with('+'));
+    match current {
+        DataType::Int64 | DataType::Decimal128(..) if number => {
+            let Some((int, scale)) = plain_decimal(v) else {
+                return DataType::Utf8;
+            };
+            let (room, had) = match current {
+                DataType::Decimal128(p, s) => ((*p as i16 - *s as i16).max(0) as u8, *s as u8),
+                // An int64 holds up to 19 digits.
+                _ => (19, 0),
+            };
+            let (int, scale) = (int.max(room), scale.max(had));
+            if int as usize + scale as usize <= 38 {
+                DataType::Decimal128(38, scale as i8)
+            } else {
+                DataType::Utf8
+            }
+        }
+        DataType::Timestamp(unit, tz) if *unit != TimeUnit::Nanosecond => {
+            match parse_timestamp(v, TimeUnit::Nanosecond, Zone::Any) {
+                Ok(ts) if ts.zoned == tz.is_some() => {
+                    DataType::Timestamp(TimeUnit::Nanosecond, tz.clone())
+                }
+                _ => DataType::Utf8,
+            }
+        }
+        _ => DataType::Utf8,
+    }
+}
+
 /// Whether a non-empty `v` reads as a value of `t` (a typed column; text
 /// says nothing): the test of whether a CSV's first line is data.
 pub fn fits(v: &str, t: &DataType) -> bool {
@@ -452,6 +488,14 @@ mod tests {
             dedupe_names(&names(&["a", "a", "a_1"])).0,
             names(&["a", "a_2", "a_1"])
         );
+        assert_eq!(widen(&DataType::Int64, "2.5"), DataType::Decimal128(38, 1));
+        assert_eq!(
+            widen(&DataType::Decimal128(18, 4), "123456789012345678901.5"),
+            DataType::Decimal128(38, 4)
+        );
+        assert_eq!(widen(&DataType::Decimal128(18, 4), "1e-19"), DataType::Utf8);
+        assert_eq!(widen(&DataType::Int64, "007"), DataType::Utf8);
+        assert_eq!(widen(&DataType::Boolean, "maybe"), DataType::Utf8);
         // A leading + is a phone number.
         assert_eq!(infer_one(&["+4915112345678"]), DataType::Utf8);
         assert_eq!(infer_one(&["2024-02-29", "1999-12-31"]), DataType::Date32);

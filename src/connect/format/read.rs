@@ -389,7 +389,8 @@ fn csv_error(
         )
     } else if let Some(row) = number_after(" at line ") {
         // Value errors count data rows from 1.
-        let column = number_after("for column ")
+        let index = number_after("for column ");
+        let column = index
             .and_then(|i| names.get(i as usize))
             .map(|c| format!(", column \"{c}\""))
             .unwrap_or_default();
@@ -398,6 +399,9 @@ fn csv_error(
             .nth(1)
             .and_then(|r| r.split("' as type '").next())
             .unwrap_or("?");
+        if let Some(i) = index {
+            lines.misfit(i as usize, value);
+        }
         let ty = text
             .split("' as type '")
             .nth(1)

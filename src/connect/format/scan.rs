@@ -42,6 +42,8 @@ struct ScannedInner {
     marks: Vec<(u64, u64)>,
     blank_lines: u64,
     error: Option<String>,
+    /// The first value that did not fit its column: (column, value).
+    misfit: Option<(usize, String)>,
 }
 
 impl Scanned {
@@ -66,6 +68,19 @@ impl Scanned {
     /// Blank lines skipped (files of more than one column).
     pub fn blank_lines(&self) -> u64 {
         self.lock().blank_lines
+    }
+
+    /// A value that did not fit its column's type.
+    pub fn misfit(&self, column: usize, value: &str) {
+        let mut inner = self.lock();
+        if inner.misfit.is_none() {
+            inner.misfit = Some((column, value.to_string()));
+        }
+    }
+
+    /// The value that did not fit, and its column.
+    pub fn misfit_found(&self) -> Option<(usize, String)> {
+        self.lock().misfit.clone()
     }
 
     /// Why the input was refused, if it was.

@@ -6,13 +6,44 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use arrow::array::RecordBatch;
-use arrow::datatypes::{Schema, SchemaRef};
+use arrow::datatypes::{DataType, Schema, SchemaRef};
 
 use super::conform::Conformer;
 use super::input::{self, Input};
 use super::{infer, read, scan, RawFile};
 use crate::connect::{Counters, Encoded, Encoding, OpenContext, Partition, Source};
 use crate::spec::{CsvOptions, Endpoint, Format};
+
+/// Columns of an inferred CSV schema read again with a wider type, because
+/// a value past the sample did not fit (kept for the copy in
+/// [`OpenContext::shared`], so the next opening infers the same and applies
+/// these).
+#[derive(Default)]
+struct Widened(std::sync::Mutex<Vec<(String, DataType)>>);
+
+impl Widened {
+    fn set(&self, name: &str, t: DataType) {
+        let mut w = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        w.retain(|(n, _)| n != name);
+        w.push((name.to_string(), t));
+    }
+
+    fn apply(&self, schema: SchemaRef) -> SchemaRef {
+        let w = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if w.is_empty() {
+            return schema;
+        }
+        let fields: Vec<arrow::datatypes::Field> = schema
+            .fields()
+            .iter()
+            .map(|f| match w.iter().find(|(n, _)| n == f.name()) {
+                Some((_, t)) => f.as_ref().clone().with_data_type(t.clone()),
+                None => f.as_ref().clone(),
+            })
+            .collect();
+        Arc::new(Schema::new(fields))
+    }
+}
 
 /// The start of one CSV file, read before its rows.
 struct Probe {
@@ -235,7 +266,11 @@ impl FileSource {
                     }
                     None => {
                         inferred = true;
-                        infer::infer(&probe.names, &probe.records, &ep.csv.null)
+                        ctx.shared.get::<Widened>().apply(infer::infer(
+                            &probe.names,
+                            &probe.records,
+                            &ep.csv.null,
+                        ))
                     }
                 }
             }
@@ -500,11 +535,32 @@ impl FileSource {
                 let ctx = self.ctx.clone();
                 let mut batches = batches;
                 let mut ended = false;
+                // A value past the sample that does not fit its inferred
+                // type: the file is read again with a wider one, where it
+                // can be read again (not standard input).
+                let widen = (self.inferred && input.name() != "-").then(|| self.schema.clone());
+                let infer_rows = self.ep.infer_rows;
                 Ok(Box::new(std::iter::from_fn(move || {
                     if ended {
                         return None;
                     }
                     let next = batches.next();
+                    if let (Some(Err(_)), Some(schema)) = (&next, &widen) {
+                        ended = true;
+                        if let Some((col, value)) = scanned.misfit_found() {
+                            let field = schema.field(col);
+                            let wider = infer::widen(field.data_type(), &value);
+                            ctx.shared.get::<Widened>().set(field.name(), wider.clone());
+                            let shown: String = value.chars().take(40).collect();
+                            ctx.shared.get::<crate::connect::ReadAgain>().ask(format!(
+                                "{name}: column \"{}\" holds {shown:?} past the first {infer_rows} rows, which {} does not hold; the file was read again with the column as {}",
+                                field.name(),
+                                crate::schema::type_name(field),
+                                crate::schema::type_name_of(&wider),
+                            ));
+                        }
+                        return next;
+                    }
                     if next.is_none() {
                         ended = true;
                         let n = scanned.blank_lines();
