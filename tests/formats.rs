@@ -936,3 +936,48 @@ fn csv_inferred_columns_are_widened_when_a_later_value_does_not_fit() {
         "{err}"
     );
 }
+
+/// PostgreSQL writes NULL as an empty field and '' as `""`: by default both
+/// are NULL (README); `--quoted-empty-string` keeps '' apart, in text columns.
+#[test]
+fn csv_quoted_empty_fields_are_empty_strings_when_asked() {
+    let dir = Dir::new();
+    let name = "pg_empty_vs_null.csv";
+    let run = copy(&dir, &fixture(name), "d.parquet", &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let (_, rows, _) = read_table(&dir.path("d.parquet"));
+    assert_eq!(rows[2][1], Value::Null);
+    let run = copy(
+        &dir,
+        &fixture(name),
+        "e.parquet",
+        &["--quoted-empty-string"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_output(&expected(name), &dir.path("e.parquet"), name);
+    // Across batches, and not in typed columns (an empty number is NULL).
+    let mut text = String::from("id,s,n\n");
+    for i in 0..40_000 {
+        let s = if i % 3 == 0 { "\"\"" } else { "" };
+        let n = if i % 2 == 0 {
+            "\"\"".to_string()
+        } else {
+            i.to_string()
+        };
+        text.push_str(&format!("{i},{s},{n}\n"));
+    }
+    dir.write("many.csv", &text);
+    let run = copy(&dir, "many.csv", "m.parquet", &["--quoted-empty-string"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let (_, rows, _) = read_table(&dir.path("m.parquet"));
+    assert_eq!(rows.len(), 40_000);
+    for (i, r) in rows.iter().enumerate() {
+        let want = if i % 3 == 0 {
+            Value::from("")
+        } else {
+            Value::Null
+        };
+        assert_eq!(r[1], want, "row {}", i + 1);
+        assert_eq!(r[2].is_null(), i % 2 == 0, "row {}", i + 1);
+    }
+}

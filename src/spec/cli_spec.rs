@@ -25,6 +25,7 @@ pub struct CopyFlags {
     pub delimiter: Option<String>,
     pub quote: Option<String>,
     pub escape: Option<String>,
+    pub quoted_empty_string: bool,
     pub null: Option<String>,
     pub max_rows_per_file: Option<u64>,
     pub row_group_size: Option<usize>,
@@ -190,6 +191,9 @@ pub fn from_args(
     }
     if let Some(n) = &opts.null {
         csv.null = n.clone();
+    }
+    if opts.quoted_empty_string {
+        csv.quoted_empty_string = true;
     }
     from.csv = csv.clone();
     to.csv = csv;

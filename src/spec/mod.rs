@@ -184,6 +184,9 @@ pub struct CsvOptions {
     pub escape: Option<u8>,
     /// The text that stands for NULL; empty by default (an empty field is NULL).
     pub null: String,
+    /// Reading with an empty `null`: a quoted empty field (`""`) in a text
+    /// column is an empty string, not NULL (PostgreSQL's `COPY … csv`).
+    pub quoted_empty_string: bool,
     /// Which of the above the user set; the others are detected from a
     /// sample when reading.
     pub set: CsvSet,
@@ -205,6 +208,7 @@ impl Default for CsvOptions {
             quote: b'"',
             escape: None,
             null: String::new(),
+            quoted_empty_string: false,
             set: CsvSet::default(),
         }
     }

@@ -256,14 +256,16 @@ pub fn parse_duration(s: &str, unit: TimeUnit) -> Result<i64, String> {
 /// A boolean as PostgreSQL (`t`/`f`, `true`/`false`), SQL Server (`1`/`0`)
 /// and spreadsheets (`yes`/`no`) write it, in any case.
 pub fn parse_bool(s: &str) -> Result<bool, String> {
-    const TRUE: [&str; 4] = ["true", "t", "1", "yes"];
-    const FALSE: [&str; 4] = ["false", "f", "0", "no"];
-    if TRUE.iter().any(|t| s.eq_ignore_ascii_case(t)) {
-        Ok(true)
-    } else if FALSE.iter().any(|f| s.eq_ignore_ascii_case(f)) {
-        Ok(false)
-    } else {
-        Err("expected true/false, t/f, 1/0 or yes/no".into())
+    // By length first: one comparison per value.
+    let word = |w: &str| s.eq_ignore_ascii_case(w);
+    match s.len() {
+        1 if word("t") || s == "1" => Ok(true),
+        1 if word("f") || s == "0" => Ok(false),
+        2 if word("no") => Ok(false),
+        3 if word("yes") => Ok(true),
+        4 if word("true") => Ok(true),
+        5 if word("false") => Ok(false),
+        _ => Err("expected true/false, t/f, 1/0 or yes/no".into()),
     }
 }
 

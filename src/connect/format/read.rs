@@ -281,6 +281,23 @@ pub fn csv_batches(
         },
         conformer.target().fields().len() == 1,
     );
+    // Asked for, where an empty field is NULL: a quoted empty field (`""`)
+    // is still an empty string in a text column, as PostgreSQL has it.
+    let scanner = if opts.null.is_empty() && opts.quoted_empty_string {
+        scanner.keep_empty_strings()
+    } else {
+        scanner
+    };
+    let text_columns: Vec<bool> = conformer
+        .wire()
+        .fields()
+        .iter()
+        .zip(conformer.target().fields())
+        .map(|(w, t)| {
+            matches!(w.data_type(), DataType::Utf8 | DataType::LargeUtf8)
+                && w.data_type() == t.data_type()
+        })
+        .collect();
     let scanned = scanner.shared.clone();
     let mut builder = arrow::csv::ReaderBuilder::new(conformer.wire())
         .with_header(opts.header)
@@ -317,6 +334,10 @@ pub fn csv_batches(
     let batches = reader.map(move |batch| {
         let batch =
             batch.map_err(|e| csv_error(&file, e, &names, header_lines, inferred, &lines))?;
+        // Records of this batch, the header counted.
+        let first = next_row - 1 + header_lines;
+        let empty = lines.take_empty_strings(first + batch.num_rows() as u64);
+        let batch = empty_strings(batch, first, &empty, &text_columns)?;
         let at = Location {
             file: &file,
             first_row: next_row,
@@ -328,6 +349,44 @@ pub fn csv_batches(
         conformer.apply(batch, &at)
     });
     Ok((batches, scanned))
+}
+
+/// Mark the quoted empty fields of text columns (`(record, field)`, the
+/// batch's first record being `first`) as empty strings rather than NULL.
+fn empty_strings(
+    batch: RecordBatch,
+    first: u64,
+    empty: &[(u64, usize)],
+    text_columns: &[bool],
+) -> Result<RecordBatch> {
+    let mut wanted: Vec<(usize, usize)> = empty
+        .iter()
+        .filter(|(r, f)| *r >= first && text_columns.get(*f) == Some(&true))
+        .map(|(r, f)| (*f, (*r - first) as usize))
+        .filter(|(_, row)| *row < batch.num_rows())
+        .collect();
+    if wanted.is_empty() {
+        return Ok(batch);
+    }
+    wanted.sort_unstable();
+    let mut columns = batch.columns().to_vec();
+    for (col, rows) in wanted.chunk_by(|a, b| a.0 == b.0).map(|g| (g[0].0, g)) {
+        let data = columns[col].to_data();
+        let Some(nulls) = data.nulls() else {
+            continue;
+        };
+        let mut valid = arrow::array::BooleanBufferBuilder::new(data.len());
+        valid.append_buffer(nulls.inner());
+        for &(_, row) in rows {
+            valid.set_bit(row, true);
+        }
+        let data = data
+            .into_builder()
+            .nulls(Some(arrow::buffer::NullBuffer::new(valid.finish())))
+            .build()?;
+        columns[col] = arrow::array::make_array(data);
+    }
+    Ok(RecordBatch::try_new(batch.schema(), columns)?)
 }
 
 /// Rewrite arrow-csv's messages the way a user reads the file: data rows

@@ -44,6 +44,8 @@ struct ScannedInner {
     error: Option<String>,
     /// The first value that did not fit its column: (column, value).
     misfit: Option<(usize, String)>,
+    /// Quoted empty fields (`""`): (record, field), in order.
+    empty_strings: std::collections::VecDeque<(u64, usize)>,
 }
 
 impl Scanned {
@@ -68,6 +70,18 @@ impl Scanned {
     /// Blank lines skipped (files of more than one column).
     pub fn blank_lines(&self) -> u64 {
         self.lock().blank_lines
+    }
+
+    /// The quoted empty fields (`""`) of records before `end`: (record,
+    /// field). They are empty strings, where an empty field is NULL.
+    pub fn take_empty_strings(&self, end: u64) -> Vec<(u64, usize)> {
+        let mut inner = self.lock();
+        let n = inner
+            .empty_strings
+            .iter()
+            .take_while(|(r, _)| *r < end)
+            .count();
+        inner.empty_strings.drain(..n).collect()
     }
 
     /// A value that did not fit its column's type.
@@ -120,7 +134,71 @@ pub struct Scanner {
     /// Records and lines no longer correspond from the next record on.
     moved: bool,
     started: bool,
+    /// Note quoted empty fields (when an empty field is NULL).
+    keep_empty: bool,
+    /// The open quoted field has had no byte yet.
+    empty: bool,
+    /// Where the current record starts in the piece being scanned, or
+    /// `None` when it started in an earlier piece ...
+    rec_start: Option<usize>,
+    /// ... whose part of the record is counted here.
+    carry: Count,
     pub shared: Arc<Scanned>,
+}
+
+/// Fields counted over part of a record, quotes followed.
+#[derive(Debug, Clone, Copy)]
+struct Count {
+    fields: usize,
+    state: State,
+    at_field_start: bool,
+}
+
+impl Default for Count {
+    fn default() -> Count {
+        Count {
+            fields: 0,
+            state: State::Plain,
+            at_field_start: true,
+        }
+    }
+}
+
+impl Count {
+    fn run(&mut self, bytes: &[u8], d: &Dialect) {
+        let q = d.quote;
+        for &b in bytes {
+            if self.state == State::QuoteSeen {
+                if b == q {
+                    self.state = State::Quoted;
+                    continue;
+                }
+                self.state = State::Plain;
+                self.at_field_start = false;
+            }
+            match self.state {
+                State::Plain => {
+                    if b == d.delimiter {
+                        self.fields += 1;
+                        self.at_field_start = true;
+                    } else if b == q && self.at_field_start {
+                        self.state = State::Quoted;
+                    } else {
+                        self.at_field_start = false;
+                    }
+                }
+                State::Quoted => {
+                    if d.escape == Some(b) && b != q {
+                        self.state = State::Escaped;
+                    } else if b == q {
+                        self.state = State::QuoteSeen;
+                    }
+                }
+                State::Escaped => self.state = State::Quoted,
+                State::QuoteSeen => unreachable!("handled above"),
+            }
+        }
+    }
 }
 
 impl Scanner {
@@ -136,8 +214,31 @@ impl Scanner {
             quote_line: 0,
             moved: false,
             started: false,
+            keep_empty: false,
+            empty: false,
+            rec_start: Some(0),
+            carry: Count::default(),
             shared: Arc::default(),
         }
+    }
+
+    /// Note where quoted empty fields are (see [`Scanned::take_empty_strings`]).
+    pub fn keep_empty_strings(mut self) -> Scanner {
+        self.keep_empty = true;
+        self
+    }
+
+    /// A quoted empty field ends at `end` in `buf`.
+    fn empty_string(&mut self, buf: &[u8], end: usize) {
+        let (start, mut count) = match self.rec_start {
+            Some(s) => (s.min(end), Count::default()),
+            None => (0, self.carry),
+        };
+        count.run(&buf[start..end], &self.d);
+        self.shared
+            .lock()
+            .empty_strings
+            .push_back((self.record, count.fields));
     }
 
     fn fail(&self, msg: String) -> String {
@@ -157,6 +258,7 @@ impl Scanner {
                 }
                 buf = rest;
             }
+            self.rec_start = Some(0);
         }
         let q = self.d.quote;
         let mut i = 0;
@@ -207,6 +309,7 @@ impl Scanner {
                             self.mark();
                         }
                         self.last = b'\n';
+                        self.rec_start = Some(at + 1);
                         i = at + 1;
                     } else {
                         let prev = if at > 0 { buf[at - 1] } else { self.last };
@@ -214,6 +317,7 @@ impl Scanner {
                         if prev == self.d.delimiter || prev == b'\n' || prev == b'\r' {
                             self.state = State::Quoted;
                             self.quote_line = self.line;
+                            self.empty = true;
                         }
                         self.last = q;
                         i = at + 1;
@@ -229,6 +333,9 @@ impl Scanner {
                     };
                     let at = i + k;
                     let b = buf[at];
+                    if k > 0 || b != q {
+                        self.empty = false;
+                    }
                     if b == b'\n' {
                         self.line += 1;
                         self.moved = true;
@@ -252,8 +359,12 @@ impl Scanner {
                     if b == q {
                         // A doubled quote: still inside the field.
                         self.state = State::Quoted;
+                        self.empty = false;
                         i += 1;
                     } else if b == self.d.delimiter || b == b'\n' || b == b'\r' {
+                        if self.empty && self.keep_empty {
+                            self.empty_string(buf, i);
+                        }
                         self.state = State::Plain;
                         self.last = q;
                         // The line end (if it is one) is handled as plain.
@@ -266,6 +377,16 @@ impl Scanner {
                     }
                 }
             }
+        }
+        if self.keep_empty {
+            // The part of the last record in this piece, for the next.
+            let (start, mut count) = match self.rec_start {
+                Some(s) => (s.min(buf.len()), Count::default()),
+                None => (0, self.carry),
+            };
+            count.run(&buf[start..], &self.d);
+            self.carry = count;
+            self.rec_start = None;
         }
         if let Some(o) = out {
             o.extend_from_slice(&buf[copied..]);
@@ -290,6 +411,13 @@ impl Scanner {
                 "line {}: a quoted field starts there and is never closed (the file ends inside it)",
                 self.quote_line
             )));
+        }
+        if self.state == State::QuoteSeen && self.empty && self.keep_empty {
+            // `""` at the very end of the input.
+            self.shared
+                .lock()
+                .empty_strings
+                .push_back((self.record, self.carry.fields));
         }
         Ok(())
     }
@@ -425,6 +553,30 @@ mod tests {
         assert_eq!(s.line_of(2), 4);
         assert_eq!(s.line_of(3), 7);
         assert_eq!(s.blank_lines(), 2);
+    }
+
+    #[test]
+    fn quoted_empty_fields_are_found_by_record_and_field() {
+        let d = Dialect {
+            delimiter: b',',
+            quote: b'"',
+            escape: None,
+            header: true,
+        };
+        let text = "a,b,c\n\"\",\"x,\"\"y\",\"\"\n1,,\"\"\"\"\n\"\",\"\n\",\"\"";
+        // Fed whole, and byte by byte (records cut anywhere).
+        for piece in [text.len(), 1, 2, 3] {
+            let mut s = Scanner::new(d, false).keep_empty_strings();
+            for chunk in text.as_bytes().chunks(piece) {
+                s.feed(chunk, None).unwrap();
+            }
+            s.finish().unwrap();
+            assert_eq!(
+                s.shared.take_empty_strings(u64::MAX),
+                vec![(1, 0), (1, 2), (3, 0), (3, 2)],
+                "pieces of {piece}"
+            );
+        }
     }
 
     #[test]
