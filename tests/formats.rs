@@ -709,6 +709,32 @@ fn csv_numbers_a_float_would_change_stay_text() {
             .iter()
             .collect::<Vec<_>>()
     );
+    // Declared float64: refused naming row, line and column.
+    let run = copy(
+        &dir,
+        &fixture("csv_float_extremes.csv"),
+        "f.parquet",
+        &["--schema", "id:int64,x:float64"],
+    );
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("row 2 (line 3), column \"x\"")
+            && run.stderr.contains("21 significant digits"),
+        "{}",
+        run.stderr
+    );
+    // Past the sample, a number beyond the range: read again as text.
+    let mut text = String::from("id,x\n");
+    for i in 0..50 {
+        text.push_str(&format!("{i},{i}.5e3\n"));
+    }
+    text.push_str("50,1e400\n51,-0.5\n");
+    dir.write("big.csv", &text);
+    let run = copy(&dir, "big.csv", "big.parquet", &["--infer-rows", "10"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["copies"][0]["schema"], "id:int64,x:string");
+    let (_, rows, _) = read_table(&dir.path("big.parquet"));
+    assert_eq!(rows[50][1], Value::from("1e400"));
 }
 
 /// The dialect and the header line are detected from a sample, shown in a

@@ -253,6 +253,44 @@ pub fn parse_duration(s: &str, unit: TimeUnit) -> Result<i64, String> {
     i64::try_from(total).map_err(|_| "out of range for the column's unit".to_string())
 }
 
+/// A float64 from its text, refusing text the float would change: a number
+/// beyond the range (it would become infinity), one too small (it would
+/// become 0), or one with more significant digits than a float64 keeps (17).
+pub fn parse_float64(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let v: f64 = lexical_core::parse(t.as_bytes()).map_err(|_| "not a number".to_string())?;
+    // One pass over the mantissa: its significant digits.
+    let mut digits = 0u32;
+    let mut leading = true;
+    let mut trailing_zeros = 0u32;
+    for &b in t.as_bytes() {
+        match b {
+            b'e' | b'E' => break,
+            b'0' if leading => {}
+            b'0'..=b'9' => {
+                leading = false;
+                digits += 1;
+                trailing_zeros = if b == b'0' { trailing_zeros + 1 } else { 0 };
+            }
+            _ => {}
+        }
+    }
+    if v.is_finite() {
+        if v == 0.0 && digits > 0 {
+            return Err("too small for float64 (it would become 0)".into());
+        }
+        if digits - trailing_zeros > 17 {
+            return Err(format!(
+                "has {} significant digits, more than a float64 keeps (17); declare the column decimal(p,s) or string",
+                digits - trailing_zeros
+            ));
+        }
+    } else if digits > 0 {
+        return Err("beyond the range of float64".into());
+    }
+    Ok(v)
+}
+
 /// A boolean as PostgreSQL (`t`/`f`, `true`/`false`), SQL Server (`1`/`0`)
 /// and spreadsheets (`yes`/`no`) write it, in any case.
 pub fn parse_bool(s: &str) -> Result<bool, String> {
@@ -580,6 +618,8 @@ enum Conv {
     Date64,
     /// Booleans as databases and spreadsheets write them (CSV).
     Bool,
+    /// float64 from CSV text, refusing what the float would change.
+    Float64,
 }
 
 /// Where the rows of a batch came from, for error messages.
@@ -655,8 +695,13 @@ impl Conformer {
         let mut c = Conformer::new(target);
         let mut wire: Vec<Field> = c.wire.fields().iter().map(|f| f.as_ref().clone()).collect();
         for (i, f) in c.target.fields().iter().enumerate() {
-            if f.data_type() == &DataType::Boolean && c.convs[i].is_none() {
-                c.convs[i] = Some(Conv::Bool);
+            let conv = match f.data_type() {
+                DataType::Boolean => Conv::Bool,
+                DataType::Float64 => Conv::Float64,
+                _ => continue,
+            };
+            if c.convs[i].is_none() {
+                c.convs[i] = Some(conv);
                 wire[i] = Field::new(f.name(), DataType::Utf8, true);
             }
         }
@@ -836,6 +881,17 @@ impl Conformer {
                         }
                     }
                     Arc::new(b.finish())
+                }
+                Conv::Float64 => {
+                    let mut values = Vec::with_capacity(strings.len());
+                    for row in 0..strings.len() {
+                        values.push(if strings.is_null(row) {
+                            0.0
+                        } else {
+                            parse_float64(strings.value(row)).map_err(|e| fail(row, e))?
+                        });
+                    }
+                    Arc::new(arrow::array::Float64Array::new(values.into(), nulls))
                 }
                 Conv::Bool => {
                     let mut b = arrow::array::BooleanBuilder::with_capacity(strings.len());
@@ -1156,5 +1212,28 @@ mod tests {
         let err = c.apply(bad, &at).unwrap_err().to_string();
         assert!(err.contains("row 1 (line 2), column \"f\""), "{err}");
         assert!(err.contains("holds 4 bytes, the column 2"), "{err}");
+    }
+
+    #[test]
+    fn floats_from_csv_text_are_refused_where_the_float_would_change() {
+        assert_eq!(
+            parse_float64("0.007150221951635061"),
+            Ok(0.007150221951635061)
+        );
+        assert_eq!(parse_float64("1e21"), Ok(1e21));
+        assert_eq!(parse_float64("1000000000000000000000"), Ok(1e21));
+        assert_eq!(parse_float64("-0.000"), Ok(-0.0));
+        assert!(parse_float64("NaN").unwrap().is_nan());
+        assert_eq!(parse_float64("-inf"), Ok(f64::NEG_INFINITY));
+        assert_eq!(parse_float64(" 2.5 "), Ok(2.5));
+        for (bad, why) in [
+            ("1e400", "beyond the range"),
+            ("-1e-400", "too small"),
+            ("3.14159265358979323846", "21 significant digits"),
+            ("x", "not a number"),
+        ] {
+            let e = parse_float64(bad).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
     }
 }
