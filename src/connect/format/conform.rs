@@ -257,9 +257,31 @@ pub fn parse_duration(s: &str, unit: TimeUnit) -> Result<i64, String> {
 /// beyond the range (it would become infinity), one too small (it would
 /// become 0), or one with more significant digits than a float64 keeps (17).
 pub fn parse_float64(s: &str) -> Result<f64, String> {
-    let t = s.trim();
-    let v: f64 = lexical_core::parse(t.as_bytes()).map_err(|_| "not a number".to_string())?;
-    // One pass over the mantissa: its significant digits.
+    let (t, v) = match lexical_core::parse::<f64>(s.as_bytes()) {
+        Ok(v) => (s, v),
+        Err(_) => {
+            let t = s.trim();
+            let v = lexical_core::parse(t.as_bytes()).map_err(|_| "not a number".to_string())?;
+            (t, v)
+        }
+    };
+    // Most values: finite, not zero, and too short to hold 18 digits.
+    if t.len() <= 17 && v.is_finite() && v != 0.0 {
+        return Ok(v);
+    }
+    if v.is_finite() && v != 0.0 {
+        let mut all = 0u32;
+        for &b in t.as_bytes() {
+            if b | 0x20 == b'e' {
+                break;
+            }
+            all += b.is_ascii_digit() as u32;
+        }
+        if all <= 17 {
+            return Ok(v);
+        }
+    }
+    // The exact count: significant digits of the mantissa.
     let mut digits = 0u32;
     let mut leading = true;
     let mut trailing_zeros = 0u32;

@@ -143,6 +143,10 @@ pub struct Scanner {
     rec_start: Option<usize>,
     /// ... whose part of the record is counted here.
     carry: Count,
+    /// Up to where the piece is scanned line by line (blank lines ahead).
+    slow_until: usize,
+    blank: memchr::memmem::Finder<'static>,
+    blank_crlf: memchr::memmem::Finder<'static>,
     pub shared: Arc<Scanned>,
 }
 
@@ -218,6 +222,9 @@ impl Scanner {
             empty: false,
             rec_start: Some(0),
             carry: Count::default(),
+            slow_until: 0,
+            blank: memchr::memmem::Finder::new(b"\n\n"),
+            blank_crlf: memchr::memmem::Finder::new(b"\n\r\n"),
             shared: Arc::default(),
         }
     }
@@ -226,6 +233,37 @@ impl Scanner {
     pub fn keep_empty_strings(mut self) -> Scanner {
         self.keep_empty = true;
         self
+    }
+
+    /// Outside quotes, the lines up to the next quote at once, when none of
+    /// them is blank: `Ok(where to go on)`, or `Err(where the next quote is)`
+    /// when they must be scanned line by line.
+    fn bulk_lines(&mut self, buf: &[u8], i: usize) -> Result<usize, usize> {
+        let end = memchr::memchr(self.d.quote, &buf[i..]).map_or(buf.len(), |k| i + k);
+        let seg = &buf[i..end];
+        let Some(first) = memchr::memchr(b'\n', seg) else {
+            return Err(end);
+        };
+        if !self.line_has_bytes && seg[..first].iter().all(|&b| b == b'\r') {
+            return Err(end);
+        }
+        if self.blank.find(seg).is_some() || self.blank_crlf.find(seg).is_some() {
+            return Err(end);
+        }
+        let n = memchr::memchr_iter(b'\n', seg).count() as u64;
+        let last = memchr::memrchr(b'\n', seg).unwrap_or(first);
+        // The first line end ends the current record; a record starts after.
+        self.line += 1;
+        self.record += 1;
+        if self.moved {
+            self.mark();
+        }
+        self.line += n - 1;
+        self.record += n - 1;
+        self.line_has_bytes = seg[last + 1..].iter().any(|&b| b != b'\r');
+        self.rec_start = Some(i + last + 1);
+        self.last = seg[seg.len() - 1];
+        Ok(end)
     }
 
     /// A quoted empty field ends at `end` in `buf`.
@@ -264,9 +302,19 @@ impl Scanner {
         let mut i = 0;
         // Bytes of `buf` before `copied` are already in `out`.
         let mut copied = 0;
+        self.slow_until = 0;
         while i < buf.len() {
             match self.state {
                 State::Plain => {
+                    if i >= self.slow_until {
+                        match self.bulk_lines(buf, i) {
+                            Ok(next) => {
+                                i = next;
+                                continue;
+                            }
+                            Err(end) => self.slow_until = end,
+                        }
+                    }
                     let Some(k) = memchr::memchr2(q, b'\n', &buf[i..]) else {
                         if buf[i..].iter().any(|&b| b != b'\r') {
                             self.line_has_bytes = true;
@@ -553,6 +601,84 @@ mod tests {
         assert_eq!(s.line_of(2), 4);
         assert_eq!(s.line_of(3), 7);
         assert_eq!(s.blank_lines(), 2);
+    }
+
+    /// Random well-formed CSV (quoted fields with newlines, doubled quotes,
+    /// CRLF, blank lines) fed in pieces of every size: the lines of records
+    /// and the blank lines are those the text was built with.
+    #[test]
+    fn lines_are_found_whatever_the_pieces() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut rnd = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let d = Dialect {
+            delimiter: b',',
+            quote: b'"',
+            escape: None,
+            header: true,
+        };
+        for _ in 0..200 {
+            let mut text = String::new();
+            let mut line = 1u64;
+            let mut starts = Vec::new();
+            let mut blanks = 0;
+            let records = 1 + rnd(12);
+            for _ in 0..records {
+                while rnd(4) == 0 {
+                    text.push_str(if rnd(2) == 0 { "\n" } else { "\r\n" });
+                    line += 1;
+                    blanks += 1;
+                }
+                starts.push(line);
+                for f in 0..2 {
+                    if f > 0 {
+                        text.push(',');
+                    }
+                    match rnd(4) {
+                        0 => {}
+                        1 => text.push_str("ab"),
+                        2 => text.push_str("\"\""),
+                        _ => {
+                            text.push('"');
+                            for _ in 0..rnd(4) {
+                                match rnd(4) {
+                                    0 => {
+                                        text.push('\n');
+                                        line += 1;
+                                    }
+                                    1 => text.push_str("\"\""),
+                                    2 => text.push(','),
+                                    _ => text.push('x'),
+                                }
+                            }
+                            text.push('"');
+                        }
+                    }
+                }
+                text.push_str(if rnd(3) == 0 { "\r\n" } else { "\n" });
+                line += 1;
+            }
+            for piece in [1, 2, 3, 5, 8, 64, text.len()] {
+                let mut s = Scanner::new(d, false);
+                for chunk in text.as_bytes().chunks(piece) {
+                    s.feed(chunk, None).unwrap();
+                }
+                s.finish().unwrap();
+                let got: Vec<u64> = (0..starts.len() as u64)
+                    .map(|r| s.shared.line_of(r))
+                    .collect();
+                assert_eq!(got, starts, "pieces of {piece}: {text:?}");
+                assert_eq!(
+                    s.shared.blank_lines(),
+                    blanks,
+                    "pieces of {piece}: {text:?}"
+                );
+            }
+        }
     }
 
     #[test]
