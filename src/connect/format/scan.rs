@@ -117,6 +117,11 @@ enum State {
     QuoteSeen,
 }
 
+/// Lines without a quote in a row after which the rest up to the next quote
+/// is counted in bulk: in files where most lines hold a quote, bulk counting
+/// costs more than it saves.
+const BULK_AFTER: u32 = 32;
+
 /// The pass itself; feed it the input piece by piece.
 pub struct Scanner {
     d: Dialect,
@@ -145,6 +150,9 @@ pub struct Scanner {
     carry: Count,
     /// Up to where the piece is scanned line by line (blank lines ahead).
     slow_until: usize,
+    /// Lines in a row without a quote: past [`BULK_AFTER`], lines are
+    /// counted in bulk up to the next quote (files with few quotes).
+    plain_lines: u32,
     blank: memchr::memmem::Finder<'static>,
     blank_crlf: memchr::memmem::Finder<'static>,
     pub shared: Arc<Scanned>,
@@ -223,6 +231,7 @@ impl Scanner {
             rec_start: Some(0),
             carry: Count::default(),
             slow_until: 0,
+            plain_lines: 0,
             blank: memchr::memmem::Finder::new(b"\n\n"),
             blank_crlf: memchr::memmem::Finder::new(b"\n\r\n"),
             shared: Arc::default(),
@@ -306,13 +315,16 @@ impl Scanner {
         while i < buf.len() {
             match self.state {
                 State::Plain => {
-                    if i >= self.slow_until {
+                    if self.plain_lines >= BULK_AFTER && i >= self.slow_until {
                         match self.bulk_lines(buf, i) {
                             Ok(next) => {
                                 i = next;
                                 continue;
                             }
-                            Err(end) => self.slow_until = end,
+                            Err(end) => {
+                                self.slow_until = end;
+                                self.plain_lines = 0;
+                            }
                         }
                     }
                     let Some(k) = memchr::memchr2(q, b'\n', &buf[i..]) else {
@@ -353,6 +365,7 @@ impl Scanner {
                             self.moved = true;
                         }
                         self.line_has_bytes = false;
+                        self.plain_lines = self.plain_lines.saturating_add(1);
                         if self.moved {
                             self.mark();
                         }
@@ -362,6 +375,7 @@ impl Scanner {
                     } else {
                         let prev = if at > 0 { buf[at - 1] } else { self.last };
                         self.line_has_bytes = true;
+                        self.plain_lines = 0;
                         if prev == self.d.delimiter || prev == b'\n' || prev == b'\r' {
                             self.state = State::Quoted;
                             self.quote_line = self.line;
@@ -621,14 +635,18 @@ mod tests {
             escape: None,
             header: true,
         };
-        for _ in 0..200 {
+        for round in 0..300 {
             let mut text = String::new();
             let mut line = 1u64;
             let mut starts = Vec::new();
             let mut blanks = 0;
-            let records = 1 + rnd(12);
+            // Short texts with many quotes and blank lines, and long ones
+            // with few (counted in bulk).
+            let long = round % 3 == 0;
+            let records = if long { 1 + rnd(400) } else { 1 + rnd(12) };
+            let rare = if long { 60 } else { 4 };
             for _ in 0..records {
-                while rnd(4) == 0 {
+                while rnd(rare) == 0 {
                     text.push_str(if rnd(2) == 0 { "\n" } else { "\r\n" });
                     line += 1;
                     blanks += 1;
@@ -638,7 +656,7 @@ mod tests {
                     if f > 0 {
                         text.push(',');
                     }
-                    match rnd(4) {
+                    match if long && rnd(30) != 0 { rnd(2) } else { rnd(4) } {
                         0 => {}
                         1 => text.push_str("ab"),
                         2 => text.push_str("\"\""),
