@@ -117,11 +117,6 @@ enum State {
     QuoteSeen,
 }
 
-/// Lines without a quote in a row after which the rest up to the next quote
-/// is counted in bulk: in files where most lines hold a quote, bulk counting
-/// costs more than it saves.
-const BULK_AFTER: u32 = 32;
-
 /// The pass itself; feed it the input piece by piece.
 pub struct Scanner {
     d: Dialect,
@@ -148,13 +143,6 @@ pub struct Scanner {
     rec_start: Option<usize>,
     /// ... whose part of the record is counted here.
     carry: Count,
-    /// Up to where the piece is scanned line by line (blank lines ahead).
-    slow_until: usize,
-    /// Lines in a row without a quote: past [`BULK_AFTER`], lines are
-    /// counted in bulk up to the next quote (files with few quotes).
-    plain_lines: u32,
-    blank: memchr::memmem::Finder<'static>,
-    blank_crlf: memchr::memmem::Finder<'static>,
     pub shared: Arc<Scanned>,
 }
 
@@ -230,10 +218,6 @@ impl Scanner {
             empty: false,
             rec_start: Some(0),
             carry: Count::default(),
-            slow_until: 0,
-            plain_lines: 0,
-            blank: memchr::memmem::Finder::new(b"\n\n"),
-            blank_crlf: memchr::memmem::Finder::new(b"\n\r\n"),
             shared: Arc::default(),
         }
     }
@@ -242,37 +226,6 @@ impl Scanner {
     pub fn keep_empty_strings(mut self) -> Scanner {
         self.keep_empty = true;
         self
-    }
-
-    /// Outside quotes, the lines up to the next quote at once, when none of
-    /// them is blank: `Ok(where to go on)`, or `Err(where the next quote is)`
-    /// when they must be scanned line by line.
-    fn bulk_lines(&mut self, buf: &[u8], i: usize) -> Result<usize, usize> {
-        let end = memchr::memchr(self.d.quote, &buf[i..]).map_or(buf.len(), |k| i + k);
-        let seg = &buf[i..end];
-        let Some(first) = memchr::memchr(b'\n', seg) else {
-            return Err(end);
-        };
-        if !self.line_has_bytes && seg[..first].iter().all(|&b| b == b'\r') {
-            return Err(end);
-        }
-        if self.blank.find(seg).is_some() || self.blank_crlf.find(seg).is_some() {
-            return Err(end);
-        }
-        let n = memchr::memchr_iter(b'\n', seg).count() as u64;
-        let last = memchr::memrchr(b'\n', seg).unwrap_or(first);
-        // The first line end ends the current record; a record starts after.
-        self.line += 1;
-        self.record += 1;
-        if self.moved {
-            self.mark();
-        }
-        self.line += n - 1;
-        self.record += n - 1;
-        self.line_has_bytes = seg[last + 1..].iter().any(|&b| b != b'\r');
-        self.rec_start = Some(i + last + 1);
-        self.last = seg[seg.len() - 1];
-        Ok(end)
     }
 
     /// A quoted empty field ends at `end` in `buf`.
@@ -311,22 +264,9 @@ impl Scanner {
         let mut i = 0;
         // Bytes of `buf` before `copied` are already in `out`.
         let mut copied = 0;
-        self.slow_until = 0;
         while i < buf.len() {
             match self.state {
                 State::Plain => {
-                    if self.plain_lines >= BULK_AFTER && i >= self.slow_until {
-                        match self.bulk_lines(buf, i) {
-                            Ok(next) => {
-                                i = next;
-                                continue;
-                            }
-                            Err(end) => {
-                                self.slow_until = end;
-                                self.plain_lines = 0;
-                            }
-                        }
-                    }
                     let Some(k) = memchr::memchr2(q, b'\n', &buf[i..]) else {
                         if buf[i..].iter().any(|&b| b != b'\r') {
                             self.line_has_bytes = true;
@@ -365,7 +305,6 @@ impl Scanner {
                             self.moved = true;
                         }
                         self.line_has_bytes = false;
-                        self.plain_lines = self.plain_lines.saturating_add(1);
                         if self.moved {
                             self.mark();
                         }
@@ -375,7 +314,6 @@ impl Scanner {
                     } else {
                         let prev = if at > 0 { buf[at - 1] } else { self.last };
                         self.line_has_bytes = true;
-                        self.plain_lines = 0;
                         if prev == self.d.delimiter || prev == b'\n' || prev == b'\r' {
                             self.state = State::Quoted;
                             self.quote_line = self.line;
@@ -641,7 +579,7 @@ mod tests {
             let mut starts = Vec::new();
             let mut blanks = 0;
             // Short texts with many quotes and blank lines, and long ones
-            // with few (counted in bulk).
+            // with few.
             let long = round % 3 == 0;
             let records = if long { 1 + rnd(400) } else { 1 + rnd(12) };
             let rare = if long { 60 } else { 4 };
