@@ -421,7 +421,8 @@ where
     type Future = T::Future;
 
     fn connect(self, stream: S) -> Self::Future {
-        self.0.connect(BufReader::with_capacity(READ_BUFFER, stream))
+        self.0
+            .connect(BufReader::with_capacity(READ_BUFFER, stream))
     }
 }
 
