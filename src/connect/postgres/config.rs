@@ -20,7 +20,10 @@
 use std::time::Duration;
 
 use anyhow::Result;
+use tokio::io::{AsyncRead, AsyncWrite, BufReader};
+use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
 use tokio_postgres::Client;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::connect::url::Url;
 use crate::connect::{Located, OpenContext};
@@ -180,11 +183,11 @@ impl PgConfig {
         }
     }
 
-    fn tls_connector(&self) -> Result<tokio_postgres_rustls::MakeRustlsConnect, Connecting> {
+    fn tls_connector(&self) -> Result<BufferedTls, Connecting> {
         let config = tls::client_config(&self.tls).map_err(Connecting::Other)?;
-        Ok(tokio_postgres_rustls::MakeRustlsConnect::new(
+        Ok(BufferedTls(tokio_postgres_rustls::MakeRustlsConnect::new(
             (*config).clone(),
-        ))
+        )))
     }
 
     /// Ask the server to stop whatever `client` is running (a cancel
@@ -379,6 +382,48 @@ pub fn from_url(url: &Url) -> Result<Located> {
         settings,
         endpoint: ep,
     })
+}
+
+/// How much of the socket one read takes in under TLS.
+const READ_BUFFER: usize = 256 << 10;
+
+/// TLS over a socket read in large gulps. rustls asks its transport for at
+/// most 4 KiB at a time, so a COPY of hundreds of megabytes cost one system
+/// call per 4 KiB; with a read buffer beneath TLS one call takes in
+/// whatever has arrived, up to [`READ_BUFFER`]. Writes pass straight through.
+#[derive(Clone)]
+pub struct BufferedTls(MakeRustlsConnect);
+
+impl<S> MakeTlsConnect<S> for BufferedTls
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    type Stream = <MakeRustlsConnect as MakeTlsConnect<BufReader<S>>>::Stream;
+    type TlsConnect =
+        BufferedConnect<<MakeRustlsConnect as MakeTlsConnect<BufReader<S>>>::TlsConnect>;
+    type Error = <MakeRustlsConnect as MakeTlsConnect<BufReader<S>>>::Error;
+
+    fn make_tls_connect(&mut self, domain: &str) -> Result<Self::TlsConnect, Self::Error> {
+        MakeTlsConnect::<BufReader<S>>::make_tls_connect(&mut self.0, domain).map(BufferedConnect)
+    }
+}
+
+/// One connection's TLS handshake over a read-buffered socket.
+pub struct BufferedConnect<T>(T);
+
+impl<S, T> TlsConnect<S> for BufferedConnect<T>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    T: TlsConnect<BufReader<S>>,
+{
+    type Stream = T::Stream;
+    type Error = T::Error;
+    type Future = T::Future;
+
+    fn connect(self, stream: S) -> Self::Future {
+        self.0
+            .connect(BufReader::with_capacity(READ_BUFFER, stream))
+    }
 }
 
 #[cfg(test)]
