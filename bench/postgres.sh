@@ -149,19 +149,47 @@ to = { connection = "pg", table = "t_csv" }
 mode = "replace"
 SPEC
 
-# row NAME SECONDS KIB: one line of the table (peak RSS is the max over runs).
+# row NAME SECONDS KIB CPU SERVER_CPU: one line of the table (peak RSS is the
+# max over runs; CPU seconds are the client's and the server's, medians).
 row() {
-  awk -v n="$1" -v s="$2" -v k="$3" -v r="$ROWS" \
-    'BEGIN { printf "%-34s %8.2f s %12.0f rows/s %8.1f MiB\n", n, s, r / s, k / 1024 }'
+  awk -v n="$1" -v s="$2" -v k="$3" -v c="$4" -v sc="$5" -v r="$ROWS" \
+    'BEGIN { printf "%-34s %8.2f s %12.0f rows/s %8.1f MiB   cpu %5.2f s + server %5.2f s\n", n, s, r / s, k / 1024, c, sc }'
 }
-# once CMD…: runs it, leaves wall seconds and peak RSS (KiB) in $W/time.
-once() { /usr/bin/time -f "%e %M" -o "$W/time" "$@" >/dev/null; }
+# The server's CPU seconds so far: every live postgres process's own time,
+# plus what the postmaster has collected from the backends that exited.
+TICKS=$(getconf CLK_TCK)
+server_cpu() {
+  local pid total=0 f
+  for pid in $(pgrep -u postgres); do
+    f=$(cut -d' ' -f14-17 "/proc/$pid/stat" 2>/dev/null) || continue
+    set -- $f
+    total=$((total + $1 + $2 + $3 + $4))
+  done
+  awk -v t="$total" -v hz="$TICKS" 'BEGIN { printf "%.2f", t / hz }'
+}
+# once CMD…: runs it, leaves "wall KiB client-cpu server-cpu" in $W/time.
+once() {
+  local before; before=$(server_cpu)
+  /usr/bin/time -f "%e %M %U %S" -o "$W/time" "$@" >/dev/null
+  local after; after=$(server_cpu)
+  awk -v b="$before" -v a="$after" '{ printf "%s %s %.2f %.2f\n", $1, $2, $3 + $4, a - b }' \
+    "$W/time" > "$W/time.n" && mv "$W/time.n" "$W/time"
+}
 # compare TARGET NAME_1 "SETUP_1" "CMD_1" NAME_2 "SETUP_2" "CMD_2" [NAME_3 …]:
 # RUNS rounds, each running every command once in turn (SETUP, then a
 # CHECKPOINT, before every run, untimed); then each command's median, and
 # its ratio to the first one's. TARGET applies to the second (convoy). The
 # checkpoint makes every run start with no dirty buffers or WAL of an
 # earlier run left to flush.
+# median_of COLUMN FILE: the median of one column of the per-run lines.
+median_of() { cut -d' ' -f"$1" "$2" | sort -n | awk '{ s[NR] = $1 } END { print s[int((NR + 1) / 2)] }'; }
+# On a machine whose cores the client and the server share, no client can
+# beat the CPU bound: the server's own CPU time (one backend) or all CPU
+# time spread over every core, whichever is longer. compare prints it for
+# convoy's line from convoy's own run.
+cpu_bound() {
+  awk -v c="$1" -v sc="$2" -v n="$(nproc)" 'BEGIN { b = (c + sc) / n; if (sc > b) b = sc; printf "%.2f", b }'
+}
 compare() {
   local target=$1; shift
   local -a names setups cmds
@@ -180,10 +208,12 @@ compare() {
   for i in $(seq 0 $((n - 1))); do
     m=$(sort -n "$W/r$i" | awk '{ s[NR] = $1 } END { print s[int((NR + 1) / 2)] }')
     [ "$i" = 0 ] && base=$m
-    row "${names[$i]}" "$m" "$(sort -k2 -n "$W/r$i" | tail -1 | cut -d' ' -f2)"
+    row "${names[$i]}" "$m" "$(sort -k2 -n "$W/r$i" | tail -1 | cut -d' ' -f2)" \
+      "$(median_of 3 "$W/r$i")" "$(median_of 4 "$W/r$i")"
     if [ "$i" = 1 ]; then
       awk -v a="$m" -v b="$base" -v lim="$target" -v n="$RUNS" \
         'BEGIN { printf "  ratio %.2f× (target ≤ %s×; medians of %d runs)\n", a / b, lim, n }'
+      echo "  CPU bound for this copy on $(nproc) cores: $(cpu_bound "$(median_of 3 "$W/r$i")" "$(median_of 4 "$W/r$i")") s"
     elif [ "$i" -gt 1 ]; then
       awk -v a="$m" -v b="$base" -v c="$second" \
         'BEGIN { printf "  ratio %.2f×; convoy / this: %.2f×\n", a / b, c / a }'

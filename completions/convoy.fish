@@ -49,7 +49,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand copy" -l format -d 'Destin
 complete -c convoy -n "__fish_convoy_using_subcommand copy" -l source-format -d 'Source format, when the extension does not tell it' -r
 complete -c convoy -n "__fish_convoy_using_subcommand copy" -l schema -d 'Column types of a CSV or JSON source, e.g. `id:int64,amount:decimal(18,4),at:timestamptz`. Without it types are inferred from a sample' -r
 complete -c convoy -n "__fish_convoy_using_subcommand copy" -l infer-rows -d 'Rows sampled to infer a CSV or JSON schema' -r
-complete -c convoy -n "__fish_convoy_using_subcommand copy" -l delimiter -d 'CSV field delimiter (one character, or `tab`)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand copy" -l delimiter -d 'CSV field delimiter (one character, or `tab`); detected from a sample among `,` `;` tab `|` when not given (tab for `.tsv`)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand copy" -l quote -d 'CSV quote character' -r
 complete -c convoy -n "__fish_convoy_using_subcommand copy" -l escape -d 'CSV escape character (default: quotes are doubled)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand copy" -l null -d 'Text that stands for NULL in CSV (default: empty field)' -r
@@ -67,7 +67,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand copy" -l progress -d 'Prog
 always\t''
 never\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand copy" -l vault -d 'Vault file (default: $XDG_CONFIG_HOME/convoy/vault, else ~/.config/convoy/vault)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand copy" -l no-header -d 'CSV files have no header line (columns are named column_1, column_2, …)'
+complete -c convoy -n "__fish_convoy_using_subcommand copy" -l no-header -d 'CSV files have no header line (columns are named column_1, column_2, …). Without --header or --no-header, whether line 1 is a header is detected from a sample'
+complete -c convoy -n "__fish_convoy_using_subcommand copy" -l header -d 'CSV files have a header line, even if its fields look like data'
+complete -c convoy -n "__fish_convoy_using_subcommand copy" -l quoted-empty-string -d 'Reading CSV: a quoted empty field (`""`) in a text column is an empty string, not NULL, as PostgreSQL\'s `COPY … csv` writes and reads it (an unquoted empty field stays NULL). By default both are NULL'
 complete -c convoy -n "__fish_convoy_using_subcommand copy" -l keep-stage -d 'Keep the staged run after a successful load'
 complete -c convoy -n "__fish_convoy_using_subcommand copy" -l encrypt-stage -d 'Encrypt every staged part on this machine before it leaves (age, to this machine\'s identity unless --recipient is given)'
 complete -c convoy -n "__fish_convoy_using_subcommand copy" -l dry-run -d 'Validate and open the source, write nothing'
@@ -96,7 +98,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand plan" -l format -d 'Destin
 complete -c convoy -n "__fish_convoy_using_subcommand plan" -l source-format -d 'Source format, when the extension does not tell it' -r
 complete -c convoy -n "__fish_convoy_using_subcommand plan" -l schema -d 'Column types of a CSV or JSON source, e.g. `id:int64,amount:decimal(18,4),at:timestamptz`. Without it types are inferred from a sample' -r
 complete -c convoy -n "__fish_convoy_using_subcommand plan" -l infer-rows -d 'Rows sampled to infer a CSV or JSON schema' -r
-complete -c convoy -n "__fish_convoy_using_subcommand plan" -l delimiter -d 'CSV field delimiter (one character, or `tab`)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand plan" -l delimiter -d 'CSV field delimiter (one character, or `tab`); detected from a sample among `,` `;` tab `|` when not given (tab for `.tsv`)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand plan" -l quote -d 'CSV quote character' -r
 complete -c convoy -n "__fish_convoy_using_subcommand plan" -l escape -d 'CSV escape character (default: quotes are doubled)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand plan" -l null -d 'Text that stands for NULL in CSV (default: empty field)' -r
@@ -114,7 +116,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand plan" -l progress -d 'Prog
 always\t''
 never\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand plan" -l vault -d 'Vault file (default: $XDG_CONFIG_HOME/convoy/vault, else ~/.config/convoy/vault)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand plan" -l no-header -d 'CSV files have no header line (columns are named column_1, column_2, …)'
+complete -c convoy -n "__fish_convoy_using_subcommand plan" -l no-header -d 'CSV files have no header line (columns are named column_1, column_2, …). Without --header or --no-header, whether line 1 is a header is detected from a sample'
+complete -c convoy -n "__fish_convoy_using_subcommand plan" -l header -d 'CSV files have a header line, even if its fields look like data'
+complete -c convoy -n "__fish_convoy_using_subcommand plan" -l quoted-empty-string -d 'Reading CSV: a quoted empty field (`""`) in a text column is an empty string, not NULL, as PostgreSQL\'s `COPY … csv` writes and reads it (an unquoted empty field stays NULL). By default both are NULL'
 complete -c convoy -n "__fish_convoy_using_subcommand plan" -l keep-stage -d 'Keep the staged run after a successful load'
 complete -c convoy -n "__fish_convoy_using_subcommand plan" -l encrypt-stage -d 'Encrypt every staged part on this machine before it leaves (age, to this machine\'s identity unless --recipient is given)'
 complete -c convoy -n "__fish_convoy_using_subcommand plan" -l json -d 'Print one JSON summary document on stdout instead of the table'
@@ -128,7 +132,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand check" -l format -d 'Desti
 complete -c convoy -n "__fish_convoy_using_subcommand check" -l source-format -d 'Source format, when the extension does not tell it' -r
 complete -c convoy -n "__fish_convoy_using_subcommand check" -l schema -d 'Column types of a CSV or JSON source, e.g. `id:int64,amount:decimal(18,4),at:timestamptz`. Without it types are inferred from a sample' -r
 complete -c convoy -n "__fish_convoy_using_subcommand check" -l infer-rows -d 'Rows sampled to infer a CSV or JSON schema' -r
-complete -c convoy -n "__fish_convoy_using_subcommand check" -l delimiter -d 'CSV field delimiter (one character, or `tab`)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand check" -l delimiter -d 'CSV field delimiter (one character, or `tab`); detected from a sample among `,` `;` tab `|` when not given (tab for `.tsv`)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand check" -l quote -d 'CSV quote character' -r
 complete -c convoy -n "__fish_convoy_using_subcommand check" -l escape -d 'CSV escape character (default: quotes are doubled)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand check" -l null -d 'Text that stands for NULL in CSV (default: empty field)' -r
@@ -146,7 +150,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand check" -l progress -d 'Pro
 always\t''
 never\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand check" -l vault -d 'Vault file (default: $XDG_CONFIG_HOME/convoy/vault, else ~/.config/convoy/vault)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand check" -l no-header -d 'CSV files have no header line (columns are named column_1, column_2, …)'
+complete -c convoy -n "__fish_convoy_using_subcommand check" -l no-header -d 'CSV files have no header line (columns are named column_1, column_2, …). Without --header or --no-header, whether line 1 is a header is detected from a sample'
+complete -c convoy -n "__fish_convoy_using_subcommand check" -l header -d 'CSV files have a header line, even if its fields look like data'
+complete -c convoy -n "__fish_convoy_using_subcommand check" -l quoted-empty-string -d 'Reading CSV: a quoted empty field (`""`) in a text column is an empty string, not NULL, as PostgreSQL\'s `COPY … csv` writes and reads it (an unquoted empty field stays NULL). By default both are NULL'
 complete -c convoy -n "__fish_convoy_using_subcommand check" -l keep-stage -d 'Keep the staged run after a successful load'
 complete -c convoy -n "__fish_convoy_using_subcommand check" -l encrypt-stage -d 'Encrypt every staged part on this machine before it leaves (age, to this machine\'s identity unless --recipient is given)'
 complete -c convoy -n "__fish_convoy_using_subcommand check" -l json -d 'Print one JSON summary document on stdout instead of the table'
@@ -162,7 +168,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand extract" -l format -d 'Des
 complete -c convoy -n "__fish_convoy_using_subcommand extract" -l source-format -d 'Source format, when the extension does not tell it' -r
 complete -c convoy -n "__fish_convoy_using_subcommand extract" -l schema -d 'Column types of a CSV or JSON source, e.g. `id:int64,amount:decimal(18,4),at:timestamptz`. Without it types are inferred from a sample' -r
 complete -c convoy -n "__fish_convoy_using_subcommand extract" -l infer-rows -d 'Rows sampled to infer a CSV or JSON schema' -r
-complete -c convoy -n "__fish_convoy_using_subcommand extract" -l delimiter -d 'CSV field delimiter (one character, or `tab`)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand extract" -l delimiter -d 'CSV field delimiter (one character, or `tab`); detected from a sample among `,` `;` tab `|` when not given (tab for `.tsv`)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand extract" -l quote -d 'CSV quote character' -r
 complete -c convoy -n "__fish_convoy_using_subcommand extract" -l escape -d 'CSV escape character (default: quotes are doubled)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand extract" -l null -d 'Text that stands for NULL in CSV (default: empty field)' -r
@@ -182,7 +188,9 @@ never\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand extract" -l vault -d 'Vault file (default: $XDG_CONFIG_HOME/convoy/vault, else ~/.config/convoy/vault)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand extract" -l coordinate -d 'Be the coordinator of a sharded extract: cut the source once for every shard (freeze a listing; fix key ranges and hold one snapshot that every shard joins), write the cut into the run, and wait until every shard has written its manifest. Needs --shards and --run-id'
 complete -c convoy -n "__fish_convoy_using_subcommand extract" -l coordinated -d 'Wait (up to 10 minutes) for the coordinator\'s cut before extracting this shard'
-complete -c convoy -n "__fish_convoy_using_subcommand extract" -l no-header -d 'CSV files have no header line (columns are named column_1, column_2, …)'
+complete -c convoy -n "__fish_convoy_using_subcommand extract" -l no-header -d 'CSV files have no header line (columns are named column_1, column_2, …). Without --header or --no-header, whether line 1 is a header is detected from a sample'
+complete -c convoy -n "__fish_convoy_using_subcommand extract" -l header -d 'CSV files have a header line, even if its fields look like data'
+complete -c convoy -n "__fish_convoy_using_subcommand extract" -l quoted-empty-string -d 'Reading CSV: a quoted empty field (`""`) in a text column is an empty string, not NULL, as PostgreSQL\'s `COPY … csv` writes and reads it (an unquoted empty field stays NULL). By default both are NULL'
 complete -c convoy -n "__fish_convoy_using_subcommand extract" -l keep-stage -d 'Keep the staged run after a successful load'
 complete -c convoy -n "__fish_convoy_using_subcommand extract" -l encrypt-stage -d 'Encrypt every staged part on this machine before it leaves (age, to this machine\'s identity unless --recipient is given)'
 complete -c convoy -n "__fish_convoy_using_subcommand extract" -l dry-run -d 'Validate and open the source, write nothing'
@@ -197,7 +205,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand load" -l format -d 'Destin
 complete -c convoy -n "__fish_convoy_using_subcommand load" -l source-format -d 'Source format, when the extension does not tell it' -r
 complete -c convoy -n "__fish_convoy_using_subcommand load" -l schema -d 'Column types of a CSV or JSON source, e.g. `id:int64,amount:decimal(18,4),at:timestamptz`. Without it types are inferred from a sample' -r
 complete -c convoy -n "__fish_convoy_using_subcommand load" -l infer-rows -d 'Rows sampled to infer a CSV or JSON schema' -r
-complete -c convoy -n "__fish_convoy_using_subcommand load" -l delimiter -d 'CSV field delimiter (one character, or `tab`)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand load" -l delimiter -d 'CSV field delimiter (one character, or `tab`); detected from a sample among `,` `;` tab `|` when not given (tab for `.tsv`)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand load" -l quote -d 'CSV quote character' -r
 complete -c convoy -n "__fish_convoy_using_subcommand load" -l escape -d 'CSV escape character (default: quotes are doubled)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand load" -l null -d 'Text that stands for NULL in CSV (default: empty field)' -r
@@ -215,7 +223,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand load" -l progress -d 'Prog
 always\t''
 never\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand load" -l vault -d 'Vault file (default: $XDG_CONFIG_HOME/convoy/vault, else ~/.config/convoy/vault)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand load" -l no-header -d 'CSV files have no header line (columns are named column_1, column_2, …)'
+complete -c convoy -n "__fish_convoy_using_subcommand load" -l no-header -d 'CSV files have no header line (columns are named column_1, column_2, …). Without --header or --no-header, whether line 1 is a header is detected from a sample'
+complete -c convoy -n "__fish_convoy_using_subcommand load" -l header -d 'CSV files have a header line, even if its fields look like data'
+complete -c convoy -n "__fish_convoy_using_subcommand load" -l quoted-empty-string -d 'Reading CSV: a quoted empty field (`""`) in a text column is an empty string, not NULL, as PostgreSQL\'s `COPY … csv` writes and reads it (an unquoted empty field stays NULL). By default both are NULL'
 complete -c convoy -n "__fish_convoy_using_subcommand load" -l keep-stage -d 'Keep the staged run after a successful load'
 complete -c convoy -n "__fish_convoy_using_subcommand load" -l encrypt-stage -d 'Encrypt every staged part on this machine before it leaves (age, to this machine\'s identity unless --recipient is given)'
 complete -c convoy -n "__fish_convoy_using_subcommand load" -l force -d 'Load a run that was loaded before (its rows are added again)'

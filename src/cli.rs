@@ -248,9 +248,15 @@ pub struct CopyOpts {
     #[arg(long, value_name = "N")]
     pub infer_rows: Option<usize>,
     /// CSV files have no header line (columns are named column_1, column_2, …).
-    #[arg(long)]
+    /// Without --header or --no-header, whether line 1 is a header is
+    /// detected from a sample.
+    #[arg(long, conflicts_with = "header")]
     pub no_header: bool,
-    /// CSV field delimiter (one character, or `tab`).
+    /// CSV files have a header line, even if its fields look like data.
+    #[arg(long)]
+    pub header: bool,
+    /// CSV field delimiter (one character, or `tab`); detected from a
+    /// sample among `,` `;` tab `|` when not given (tab for `.tsv`).
     #[arg(long, value_name = "CHAR")]
     pub delimiter: Option<String>,
     /// CSV quote character.
@@ -259,6 +265,11 @@ pub struct CopyOpts {
     /// CSV escape character (default: quotes are doubled).
     #[arg(long, value_name = "CHAR")]
     pub escape: Option<String>,
+    /// Reading CSV: a quoted empty field (`""`) in a text column is an empty
+    /// string, not NULL, as PostgreSQL's `COPY … csv` writes and reads it (an
+    /// unquoted empty field stays NULL). By default both are NULL.
+    #[arg(long)]
+    pub quoted_empty_string: bool,
     /// Text that stands for NULL in CSV (default: empty field).
     #[arg(long, value_name = "TEXT")]
     pub null: Option<String>,
@@ -320,9 +331,11 @@ impl CopyOpts {
             schema: self.schema.clone(),
             infer_rows: self.infer_rows,
             no_header: self.no_header,
+            header: self.header,
             delimiter: self.delimiter.clone(),
             quote: self.quote.clone(),
             escape: self.escape.clone(),
+            quoted_empty_string: self.quoted_empty_string,
             null: self.null.clone(),
             max_rows_per_file: self.max_rows_per_file,
             row_group_size: self.row_group_size,

@@ -173,6 +173,8 @@ impl Plan {
                 }
             }),
             source_schema,
+            source_csv: (format_of(&copy.from) == Some(Format::Csv))
+                .then(|| csv_plan(&copy.from.csv)),
             sink: self.describe(&copy.to),
             sink_format: format_of(&copy.to).map(|f| {
                 if f == Format::Parquet {
@@ -341,6 +343,39 @@ fn resolve(
     Ok(Plan { spec, connectors })
 }
 
+/// A CSV source's dialect as a plan shows it: the settings given, and those
+/// detected from a sample when the copy runs (`--dry-run` shows the result).
+fn csv_plan(o: &crate::spec::CsvOptions) -> String {
+    let ch = |b: u8| match b {
+        b'\t' => "tab".to_string(),
+        b => format!("'{}'", b as char),
+    };
+    let mut detected = Vec::new();
+    let mut given = Vec::new();
+    for (set, what) in [
+        (o.set.delimiter, format!("delimiter {}", ch(o.delimiter))),
+        (o.set.quote, format!("quote {}", ch(o.quote))),
+        (
+            o.set.header,
+            format!("header {}", if o.header { "yes" } else { "no" }),
+        ),
+    ] {
+        if set {
+            given.push(what);
+        } else {
+            detected.push(what.split(' ').next().unwrap_or_default().to_string());
+        }
+    }
+    let mut parts = given;
+    if !detected.is_empty() {
+        parts.push(format!(
+            "{} detected at run time from a sample",
+            detected.join(", ")
+        ));
+    }
+    parts.join("; ")
+}
+
 fn format_of(ep: &Endpoint) -> Option<Format> {
     ep.format
         .or_else(|| ep.path.as_deref().and_then(Format::from_path))
@@ -352,6 +387,9 @@ pub struct CopyPlan {
     pub source: String,
     pub source_format: Option<String>,
     pub source_schema: String,
+    /// A CSV source's dialect: what was given, and what is detected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_csv: Option<String>,
     pub sink: String,
     pub sink_format: Option<String>,
     pub mode: String,

@@ -326,14 +326,35 @@ async fn direct(
     ctx: &RunContext,
     report: &mut CopyReport,
 ) -> Result<Vec<Output>> {
-    let connector = plan.connector(&copy.from).clone();
-    let ep = copy.from.clone();
-    let source = open_source(ctx, open, move |o| connector.open_source(&ep, &o)).await?;
-    let sink = plan
-        .connector(&copy.to)
-        .open_sink(&copy.to, &copy.mode, open)?;
-    transfer(source, sink, open, ctx, report).await
+    let mut reads = 0;
+    loop {
+        let connector = plan.connector(&copy.from).clone();
+        let ep = copy.from.clone();
+        let source = open_source(ctx, open, move |o| connector.open_source(&ep, &o)).await?;
+        let sink = plan
+            .connector(&copy.to)
+            .open_sink(&copy.to, &copy.mode, open)?;
+        let details = report.details.len();
+        let moved = transfer(source, sink, open, ctx, report).await;
+        // A source that can do better when read again says why (the sink
+        // was aborted: the destination is as it was).
+        let again = open.shared.get::<crate::connect::ReadAgain>().take();
+        match (moved, again) {
+            (Err(_), Some(why)) if reads < MAX_READS && !ctx.cancel.is_cancelled() => {
+                reads += 1;
+                open.warn(why);
+                report.details.truncate(details);
+                open.counters.rows.store(0, Ordering::Relaxed);
+                open.counters.bytes_read.store(0, Ordering::Relaxed);
+            }
+            (moved, _) => return moved,
+        }
+    }
 }
+
+/// Times a copy's source may be read again from the start (see
+/// [`crate::connect::ReadAgain`]).
+const MAX_READS: usize = 8;
 
 /// Open a source on a blocking thread (opening can block: a pipe that has
 /// not sent its header yet), staying interruptible.

@@ -40,6 +40,9 @@ fn print_human(plans: &[CopyPlan]) {
                 .unwrap_or_default()
         ));
         out.push_str(&format!("  schema:   {}\n", p.source_schema));
+        if let Some(csv) = &p.source_csv {
+            out.push_str(&format!("  csv:      {csv}\n"));
+        }
         out.push_str(&format!(
             "  to:       {}{}\n",
             p.sink,

@@ -340,6 +340,25 @@ impl Extensions {
     }
 }
 
+/// Set by a source that failed on something it can fix by being read again
+/// from the start (a column whose type was inferred from a sample met a
+/// value the type does not hold; the source keeps the wider type in
+/// [`OpenContext::shared`]). The runner then aborts the sink and opens both
+/// again, a few times at most; the reason becomes a warning.
+#[derive(Default)]
+pub struct ReadAgain(Mutex<Option<String>>);
+
+impl ReadAgain {
+    pub fn ask(&self, why: String) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
+    }
+
+    /// The reason, once.
+    pub fn take(&self) -> Option<String> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
+
 /// What connectors need from the run.
 #[derive(Clone)]
 pub struct OpenContext {

@@ -21,9 +21,11 @@ pub struct CopyFlags {
     pub schema: Option<String>,
     pub infer_rows: Option<usize>,
     pub no_header: bool,
+    pub header: bool,
     pub delimiter: Option<String>,
     pub quote: Option<String>,
     pub escape: Option<String>,
+    pub quoted_empty_string: bool,
     pub null: Option<String>,
     pub max_rows_per_file: Option<u64>,
     pub row_group_size: Option<usize>,
@@ -160,6 +162,11 @@ pub fn from_args(
     let mut csv = from.csv.clone();
     if opts.no_header {
         csv.header = false;
+        csv.set.header = true;
+    }
+    if opts.header {
+        csv.header = true;
+        csv.set.header = true;
     }
     for (flag, value) in [
         ("--delimiter", &opts.delimiter),
@@ -169,8 +176,14 @@ pub fn from_args(
         if let Some(v) = value {
             match single_byte(v) {
                 Ok(b) => match flag {
-                    "--delimiter" => csv.delimiter = b,
-                    "--quote" => csv.quote = b,
+                    "--delimiter" => {
+                        csv.delimiter = b;
+                        csv.set.delimiter = true;
+                    }
+                    "--quote" => {
+                        csv.quote = b;
+                        csv.set.quote = true;
+                    }
                     _ => csv.escape = Some(b),
                 },
                 Err(e) => err(flag, e),
@@ -179,6 +192,9 @@ pub fn from_args(
     }
     if let Some(n) = &opts.null {
         csv.null = n.clone();
+    }
+    if opts.quoted_empty_string {
+        csv.quoted_empty_string = true;
     }
     from.csv = csv.clone();
     to.csv = csv;

@@ -186,6 +186,20 @@ pub struct CsvOptions {
     pub escape: Option<u8>,
     /// The text that stands for NULL; empty by default (an empty field is NULL).
     pub null: String,
+    /// Reading with an empty `null`: a quoted empty field (`""`) in a text
+    /// column is an empty string, not NULL (PostgreSQL's `COPY … csv`).
+    pub quoted_empty_string: bool,
+    /// Which of the above the user set; the others are detected from a
+    /// sample when reading.
+    pub set: CsvSet,
+}
+
+/// The CSV settings given explicitly (flags or a spec file).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CsvSet {
+    pub header: bool,
+    pub delimiter: bool,
+    pub quote: bool,
 }
 
 impl Default for CsvOptions {
@@ -196,6 +210,8 @@ impl Default for CsvOptions {
             quote: b'"',
             escape: None,
             null: String::new(),
+            quoted_empty_string: false,
+            set: CsvSet::default(),
         }
     }
 }

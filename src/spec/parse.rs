@@ -43,7 +43,14 @@ const ENDPOINT_KEYS: &[&str] = &[
     "partition",
 ];
 const PARTITION_KEYS: &[&str] = &["column", "count"];
-const CSV_KEYS: &[&str] = &["header", "delimiter", "quote", "escape", "null"];
+const CSV_KEYS: &[&str] = &[
+    "header",
+    "delimiter",
+    "quote",
+    "escape",
+    "null",
+    "quoted_empty_string",
+];
 const PARQUET_KEYS: &[&str] = &["compression", "row_group_size"];
 const MODES: &[&str] = &["append", "replace", "merge", "incremental"];
 
@@ -562,13 +569,23 @@ impl Walker {
     fn csv(&mut self, path: &str, t: &Table, o: &mut CsvOptions) {
         if let Some(h) = self.boolean(path, t, "header") {
             o.header = h;
+            o.set.header = true;
+        }
+        if let Some(q) = self.boolean(path, t, "quoted_empty_string") {
+            o.quoted_empty_string = q;
         }
         for key in ["delimiter", "quote", "escape"] {
             if let Some(s) = self.string(path, t, key) {
                 match single_byte(&s) {
                     Ok(b) => match key {
-                        "delimiter" => o.delimiter = b,
-                        "quote" => o.quote = b,
+                        "delimiter" => {
+                            o.delimiter = b;
+                            o.set.delimiter = true;
+                        }
+                        "quote" => {
+                            o.quote = b;
+                            o.set.quote = true;
+                        }
                         _ => o.escape = Some(b),
                     },
                     Err(e) => self.err(join(path, key), e),

@@ -253,6 +253,82 @@ pub fn parse_duration(s: &str, unit: TimeUnit) -> Result<i64, String> {
     i64::try_from(total).map_err(|_| "out of range for the column's unit".to_string())
 }
 
+/// A float64 from its text, refusing text the float would change: a number
+/// beyond the range (it would become infinity), one too small (it would
+/// become 0), or one with more significant digits than a float64 keeps (17).
+pub fn parse_float64(s: &str) -> Result<f64, String> {
+    let (t, v) = match lexical_core::parse::<f64>(s.as_bytes()) {
+        Ok(v) => (s, v),
+        Err(_) => {
+            let t = s.trim();
+            let v = lexical_core::parse(t.as_bytes()).map_err(|_| "not a number".to_string())?;
+            (t, v)
+        }
+    };
+    // Most values: finite, not zero, and too short to hold 18 digits.
+    if t.len() <= 17 && v.is_finite() && v != 0.0 {
+        return Ok(v);
+    }
+    if v.is_finite() && v != 0.0 {
+        let mut all = 0u32;
+        for &b in t.as_bytes() {
+            if b | 0x20 == b'e' {
+                break;
+            }
+            all += b.is_ascii_digit() as u32;
+        }
+        if all <= 17 {
+            return Ok(v);
+        }
+    }
+    // The exact count: significant digits of the mantissa.
+    let mut digits = 0u32;
+    let mut leading = true;
+    let mut trailing_zeros = 0u32;
+    for &b in t.as_bytes() {
+        match b {
+            b'e' | b'E' => break,
+            b'0' if leading => {}
+            b'0'..=b'9' => {
+                leading = false;
+                digits += 1;
+                trailing_zeros = if b == b'0' { trailing_zeros + 1 } else { 0 };
+            }
+            _ => {}
+        }
+    }
+    if v.is_finite() {
+        if v == 0.0 && digits > 0 {
+            return Err("too small for float64 (it would become 0)".into());
+        }
+        if digits - trailing_zeros > 17 {
+            return Err(format!(
+                "has {} significant digits, more than a float64 keeps (17); declare the column decimal(p,s) or string",
+                digits - trailing_zeros
+            ));
+        }
+    } else if digits > 0 {
+        return Err("beyond the range of float64".into());
+    }
+    Ok(v)
+}
+
+/// A boolean as PostgreSQL (`t`/`f`, `true`/`false`), SQL Server (`1`/`0`)
+/// and spreadsheets (`yes`/`no`) write it, in any case.
+pub fn parse_bool(s: &str) -> Result<bool, String> {
+    // By length first: one comparison per value.
+    let word = |w: &str| s.eq_ignore_ascii_case(w);
+    match s.len() {
+        1 if word("t") || s == "1" => Ok(true),
+        1 if word("f") || s == "0" => Ok(false),
+        2 if word("no") => Ok(false),
+        3 if word("yes") => Ok(true),
+        4 if word("true") => Ok(true),
+        5 if word("false") => Ok(false),
+        _ => Err("expected true/false, t/f, 1/0 or yes/no".into()),
+    }
+}
+
 /// A date64 (milliseconds since 1970) from `YYYY-MM-DD` or a timestamp
 /// without an offset (how CSV output writes date64).
 pub fn parse_date64(s: &str) -> Result<i64, String> {
@@ -562,6 +638,10 @@ enum Conv {
     /// Integers of the unit, or ISO 8601 (what convoy writes for durations).
     Duration(TimeUnit),
     Date64,
+    /// Booleans as databases and spreadsheets write them (CSV).
+    Bool,
+    /// float64 from CSV text, refusing what the float would change.
+    Float64,
 }
 
 /// Where the rows of a batch came from, for error messages.
@@ -572,6 +652,9 @@ pub struct Location<'a> {
     pub first_row: u64,
     /// File line of a row = row + this, where lines and rows correspond.
     pub line_offset: Option<u64>,
+    /// File lines of records, where they do not correspond (CSV), and the
+    /// header lines before the first row.
+    pub lines: Option<(&'a super::scan::Scanned, u64)>,
     /// Whether the schema was inferred (changes the hint).
     pub inferred: bool,
 }
@@ -628,6 +711,26 @@ impl Conformer {
         }
     }
 
+    /// For CSV: booleans are also read as PostgreSQL (`t`/`f`), SQL Server
+    /// (`1`/`0`) and spreadsheets (`yes`/`no`) write them.
+    pub fn csv(target: SchemaRef) -> Conformer {
+        let mut c = Conformer::new(target);
+        let mut wire: Vec<Field> = c.wire.fields().iter().map(|f| f.as_ref().clone()).collect();
+        for (i, f) in c.target.fields().iter().enumerate() {
+            let conv = match f.data_type() {
+                DataType::Boolean => Conv::Bool,
+                DataType::Float64 => Conv::Float64,
+                _ => continue,
+            };
+            if c.convs[i].is_none() {
+                c.convs[i] = Some(conv);
+                wire[i] = Field::new(f.name(), DataType::Utf8, true);
+            }
+        }
+        c.wire = Arc::new(Schema::new(wire));
+        c
+    }
+
     /// The schema the text decoder should produce.
     pub fn wire(&self) -> SchemaRef {
         self.wire.clone()
@@ -652,6 +755,9 @@ impl Conformer {
             let field = self.target.field(i);
             let fail = |row: usize, reason: String| -> anyhow::Error {
                 let value = strings.value(row);
+                if let Some((lines, _)) = at.lines {
+                    lines.misfit(i, value);
+                }
                 let shown: String = value.chars().take(60).collect();
                 let ellipsis = if shown.len() < value.len() { "…" } else { "" };
                 let hint = if at.inferred {
@@ -663,10 +769,15 @@ impl Conformer {
                     "fix the value, or declare the column with a type that holds it".to_string()
                 };
                 let row_no = at.first_row + row as u64;
-                let line = at
-                    .line_offset
-                    .map(|o| format!(" (line {})", row_no + o))
-                    .unwrap_or_default();
+                let line = match at.lines {
+                    Some((lines, header)) => {
+                        format!(" (line {})", lines.line_of(row_no - 1 + header))
+                    }
+                    None => at
+                        .line_offset
+                        .map(|o| format!(" (line {})", row_no + o))
+                        .unwrap_or_default(),
+                };
                 crate::error::input(
                     format!(
                         "{}: row {row_no}{line}, column \"{}\": {:?}{} is not a valid {}: {}",
@@ -788,6 +899,30 @@ impl Conformer {
                         } else {
                             b.append_value(
                                 parse_float16(strings.value(row)).map_err(|e| fail(row, e))?,
+                            );
+                        }
+                    }
+                    Arc::new(b.finish())
+                }
+                Conv::Float64 => {
+                    let mut values = Vec::with_capacity(strings.len());
+                    for row in 0..strings.len() {
+                        values.push(if strings.is_null(row) {
+                            0.0
+                        } else {
+                            parse_float64(strings.value(row)).map_err(|e| fail(row, e))?
+                        });
+                    }
+                    Arc::new(arrow::array::Float64Array::new(values.into(), nulls))
+                }
+                Conv::Bool => {
+                    let mut b = arrow::array::BooleanBuilder::with_capacity(strings.len());
+                    for row in 0..strings.len() {
+                        if strings.is_null(row) {
+                            b.append_null();
+                        } else {
+                            b.append_value(
+                                parse_bool(strings.value(row).trim()).map_err(|e| fail(row, e))?,
                             );
                         }
                     }
@@ -1073,6 +1208,7 @@ mod tests {
             file: "f.csv",
             first_row: 1,
             line_offset: Some(1),
+            lines: None,
             inferred: false,
         };
         let out = c.apply(batch, &at).unwrap();
@@ -1098,5 +1234,28 @@ mod tests {
         let err = c.apply(bad, &at).unwrap_err().to_string();
         assert!(err.contains("row 1 (line 2), column \"f\""), "{err}");
         assert!(err.contains("holds 4 bytes, the column 2"), "{err}");
+    }
+
+    #[test]
+    fn floats_from_csv_text_are_refused_where_the_float_would_change() {
+        assert_eq!(
+            parse_float64("0.007150221951635061"),
+            Ok(0.007150221951635061)
+        );
+        assert_eq!(parse_float64("1e21"), Ok(1e21));
+        assert_eq!(parse_float64("1000000000000000000000"), Ok(1e21));
+        assert_eq!(parse_float64("-0.000"), Ok(-0.0));
+        assert!(parse_float64("NaN").unwrap().is_nan());
+        assert_eq!(parse_float64("-inf"), Ok(f64::NEG_INFINITY));
+        assert_eq!(parse_float64(" 2.5 "), Ok(2.5));
+        for (bad, why) in [
+            ("1e400", "beyond the range"),
+            ("-1e-400", "too small"),
+            ("3.14159265358979323846", "21 significant digits"),
+            ("x", "not a number"),
+        ] {
+            let e = parse_float64(bad).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
     }
 }

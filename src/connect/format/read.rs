@@ -18,6 +18,7 @@ use parquet::file::metadata::ParquetMetaData;
 use super::conform::{Conformer, Location};
 use super::input::{Chunks, Input, RandomAccess, ReadSeek};
 use super::pages;
+use super::scan;
 use crate::connect::Counters;
 use crate::spec::CsvOptions;
 
@@ -85,6 +86,114 @@ impl Sampled {
     }
 }
 
+/// Lines of a CSV sample read to detect its dialect.
+pub const DETECT_LINES: usize = 100;
+
+/// The first complete records of a sample in one dialect (errors end it).
+fn sample_records(
+    s: &Sampled,
+    delimiter: u8,
+    quote: u8,
+    escape: Option<u8>,
+) -> Vec<csv::StringRecord> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .delimiter(delimiter)
+        .quote(quote)
+        .escape(escape)
+        .double_quote(true)
+        .flexible(true)
+        .from_reader(&s.sample[..]);
+    let mut records: Vec<csv::StringRecord> = rdr
+        .records()
+        .map_while(|r| r.ok())
+        .take(DETECT_LINES + 1)
+        .collect();
+    if !s.complete || records.len() > DETECT_LINES {
+        records.pop();
+    }
+    records
+}
+
+/// The CSV dialect of a file, from its name and a sample, where the user did
+/// not set it ([`CsvOptions::set`]); the same sample gives the same answer.
+///
+/// - delimiter: tab for `.tsv`; else, among `,` `;` tab `|` (in that order
+///   of preference), the one that splits every sampled line into the same
+///   number of fields, more than one, and the most fields;
+/// - quote: `"`, or `'` when the sample has no `"` and only `'` makes the
+///   lines agree;
+/// - header: line 1 is data when its fields read as the column types
+///   (declared, or inferred from the other lines) and a column is typed.
+pub fn detect_csv(
+    file: &str,
+    s: &Sampled,
+    opts: &CsvOptions,
+    declared: Option<&Schema>,
+) -> CsvOptions {
+    let mut o = opts.clone();
+    let lower = file.to_ascii_lowercase();
+    let stem = [".gz", ".zst", ".bz2", ".xz"]
+        .iter()
+        .find_map(|c| lower.strip_suffix(c))
+        .unwrap_or(&lower);
+    let quotes: Vec<u8> = if opts.set.quote || s.sample.contains(&b'"') {
+        vec![opts.quote]
+    } else {
+        vec![opts.quote, b'\'']
+    };
+    let delimiters: Vec<u8> = if opts.set.delimiter {
+        vec![opts.delimiter]
+    } else if stem.ends_with(".tsv") {
+        vec![b'\t']
+    } else {
+        vec![b',', b';', b'\t', b'|']
+    };
+    o.delimiter = delimiters[0];
+    if delimiters.len() > 1 || quotes.len() > 1 {
+        // (fields per line when every line agrees, delimiter, quote)
+        let mut best: Option<(usize, u8, u8)> = None;
+        for &q in &quotes {
+            for &d in &delimiters {
+                let recs = sample_records(s, d, q, opts.escape);
+                let Some(n) = recs.first().map(|r| r.len()) else {
+                    continue;
+                };
+                if n > 1 && recs.iter().all(|r| r.len() == n) && best.is_none_or(|b| n > b.0) {
+                    best = Some((n, d, q));
+                }
+            }
+        }
+        if let Some((_, d, q)) = best {
+            o.delimiter = d;
+            o.quote = q;
+        }
+    }
+    if !opts.set.header {
+        let recs = sample_records(s, o.delimiter, o.quote, o.escape);
+        o.header = !super::infer::first_is_data(&recs, declared, &opts.null);
+    }
+    o
+}
+
+/// How a dialect is shown in a plan: what was set and what was detected.
+pub fn describe_csv(o: &CsvOptions) -> String {
+    let ch = |b: u8| match b {
+        b'\t' => "tab".to_string(),
+        b => format!("'{}'", b as char),
+    };
+    let how = |set: bool| if set { "given" } else { "detected" };
+    format!(
+        "csv: delimiter {} ({}), quote {} ({}), header {} ({})",
+        ch(o.delimiter),
+        how(o.set.delimiter),
+        ch(o.quote),
+        how(o.set.quote),
+        if o.header { "yes" } else { "no" },
+        how(o.set.header)
+    )
+}
+
 /// The header (if any) and the first complete records of a CSV sample.
 pub fn csv_sample_records(
     file: &str,
@@ -149,7 +258,9 @@ fn csv_sample_error(file: &str, e: csv::Error, header_lines: u64) -> anyhow::Err
     }
 }
 
-/// Reads one CSV input as batches of the conformer's target schema.
+/// Reads one CSV input as batches of the conformer's target schema. The
+/// input passes through a [`scan::Scanner`] (unclosed quotes, blank lines,
+/// file lines); what it found is in the returned [`scan::Scanned`].
 pub fn csv_batches(
     file: String,
     input: impl Read + Send + 'static,
@@ -157,7 +268,37 @@ pub fn csv_batches(
     conformer: Conformer,
     inferred: bool,
     counters: Arc<Counters>,
-) -> Result<impl Iterator<Item = Result<RecordBatch>> + Send> {
+) -> Result<(
+    impl Iterator<Item = Result<RecordBatch>> + Send,
+    Arc<scan::Scanned>,
+)> {
+    let scanner = scan::Scanner::new(
+        scan::Dialect {
+            delimiter: opts.delimiter,
+            quote: opts.quote,
+            escape: opts.escape,
+            header: opts.header,
+        },
+        conformer.target().fields().len() == 1,
+    );
+    // Asked for, where an empty field is NULL: a quoted empty field (`""`)
+    // is still an empty string in a text column, as PostgreSQL has it.
+    let scanner = if opts.null.is_empty() && opts.quoted_empty_string {
+        scanner.keep_empty_strings()
+    } else {
+        scanner
+    };
+    let text_columns: Vec<bool> = conformer
+        .wire()
+        .fields()
+        .iter()
+        .zip(conformer.target().fields())
+        .map(|(w, t)| {
+            matches!(w.data_type(), DataType::Utf8 | DataType::LargeUtf8)
+                && w.data_type() == t.data_type()
+        })
+        .collect();
+    let scanned = scanner.shared.clone();
     let mut builder = arrow::csv::ReaderBuilder::new(conformer.wire())
         .with_header(opts.header)
         .with_delimiter(opts.delimiter)
@@ -173,10 +314,13 @@ pub fn csv_batches(
     }
     let reader = builder.build_buffered(BufReader::with_capacity(
         1 << 20,
-        Counting {
-            inner: input,
-            counters,
-        },
+        scan::Scan::new(
+            Counting {
+                inner: input,
+                counters,
+            },
+            scanner,
+        ),
     ))?;
     let names: Vec<String> = conformer
         .target()
@@ -186,17 +330,63 @@ pub fn csv_batches(
         .collect();
     let mut next_row = 1u64;
     let header_lines = u64::from(opts.header);
-    Ok(reader.map(move |batch| {
-        let batch = batch.map_err(|e| csv_error(&file, e, &names, header_lines, inferred))?;
+    let lines = scanned.clone();
+    let batches = reader.map(move |batch| {
+        let batch =
+            batch.map_err(|e| csv_error(&file, e, &names, header_lines, inferred, &lines))?;
+        // Records of this batch, the header counted.
+        let first = next_row - 1 + header_lines;
+        let empty = lines.take_empty_strings(first + batch.num_rows() as u64);
+        let batch = empty_strings(batch, first, &empty, &text_columns)?;
         let at = Location {
             file: &file,
             first_row: next_row,
             line_offset: Some(header_lines),
+            lines: Some((&lines, header_lines)),
             inferred,
         };
         next_row += batch.num_rows() as u64;
         conformer.apply(batch, &at)
-    }))
+    });
+    Ok((batches, scanned))
+}
+
+/// Mark the quoted empty fields of text columns (`(record, field)`, the
+/// batch's first record being `first`) as empty strings rather than NULL.
+fn empty_strings(
+    batch: RecordBatch,
+    first: u64,
+    empty: &[(u64, usize)],
+    text_columns: &[bool],
+) -> Result<RecordBatch> {
+    let mut wanted: Vec<(usize, usize)> = empty
+        .iter()
+        .filter(|(r, f)| *r >= first && text_columns.get(*f) == Some(&true))
+        .map(|(r, f)| (*f, (*r - first) as usize))
+        .filter(|(_, row)| *row < batch.num_rows())
+        .collect();
+    if wanted.is_empty() {
+        return Ok(batch);
+    }
+    wanted.sort_unstable();
+    let mut columns = batch.columns().to_vec();
+    for (col, rows) in wanted.chunk_by(|a, b| a.0 == b.0).map(|g| (g[0].0, g)) {
+        let data = columns[col].to_data();
+        let Some(nulls) = data.nulls() else {
+            continue;
+        };
+        let mut valid = arrow::array::BooleanBufferBuilder::new(data.len());
+        valid.append_buffer(nulls.inner());
+        for &(_, row) in rows {
+            valid.set_bit(row, true);
+        }
+        let data = data
+            .into_builder()
+            .nulls(Some(arrow::buffer::NullBuffer::new(valid.finish())))
+            .build()?;
+        columns[col] = arrow::array::make_array(data);
+    }
+    Ok(RecordBatch::try_new(batch.schema(), columns)?)
 }
 
 /// Rewrite arrow-csv's messages the way a user reads the file: data rows
@@ -207,7 +397,16 @@ fn csv_error(
     names: &[String],
     header_lines: u64,
     inferred: bool,
+    lines: &scan::Scanned,
 ) -> anyhow::Error {
+    if let Some(why) = lines.error() {
+        return crate::error::input(
+            format!("{file}: {why}"),
+            Some(
+                "a quote opens a quoted field only at the start of a field and must close it; check the quote character (--quote) or fix the file".to_string(),
+            ),
+        );
+    }
     let text = e.to_string();
     let number_after = |marker: &str| -> Option<u64> {
         text.split(marker)
@@ -218,8 +417,9 @@ fn csv_error(
             .ok()
     };
     let (msg, hint) = if text.contains("incorrect number of fields") {
-        // arrow counts these lines from the first line of the file.
-        let line = number_after("for line ").unwrap_or(0);
+        // arrow counts records from 1, the header included.
+        let record = number_after("for line ").unwrap_or(1);
+        let line = lines.line_of(record.saturating_sub(1));
         let detail = text
             .split(", expected ")
             .nth(1)
@@ -228,7 +428,7 @@ fn csv_error(
         (
             format!(
                 "{file}: row {} (line {line}): {detail}",
-                line.saturating_sub(header_lines)
+                record.saturating_sub(header_lines)
             ),
             format!(
                 "every row needs {} fields; check the delimiter (--delimiter) and quoting",
@@ -236,18 +436,20 @@ fn csv_error(
             ),
         )
     } else if text.contains("invalid UTF-8") {
-        let line = number_after("for line ").unwrap_or(0);
+        let record = number_after("for line ").unwrap_or(1);
         (
             format!(
-                "{file}: row {} (line {line}): not valid UTF-8",
-                line.saturating_sub(header_lines)
+                "{file}: row {} (line {}): not valid UTF-8",
+                record.saturating_sub(header_lines),
+                lines.line_of(record.saturating_sub(1))
             ),
             "convoy reads UTF-8 text; convert the file first, e.g. iconv -f latin1 -t utf-8"
                 .to_string(),
         )
     } else if let Some(row) = number_after(" at line ") {
         // Value errors count data rows from 1.
-        let column = number_after("for column ")
+        let index = number_after("for column ");
+        let column = index
             .and_then(|i| names.get(i as usize))
             .map(|c| format!(", column \"{c}\""))
             .unwrap_or_default();
@@ -256,6 +458,9 @@ fn csv_error(
             .nth(1)
             .and_then(|r| r.split("' as type '").next())
             .unwrap_or("?");
+        if let Some(i) = index {
+            lines.misfit(i as usize, value);
+        }
         let ty = text
             .split("' as type '")
             .nth(1)
@@ -265,7 +470,7 @@ fn csv_error(
         (
             format!(
                 "{file}: row {row} (line {}){column}: {value:?} is not a valid {ty}",
-                row + header_lines
+                lines.line_of((row + header_lines).saturating_sub(1))
             ),
             if inferred {
                 "the type was inferred from a sample; declare it with --schema or raise --infer-rows"
@@ -560,6 +765,7 @@ impl<R: Read> Iterator for JsonLines<R> {
             file: &self.file,
             first_row: self.next_row,
             line_offset: one_to_one.then(|| first_line - self.next_row),
+            lines: None,
             inferred: self.inferred,
         };
         self.next_row += batch.num_rows() as u64;

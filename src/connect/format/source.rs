@@ -6,34 +6,136 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use arrow::array::RecordBatch;
-use arrow::datatypes::{Schema, SchemaRef};
+use arrow::datatypes::{DataType, Schema, SchemaRef};
 
 use super::conform::Conformer;
 use super::input::{self, Input};
-use super::{compression, infer, read, RawFile};
+use super::{compression, infer, read, scan, RawFile};
 use crate::connect::{Counters, Encoded, Encoding, OpenContext, Partition, Source};
-use crate::spec::{Endpoint, Format};
+use crate::spec::{CsvOptions, Endpoint, Format};
 
-/// Read a CSV header and sample of one file; returns the sampled input, the
-/// header names (or generated ones) and sample records.
+/// Columns of an inferred CSV schema read again with a wider type, because
+/// a value past the sample did not fit (kept for the copy in
+/// [`OpenContext::shared`], so the next opening infers the same and applies
+/// these).
+#[derive(Default)]
+struct Widened(std::sync::Mutex<Vec<(String, DataType)>>);
+
+impl Widened {
+    fn set(&self, name: &str, t: DataType) {
+        let mut w = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        w.retain(|(n, _)| n != name);
+        w.push((name.to_string(), t));
+    }
+
+    fn apply(&self, schema: SchemaRef) -> SchemaRef {
+        let w = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if w.is_empty() {
+            return schema;
+        }
+        let fields: Vec<arrow::datatypes::Field> = schema
+            .fields()
+            .iter()
+            .map(|f| match w.iter().find(|(n, _)| n == f.name()) {
+                Some((_, t)) => f.as_ref().clone().with_data_type(t.clone()),
+                None => f.as_ref().clone(),
+            })
+            .collect();
+        Arc::new(Schema::new(fields))
+    }
+}
+
+/// The start of one CSV file, read before its rows.
+struct Probe {
+    sampled: read::Sampled,
+    /// Header names made fit for a table (or generated ones).
+    names: Vec<String>,
+    records: Vec<csv::StringRecord>,
+    /// The dialect: as set, the rest detected (the first file's holds for
+    /// every file of a source).
+    csv: CsvOptions,
+    /// Header names changed, for warnings.
+    renamed: Vec<String>,
+}
+
+/// Read a CSV header and sample of one file. `dialect`: the dialect found
+/// in the first file, for the others.
 fn csv_probe(
     input: &dyn Input,
     ep: &Endpoint,
     infer: bool,
-) -> Result<(read::Sampled, Vec<String>, Vec<csv::StringRecord>)> {
+    dialect: Option<&CsvOptions>,
+) -> Result<Probe> {
     let file = input.name();
-    // A declared schema needs only the header line; inference needs rows.
-    let lines = if infer { ep.infer_rows + 2 } else { 2 };
+    // A declared schema needs only the header line; inference needs rows;
+    // detecting the dialect a few lines.
+    let mut lines = if infer { ep.infer_rows + 2 } else { 2 };
+    if dialect.is_none() {
+        lines = lines.max(read::DETECT_LINES + 2);
+    }
     let sampled = read::sample(input.open()?, read::SAMPLE_BYTES, lines)?;
-    let (header, records) = read::csv_sample_records(&file, &sampled, &ep.csv, ep.infer_rows)?;
-    let names = match header {
-        Some(h) => h,
+    if sampled.complete && sampled.sample.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(crate::error::input(
+            format!(
+                "{file} is empty: it has no header and no columns{}",
+                if sampled.sample.is_empty() { "" } else { ", only blank lines" }
+            ),
+            Some(
+                "an export that failed often leaves an empty file; nothing was copied, and no destination is replaced by a table without columns".to_string(),
+            ),
+        ));
+    }
+    let csv = match dialect {
+        Some(d) => d.clone(),
+        None => read::detect_csv(&file, &sampled, &ep.csv, ep.schema.as_deref()),
+    };
+    // An unclosed quote in the sample is refused before anything is inferred
+    // from lines it merged.
+    let mut scanner = scan::Scanner::new(
+        scan::Dialect {
+            delimiter: csv.delimiter,
+            quote: csv.quote,
+            escape: csv.escape,
+            header: csv.header,
+        },
+        false,
+    );
+    let scanned = scanner.feed(&sampled.sample, None).and_then(|()| {
+        if sampled.complete {
+            scanner.finish()
+        } else {
+            Ok(())
+        }
+    });
+    if let Err(why) = scanned {
+        return Err(crate::error::input(
+            format!("{file}: {why}"),
+            Some(
+                "a quote opens a quoted field only at the start of a field and must close it; check the quote character (--quote) or fix the file".to_string(),
+            ),
+        ));
+    }
+    let (header, records) = read::csv_sample_records(&file, &sampled, &csv, ep.infer_rows)?;
+    let (names, renamed) = match header {
+        Some(h) => infer::dedupe_names(&h),
         None => {
             let n = records.first().map_or(0, |r| r.len());
-            (1..=n).map(|i| format!("column_{i}")).collect()
+            ((1..=n).map(|i| format!("column_{i}")).collect(), Vec::new())
         }
     };
-    Ok((sampled, names, records))
+    if names.is_empty() {
+        return Err(crate::error::input(
+            format!("{file} has no columns"),
+            Some("check the file; a CSV file starts with a header line".to_string()),
+        ));
+    }
+    Ok(Probe {
+        sampled,
+        names,
+        records,
+        csv,
+        renamed,
+    })
 }
 
 fn check_names(
@@ -97,6 +199,8 @@ pub struct FileSource {
     codecs: Vec<compression::Codec>,
     /// How the files were shared out, when this is one shard of several.
     share: Option<serde_json::Value>,
+    /// For warnings found while reading (blank lines skipped).
+    ctx: OpenContext,
 }
 
 impl FileSource {
@@ -108,6 +212,7 @@ impl FileSource {
         ep: &Endpoint,
         ctx: &OpenContext,
     ) -> Result<FileSource> {
+        let mut ep = ep.clone();
         let mut typed: Vec<(Arc<dyn Input>, Format)> = Vec::new();
         let mut detected = Vec::new();
         for f in inputs {
@@ -149,14 +254,17 @@ impl FileSource {
         let mut raw = None;
         let schema = match format {
             Format::Csv => {
-                let (sampled, names, records) =
-                    csv_probe(typed[0].0.as_ref(), ep, ep.schema.is_none())?;
-                first = Some(sampled);
+                let probe = csv_probe(typed[0].0.as_ref(), &ep, ep.schema.is_none(), None)?;
+                for r in &probe.renamed {
+                    ctx.warn(format!("{}: {r}", typed[0].0.name()));
+                }
+                ep.csv = probe.csv.clone();
+                first = Some(probe.sampled);
                 match &ep.schema {
                     Some(s) => {
                         check_names(
                             &typed[0].0.name(),
-                            &names,
+                            &probe.names,
                             s,
                             "the declared schema",
                             ep.csv.header,
@@ -165,7 +273,11 @@ impl FileSource {
                     }
                     None => {
                         inferred = true;
-                        infer::infer(&names, &records, &ep.csv.null)
+                        ctx.shared.get::<Widened>().apply(infer::infer(
+                            &probe.names,
+                            &probe.records,
+                            &ep.csv.null,
+                        ))
                     }
                 }
             }
@@ -258,8 +370,9 @@ impl FileSource {
             codecs,
             schema,
             inferred,
-            ep: ep.clone(),
+            ep,
             counters: ctx.counters.clone(),
+            ctx: ctx.clone(),
             first,
             first_ipc,
             raw,
@@ -345,6 +458,9 @@ impl Source for FileSource {
             if self.files.len() == 1 { "" } else { "s" },
             self.format.name()
         )];
+        if self.format == Format::Csv {
+            d.push(read::describe_csv(&self.ep.csv));
+        }
         d.push(format!(
             "schema ({}): {}",
             if self.inferred {
@@ -421,25 +537,72 @@ impl FileSource {
                 let sampled = match sampled {
                     Some(s) => s,
                     None => {
-                        let (s, names, _) = csv_probe(input, &self.ep, false)?;
+                        let probe = csv_probe(input, &self.ep, false, Some(&self.ep.csv))?;
                         let origin = if self.inferred {
                             self.files_first_name()
                         } else {
                             "the declared schema".to_string()
                         };
-                        check_names(&name, &names, &self.schema, &origin, self.ep.csv.header)?;
-                        s
+                        check_names(
+                            &name,
+                            &probe.names,
+                            &self.schema,
+                            &origin,
+                            self.ep.csv.header,
+                        )?;
+                        probe.sampled
                     }
                 };
-                let conformer = Conformer::new(self.schema.clone());
-                Ok(Box::new(read::csv_batches(
-                    name,
+                let conformer = Conformer::csv(self.schema.clone());
+                let (batches, scanned) = read::csv_batches(
+                    name.clone(),
                     sampled.into_reader(),
                     &self.ep.csv,
                     conformer,
                     self.inferred,
                     counters,
-                )?))
+                )?;
+                let ctx = self.ctx.clone();
+                let mut batches = batches;
+                let mut ended = false;
+                // A value past the sample that does not fit its inferred
+                // type: the file is read again with a wider one, where it
+                // can be read again (not standard input).
+                let widen = (self.inferred && input.name() != "-").then(|| self.schema.clone());
+                let infer_rows = self.ep.infer_rows;
+                Ok(Box::new(std::iter::from_fn(move || {
+                    if ended {
+                        return None;
+                    }
+                    let next = batches.next();
+                    if let (Some(Err(_)), Some(schema)) = (&next, &widen) {
+                        ended = true;
+                        if let Some((col, value)) = scanned.misfit_found() {
+                            let field = schema.field(col);
+                            let wider = infer::widen(field.data_type(), &value);
+                            ctx.shared.get::<Widened>().set(field.name(), wider.clone());
+                            let shown: String = value.chars().take(40).collect();
+                            ctx.shared.get::<crate::connect::ReadAgain>().ask(format!(
+                                "{name}: column \"{}\" holds {shown:?} past the first {infer_rows} rows, which {} does not hold; the file was read again with the column as {}",
+                                field.name(),
+                                crate::schema::type_name(field),
+                                crate::schema::type_name_of(&wider),
+                            ));
+                        }
+                        return next;
+                    }
+                    if next.is_none() {
+                        ended = true;
+                        let n = scanned.blank_lines();
+                        if n > 0 {
+                            ctx.warn(format!(
+                                "{name}: {n} blank line{} skipped (a blank line is a row only in a file of one column)",
+                                if n == 1 { "" } else { "s" }
+                            ));
+                        }
+                    }
+                    next
+                })))
             }
             Format::Json => {
                 let input: Box<dyn std::io::Read + Send> = match sampled {
