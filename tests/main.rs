@@ -5,6 +5,7 @@ mod canary;
 mod check;
 mod cli;
 mod corrupt;
+mod csv_props;
 mod faults;
 mod files;
 mod formats;
