@@ -189,7 +189,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__check)
-            opts="-q -v -h --copy --format --source-format --schema --infer-rows --no-header --header --delimiter --quote --escape --quoted-empty-string --null --max-rows-per-file --row-group-size --compression --mode --key --cursor --query --name --stage --keep-stage --encrypt-stage --recipient --json --progress --quiet --verbose --allow-insecure --allow-cross-region --vault --help"
+            opts="-q -v -h --copy --format --source-format --schema --infer-rows --no-header --header --delimiter --quote --escape --quoted-empty-is-null --null --max-rows-per-file --row-group-size --compression --mode --key --cursor --query --name --stage --keep-stage --encrypt-stage --recipient --json --progress --quiet --verbose --allow-insecure --allow-cross-region --vault --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -309,7 +309,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__copy)
-            opts="-q -v -h --format --source-format --schema --infer-rows --no-header --header --delimiter --quote --escape --quoted-empty-string --null --max-rows-per-file --row-group-size --compression --mode --key --cursor --query --name --stage --keep-stage --encrypt-stage --recipient --dry-run --json --progress --quiet --verbose --allow-insecure --allow-cross-region --vault --help"
+            opts="-q -v -h --format --source-format --schema --infer-rows --no-header --header --delimiter --quote --escape --quoted-empty-is-null --null --max-rows-per-file --row-group-size --compression --mode --key --cursor --query --name --stage --keep-stage --encrypt-stage --recipient --dry-run --json --progress --quiet --verbose --allow-insecure --allow-cross-region --vault --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -403,7 +403,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__extract)
-            opts="-q -v -h --run-id --shard --shards --coordinate --coordinated --format --source-format --schema --infer-rows --no-header --header --delimiter --quote --escape --quoted-empty-string --null --max-rows-per-file --row-group-size --compression --mode --key --cursor --query --name --stage --keep-stage --encrypt-stage --recipient --dry-run --plan --json --progress --quiet --verbose --allow-insecure --allow-cross-region --vault --help"
+            opts="-q -v -h --run-id --shard --shards --coordinate --coordinated --format --source-format --schema --infer-rows --no-header --header --delimiter --quote --escape --quoted-empty-is-null --null --max-rows-per-file --row-group-size --compression --mode --key --cursor --query --name --stage --keep-stage --encrypt-stage --recipient --dry-run --plan --json --progress --quiet --verbose --allow-insecure --allow-cross-region --vault --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -775,7 +775,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__load)
-            opts="-q -v -h --format --source-format --schema --infer-rows --no-header --header --delimiter --quote --escape --quoted-empty-string --null --max-rows-per-file --row-group-size --compression --mode --key --cursor --query --name --stage --keep-stage --encrypt-stage --recipient --force --dry-run --plan --json --progress --quiet --verbose --allow-insecure --allow-cross-region --vault --help"
+            opts="-q -v -h --format --source-format --schema --infer-rows --no-header --header --delimiter --quote --escape --quoted-empty-is-null --null --max-rows-per-file --row-group-size --compression --mode --key --cursor --query --name --stage --keep-stage --encrypt-stage --recipient --force --dry-run --plan --json --progress --quiet --verbose --allow-insecure --allow-cross-region --vault --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -869,7 +869,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__plan)
-            opts="-q -v -h --copy --format --source-format --schema --infer-rows --no-header --header --delimiter --quote --escape --quoted-empty-string --null --max-rows-per-file --row-group-size --compression --mode --key --cursor --query --name --stage --keep-stage --encrypt-stage --recipient --json --progress --quiet --verbose --allow-insecure --allow-cross-region --vault --help"
+            opts="-q -v -h --copy --format --source-format --schema --infer-rows --no-header --header --delimiter --quote --escape --quoted-empty-is-null --null --max-rows-per-file --row-group-size --compression --mode --key --cursor --query --name --stage --keep-stage --encrypt-stage --recipient --json --progress --quiet --verbose --allow-insecure --allow-cross-region --vault --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -69,7 +69,7 @@ never\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand copy" -l vault -d 'Vault file (default: $XDG_CONFIG_HOME/convoy/vault, else ~/.config/convoy/vault)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand copy" -l no-header -d 'CSV files have no header line (columns are named column_1, column_2, …). Without --header or --no-header, whether line 1 is a header is detected from a sample'
 complete -c convoy -n "__fish_convoy_using_subcommand copy" -l header -d 'CSV files have a header line, even if its fields look like data'
-complete -c convoy -n "__fish_convoy_using_subcommand copy" -l quoted-empty-string -d 'Reading CSV: a quoted empty field (`""`) in a text column is an empty string, not NULL, as PostgreSQL\'s `COPY … csv` writes and reads it (an unquoted empty field stays NULL). By default both are NULL'
+complete -c convoy -n "__fish_convoy_using_subcommand copy" -l quoted-empty-is-null -d 'Reading CSV: a quoted empty field (`""`) is NULL too, like an unquoted one. By default a `""` in a text column is an empty string, as PostgreSQL, DuckDB and Spark write it'
 complete -c convoy -n "__fish_convoy_using_subcommand copy" -l keep-stage -d 'Keep the staged run after a successful load'
 complete -c convoy -n "__fish_convoy_using_subcommand copy" -l encrypt-stage -d 'Encrypt every staged part on this machine before it leaves (age, to this machine\'s identity unless --recipient is given)'
 complete -c convoy -n "__fish_convoy_using_subcommand copy" -l dry-run -d 'Validate and open the source, write nothing'
@@ -118,7 +118,7 @@ never\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand plan" -l vault -d 'Vault file (default: $XDG_CONFIG_HOME/convoy/vault, else ~/.config/convoy/vault)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand plan" -l no-header -d 'CSV files have no header line (columns are named column_1, column_2, …). Without --header or --no-header, whether line 1 is a header is detected from a sample'
 complete -c convoy -n "__fish_convoy_using_subcommand plan" -l header -d 'CSV files have a header line, even if its fields look like data'
-complete -c convoy -n "__fish_convoy_using_subcommand plan" -l quoted-empty-string -d 'Reading CSV: a quoted empty field (`""`) in a text column is an empty string, not NULL, as PostgreSQL\'s `COPY … csv` writes and reads it (an unquoted empty field stays NULL). By default both are NULL'
+complete -c convoy -n "__fish_convoy_using_subcommand plan" -l quoted-empty-is-null -d 'Reading CSV: a quoted empty field (`""`) is NULL too, like an unquoted one. By default a `""` in a text column is an empty string, as PostgreSQL, DuckDB and Spark write it'
 complete -c convoy -n "__fish_convoy_using_subcommand plan" -l keep-stage -d 'Keep the staged run after a successful load'
 complete -c convoy -n "__fish_convoy_using_subcommand plan" -l encrypt-stage -d 'Encrypt every staged part on this machine before it leaves (age, to this machine\'s identity unless --recipient is given)'
 complete -c convoy -n "__fish_convoy_using_subcommand plan" -l json -d 'Print one JSON summary document on stdout instead of the table'
@@ -152,7 +152,7 @@ never\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand check" -l vault -d 'Vault file (default: $XDG_CONFIG_HOME/convoy/vault, else ~/.config/convoy/vault)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand check" -l no-header -d 'CSV files have no header line (columns are named column_1, column_2, …). Without --header or --no-header, whether line 1 is a header is detected from a sample'
 complete -c convoy -n "__fish_convoy_using_subcommand check" -l header -d 'CSV files have a header line, even if its fields look like data'
-complete -c convoy -n "__fish_convoy_using_subcommand check" -l quoted-empty-string -d 'Reading CSV: a quoted empty field (`""`) in a text column is an empty string, not NULL, as PostgreSQL\'s `COPY … csv` writes and reads it (an unquoted empty field stays NULL). By default both are NULL'
+complete -c convoy -n "__fish_convoy_using_subcommand check" -l quoted-empty-is-null -d 'Reading CSV: a quoted empty field (`""`) is NULL too, like an unquoted one. By default a `""` in a text column is an empty string, as PostgreSQL, DuckDB and Spark write it'
 complete -c convoy -n "__fish_convoy_using_subcommand check" -l keep-stage -d 'Keep the staged run after a successful load'
 complete -c convoy -n "__fish_convoy_using_subcommand check" -l encrypt-stage -d 'Encrypt every staged part on this machine before it leaves (age, to this machine\'s identity unless --recipient is given)'
 complete -c convoy -n "__fish_convoy_using_subcommand check" -l json -d 'Print one JSON summary document on stdout instead of the table'
@@ -190,7 +190,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand extract" -l coordinate -d 
 complete -c convoy -n "__fish_convoy_using_subcommand extract" -l coordinated -d 'Wait (up to 10 minutes) for the coordinator\'s cut before extracting this shard'
 complete -c convoy -n "__fish_convoy_using_subcommand extract" -l no-header -d 'CSV files have no header line (columns are named column_1, column_2, …). Without --header or --no-header, whether line 1 is a header is detected from a sample'
 complete -c convoy -n "__fish_convoy_using_subcommand extract" -l header -d 'CSV files have a header line, even if its fields look like data'
-complete -c convoy -n "__fish_convoy_using_subcommand extract" -l quoted-empty-string -d 'Reading CSV: a quoted empty field (`""`) in a text column is an empty string, not NULL, as PostgreSQL\'s `COPY … csv` writes and reads it (an unquoted empty field stays NULL). By default both are NULL'
+complete -c convoy -n "__fish_convoy_using_subcommand extract" -l quoted-empty-is-null -d 'Reading CSV: a quoted empty field (`""`) is NULL too, like an unquoted one. By default a `""` in a text column is an empty string, as PostgreSQL, DuckDB and Spark write it'
 complete -c convoy -n "__fish_convoy_using_subcommand extract" -l keep-stage -d 'Keep the staged run after a successful load'
 complete -c convoy -n "__fish_convoy_using_subcommand extract" -l encrypt-stage -d 'Encrypt every staged part on this machine before it leaves (age, to this machine\'s identity unless --recipient is given)'
 complete -c convoy -n "__fish_convoy_using_subcommand extract" -l dry-run -d 'Validate and open the source, write nothing'
@@ -225,7 +225,7 @@ never\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand load" -l vault -d 'Vault file (default: $XDG_CONFIG_HOME/convoy/vault, else ~/.config/convoy/vault)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand load" -l no-header -d 'CSV files have no header line (columns are named column_1, column_2, …). Without --header or --no-header, whether line 1 is a header is detected from a sample'
 complete -c convoy -n "__fish_convoy_using_subcommand load" -l header -d 'CSV files have a header line, even if its fields look like data'
-complete -c convoy -n "__fish_convoy_using_subcommand load" -l quoted-empty-string -d 'Reading CSV: a quoted empty field (`""`) in a text column is an empty string, not NULL, as PostgreSQL\'s `COPY … csv` writes and reads it (an unquoted empty field stays NULL). By default both are NULL'
+complete -c convoy -n "__fish_convoy_using_subcommand load" -l quoted-empty-is-null -d 'Reading CSV: a quoted empty field (`""`) is NULL too, like an unquoted one. By default a `""` in a text column is an empty string, as PostgreSQL, DuckDB and Spark write it'
 complete -c convoy -n "__fish_convoy_using_subcommand load" -l keep-stage -d 'Keep the staged run after a successful load'
 complete -c convoy -n "__fish_convoy_using_subcommand load" -l encrypt-stage -d 'Encrypt every staged part on this machine before it leaves (age, to this machine\'s identity unless --recipient is given)'
 complete -c convoy -n "__fish_convoy_using_subcommand load" -l force -d 'Load a run that was loaded before (its rows are added again)'

@@ -265,11 +265,11 @@ pub struct CopyOpts {
     /// CSV escape character (default: quotes are doubled).
     #[arg(long, value_name = "CHAR")]
     pub escape: Option<String>,
-    /// Reading CSV: a quoted empty field (`""`) in a text column is an empty
-    /// string, not NULL, as PostgreSQL's `COPY … csv` writes and reads it (an
-    /// unquoted empty field stays NULL). By default both are NULL.
+    /// Reading CSV: a quoted empty field (`""`) is NULL too, like an unquoted
+    /// one. By default a `""` in a text column is an empty string, as
+    /// PostgreSQL, DuckDB and Spark write it.
     #[arg(long)]
-    pub quoted_empty_string: bool,
+    pub quoted_empty_is_null: bool,
     /// Text that stands for NULL in CSV (default: empty field).
     #[arg(long, value_name = "TEXT")]
     pub null: Option<String>,
@@ -335,7 +335,7 @@ impl CopyOpts {
             delimiter: self.delimiter.clone(),
             quote: self.quote.clone(),
             escape: self.escape.clone(),
-            quoted_empty_string: self.quoted_empty_string,
+            quoted_empty_is_null: self.quoted_empty_is_null,
             null: self.null.clone(),
             max_rows_per_file: self.max_rows_per_file,
             row_group_size: self.row_group_size,

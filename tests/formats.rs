@@ -963,22 +963,23 @@ fn csv_inferred_columns_are_widened_when_a_later_value_does_not_fit() {
     );
 }
 
-/// PostgreSQL writes NULL as an empty field and '' as `""`: by default both
-/// are NULL (README); `--quoted-empty-string` keeps '' apart, in text columns.
+/// PostgreSQL, DuckDB and Spark write NULL as an empty field and '' as `""`:
+/// by default a `""` in a text column is '' (README);
+/// `--quoted-empty-is-null` reads both as NULL.
 #[test]
-fn csv_quoted_empty_fields_are_empty_strings_when_asked() {
+fn csv_quoted_empty_fields_are_empty_strings_unless_asked() {
     let dir = Dir::new();
     let name = "pg_empty_vs_null.csv";
-    let run = copy(&dir, &fixture(name), "d.parquet", &[]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let (_, rows, _) = read_table(&dir.path("d.parquet"));
-    assert_eq!(rows[2][1], Value::Null);
     let run = copy(
         &dir,
         &fixture(name),
-        "e.parquet",
-        &["--quoted-empty-string"],
+        "d.parquet",
+        &["--quoted-empty-is-null"],
     );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let (_, rows, _) = read_table(&dir.path("d.parquet"));
+    assert_eq!(rows[2][1], Value::Null);
+    let run = copy(&dir, &fixture(name), "e.parquet", &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_output(&expected(name), &dir.path("e.parquet"), name);
     // Across batches, and not in typed columns (an empty number is NULL).
@@ -993,7 +994,7 @@ fn csv_quoted_empty_fields_are_empty_strings_when_asked() {
         text.push_str(&format!("{i},{s},{n}\n"));
     }
     dir.write("many.csv", &text);
-    let run = copy(&dir, "many.csv", "m.parquet", &["--quoted-empty-string"]);
+    let run = copy(&dir, "many.csv", "m.parquet", &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let (_, rows, _) = read_table(&dir.path("m.parquet"));
     assert_eq!(rows.len(), 40_000);

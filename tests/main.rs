@@ -6,6 +6,7 @@ mod check;
 mod cli;
 mod compressed;
 mod corrupt;
+mod csv_props;
 mod faults;
 mod files;
 mod formats;

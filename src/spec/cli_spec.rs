@@ -25,7 +25,7 @@ pub struct CopyFlags {
     pub delimiter: Option<String>,
     pub quote: Option<String>,
     pub escape: Option<String>,
-    pub quoted_empty_string: bool,
+    pub quoted_empty_is_null: bool,
     pub null: Option<String>,
     pub max_rows_per_file: Option<u64>,
     pub row_group_size: Option<usize>,
@@ -193,8 +193,8 @@ pub fn from_args(
     if let Some(n) = &opts.null {
         csv.null = n.clone();
     }
-    if opts.quoted_empty_string {
-        csv.quoted_empty_string = true;
+    if opts.quoted_empty_is_null {
+        csv.quoted_empty_string = false;
     }
     from.csv = csv.clone();
     to.csv = csv;

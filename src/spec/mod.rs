@@ -187,7 +187,8 @@ pub struct CsvOptions {
     /// The text that stands for NULL; empty by default (an empty field is NULL).
     pub null: String,
     /// Reading with an empty `null`: a quoted empty field (`""`) in a text
-    /// column is an empty string, not NULL (PostgreSQL's `COPY … csv`).
+    /// column is an empty string, not NULL, as PostgreSQL, DuckDB and Spark
+    /// write it (the default; `false` reads it as NULL).
     pub quoted_empty_string: bool,
     /// Which of the above the user set; the others are detected from a
     /// sample when reading.
@@ -210,7 +211,7 @@ impl Default for CsvOptions {
             quote: b'"',
             escape: None,
             null: String::new(),
-            quoted_empty_string: false,
+            quoted_empty_string: true,
             set: CsvSet::default(),
         }
     }

@@ -148,13 +148,51 @@ def read_parquet(path):
     return Output(c["columns"], c["rows"], True, types=c["types"])
 
 
+def csv_records(text):
+    """Comma-separated records as PostgreSQL reads them: an unquoted empty
+    field is NULL (None), a quoted one ("") an empty string, a blank line one
+    NULL field; quotes inside quoted fields are doubled."""
+    records, record, field = [], [], []
+    quoted = in_quotes = False
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if in_quotes:
+            if c == '"':
+                if i + 1 < n and text[i + 1] == '"':
+                    field.append('"')
+                    i += 1
+                else:
+                    in_quotes = False
+            else:
+                field.append(c)
+        elif c == '"':
+            quoted = in_quotes = True
+        elif c == ",":
+            record.append("".join(field) if quoted or field else None)
+            field, quoted = [], False
+        elif c == "\r" and i + 1 < n and text[i + 1] == "\n":
+            pass
+        elif c == "\n":
+            record.append("".join(field) if quoted or field else None)
+            records.append(record)
+            record, field, quoted = [], [], False
+        else:
+            field.append(c)
+        i += 1
+    if field or quoted or record:
+        record.append("".join(field) if quoted or field else None)
+        records.append(record)
+    return records
+
+
 def read_csv(path):
     with open(path, newline="", encoding="utf-8") as f:
-        rows = list(csv.reader(f))
+        rows = csv_records(f.read())
     if not rows:
         return Output([], [], False, ["the CSV output is empty (no header line)"])
-    header, body = rows[0], rows[1:]
-    return Output(header, [[None if v == "" else v for v in r] for r in body], False)
+    header, body = [h or "" for h in rows[0]], rows[1:]
+    return Output(header, body, False)
 
 
 def read_jsonl(path, expected_columns):

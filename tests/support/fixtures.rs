@@ -584,27 +584,73 @@ pub fn assert_rows(exp: &Expected, columns: &[String], rows: &[Vec<Value>], what
 
 /// A CSV file convoy wrote: header and rows, an empty field as NULL.
 pub fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<Value>>) {
-    let mut r = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .from_path(path)
-        .unwrap();
-    let header = r.headers().unwrap().iter().map(str::to_string).collect();
-    let rows = r
-        .records()
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut records = csv_records(&text).into_iter();
+    let header = records
+        .next()
+        .unwrap_or_default()
+        .into_iter()
+        .map(Option::unwrap_or_default)
+        .collect();
+    let rows = records
         .map(|rec| {
-            rec.unwrap()
-                .iter()
-                .map(|f| {
-                    if f.is_empty() {
-                        Value::Null
-                    } else {
-                        Value::from(f)
-                    }
-                })
+            rec.into_iter()
+                .map(|f| f.map_or(Value::Null, Value::from))
                 .collect()
         })
         .collect();
     (header, rows)
+}
+
+/// Comma-separated records as PostgreSQL reads them: an unquoted empty
+/// field is NULL (`None`), a quoted one (`""`) an empty string, and a
+/// blank line one NULL field. Quotes inside quoted fields are doubled.
+pub fn csv_records(text: &str) -> Vec<Vec<Option<String>>> {
+    let mut records = Vec::new();
+    let mut record = Vec::new();
+    let mut field = String::new();
+    let (mut quoted, mut in_quotes, mut started) = (false, false, false);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if in_quotes {
+            if c == '"' {
+                if chars.peek() == Some(&'"') {
+                    chars.next();
+                    field.push('"');
+                } else {
+                    in_quotes = false;
+                }
+            } else {
+                field.push(c);
+            }
+            continue;
+        }
+        match c {
+            '"' => {
+                (quoted, in_quotes, started) = (true, true, true);
+            }
+            ',' => {
+                record.push((quoted || !field.is_empty()).then(|| std::mem::take(&mut field)));
+                quoted = false;
+                started = true;
+            }
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\n' => {
+                record.push((quoted || !field.is_empty()).then(|| std::mem::take(&mut field)));
+                records.push(std::mem::take(&mut record));
+                (quoted, started) = (false, false);
+            }
+            c => {
+                field.push(c);
+                started = true;
+            }
+        }
+    }
+    if started || !field.is_empty() || !record.is_empty() {
+        record.push((quoted || !field.is_empty()).then_some(field));
+        records.push(record);
+    }
+    records
 }
 
 /// JSON Lines rows by the expected columns (a key absent from a line is a

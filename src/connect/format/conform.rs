@@ -313,6 +313,23 @@ pub fn parse_float64(s: &str) -> Result<f64, String> {
     Ok(v)
 }
 
+/// A float32 from its text: the nearest float32 (declaring float32 asks for
+/// its precision), refusing a finite number beyond its range (it would
+/// become infinity) or one too small for it (it would become 0).
+pub fn parse_float32(s: &str) -> Result<f32, String> {
+    let t = s.trim();
+    let v: f32 = lexical_core::parse(t.as_bytes()).map_err(|_| "not a number".to_string())?;
+    let mantissa = t.split(['e', 'E']).next().unwrap_or("");
+    let nonzero = mantissa.bytes().any(|b| (b'1'..=b'9').contains(&b));
+    if v.is_infinite() && nonzero {
+        return Err("beyond the range of float32; declare the column float64".into());
+    }
+    if v == 0.0 && nonzero {
+        return Err("too small for float32 (it would become 0); declare the column float64".into());
+    }
+    Ok(v)
+}
+
 /// A boolean as PostgreSQL (`t`/`f`, `true`/`false`), SQL Server (`1`/`0`)
 /// and spreadsheets (`yes`/`no`) write it, in any case.
 pub fn parse_bool(s: &str) -> Result<bool, String> {
@@ -642,6 +659,8 @@ enum Conv {
     Bool,
     /// float64 from CSV text, refusing what the float would change.
     Float64,
+    /// float32 from CSV text, refusing overflow and underflow.
+    Float32,
 }
 
 /// Where the rows of a batch came from, for error messages.
@@ -720,6 +739,7 @@ impl Conformer {
             let conv = match f.data_type() {
                 DataType::Boolean => Conv::Bool,
                 DataType::Float64 => Conv::Float64,
+                DataType::Float32 => Conv::Float32,
                 _ => continue,
             };
             if c.convs[i].is_none() {
@@ -914,6 +934,17 @@ impl Conformer {
                         });
                     }
                     Arc::new(arrow::array::Float64Array::new(values.into(), nulls))
+                }
+                Conv::Float32 => {
+                    let mut values = Vec::with_capacity(strings.len());
+                    for row in 0..strings.len() {
+                        values.push(if strings.is_null(row) {
+                            0.0
+                        } else {
+                            parse_float32(strings.value(row)).map_err(|e| fail(row, e))?
+                        });
+                    }
+                    Arc::new(arrow::array::Float32Array::new(values.into(), nulls))
                 }
                 Conv::Bool => {
                     let mut b = arrow::array::BooleanBuilder::with_capacity(strings.len());
@@ -1243,6 +1274,17 @@ mod tests {
             Ok(0.007150221951635061)
         );
         assert_eq!(parse_float64("1e21"), Ok(1e21));
+        assert_eq!(parse_float32("0.1"), Ok(0.1f32));
+        assert_eq!(
+            parse_float32("-0.0").map(f32::to_bits),
+            Ok((-0.0f32).to_bits())
+        );
+        assert_eq!(parse_float32("3.4e38"), Ok(3.4e38f32));
+        assert!(parse_float32("-inf").unwrap().is_infinite());
+        assert!(parse_float32("NaN").unwrap().is_nan());
+        for bad in ["1.7976931348623157e308", "-1e39", "1e-50", "x"] {
+            assert!(parse_float32(bad).is_err(), "{bad}");
+        }
         assert_eq!(parse_float64("1000000000000000000000"), Ok(1e21));
         assert_eq!(parse_float64("-0.000"), Ok(-0.0));
         assert!(parse_float64("NaN").unwrap().is_nan());

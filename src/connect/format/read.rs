@@ -294,8 +294,13 @@ pub fn csv_batches(
         .iter()
         .zip(conformer.target().fields())
         .map(|(w, t)| {
+            // Text, and binary written as hex text (an empty value is `""`).
             matches!(w.data_type(), DataType::Utf8 | DataType::LargeUtf8)
-                && w.data_type() == t.data_type()
+                && (w.data_type() == t.data_type()
+                    || matches!(
+                        t.data_type(),
+                        DataType::Binary | DataType::LargeBinary | DataType::FixedSizeBinary(_)
+                    ))
         })
         .collect();
     let scanned = scanner.shared.clone();

@@ -144,9 +144,141 @@ pub struct TextWriter<W> {
     rows: u64,
 }
 
+/// CSV as PostgreSQL, DuckDB and Spark write it, which is how convoy reads
+/// it back: NULL is an empty field (or the `null` text), an empty string is
+/// a quoted empty field `""`, and a field is quoted when it holds the
+/// delimiter, the quote, the escape or a line end. Values are formatted by
+/// arrow's display (timestamps in ISO 8601 with their offset).
+pub struct CsvWriter {
+    out: Hashing,
+    delimiter: u8,
+    quote: u8,
+    escape: Option<u8>,
+    null: String,
+    header: bool,
+    beginning: bool,
+    line: Vec<u8>,
+    field: String,
+}
+
+impl CsvWriter {
+    fn new(out: Hashing, csv: &CsvOptions) -> CsvWriter {
+        CsvWriter {
+            out,
+            delimiter: csv.delimiter,
+            quote: csv.quote,
+            escape: csv.escape,
+            null: csv.null.clone(),
+            header: csv.header,
+            beginning: true,
+            line: Vec::with_capacity(1 << 16),
+            field: String::with_capacity(256),
+        }
+    }
+
+    /// One field, quoted when it must be (`force`: an empty string).
+    fn push(&mut self, field: &[u8], force: bool) {
+        let (d, q) = (self.delimiter, self.quote);
+        let special =
+            |b: &u8| *b == d || *b == q || *b == b'\n' || *b == b'\r' || Some(*b) == self.escape;
+        if !force && !field.iter().any(special) {
+            self.line.extend_from_slice(field);
+            return;
+        }
+        self.line.push(q);
+        for &b in field {
+            if b == q {
+                self.line.push(self.escape.unwrap_or(q));
+            } else if Some(b) == self.escape {
+                self.line.push(b);
+            }
+            self.line.push(b);
+        }
+        self.line.push(q);
+    }
+
+    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        use std::fmt::Write as _;
+        use std::io::Write as _;
+        if self.beginning {
+            self.beginning = false;
+            if self.header {
+                let schema = batch.schema();
+                for (i, f) in schema.fields().iter().enumerate() {
+                    if i > 0 {
+                        self.line.push(self.delimiter);
+                    }
+                    self.push(f.name().as_bytes(), f.name().is_empty());
+                }
+                self.line.push(b'\n');
+            }
+        }
+        let null = self.null.clone();
+        let options = arrow::util::display::FormatOptions::default()
+            .with_null(&null)
+            .with_timestamp_format(Some("%Y-%m-%dT%H:%M:%S%.f"))
+            .with_timestamp_tz_format(Some("%Y-%m-%dT%H:%M:%S%.f%:z"))
+            .with_date_format(Some("%Y-%m-%d"))
+            .with_time_format(Some("%H:%M:%S%.f"));
+        let columns = batch.columns();
+        let formatters = columns
+            .iter()
+            .map(|c| arrow::util::display::ArrayFormatter::try_new(c.as_ref(), &options))
+            .collect::<Result<Vec<_>, _>>()?;
+        let text: Vec<bool> = columns
+            .iter()
+            .map(|c| {
+                matches!(
+                    c.data_type(),
+                    DataType::Utf8
+                        | DataType::LargeUtf8
+                        | DataType::Utf8View
+                        | DataType::Binary
+                        | DataType::LargeBinary
+                        | DataType::BinaryView
+                        | DataType::FixedSizeBinary(_)
+                )
+            })
+            .collect();
+        let mut field = std::mem::take(&mut self.field);
+        for row in 0..batch.num_rows() {
+            for (i, f) in formatters.iter().enumerate() {
+                if i > 0 {
+                    self.line.push(self.delimiter);
+                }
+                field.clear();
+                write!(field, "{}", f.value(row)).map_err(|_| {
+                    anyhow::anyhow!(
+                        "column {} row {}: value cannot be written as text",
+                        i + 1,
+                        row + 1
+                    )
+                })?;
+                // With NULL as an empty field, an empty string is `""`.
+                let empty_string =
+                    text[i] && field.is_empty() && null.is_empty() && columns[i].is_valid(row);
+                self.push(field.as_bytes(), empty_string);
+            }
+            self.line.push(b'\n');
+            if self.line.len() >= 1 << 16 {
+                self.out.write_all(&self.line)?;
+                self.line.clear();
+            }
+        }
+        self.field = field;
+        self.out.write_all(&self.line)?;
+        self.line.clear();
+        Ok(())
+    }
+
+    fn into_inner(self) -> Hashing {
+        self.out
+    }
+}
+
 /// One output file being written.
 pub enum FormatWriter {
-    Csv(Box<TextWriter<arrow::csv::Writer<Hashing>>>),
+    Csv(Box<TextWriter<CsvWriter>>),
     /// Created at the first batch, which decides the dictionary columns.
     ParquetPending(
         Option<(
@@ -1037,25 +1169,11 @@ impl FormatWriter {
         // writer from starting on a schema its format cannot hold.
         check_schema(format, schema)?;
         Ok(match format {
-            Format::Csv => {
-                let mut b = arrow::csv::WriterBuilder::new()
-                    .with_header(csv.header)
-                    .with_delimiter(csv.delimiter)
-                    .with_quote(csv.quote)
-                    .with_null(csv.null.clone())
-                    .with_timestamp_format("%Y-%m-%dT%H:%M:%S%.f".to_string())
-                    .with_timestamp_tz_format("%Y-%m-%dT%H:%M:%S%.f%:z".to_string())
-                    .with_date_format("%Y-%m-%d".to_string())
-                    .with_time_format("%H:%M:%S%.f".to_string());
-                if let Some(e) = csv.escape {
-                    b = b.with_escape(e).with_double_quote(false);
-                }
-                FormatWriter::Csv(Box::new(TextWriter {
-                    w: b.build(out),
-                    plan: TextPlan::new(schema, format),
-                    rows: 0,
-                }))
-            }
+            Format::Csv => FormatWriter::Csv(Box::new(TextWriter {
+                w: CsvWriter::new(out, csv),
+                plan: TextPlan::new(schema, format),
+                rows: 0,
+            })),
             Format::Parquet => {
                 let props = WriterProperties::builder()
                     .set_compression(pq.codec().map_err(|e| crate::error::usage(e, None))?)
