@@ -9,7 +9,9 @@
 #   CONVOY_ARGS  extra arguments appended to the convoy command; shell quoting
 #                is honoured, e.g. CONVOY_ARGS='--schema "id bigint, ..."'
 #   BENCH_DIR    work directory for the CSV and outputs (default /tmp/convoy-bench)
-#   BENCH_TOOLS  tools to time, in order (default "convoy duckdb")
+#   BENCH_TOOLS  tools to time, in order (default "convoy convoy-gz zcat duckdb"):
+#                convoy-gz reads the same CSV gzip-compressed (gzip -6), and
+#                zcat decompresses it to /dev/null: the decompressor's bound
 #   SEED         generator seed (default 42)
 #
 # Each run starts one fresh process per tool, so process start-up counts for
@@ -22,7 +24,7 @@ set -euo pipefail
 ROWS=${1:-2000000}
 RUNS=${2:-3}
 BENCH_DIR=${BENCH_DIR:-/tmp/convoy-bench}
-BENCH_TOOLS=${BENCH_TOOLS:-convoy duckdb}
+BENCH_TOOLS=${BENCH_TOOLS:-convoy convoy-gz zcat duckdb}
 SEED=${SEED:-42}
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -35,7 +37,7 @@ die() { log "error: $*"; exit 1; }
 [[ $RUNS =~ ^[0-9]+$ && $RUNS -gt 0 ]] || die "RUNS must be a positive integer, got '$RUNS'"
 case $BENCH_DIR in *\'* | *\"* | *\\*) die "BENCH_DIR must not contain quotes or backslashes" ;; esac
 for tool in $BENCH_TOOLS; do
-    case $tool in convoy | duckdb) ;; *) die "unknown tool '$tool' in BENCH_TOOLS" ;; esac
+    case $tool in convoy | convoy-gz | zcat | duckdb) ;; *) die "unknown tool '$tool' in BENCH_TOOLS" ;; esac
 done
 want() { [[ " $BENCH_TOOLS " == *" $1 "* ]]; }
 
@@ -51,7 +53,7 @@ if want duckdb && ! python3 -c 'import duckdb' 2>/dev/null; then
 fi
 
 CONVOY_ARGV=()
-if want convoy; then
+if want convoy || want convoy-gz; then
     if [[ -z ${CONVOY_BIN:-} ]]; then
         log "building convoy (cargo build --release)"
         cargo build --release >&2
@@ -84,8 +86,14 @@ if [[ ! -f $csv ]]; then
     mv "$csv.tmp" "$csv"
 fi
 csv_bytes=$(stat -c %s "$csv")
+if { want convoy-gz || want zcat; } && [[ ! -f $csv.gz ]]; then
+    log "compressing $csv (gzip -6)"
+    gzip -6 -c "$csv" >"$csv.gz.tmp"
+    mv "$csv.gz.tmp" "$csv.gz"
+fi
 # Read the input once so that every run starts from a warm page cache.
 cat "$csv" >/dev/null
+[[ ! -f $csv.gz ]] || cat "$csv.gz" >/dev/null
 
 # --- runs ------------------------------------------------------------------
 results=$BENCH_DIR/results.tsv
@@ -100,12 +108,20 @@ run_tool() { # tool run_no
         target=$out/convoy.parquet
         cmd=("$CONVOY_BIN" copy "$csv" "$target" --progress never "${CONVOY_ARGV[@]}")
         ;;
+    convoy-gz)
+        target=$out/convoy-gz.parquet
+        cmd=("$CONVOY_BIN" copy "$csv.gz" "$target" --progress never "${CONVOY_ARGV[@]}")
+        ;;
+    zcat)
+        target=
+        cmd=(sh -c 'zcat "$1" >/dev/null' zcat "$csv.gz")
+        ;;
     duckdb)
         target=$out/duckdb.parquet
         cmd=(python3 -c "import duckdb; duckdb.sql(\"COPY (SELECT * FROM read_csv('$csv')) TO '$target' (FORMAT parquet)\")")
         ;;
     esac
-    rm -f "$target"
+    [[ -z $target ]] || rm -f "$target"
     local t0 t1 wall _ rss_kib out_bytes=0
     t0=$EPOCHREALTIME
     if ! /usr/bin/time -f '%e %M' -o "$tfile" "${cmd[@]}" >"$runlog" 2>&1; then
@@ -118,7 +134,9 @@ run_tool() { # tool run_no
     # peak RSS (KiB) from GNU time.
     wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
     read -r _ rss_kib <"$tfile"
-    if [[ -f $target ]]; then
+    if [[ -z $target ]]; then
+        :
+    elif [[ -f $target ]]; then
         out_bytes=$(stat -c %s "$target")
         # Sanity check outside the timed part, once: the output holds every row.
         if ((n == 1)) && python3 -c 'import duckdb' 2>/dev/null; then
@@ -129,7 +147,7 @@ run_tool() { # tool run_no
     else
         log "warning: $tool exited 0 but wrote no $target"
     fi
-    rm -f "$target"
+    [[ -z $target ]] || rm -f "$target"
     printf '%s\t%s\t%s\t%s\t%s\n' "$tool" "$n" "$wall" "$rss_kib" "$out_bytes" >>"$results"
     log "run $n  $tool  wall ${wall}s  peak RSS $((rss_kib / 1024)) MiB  output $((out_bytes / 1000000)) MB"
 }
@@ -159,7 +177,7 @@ for line in open(path):
 
 print(f"CSV -> Parquet: {rows:,} rows, input {csv_bytes / 1e6:.1f} MB, "
       f"{runs} run(s) per tool, {cpus} CPUs, duckdb {duckdb_version}")
-head = f"{'tool':<8} {'wall s':>8} {'rows/s':>12} {'MB/s':>8} {'peak RSS MiB':>13} {'out MB':>8}"
+head = f"{'tool':<10} {'wall s':>8} {'rows/s':>12} {'MB/s':>8} {'peak RSS MiB':>13} {'out MB':>8}"
 print(head)
 print("-" * len(head))
 med_wall = {}
@@ -170,8 +188,11 @@ for tool, rs in by_tool.items():
     mbs = statistics.median(csv_bytes / 1e6 / max(w, 1e-9) for w in walls)
     rss = max(r for _, r, _ in rs) / 1024
     outmb = max(o for _, _, o in rs) / 1e6
-    print(f"{tool:<8} {med_wall[tool]:>8.2f} {rps:>12,.0f} {mbs:>8.1f} {rss:>13.0f} {outmb:>8.1f}")
+    print(f"{tool:<10} {med_wall[tool]:>8.2f} {rps:>12,.0f} {mbs:>8.1f} {rss:>13.0f} {outmb:>8.1f}")
 if "convoy" in med_wall and "duckdb" in med_wall and med_wall["duckdb"] > 0:
     print(f"wall time convoy/duckdb: {med_wall['convoy'] / med_wall['duckdb']:.2f}x")
-print("(wall s, rows/s, MB/s: medians over runs; peak RSS: max over runs)")
+if "convoy-gz" in med_wall and "zcat" in med_wall and med_wall["zcat"] > 0:
+    print(f"wall time convoy-gz/zcat: {med_wall['convoy-gz'] / med_wall['zcat']:.2f}x "
+          "(zcat: the gzip input decompressed to /dev/null)")
+print("(wall s, rows/s, MB/s: medians over runs, MB/s of the uncompressed CSV; peak RSS: max over runs)")
 PY

@@ -55,7 +55,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand copy" -l escape -d 'CSV es
 complete -c convoy -n "__fish_convoy_using_subcommand copy" -l null -d 'Text that stands for NULL in CSV (default: empty field)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand copy" -l max-rows-per-file -d 'Split the output into files of at most N rows in the destination directory, with a manifest written last' -r
 complete -c convoy -n "__fish_convoy_using_subcommand copy" -l row-group-size -d 'Parquet row-group size in rows' -r
-complete -c convoy -n "__fish_convoy_using_subcommand copy" -l compression -d 'Parquet compression: zstd (default), zstd(LEVEL), snappy, lz4, gzip, none' -r
+complete -c convoy -n "__fish_convoy_using_subcommand copy" -l compression -d 'Compression. Parquet: the page codec, zstd (default), zstd(LEVEL), snappy, lz4, gzip, none. CSV and JSON Lines: the file\'s, gzip, gzip(LEVEL), zstd, zstd(LEVEL), bzip2, xz, none (a name ending in .gz, .zst, .bz2 or .xz also selects it)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand copy" -l mode -d 'How the destination is updated: replace (files, default), append, merge, incremental (databases)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand copy" -l key -d 'Key column of `--mode merge` (repeat for a composite key)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand copy" -l cursor -d 'Cursor column of `--mode incremental`: only rows with a greater value than the destination\'s maximum are copied' -r
@@ -104,7 +104,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand plan" -l escape -d 'CSV es
 complete -c convoy -n "__fish_convoy_using_subcommand plan" -l null -d 'Text that stands for NULL in CSV (default: empty field)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand plan" -l max-rows-per-file -d 'Split the output into files of at most N rows in the destination directory, with a manifest written last' -r
 complete -c convoy -n "__fish_convoy_using_subcommand plan" -l row-group-size -d 'Parquet row-group size in rows' -r
-complete -c convoy -n "__fish_convoy_using_subcommand plan" -l compression -d 'Parquet compression: zstd (default), zstd(LEVEL), snappy, lz4, gzip, none' -r
+complete -c convoy -n "__fish_convoy_using_subcommand plan" -l compression -d 'Compression. Parquet: the page codec, zstd (default), zstd(LEVEL), snappy, lz4, gzip, none. CSV and JSON Lines: the file\'s, gzip, gzip(LEVEL), zstd, zstd(LEVEL), bzip2, xz, none (a name ending in .gz, .zst, .bz2 or .xz also selects it)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand plan" -l mode -d 'How the destination is updated: replace (files, default), append, merge, incremental (databases)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand plan" -l key -d 'Key column of `--mode merge` (repeat for a composite key)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand plan" -l cursor -d 'Cursor column of `--mode incremental`: only rows with a greater value than the destination\'s maximum are copied' -r
@@ -138,7 +138,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand check" -l escape -d 'CSV e
 complete -c convoy -n "__fish_convoy_using_subcommand check" -l null -d 'Text that stands for NULL in CSV (default: empty field)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand check" -l max-rows-per-file -d 'Split the output into files of at most N rows in the destination directory, with a manifest written last' -r
 complete -c convoy -n "__fish_convoy_using_subcommand check" -l row-group-size -d 'Parquet row-group size in rows' -r
-complete -c convoy -n "__fish_convoy_using_subcommand check" -l compression -d 'Parquet compression: zstd (default), zstd(LEVEL), snappy, lz4, gzip, none' -r
+complete -c convoy -n "__fish_convoy_using_subcommand check" -l compression -d 'Compression. Parquet: the page codec, zstd (default), zstd(LEVEL), snappy, lz4, gzip, none. CSV and JSON Lines: the file\'s, gzip, gzip(LEVEL), zstd, zstd(LEVEL), bzip2, xz, none (a name ending in .gz, .zst, .bz2 or .xz also selects it)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand check" -l mode -d 'How the destination is updated: replace (files, default), append, merge, incremental (databases)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand check" -l key -d 'Key column of `--mode merge` (repeat for a composite key)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand check" -l cursor -d 'Cursor column of `--mode incremental`: only rows with a greater value than the destination\'s maximum are copied' -r
@@ -174,7 +174,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand extract" -l escape -d 'CSV
 complete -c convoy -n "__fish_convoy_using_subcommand extract" -l null -d 'Text that stands for NULL in CSV (default: empty field)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand extract" -l max-rows-per-file -d 'Split the output into files of at most N rows in the destination directory, with a manifest written last' -r
 complete -c convoy -n "__fish_convoy_using_subcommand extract" -l row-group-size -d 'Parquet row-group size in rows' -r
-complete -c convoy -n "__fish_convoy_using_subcommand extract" -l compression -d 'Parquet compression: zstd (default), zstd(LEVEL), snappy, lz4, gzip, none' -r
+complete -c convoy -n "__fish_convoy_using_subcommand extract" -l compression -d 'Compression. Parquet: the page codec, zstd (default), zstd(LEVEL), snappy, lz4, gzip, none. CSV and JSON Lines: the file\'s, gzip, gzip(LEVEL), zstd, zstd(LEVEL), bzip2, xz, none (a name ending in .gz, .zst, .bz2 or .xz also selects it)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand extract" -l mode -d 'How the destination is updated: replace (files, default), append, merge, incremental (databases)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand extract" -l key -d 'Key column of `--mode merge` (repeat for a composite key)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand extract" -l cursor -d 'Cursor column of `--mode incremental`: only rows with a greater value than the destination\'s maximum are copied' -r
@@ -211,7 +211,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand load" -l escape -d 'CSV es
 complete -c convoy -n "__fish_convoy_using_subcommand load" -l null -d 'Text that stands for NULL in CSV (default: empty field)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand load" -l max-rows-per-file -d 'Split the output into files of at most N rows in the destination directory, with a manifest written last' -r
 complete -c convoy -n "__fish_convoy_using_subcommand load" -l row-group-size -d 'Parquet row-group size in rows' -r
-complete -c convoy -n "__fish_convoy_using_subcommand load" -l compression -d 'Parquet compression: zstd (default), zstd(LEVEL), snappy, lz4, gzip, none' -r
+complete -c convoy -n "__fish_convoy_using_subcommand load" -l compression -d 'Compression. Parquet: the page codec, zstd (default), zstd(LEVEL), snappy, lz4, gzip, none. CSV and JSON Lines: the file\'s, gzip, gzip(LEVEL), zstd, zstd(LEVEL), bzip2, xz, none (a name ending in .gz, .zst, .bz2 or .xz also selects it)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand load" -l mode -d 'How the destination is updated: replace (files, default), append, merge, incremental (databases)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand load" -l key -d 'Key column of `--mode merge` (repeat for a composite key)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand load" -l cursor -d 'Cursor column of `--mode incremental`: only rows with a greater value than the destination\'s maximum are copied' -r

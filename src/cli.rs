@@ -280,7 +280,10 @@ pub struct CopyOpts {
     /// Parquet row-group size in rows.
     #[arg(long, value_name = "ROWS")]
     pub row_group_size: Option<usize>,
-    /// Parquet compression: zstd (default), zstd(LEVEL), snappy, lz4, gzip, none.
+    /// Compression. Parquet: the page codec, zstd (default), zstd(LEVEL),
+    /// snappy, lz4, gzip, none. CSV and JSON Lines: the file's, gzip,
+    /// gzip(LEVEL), zstd, zstd(LEVEL), bzip2, xz, none (a name ending in
+    /// .gz, .zst, .bz2 or .xz also selects it).
     #[arg(long, value_name = "CODEC")]
     pub compression: Option<String>,
     /// How the destination is updated: replace (files, default), append,

@@ -163,7 +163,15 @@ impl Plan {
         CopyPlan {
             name: copy.name.clone(),
             source: self.describe(&copy.from),
-            source_format: format_of(&copy.from).map(|f| f.name().to_string()),
+            source_format: format_of(&copy.from).map(|f| {
+                let path = copy.from.path.as_deref().unwrap_or_default();
+                match crate::connect::format::compression::Codec::from_path(path) {
+                    Some(c) if matches!(f, Format::Csv | Format::Json) => {
+                        format!("{}, {}-compressed", f.name(), c.name())
+                    }
+                    _ => f.name().to_string(),
+                }
+            }),
             source_schema,
             source_csv: (format_of(&copy.from) == Some(Format::Csv))
                 .then(|| csv_plan(&copy.from.csv)),
@@ -175,7 +183,17 @@ impl Plan {
                         copy.to.parquet.compression, copy.to.parquet.row_group_size
                     )
                 } else {
-                    f.name().to_string()
+                    let path = copy.to.path.as_deref().unwrap_or_default();
+                    let split = copy.to.max_rows_per_file.is_some();
+                    match crate::connect::format::compression::output(
+                        path,
+                        f,
+                        copy.to.compression,
+                        split,
+                    ) {
+                        Ok(c) if c.codec.is_some() => format!("{}, {}", f.name(), c.describe()),
+                        _ => f.name().to_string(),
+                    }
                 }
             }),
             mode: copy.mode.name().to_string(),

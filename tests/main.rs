@@ -4,6 +4,7 @@
 mod canary;
 mod check;
 mod cli;
+mod compressed;
 mod corrupt;
 mod csv_props;
 mod faults;

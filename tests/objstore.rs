@@ -35,6 +35,7 @@ conformance!(
     split_output_writes_parts_then_a_manifest_and_replaces_the_previous_output,
     an_interrupted_upload_leaves_no_object_and_no_manifest,
     a_parquet_file_travels_byte_for_byte_unless_told_to_rewrite_it,
+    compressed_text_objects_are_read_and_written_as_streams,
 );
 
 fn every_format_round_trips_exactly(backend: Backend) {
@@ -63,6 +64,68 @@ fn every_format_round_trips_exactly(backend: Backend) {
     let mut names = t.list();
     names.retain(|n| !n.starts_with('.'));
     assert_eq!(names, ["a.arrow", "a.csv", "a.jsonl", "a.parquet"]);
+}
+
+/// Compressed CSV and JSON Lines objects: written compressed by their
+/// name, read back exactly (a prefix lists them as data), every gzip member
+/// read, and an object cut short refused naming it.
+fn compressed_text_objects_are_read_and_written_as_streams(backend: Backend) {
+    let dir = Dir::new();
+    let t = Target::new(backend, &dir);
+    let table = sample_table();
+    write_parquet(&dir.path("orig.parquet"), &table);
+    let schema = format!("schema = \"{SAMPLE_SCHEMA}\"");
+    for name in ["z/a.csv.gz", "z/b.jsonl.zst"] {
+        t.run(&dir, &local("orig.parquet", ""), &t.at(name, ""), &[])
+            .ok();
+        let bytes = t.get(name);
+        let plain = if name.ends_with(".gz") {
+            let mut out = Vec::new();
+            std::io::Read::read_to_end(
+                &mut flate2::read::MultiGzDecoder::new(&bytes[..]),
+                &mut out,
+            )
+            .unwrap();
+            out
+        } else {
+            zstd::decode_all(&bytes[..]).unwrap()
+        };
+        assert!(
+            plain.len() > bytes.len(),
+            "{backend:?} {name} is compressed"
+        );
+        let _ = std::fs::remove_file(dir.path("back.parquet"));
+        t.run(&dir, &t.at(name, &schema), &local("back.parquet", ""), &[])
+            .ok();
+        assert_same(
+            &table,
+            &parquet_table(&dir.path("back.parquet")),
+            &format!("{backend:?} {name}"),
+        );
+    }
+    // Two gzip members in one object, found under a prefix by its name.
+    let member = |text: &str| {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(text.as_bytes()).unwrap();
+        e.finish().unwrap()
+    };
+    let two = [member("id,v\n1,a\n"), member("2,b\n3,c\n")].concat();
+    t.put("m/x.csv.gz", two.clone());
+    t.run(&dir, &t.at("m/", ""), &local("m.parquet", ""), &[])
+        .ok();
+    assert_eq!(parquet_table(&dir.path("m.parquet")).num_rows(), 3);
+    // Cut short: refused, naming the object.
+    t.put("cut/y.csv.gz", two[..two.len() - 5].to_vec());
+    let r = t.run(
+        &dir,
+        &t.at("cut/y.csv.gz", ""),
+        &local("m.parquet", ""),
+        &[],
+    );
+    assert_eq!(r.code, 1, "{backend:?}: {}", r.stderr);
+    assert!(r.stderr.contains("cut/y.csv.gz"), "{}", r.stderr);
+    assert!(r.stderr.contains("damaged or cut short"), "{}", r.stderr);
+    assert_eq!(parquet_table(&dir.path("m.parquet")).num_rows(), 3);
 }
 
 fn a_parquet_file_travels_byte_for_byte_unless_told_to_rewrite_it(backend: Backend) {

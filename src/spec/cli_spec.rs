@@ -69,6 +69,7 @@ pub fn command_line_path(path: &str) -> String {
         "copy[0].from.query" => "--query".into(),
         "copy[0].to.table" | "copy[0].to.path" => "DST".into(),
         "copy[0].to.format" => "--format".into(),
+        "copy[0].to.compression" => "--compression".into(),
         "copy[0].from.format" => "--source-format".into(),
         "copy[0].from.schema" => "--schema".into(),
         "copy[0].mode" | "copy[0].to.mode" => "--mode".into(),
@@ -213,7 +214,18 @@ pub fn from_args(
         to.parquet.row_group_size = n.max(1);
         to.parquet.explicit = true;
     }
-    if let Some(c) = &opts.compression {
+    let text_out = matches!(
+        to.format
+            .or_else(|| to.path.as_deref().and_then(Format::from_path)),
+        Some(Format::Csv | Format::Json)
+    );
+    if let Some(c) = opts.compression.as_ref().filter(|_| text_out) {
+        // For a CSV or JSON destination it is the file's compression.
+        match crate::connect::format::compression::Compression::parse(c) {
+            Ok(x) => to.compression = Some(x),
+            Err(e) => err("--compression", e),
+        }
+    } else if let Some(c) = &opts.compression {
         match super::parquet_compression(c) {
             Ok(_) => {
                 to.parquet.compression = c.clone();

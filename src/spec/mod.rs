@@ -149,9 +149,11 @@ impl Format {
         }
     }
 
-    /// The format a file name's extension implies (`.csv.gz` is not read).
+    /// The format a file name's extension implies, after a compression
+    /// extension (`orders.csv.gz` is CSV).
     pub fn from_path(path: &str) -> Option<Format> {
         let name = path.rsplit(['/', '\\']).next().unwrap_or(path);
+        let name = crate::connect::format::compression::strip_extension(name);
         let ext = name.rsplit_once('.')?.1;
         Format::from_name(ext)
     }
@@ -302,6 +304,9 @@ pub struct Endpoint {
     pub schema: Option<SchemaRef>,
     pub csv: CsvOptions,
     pub parquet: ParquetOptions,
+    /// Compression around a text output (`--compression gzip` for CSV or
+    /// JSON, `compression = "zstd"`); its name's extension also sets it.
+    pub compression: Option<crate::connect::format::compression::Compression>,
     pub max_rows_per_file: Option<u64>,
     pub infer_rows: usize,
     /// Parallel partitioned read of a database source.
@@ -328,6 +333,7 @@ impl Endpoint {
             schema: None,
             csv: CsvOptions::default(),
             parquet: ParquetOptions::default(),
+            compression: None,
             max_rows_per_file: None,
             infer_rows: DEFAULT_INFER_ROWS,
             partition: None,

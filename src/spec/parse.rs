@@ -35,6 +35,7 @@ const ENDPOINT_KEYS: &[&str] = &[
     "query",
     "format",
     "schema",
+    "compression",
     "csv",
     "parquet",
     "max_rows_per_file",
@@ -509,6 +510,12 @@ impl Walker {
                     join(path, "schema"),
                     format!("{e} (types: {})", crate::schema::TYPE_NAMES),
                 ),
+            }
+        }
+        if let Some(c) = self.string(path, t, "compression") {
+            match crate::connect::format::compression::Compression::parse(&c) {
+                Ok(x) => ep.compression = Some(x),
+                Err(e) => self.err(join(path, "compression"), e),
             }
         }
         if let Some(n) = self.positive(path, t, "max_rows_per_file") {

@@ -83,6 +83,12 @@ pub fn file_endpoint(kind: &str, ep: &Endpoint, role: Role, mode: &Mode) -> Endp
             let format = ep
                 .format
                 .or_else(|| ep.path.as_deref().and_then(Format::from_path));
+            if ep.compression.is_some() {
+                err(
+                    "compression",
+                    "compression is for destinations; a compressed source is recognised by its name and first bytes".into(),
+                );
+            }
             if ep.schema.is_some() && matches!(format, Some(Format::Parquet | Format::Ipc)) {
                 err(
                     "schema",
@@ -116,6 +122,20 @@ pub fn file_endpoint(kind: &str, ep: &Endpoint, role: Role, mode: &Mode) -> Endp
                             "use a file name ending in .csv, .parquet, .jsonl or .arrow, or set format"
                         };
                         err("format", format!("cannot tell the format of {p:?}; {hint}"));
+                    }
+                    if let Some(format) = ep.format.or_else(|| Format::from_path(p)) {
+                        let split = ep.max_rows_per_file.is_some();
+                        if let Err(e) = crate::connect::format::compression::output(
+                            p,
+                            format,
+                            ep.compression,
+                            split,
+                        ) {
+                            let hint = crate::error::hint(&e)
+                                .map(|h| format!(" ({h})"))
+                                .unwrap_or_default();
+                            err("compression", format!("{e}{hint}"));
+                        }
                     }
                     if ep.max_rows_per_file.is_some()
                         && !p.ends_with('/')

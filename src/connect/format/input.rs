@@ -52,6 +52,12 @@ pub trait Input: Send + Sync {
         let n = (n as u64).min(random.len()) as usize;
         Ok(random.bytes(0, n)?)
     }
+    /// Whether it adds what it reads to the progress counters itself (a
+    /// compressed file counts its compressed bytes, which its size is of),
+    /// so readers do not count its decompressed bytes again.
+    fn counts_bytes(&self) -> bool {
+        false
+    }
     /// Its bytes front to back as an async stream, where that is how they
     /// arrive (objects); `None` where [`Input::open`] is the better way.
     fn stream(&self) -> Option<futures::stream::BoxStream<'static, Result<Bytes>>> {

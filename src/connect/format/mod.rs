@@ -4,6 +4,8 @@
 //! format means the same wherever its bytes are.
 //!
 //! - `input`: where bytes come from (a file, an object), streamed or at random.
+//! - `compression`: gzip, zstd, bzip2 and xz around text files, streamed
+//!   both ways.
 //! - `read`: text samples, CSV and JSON readers, Parquet and IPC openers
 //!   (what a Parquet file promises is checked before a row is read).
 //! - `pages`: Parquet page checksums checked from a file's bytes, for the
@@ -14,6 +16,7 @@
 //!   the check of what each format can hold ([`write::check_schema`]).
 //! - `source`: files of one format as one table (a [`source::FileSource`]).
 
+pub mod compression;
 pub mod conform;
 pub mod infer;
 pub mod input;

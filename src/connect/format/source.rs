@@ -10,7 +10,7 @@ use arrow::datatypes::{DataType, Schema, SchemaRef};
 
 use super::conform::Conformer;
 use super::input::{self, Input};
-use super::{infer, read, scan, RawFile};
+use super::{compression, infer, read, scan, RawFile};
 use crate::connect::{Counters, Encoded, Encoding, OpenContext, Partition, Source};
 use crate::spec::{CsvOptions, Endpoint, Format};
 
@@ -195,6 +195,8 @@ pub struct FileSource {
     /// The one Parquet file of the source, for a byte-for-byte copy.
     raw: Option<RawFile>,
     format: Format,
+    /// The compressions of the files that are compressed.
+    codecs: Vec<compression::Codec>,
     /// How the files were shared out, when this is one shard of several.
     share: Option<serde_json::Value>,
     /// For warnings found while reading (blank lines skipped).
@@ -212,6 +214,7 @@ impl FileSource {
     ) -> Result<FileSource> {
         let mut ep = ep.clone();
         let mut typed: Vec<(Arc<dyn Input>, Format)> = Vec::new();
+        let mut detected = Vec::new();
         for f in inputs {
             let format = ep
                 .format
@@ -222,6 +225,10 @@ impl FileSource {
                         Some("give --source-format (csv, parquet, json, ipc)".to_string()),
                     )
                 })?;
+            // A text file is read through its decompressor when it is
+            // compressed (told as it opens).
+            let (f, found) = compression::decompressing(f, format, &ctx.counters)?;
+            detected.push(found);
             typed.push((f, format));
         }
         if let Some((f, fmt)) = typed.iter().find(|(_, fmt)| *fmt != typed[0].1) {
@@ -317,6 +324,19 @@ impl FileSource {
                 schema.expect("at least one file")
             }
         };
+        // The compressions seen so far (the first text file was opened to
+        // sample it; files named compressed are compressed).
+        let mut codecs = Vec::new();
+        for (d, (f, _)) in detected.iter().zip(&typed) {
+            let c = d
+                .get()
+                .copied()
+                .flatten()
+                .or_else(|| compression::Codec::from_path(&f.name()));
+            if let Some(c) = c.filter(|c| !codecs.contains(c)) {
+                codecs.push(c);
+            }
+        }
         // One shard of several reads its share of the files (round robin in
         // the order given); every shard takes the schema from the whole.
         let mut files = typed;
@@ -347,6 +367,7 @@ impl FileSource {
             label,
             files,
             format,
+            codecs,
             schema,
             inferred,
             ep,
@@ -426,8 +447,13 @@ impl Source for FileSource {
     }
 
     fn details(&self) -> Vec<String> {
+        let compressed: String = self
+            .codecs
+            .iter()
+            .map(|c| format!(", {}-compressed", c.name()))
+            .collect();
         let mut d = vec![format!(
-            "{} file{} ({})",
+            "{} file{} ({}{compressed})",
             self.files.len(),
             if self.files.len() == 1 { "" } else { "s" },
             self.format.name()
@@ -501,7 +527,11 @@ impl FileSource {
         ipc: Option<read::IpcReader>,
     ) -> Result<Batches> {
         let name = input.name();
-        let counters = self.counters.clone();
+        let counters = if input.counts_bytes() {
+            Arc::new(Counters::default())
+        } else {
+            self.counters.clone()
+        };
         match format {
             Format::Csv => {
                 let sampled = match sampled {

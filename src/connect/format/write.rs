@@ -14,6 +14,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::file::properties::WriterProperties;
 use sha2::{Digest, Sha256};
 
+use super::compression::{Compression, Encoder};
 use super::conform::format_uuid;
 use crate::schema::is_uuid;
 use crate::spec::{CsvOptions, Format, ParquetOptions};
@@ -36,43 +37,22 @@ impl Durable for File {
     }
 }
 
-/// A writer that hashes and counts what passes through it.
+/// A writer that hashes and counts what passes through it, after an
+/// optional compression ([`Hashing::compressed`]): the size and SHA-256 are
+/// those of the bytes that reach the file or object.
 pub struct Hashing {
+    /// `None` once finished.
+    out: Option<Encoder<Hashed>>,
+}
+
+/// The counting, hashing end of [`Hashing`].
+pub struct Hashed {
     inner: BufWriter<Box<dyn Durable>>,
     hasher: Sha256,
     bytes: u64,
 }
 
-impl Hashing {
-    pub fn new(file: File) -> Hashing {
-        Hashing::over(Box::new(file))
-    }
-
-    pub fn over(out: Box<dyn Durable>) -> Hashing {
-        Hashing {
-            inner: BufWriter::with_capacity(1 << 20, out),
-            hasher: Sha256::new(),
-            bytes: 0,
-        }
-    }
-
-    /// Write a buffer of its own (see [`Durable::write_bytes`]).
-    pub fn write_bytes(&mut self, data: bytes::Bytes) -> std::io::Result<()> {
-        self.inner.flush()?;
-        self.hasher.update(&data);
-        self.bytes += data.len() as u64;
-        self.inner.get_mut().write_bytes(data)
-    }
-
-    /// Flush, make durable, and return (bytes, sha256 hex).
-    pub fn finish(&mut self) -> Result<(u64, String)> {
-        self.inner.flush()?;
-        self.inner.get_mut().sync()?;
-        Ok((self.bytes, hex::encode(self.hasher.finalize_reset())))
-    }
-}
-
-impl Write for Hashing {
+impl Write for Hashed {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let n = self.inner.write(buf)?;
         self.hasher.update(&buf[..n]);
@@ -82,6 +62,75 @@ impl Write for Hashing {
 
     fn flush(&mut self) -> std::io::Result<()> {
         self.inner.flush()
+    }
+}
+
+fn finished() -> std::io::Error {
+    std::io::Error::other("internal error: a write after the output was finished")
+}
+
+impl Hashing {
+    pub fn new(file: File) -> Hashing {
+        Hashing::over(Box::new(file))
+    }
+
+    pub fn over(out: Box<dyn Durable>) -> Hashing {
+        Hashing {
+            out: Some(Encoder::Plain(Hashed {
+                inner: BufWriter::with_capacity(1 << 20, out),
+                hasher: Sha256::new(),
+                bytes: 0,
+            })),
+        }
+    }
+
+    /// The same output with what is written compressed first (before
+    /// anything is written).
+    pub fn compressed(mut self, c: Compression) -> Result<Hashing> {
+        match self.out.take() {
+            Some(Encoder::Plain(h)) => Ok(Hashing {
+                out: Some(Encoder::new(h, c)?),
+            }),
+            _ => Err(anyhow::anyhow!(
+                "internal error: compression set on an output in use"
+            )),
+        }
+    }
+
+    fn encoder(&mut self) -> std::io::Result<&mut Encoder<Hashed>> {
+        self.out.as_mut().ok_or_else(finished)
+    }
+
+    /// Write a buffer of its own (see [`Durable::write_bytes`]).
+    pub fn write_bytes(&mut self, data: bytes::Bytes) -> std::io::Result<()> {
+        match self.encoder()? {
+            Encoder::Plain(h) => {
+                h.inner.flush()?;
+                h.hasher.update(&data);
+                h.bytes += data.len() as u64;
+                h.inner.get_mut().write_bytes(data)
+            }
+            e => e.write_all(&data),
+        }
+    }
+
+    /// End the compression, flush, make durable, and return (bytes, sha256
+    /// hex).
+    pub fn finish(&mut self) -> Result<(u64, String)> {
+        let mut h = self.out.take().ok_or_else(finished)?.finish()?;
+        h.inner.flush()?;
+        h.inner.get_mut().sync()?;
+        Ok((h.bytes, hex::encode(h.hasher.finalize_reset())))
+    }
+}
+
+impl Write for Hashing {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.encoder()?.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.encoder()?.flush()
     }
 }
 

@@ -16,6 +16,7 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use async_trait::async_trait;
 
+use crate::connect::format::compression::Compression;
 use crate::connect::format::write::{check_schema, FormatWriter, Hashing};
 use crate::connect::format::{manifest_json, takes_raw, RawFile, MANIFEST};
 use crate::connect::{Encoded, Encoding, OpenContext, Output, Prepared, Sink};
@@ -25,6 +26,8 @@ use crate::spec::{Endpoint, Format};
 pub struct FileSink {
     dest: PathBuf,
     format: Format,
+    /// Compression around each text file written.
+    compression: Compression,
     ep: Endpoint,
     split: Option<u64>,
     run_id: String,
@@ -50,6 +53,12 @@ impl FileSink {
             .format
             .or_else(|| Format::from_path(raw))
             .ok_or_else(|| crate::error::usage(format!("cannot tell the format of {raw}"), None))?;
+        let compression = crate::connect::format::compression::output(
+            raw,
+            format,
+            ep.compression,
+            split.is_some(),
+        )?;
         if split.is_none() && (raw.ends_with('/') || dest.is_dir()) {
             return Err(crate::error::usage(
                 format!("destination {} is a directory", dest.display()),
@@ -62,6 +71,7 @@ impl FileSink {
         Ok(FileSink {
             dest,
             format,
+            compression,
             ep: ep.clone(),
             split,
             run_id: ctx.run_id.clone(),
@@ -115,7 +125,7 @@ impl FileSink {
             Some(_) => self.temp.clone().expect("staging dir").join(format!(
                 "part-{:05}.{}",
                 self.parts.len(),
-                self.format.extension()
+                self.compression.part_extension(self.format)
             )),
         };
         let file = fs::OpenOptions::new()
@@ -124,7 +134,7 @@ impl FileSink {
             .open(&path)
             .with_context(|| format!("creating {}", path.display()))?;
         let (w, rows) = FormatWriter::open(
-            Hashing::new(file),
+            Hashing::new(file).compressed(self.compression)?,
             self.raw.as_ref(),
             self.format,
             &schema,
@@ -317,7 +327,7 @@ fn exchange(_a: &Path, _b: &Path) -> std::io::Result<()> {
 #[async_trait]
 impl Sink for FileSink {
     fn describe(&self) -> String {
-        format!("local {}", self.dest.display())
+        format!("local {}{}", self.dest.display(), self.compression.suffix())
     }
 
     async fn begin(&mut self, schema: SchemaRef) -> Result<()> {

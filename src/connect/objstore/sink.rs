@@ -26,6 +26,7 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use super::builder::Store;
 use super::io::{self, Upload};
 use super::{object_path, store_error};
+use crate::connect::format::compression::Compression;
 use crate::connect::format::write::{FormatWriter, Hashing};
 use crate::connect::format::MANIFEST;
 use crate::connect::{OpenContext, Output, Prepared, Sink};
@@ -45,6 +46,8 @@ pub struct ObjSink {
     /// The object (single output) or the prefix (split output).
     dest: String,
     format: Format,
+    /// Compression around each text file written.
+    compression: Compression,
     ep: Endpoint,
     split: Option<u64>,
     run_id: String,
@@ -78,6 +81,12 @@ impl ObjSink {
             .format
             .or_else(|| Format::from_path(&dest))
             .ok_or_else(|| crate::error::usage(format!("cannot tell the format of {raw}"), None))?;
+        let compression = crate::connect::format::compression::output(
+            &dest,
+            format,
+            ep.compression,
+            split.is_some(),
+        )?;
         if split.is_none() && (dest.is_empty() || dest.ends_with('/')) {
             return Err(crate::error::usage(
                 format!("destination {}/{dest} is a prefix", st.root),
@@ -94,6 +103,7 @@ impl ObjSink {
             st,
             dest,
             format,
+            compression,
             ep: ep.clone(),
             split,
             run_id: ctx.run_id.clone(),
@@ -125,7 +135,7 @@ impl ObjSink {
             "part-{:05}-{}.{}",
             self.parts.len(),
             self.run_id,
-            self.format.extension()
+            self.compression.part_extension(self.format)
         );
         let prefix = self.prefix();
         object_path(&if prefix.is_empty() {
@@ -158,7 +168,7 @@ impl ObjSink {
         )
         .await?;
         let (writer, rows) = FormatWriter::open(
-            Hashing::over(Box::new(w)),
+            Hashing::over(Box::new(w)).compressed(self.compression)?,
             self.raw.as_ref(),
             self.format,
             &schema,
@@ -409,7 +419,12 @@ impl ObjSink {
 #[async_trait]
 impl Sink for ObjSink {
     fn describe(&self) -> String {
-        format!("{} {}", self.st.identity, self.dest)
+        format!(
+            "{} {}{}",
+            self.st.identity,
+            self.dest,
+            self.compression.suffix()
+        )
     }
 
     async fn begin(&mut self, schema: SchemaRef) -> Result<()> {
