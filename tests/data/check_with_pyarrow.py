@@ -690,7 +690,9 @@ def check_fixture(binary, fx, work, keep):
         if rt.exists():
             rt.unlink()
         r = convoy(binary, [str(csv_out), str(rt), "--schema", schema], work)
-        verdict, notes = cell_for(dict(fx, args=[], expect="read"), expected, r, rt, "parquet")[:2]
+        # convoy's own CSV has no blank lines to report.
+        verdict, notes = cell_for(dict(fx, args=[], expect="read"),
+                                  dict(expected, blank_lines=0), r, rt, "parquet")[:2]
         cells["roundtrip"] = (verdict, notes, r.cmd())
     else:
         cells["roundtrip"] = ("-", [], "")
