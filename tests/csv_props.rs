@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow::array::{Array, ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -210,4 +210,54 @@ fn a_declared_float32_refuses_what_it_cannot_hold() {
         "{all}"
     );
     assert!(!out.exists());
+}
+
+#[test]
+fn a_null_marker_is_written_bare_and_text_like_it_is_quoted() {
+    let dir = Dir::new();
+    let input = dir.write(
+        "in.jsonl",
+        "{\"id\":1,\"s\":null}\n{\"id\":2,\"s\":\"a\\\\b\\\"c\"}\n{\"id\":3,\"s\":\"\"}\n",
+    );
+    let run = dir.run(&[
+        "copy",
+        input.to_str().unwrap(),
+        "out.csv",
+        "--escape",
+        "\\",
+        "--null",
+        "\\N",
+        "--progress",
+        "never",
+        "-q",
+    ]);
+    assert_eq!(run.code, 0, "{}", both(&run));
+    assert_eq!(
+        std::fs::read_to_string(dir.path("out.csv")).unwrap(),
+        "id,s\n1,\\N\n2,\"a\\\\b\\\"c\"\n3,\n"
+    );
+    let run = dir.run(&[
+        "copy",
+        "out.csv",
+        "back.parquet",
+        "--escape",
+        "\\",
+        "--null",
+        "\\N",
+        "--schema",
+        "id:int64,s:string",
+        "--progress",
+        "never",
+        "-q",
+    ]);
+    assert_eq!(run.code, 0, "{}", both(&run));
+    let back = parquet_table(&dir.path("back.parquet"));
+    let s = back
+        .column(1)
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap();
+    assert!(s.is_null(0));
+    assert_eq!(s.value(1), "a\\b\"c");
+    assert_eq!((s.is_valid(2), s.value(2)), (true, ""));
 }

@@ -246,6 +246,12 @@ impl CsvWriter {
                 if i > 0 {
                     self.line.push(self.delimiter);
                 }
+                if columns[i].is_null(row) {
+                    // The NULL text as given, never quoted (a quoted `\N`
+                    // is the text \N to PostgreSQL).
+                    self.line.extend_from_slice(null.as_bytes());
+                    continue;
+                }
                 field.clear();
                 write!(field, "{}", f.value(row)).map_err(|_| {
                     anyhow::anyhow!(
@@ -255,8 +261,7 @@ impl CsvWriter {
                     )
                 })?;
                 // With NULL as an empty field, an empty string is `""`.
-                let empty_string =
-                    text[i] && field.is_empty() && null.is_empty() && columns[i].is_valid(row);
+                let empty_string = text[i] && field.is_empty() && null.is_empty();
                 self.push(field.as_bytes(), empty_string);
             }
             self.line.push(b'\n');
