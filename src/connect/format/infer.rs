@@ -323,14 +323,7 @@ pub fn fits(v: &str, t: &DataType) -> bool {
     let number = !(leading_zero(v) || v.starts_with('+'));
     match t {
         DataType::Boolean => is_bool_word(v),
-        DataType::Int8
-        | DataType::Int16
-        | DataType::Int32
-        | DataType::Int64
-        | DataType::UInt8
-        | DataType::UInt16
-        | DataType::UInt32
-        | DataType::UInt64 => number && v.parse::<i64>().is_ok(),
+        t if t.is_integer() => number && v.parse::<i64>().is_ok(),
         DataType::Decimal128(p, s) | DataType::Decimal256(p, s) => {
             number
                 && plain_decimal(v).is_some_and(|(int, scale)| {

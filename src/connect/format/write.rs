@@ -679,15 +679,27 @@ fn check_type(format: Format, column: &str, dt: &DataType) -> Result<()> {
 
 /// A type with every dictionary replaced by its value type.
 fn undictionary(dt: &DataType) -> DataType {
+    rewrite_type(dt, &|dt| match dt {
+        DataType::Dictionary(_, v) => Some(undictionary(v)),
+        _ => None,
+    })
+}
+
+/// `dt` with `leaf` applied at every level: where `leaf` gives a type it
+/// replaces that one, elsewhere lists, structs and maps are rebuilt from
+/// their rewritten children.
+fn rewrite_type(dt: &DataType, leaf: &dyn Fn(&DataType) -> Option<DataType>) -> DataType {
+    if let Some(t) = leaf(dt) {
+        return t;
+    }
     let field = |f: &FieldRef| -> FieldRef {
         Arc::new(
             f.as_ref()
                 .clone()
-                .with_data_type(undictionary(f.data_type())),
+                .with_data_type(rewrite_type(f.data_type(), leaf)),
         )
     };
     match dt {
-        DataType::Dictionary(_, v) => undictionary(v),
         DataType::List(f) => DataType::List(field(f)),
         DataType::LargeList(f) => DataType::LargeList(field(f)),
         DataType::FixedSizeList(f, n) => DataType::FixedSizeList(field(f), *n),
@@ -798,26 +810,14 @@ impl ParquetCoerce {
 }
 
 fn parquet_type(dt: &DataType) -> DataType {
-    let field = |f: &FieldRef| -> FieldRef {
-        Arc::new(
-            f.as_ref()
-                .clone()
-                .with_data_type(parquet_type(f.data_type())),
-        )
-    };
-    match dt {
+    rewrite_type(dt, &|dt| match dt {
         DataType::Timestamp(TimeUnit::Second, tz) => {
-            DataType::Timestamp(TimeUnit::Millisecond, tz.clone())
+            Some(DataType::Timestamp(TimeUnit::Millisecond, tz.clone()))
         }
-        DataType::Time32(TimeUnit::Second) => DataType::Time32(TimeUnit::Millisecond),
-        DataType::Date64 => DataType::Date32,
-        DataType::List(f) => DataType::List(field(f)),
-        DataType::LargeList(f) => DataType::LargeList(field(f)),
-        DataType::FixedSizeList(f, n) => DataType::FixedSizeList(field(f), *n),
-        DataType::Struct(fs) => DataType::Struct(fs.iter().map(field).collect()),
-        DataType::Map(f, sorted) => DataType::Map(field(f), *sorted),
-        other => other.clone(),
-    }
+        DataType::Time32(TimeUnit::Second) => Some(DataType::Time32(TimeUnit::Millisecond)),
+        DataType::Date64 => Some(DataType::Date32),
+        _ => None,
+    })
 }
 
 // ------------------------------------------------------------ text
