@@ -961,6 +961,45 @@ fn csv_inferred_columns_are_widened_when_a_later_value_does_not_fit() {
         err.contains("row 31 (line 32), column \"v\": \"2.5\" is not a valid int64"),
         "{err}"
     );
+    // Nor can a named pipe (the first read drained it): the same refusal,
+    // not a second read of nothing.
+    let fifo = dir.path("w.fifo.csv");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let feed = {
+        let (fifo, text) = (fifo.clone(), text.clone());
+        std::thread::spawn(move || std::fs::write(fifo, text))
+    };
+    // (Reopening the drained pipe waited for a writer forever.)
+    let child = std::process::Command::new(crate::support::bin())
+        .current_dir(dir.path(""))
+        .args([
+            "copy",
+            fifo.to_str().unwrap(),
+            "dest.parquet",
+            "--infer-rows",
+            "10",
+            "--progress",
+            "never",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let run = Run::from(crate::support::wait_within(child, 30));
+    feed.join().unwrap().unwrap();
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("row 31 (line 32), column \"v\": \"2.5\" is not a valid int64"),
+        "{}",
+        run.stderr
+    );
+    let (_, rows, _) = read_table(&dir.path("dest.parquet"));
+    assert_eq!(rows.len(), 32, "the earlier copy stays");
 }
 
 /// PostgreSQL, DuckDB and Spark write NULL as an empty field and '' as `""`:

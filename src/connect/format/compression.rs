@@ -402,6 +402,10 @@ impl Input for Sniffed {
         self.inner.size()
     }
 
+    fn reads_again(&self) -> bool {
+        self.inner.reads_again()
+    }
+
     fn counts_bytes(&self) -> bool {
         true
     }

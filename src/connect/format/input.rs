@@ -52,6 +52,11 @@ pub trait Input: Send + Sync {
         let n = (n as u64).min(random.len()) as usize;
         Ok(random.bytes(0, n)?)
     }
+    /// Whether [`Input::open`] can read it again from the start with the
+    /// same bytes (a file or an object; not standard input or a pipe).
+    fn reads_again(&self) -> bool {
+        true
+    }
     /// Whether it adds what it reads to the progress counters itself (a
     /// compressed file counts its compressed bytes, which its size is of),
     /// so readers do not count its decompressed bytes again.
@@ -142,6 +147,11 @@ impl LocalInput {
 impl Input for LocalInput {
     fn name(&self) -> String {
         self.path.display().to_string()
+    }
+
+    fn reads_again(&self) -> bool {
+        // A named pipe or `<(…)` is drained by the first read.
+        !self.is_stdin() && std::fs::metadata(&self.path).is_ok_and(|m| m.is_file())
     }
 
     fn size(&self) -> u64 {

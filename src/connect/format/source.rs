@@ -567,8 +567,9 @@ impl FileSource {
                 let mut ended = false;
                 // A value past the sample that does not fit its inferred
                 // type: the file is read again with a wider one, where it
-                // can be read again (not standard input).
-                let widen = (self.inferred && input.name() != "-").then(|| self.schema.clone());
+                // can be read again (a file or an object; not standard input
+                // or a pipe, which the first read drained).
+                let widen = (self.inferred && input.reads_again()).then(|| self.schema.clone());
                 let infer_rows = self.ep.infer_rows;
                 Ok(Box::new(std::iter::from_fn(move || {
                     if ended {
