@@ -1054,3 +1054,177 @@ fn run_shards_share_out_the_copies_of_a_spec() {
     let bad = m.run(&["run", "spec.toml", "--shard", "4/3"]);
     assert_eq!(bad.code, 2, "{}", bad.stderr);
 }
+
+/// `rows` lines of `id,name,amount` whose values do not repeat, so that
+/// Parquet cannot make them small: about 1 MiB of Parquet per 100,000 rows.
+fn many_rows_csv(rows: u64) -> String {
+    let mut s = String::from("id,name,amount\n");
+    for i in 1..=rows {
+        let h = i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        s.push_str(&format!(
+            "{i},n{:016x},{}.{:02}\n",
+            h,
+            h % 1_000_000,
+            (h >> 20) % 100
+        ));
+    }
+    s
+}
+
+/// A staged copy into PostgreSQL from a CSV file, its run kept, with
+/// 1 MiB parts; `extra` goes into the copy's table.
+fn followed_spec(c: &pg::Cluster, dst: &str, mode: &str) -> String {
+    format!(
+        "{}\n[[copy]]\nname = \"csv\"\nfrom = {{ path = \"in.csv\" }}\n\
+         to = {{ connection = \"pg\", table = \"public.{dst}\" }}\nmode = \"{mode}\"\n\
+         stage = {{ path = \"stage\", part_mb = 1, keep = true }}\n",
+        c.connection("pg", "localhost", ""),
+    )
+}
+
+fn table_digest(c: &pg::Cluster, table: &str) -> String {
+    c.psql(&format!(
+        "select count(*) || ' ' || md5(string_agg(t::text, ',' order by id)) from {table} t"
+    ))
+}
+
+#[test]
+fn a_load_that_follows_the_extract_part_by_part_is_exact() {
+    let c = pg::shared();
+    let m = Machine::new();
+    m.dir.write("in.csv", many_rows_csv(400_000));
+    let (direct, dst) = (unique("follow_direct"), unique("follow_staged"));
+    let url = |t: &str| {
+        format!(
+            "postgres://postgres@localhost:{}/postgres?table=public.{t}&sslrootcert={}",
+            c.port,
+            c.ca_file.as_ref().unwrap().display()
+        )
+    };
+    m.run(&["copy", "in.csv", &url(&direct), "-q"]).ok();
+    m.dir.write("spec.toml", followed_spec(c, &dst, "append"));
+    let r = m.run(&["run", "spec.toml", "--json"]);
+    r.ok();
+    let json = r.json();
+    let copy = &json["copies"][0];
+    assert_eq!(copy["rows_read"], 400_000, "{json:#}");
+    assert_eq!(copy["rows_written"], 400_000, "{json:#}");
+    assert!(
+        copy["details"].as_array().unwrap().iter().any(|d| d
+            .as_str()
+            .unwrap()
+            .contains("each part loaded once the extract has written it")),
+        "the load did not follow the extract: {json:#}"
+    );
+    assert_eq!(table_digest(c, &dst), table_digest(c, &direct));
+    // The run is complete, loaded, and was written in several parts.
+    let run = run_of(&r);
+    let names: Vec<String> = files_under(Path::new(&run))
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    let parts = names.iter().filter(|n| n.starts_with("part-")).count();
+    assert!(parts >= 3, "{names:?}");
+    assert!(names.contains(&"_loaded.json".to_string()), "{names:?}");
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(Path::new(&run).join("_manifest-s0001-of-0001.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(manifest["parts"].as_array().unwrap().len(), parts);
+    assert_eq!(manifest["rows"], 400_000);
+}
+
+#[test]
+fn a_followed_extract_that_fails_late_loads_nothing_and_leaves_no_run() {
+    let c = pg::shared();
+    let m = Machine::new();
+    let dst = unique("follow_bad_src");
+    c.psql(&format!(
+        "create table {dst} (id bigint, name text, amount numeric); insert into {dst} values (1, 'old', 1)"
+    ));
+    // The last line opens a quote it never closes: the extract fails after
+    // the load has taken its first parts.
+    let mut csv = many_rows_csv(400_000);
+    csv.push_str("400001,\"never closed,1.00\n");
+    m.dir.write("in.csv", csv);
+    m.dir.write("spec.toml", followed_spec(c, &dst, "append"));
+    let r = m.run(&["run", "spec.toml"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("line 400002"), "{}", r.stderr);
+    assert_eq!(
+        c.psql(&format!("select string_agg(id || name, ',') from {dst}")),
+        "1old"
+    );
+    assert!(
+        files_under(&m.dir.path("stage")).is_empty(),
+        "{:?}",
+        files_under(&m.dir.path("stage"))
+    );
+}
+
+#[test]
+fn a_followed_load_that_fails_late_keeps_the_table_and_the_complete_run() {
+    let c = pg::shared();
+    let m = Machine::new();
+    let dst = unique("follow_bad_dst");
+    // The server refuses the rows of the last parts only.
+    c.psql(&format!(
+        "create table {dst} (id bigint check (id < 350000), name text, amount numeric); \
+         insert into {dst} values (1, 'old', 1)"
+    ));
+    m.dir.write("in.csv", many_rows_csv(400_000));
+    m.dir.write("spec.toml", followed_spec(c, &dst, "append"));
+    let r = m.run(&["run", "spec.toml", "--json"]);
+    assert_ne!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("check constraint"), "{}", r.stderr);
+    assert_eq!(
+        c.psql(&format!("select string_agg(id || name, ',') from {dst}")),
+        "1old"
+    );
+    // The extract finished: its run is complete and loads without the
+    // source once the destination takes the rows.
+    let run = run_of(&r);
+    std::fs::remove_file(m.dir.path("in.csv")).unwrap();
+    c.psql(&format!("alter table {dst} drop constraint {dst}_id_check"));
+    let url = format!(
+        "postgres://postgres@localhost:{}/postgres?table=public.{dst}&sslrootcert={}",
+        c.port,
+        c.ca_file.as_ref().unwrap().display()
+    );
+    m.run(&["load", &run, &url, "--mode", "append", "-q"]).ok();
+    assert_eq!(c.psql(&format!("select count(*) from {dst}")), "400001");
+}
+
+#[test]
+fn a_staged_copy_that_replaces_the_table_it_reads_extracts_before_it_loads() {
+    let c = pg::shared();
+    let m = Machine::new();
+    let t = unique("follow_self");
+    c.psql(&format!(
+        "create table {t} (id bigint, name text); insert into {t} select g, 'n' || g from generate_series(1, 1000) g"
+    ));
+    let before = table_digest(c, &t);
+    let url = format!(
+        "postgres://postgres@localhost:{}/postgres?table=public.{t}&sslrootcert={}",
+        c.port,
+        c.ca_file.as_ref().unwrap().display()
+    );
+    // Emptying the table while it is still read would wait for ever: the
+    // load starts once the extract is complete.
+    let r = m.run(&["copy", &url, &url, "--stage", "stage/", "--json"]);
+    r.ok();
+    let json = r.json();
+    assert!(
+        !json["copies"][0]["details"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d
+                .as_str()
+                .unwrap()
+                .contains("once the extract has written it")),
+        "{json:#}"
+    );
+    assert_eq!(json["copies"][0]["rows_written"], 1000, "{json:#}");
+    assert_eq!(table_digest(c, &t), before);
+}

@@ -122,6 +122,7 @@ pub fn from_args(
         shard: None,
         coordinate: false,
         wait_for_cut: false,
+        part_mb: None,
     });
     if stage.is_none() && (opts.keep_stage || opts.encrypt_stage || !opts.recipients.is_empty()) {
         err(

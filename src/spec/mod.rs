@@ -93,6 +93,9 @@ pub struct StageSpec {
     pub coordinate: bool,
     /// `--coordinated`: wait for the coordinator's cut before extracting.
     pub wait_for_cut: bool,
+    /// `part_mb`: stored MiB after which a part is closed; else 32, or 8
+    /// when the load follows the extract in one staged copy.
+    pub part_mb: Option<u64>,
 }
 
 /// One half of a staged copy.

@@ -27,7 +27,17 @@ const COPY_KEYS: &[&str] = &[
     "allow_cross_region",
     "stage",
 ];
-const STAGE_KEYS: &[&str] = &["connection", "path", "keep", "encrypt", "recipients"];
+/// The largest part a stage may be asked for, in MiB.
+const MAX_PART_MB: u64 = 1024;
+
+const STAGE_KEYS: &[&str] = &[
+    "connection",
+    "path",
+    "keep",
+    "encrypt",
+    "recipients",
+    "part_mb",
+];
 const ENDPOINT_KEYS: &[&str] = &[
     "connection",
     "path",
@@ -347,7 +357,7 @@ impl Walker {
         })
     }
 
-    /// `stage = { connection, path, keep, encrypt, recipients }`.
+    /// `stage = { connection, path, keep, encrypt, recipients, part_mb }`.
     fn stage(&mut self, path: &str, t: &Table) -> Option<StageSpec> {
         let st = self.table(path, t, "stage")?;
         let p = join(path, "stage");
@@ -368,6 +378,18 @@ impl Walker {
             shard: None,
             coordinate: false,
             wait_for_cut: false,
+            part_mb: match self.positive(&p, st, "part_mb") {
+                Some(mb) if mb > MAX_PART_MB => {
+                    self.err(
+                        join(&p, "part_mb"),
+                        format!(
+                            "at most {MAX_PART_MB}, found {mb}: a loader holds one part in memory"
+                        ),
+                    );
+                    None
+                }
+                mb => mb,
+            },
         })
     }
 
@@ -681,6 +703,23 @@ mode = "merge"
             .unwrap();
         assert_eq!(crate::error::exit_kind(&e), crate::error::ExitKind::Usage);
         assert!(e.to_string().starts_with("spec.toml:1:"), "{e}");
+    }
+
+    #[test]
+    fn a_stage_part_size_is_bounded() {
+        let text = |mb: &str| {
+            format!(
+                "[[copy]]\nname = \"a\"\nfrom = {{ path = \"a.csv\" }}\nto = {{ path = \"a.parquet\" }}\nstage = {{ path = \"st\", part_mb = {mb} }}\n"
+            )
+        };
+        let e = errors(&text("2048"));
+        assert!(e.contains("copy[0].stage.part_mb") || e.contains("stage.part_mb"), "{e}");
+        assert!(e.contains("at most 1024"), "{e}");
+        assert!(errors(&text("0")).contains("must be positive"));
+        let parsed = parse_str(&text("4"), "spec.toml", ".".into()).unwrap();
+        assert!(parsed.errors.is_empty());
+        let stage = parsed.spec.copies[0].stage.as_ref().unwrap();
+        assert_eq!(stage.part_mb, Some(4));
     }
 
     #[test]

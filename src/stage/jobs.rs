@@ -11,8 +11,8 @@
 
 use anyhow::Result;
 
-use super::manifest::{self, LOADED, SHARDS};
-use super::sink::{Origin, StageSink};
+use super::manifest::{self, Encryption, LOADED, SHARDS};
+use super::sink::{FeedSender, Origin, StageSink};
 use super::source::StageSource;
 use super::RunPlace;
 use crate::connect::objstore::store_error;
@@ -20,7 +20,7 @@ use crate::connect::{OpenContext, Output};
 use crate::plan::Plan;
 use crate::report::{CopyReport, StageReport};
 use crate::run::{self, Copying, RunContext};
-use crate::spec::{Copy, StageHalf, StageSpec};
+use crate::spec::{Copy, Mode, StageHalf, StageSpec};
 use object_store::ObjectStoreExt;
 
 /// Run a copy that has a stage.
@@ -253,8 +253,21 @@ async fn extract(
     ctx: &RunContext,
     c: &mut Copying,
 ) -> Result<(Vec<Output>, RunPlace)> {
+    let run = run_place(plan, copy, stage, &c.open)?;
+    extract_into(plan, copy, stage, ctx, c, run, None).await
+}
+
+/// [`extract`] into a run known already, telling `feed` of every part.
+async fn extract_into(
+    plan: &Plan,
+    copy: &Copy,
+    stage: &StageSpec,
+    ctx: &RunContext,
+    c: &mut Copying,
+    run: RunPlace,
+    feed: Option<FeedSender>,
+) -> Result<(Vec<Output>, RunPlace)> {
     let mut open = c.open.clone();
-    let run = run_place(plan, copy, stage, &open)?;
     c.report.stage = Some(stage_report(&run, stage, true));
     if let Some((index, count)) = stage.shard.filter(|(_, n)| *n > 1) {
         let cut = cut_of(&run, stage.wait_for_cut, ctx).await?;
@@ -294,6 +307,14 @@ async fn extract(
         origin,
         open.cancel.clone(),
     );
+    let sink = match feed {
+        Some(feed) => sink.feeding(feed),
+        None => sink,
+    };
+    let sink = match stage.part_mb {
+        Some(mb) => sink.part_bytes(mb << 20),
+        None => sink,
+    };
     let outputs = run::transfer(source, Box::new(sink), &open, ctx, &mut c.report).await?;
     Ok((outputs, run))
 }
@@ -333,24 +354,60 @@ async fn load_run(
         .open_sink(&copy.to, &copy.mode, open)?;
     let outputs = run::transfer(source, sink, open, ctx, report).await?;
     if !ctx.dry_run {
-        let marker = serde_json::json!({
-            "loaded_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            "destination": report.sink,
-            "rows": outputs.iter().map(|o| o.rows).sum::<u64>(),
-            "convoy_version": env!("CARGO_PKG_VERSION"),
-        });
-        if let Err(e) = run.put_json(LOADED, &marker).await {
-            open.warn(format!(
-                "the destination was loaded, but marking {} as loaded failed: {}",
-                run.shown,
-                crate::error::messages(&e).join(": ")
-            ));
-        }
+        mark_loaded(&run, open, report, &outputs).await;
     }
     Ok(outputs)
 }
 
-/// Extract, load, then remove the run (unless kept).
+/// Mark a run loaded, so that loading it again needs `--force`.
+async fn mark_loaded(run: &RunPlace, open: &OpenContext, report: &CopyReport, outputs: &[Output]) {
+    let marker = serde_json::json!({
+        "loaded_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "destination": report.sink,
+        "rows": outputs.iter().map(|o| o.rows).sum::<u64>(),
+        "convoy_version": env!("CARGO_PKG_VERSION"),
+    });
+    if let Err(e) = run.put_json(LOADED, &marker).await {
+        open.warn(format!(
+            "the destination was loaded, but marking {} as loaded failed: {}",
+            run.shown,
+            crate::error::messages(&e).join(": ")
+        ));
+    }
+}
+
+/// Whether the load may run while the extract still reads the source. Not
+/// when the destination is replaced on a server the source is read from and
+/// the source may read the destination's table (a query, or a table of the
+/// same name): emptying the table takes a lock that reading it waits for.
+/// (A view over the destination is caught while copying: the sink sees the
+/// source wait for its lock and stops, the destination unchanged.)
+fn may_overlap(plan: &Plan, copy: &Copy) -> bool {
+    if !matches!(copy.mode, Mode::Replace) {
+        return true;
+    }
+    let read = plan.connector(&copy.from).network();
+    let written = plan.connector(&copy.to).network();
+    if !read.iter().any(|e| written.contains(e)) {
+        return true;
+    }
+    let bare = |t: &str| {
+        t.rsplit('.')
+            .next()
+            .unwrap_or(t)
+            .trim_matches(|c| matches!(c, '"' | '[' | ']'))
+            .to_lowercase()
+    };
+    match (&copy.from.query, &copy.from.table, &copy.to.table) {
+        (None, Some(from), Some(to)) => bare(from) != bare(to),
+        _ => false,
+    }
+}
+
+/// Extract, load, then remove the run (unless kept). The load follows the
+/// extract part by part where it may ([`may_overlap`]); it commits only
+/// after the extract has written its manifest and every part was read back
+/// from the stage and verified.
 async fn staged(
     plan: &Plan,
     copy: &Copy,
@@ -358,7 +415,99 @@ async fn staged(
     ctx: &RunContext,
     c: &mut Copying,
 ) -> Result<Vec<Output>> {
-    let (_, run) = extract(plan, copy, stage, ctx, c).await?;
+    let run = run_place(plan, copy, stage, &c.open)?;
+    let outputs = if ctx.dry_run || !may_overlap(plan, copy) {
+        extract_then_load(plan, copy, stage, ctx, c, run.clone()).await?
+    } else {
+        extract_and_load(plan, copy, stage, ctx, c, run.clone()).await?
+    };
+    if ctx.dry_run {
+        return Ok(outputs);
+    }
+    if stage.keep {
+        c.report
+            .details
+            .push(format!("stage run kept: {}", run.shown));
+    } else {
+        match run.remove().await {
+            Ok(()) => {
+                if let Some(s) = &mut c.report.stage {
+                    s.kept = false;
+                }
+            }
+            Err(e) => c.open.warn(format!(
+                "the destination was loaded, but removing the stage run {} failed: {}",
+                run.shown,
+                crate::error::messages(&e).join(": ")
+            )),
+        }
+    }
+    Ok(outputs)
+}
+
+/// The load runs beside the extract, reading each part once it is on the
+/// stage. Its report is the copy's, with the extract's source, rows read
+/// and details.
+async fn extract_and_load(
+    plan: &Plan,
+    copy: &Copy,
+    stage: &StageSpec,
+    ctx: &RunContext,
+    c: &mut Copying,
+    run: RunPlace,
+) -> Result<Vec<Output>> {
+    let (feed, followed) = tokio::sync::mpsc::unbounded_channel();
+    // The load counts its own rows: the progress shown is the extract's.
+    let mut open = c.open.clone();
+    open.counters = Default::default();
+    let mut report = c.report.clone();
+    let encryption = recipients(stage, &open)?.map(|r| Encryption {
+        format: "age-encryption.org/v1".into(),
+        recipients: r.iter().map(|r| r.to_string()).collect(),
+    });
+    let (i, n) = stage.shard.unwrap_or((1, 1));
+    let manifest = manifest::manifest_name(i, n);
+    let load = async {
+        let place = run.clone();
+        let source = run::open_source(ctx, &open, move |o| {
+            let s = StageSource::following(place, followed, encryption, manifest, &o)?;
+            Ok(Box::new(s) as Box<dyn crate::connect::Source>)
+        })
+        .await?;
+        let sink = plan
+            .connector(&copy.to)
+            .open_sink(&copy.to, &copy.mode, &open)?;
+        let outputs = run::transfer(source, sink, &open, ctx, &mut report).await?;
+        mark_loaded(&run, &open, &report, &outputs).await;
+        Ok::<_, anyhow::Error>(outputs)
+    };
+    let (extracted, loaded) = tokio::join!(
+        extract_into(plan, copy, stage, ctx, c, run.clone(), Some(feed)),
+        load
+    );
+    // A load that follows a failed extract fails too (it never commits
+    // before the extract's manifest is written): the extract's error is
+    // the one to tell.
+    extracted?;
+    let mut details = std::mem::take(&mut c.report.details);
+    details.append(&mut report.details);
+    report.details = details;
+    report.source = c.report.source.clone();
+    report.stage = c.report.stage.clone();
+    c.report = report;
+    loaded
+}
+
+/// The extract to its end, then the load from the run it wrote.
+async fn extract_then_load(
+    plan: &Plan,
+    copy: &Copy,
+    stage: &StageSpec,
+    ctx: &RunContext,
+    c: &mut Copying,
+    run: RunPlace,
+) -> Result<Vec<Output>> {
+    let (_, run) = extract_into(plan, copy, stage, ctx, c, run, None).await?;
     if ctx.dry_run {
         return Ok(Vec::new());
     }
@@ -382,24 +531,5 @@ async fn staged(
     let mut details = extracted.details;
     details.append(&mut c.report.details);
     c.report.details = details;
-    let outputs = loaded?;
-    if stage.keep {
-        c.report
-            .details
-            .push(format!("stage run kept: {}", run.shown));
-    } else {
-        match run.remove().await {
-            Ok(()) => {
-                if let Some(s) = &mut c.report.stage {
-                    s.kept = false;
-                }
-            }
-            Err(e) => open.warn(format!(
-                "the destination was loaded, but removing the stage run {} failed: {}",
-                run.shown,
-                crate::error::messages(&e).join(": ")
-            )),
-        }
-    }
-    Ok(outputs)
+    loaded
 }

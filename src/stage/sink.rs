@@ -31,6 +31,23 @@ use crate::spec::{CsvOptions, Format, ParquetOptions};
 /// overhead (a footer, a request) does not matter.
 pub const PART_BYTES: u64 = 32 << 20;
 
+/// Part size when a load follows the extract in the same process
+/// ([`Feed`]): the load starts on the first part, and what is left to load
+/// after the last part was written is one small part.
+pub const FOLLOWED_PART_BYTES: u64 = 8 << 20;
+
+/// What an extract tells a load that follows it in the same process, in
+/// this order: the schema, each part once it is complete on the store, and
+/// that the shard's manifest is written. A feed that ends before `Done`
+/// means the extract failed.
+pub enum Feed {
+    Begun(SchemaRef),
+    Part(Part),
+    Done,
+}
+
+pub type FeedSender = tokio::sync::mpsc::UnboundedSender<Feed>;
+
 /// What the shard's manifest says about where the rows came from.
 pub struct Origin {
     pub source: String,
@@ -121,6 +138,9 @@ pub struct StageSink {
     committed: bool,
     /// The run's: a part upload the store stopped taking ends on a signal.
     cancel: CancellationToken,
+    /// A load following this extract, told of every finished part.
+    feed: Option<FeedSender>,
+    part_bytes: u64,
 }
 
 impl StageSink {
@@ -143,6 +163,30 @@ impl StageSink {
             written: Vec::new(),
             committed: false,
             cancel,
+            feed: None,
+            part_bytes: PART_BYTES,
+        }
+    }
+
+    /// Tell a load that follows this extract of every part as it is
+    /// finished (parts are then [`FOLLOWED_PART_BYTES`]).
+    pub fn feeding(mut self, feed: FeedSender) -> StageSink {
+        self.feed = Some(feed);
+        self.part_bytes = FOLLOWED_PART_BYTES;
+        self
+    }
+
+    /// Close parts at `bytes` stored bytes instead.
+    pub fn part_bytes(mut self, bytes: u64) -> StageSink {
+        self.part_bytes = bytes;
+        self
+    }
+
+    /// A load that stopped following is no reason to stop the extract: the
+    /// run it completes can be loaded again.
+    fn tell(&self, what: Feed) {
+        if let Some(feed) = &self.feed {
+            let _ = feed.send(what);
         }
     }
 
@@ -185,7 +229,8 @@ impl StageSink {
         };
         let writer = FormatWriter::new(
             Format::Parquet,
-            Hashing::over(out),
+            // `Stored` hashes what reaches the store.
+            Hashing::counting(out),
             &schema,
             &CsvOptions::default(),
             &ParquetOptions::default(),
@@ -232,12 +277,14 @@ impl StageSink {
             .unwrap_or_else(|e| e.into_inner())
             .clone()
             .ok_or_else(|| anyhow::anyhow!("internal error: the part was not finished"))?;
-        self.parts.push(Part {
+        let part = Part {
             name,
             rows,
             bytes,
             sha256,
-        });
+        };
+        self.tell(Feed::Part(part.clone()));
+        self.parts.push(part);
         Ok(())
     }
 
@@ -285,6 +332,7 @@ impl Sink for StageSink {
             .map(|m| m.location.clone())
             .collect();
         self.run.delete(stale).await?;
+        self.tell(Feed::Begun(schema.clone()));
         self.schema = Some(schema);
         Ok(())
     }
@@ -296,7 +344,7 @@ impl Sink for StageSink {
         let cur = self.current.as_mut().expect("open part");
         tokio::task::block_in_place(|| cur.writer.write(&batch))?;
         cur.rows += batch.num_rows() as u64;
-        if self.current_bytes() >= PART_BYTES {
+        if self.current_bytes() >= self.part_bytes {
             self.close_part().await?;
         }
         Ok(())
@@ -346,6 +394,7 @@ impl Sink for StageSink {
             .put_json(&manifest::manifest_name(self.shard, self.shards), &m)
             .await?;
         self.committed = true;
+        self.tell(Feed::Done);
         Ok(())
     }
 

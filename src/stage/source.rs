@@ -21,7 +21,8 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use sha2::{Digest, Sha256};
 
-use super::manifest::{self, Manifest, Part, LOADED};
+use super::manifest::{self, Encryption, Manifest, Part, LOADED};
+use super::sink::Feed;
 use super::RunPlace;
 use crate::connect::format::input::Input;
 use crate::connect::objstore::io::ObjectInput;
@@ -31,6 +32,7 @@ use crate::security::sealed::Identity;
 
 pub struct StageSource {
     run: RunPlace,
+    /// The shards' manifests of a complete run; none when following.
     manifests: Vec<Manifest>,
     schema: SchemaRef,
     identity: Option<Identity>,
@@ -38,6 +40,39 @@ pub struct StageSource {
     handle: tokio::runtime::Handle,
     /// The run's: a read the store stopped answering ends on a signal.
     cancel: tokio_util::sync::CancellationToken,
+    /// Set when the parts come from an extract running in this process.
+    following: Option<Following>,
+}
+
+/// An extract in this process that tells of its parts as it finishes them.
+struct Following {
+    feed: tokio::sync::mpsc::UnboundedReceiver<Feed>,
+    encryption: Option<Encryption>,
+    /// The name of the manifest the extract writes last.
+    manifest: String,
+}
+
+/// The identity that decrypts parts encrypted for `recipients`, refused
+/// (exit 3) when this machine is not one of them.
+fn identity_for(
+    run: &RunPlace,
+    what: &str,
+    recipients: &[String],
+    ctx: &OpenContext,
+) -> Result<Identity> {
+    let id = ctx.secrets.identity()?;
+    let me = crate::security::age::recipient_of(&id).to_string();
+    if !recipients.contains(&me) {
+        return Err(error::policy(
+            format!(
+                "{}: {what} is encrypted for {}, not for this machine ({me})",
+                run.shown,
+                recipients.join(", ")
+            ),
+            Some("load it on a machine whose `convoy secrets identity` is one of those, or extract again with --recipient for this machine".to_string()),
+        ));
+    }
+    Ok(id)
 }
 
 impl StageSource {
@@ -182,27 +217,16 @@ impl StageSource {
             .iter()
             .filter(|m| m.encryption.is_some())
             .collect();
-        let identity = if encrypted.is_empty() {
-            None
-        } else {
-            let id = ctx.secrets.identity()?;
-            let me = crate::security::age::recipient_of(&id).to_string();
-            for m in &encrypted {
-                let recipients = &m.encryption.as_ref().expect("encrypted").recipients;
-                if !recipients.contains(&me) {
-                    return Err(error::policy(
-                        format!(
-                            "{}: shard {} is encrypted for {}, not for this machine ({me})",
-                            run.shown,
-                            m.shard,
-                            recipients.join(", ")
-                        ),
-                        Some("load it on a machine whose `convoy secrets identity` is one of those, or extract again with --recipient for this machine".to_string()),
-                    ));
-                }
-            }
-            Some(id)
-        };
+        let mut identity = None;
+        for m in &encrypted {
+            let recipients = &m.encryption.as_ref().expect("encrypted").recipients;
+            identity = Some(identity_for(
+                &run,
+                &format!("shard {}", m.shard),
+                recipients,
+                ctx,
+            )?);
+        }
         ctx.counters.bytes_total.store(
             listed.iter().map(|p| p.bytes).sum(),
             std::sync::atomic::Ordering::Relaxed,
@@ -215,12 +239,50 @@ impl StageSource {
             counters: ctx.counters.clone(),
             handle,
             cancel: ctx.cancel.clone(),
+            following: None,
+        })
+    }
+
+    /// The run an extract in this process is writing, read part by part as
+    /// the extract finishes them: each part is read back from the store and
+    /// checked against the size and SHA-256 the extract computed while
+    /// writing it, and at the end the manifest the extract wrote must list
+    /// exactly the parts read. Waits (on a blocking thread) until the
+    /// extract has begun and so knows its schema.
+    pub fn following(
+        run: RunPlace,
+        mut feed: tokio::sync::mpsc::UnboundedReceiver<Feed>,
+        encryption: Option<Encryption>,
+        manifest: String,
+        ctx: &OpenContext,
+    ) -> Result<StageSource> {
+        let schema = match feed.blocking_recv() {
+            Some(Feed::Begun(schema)) => schema,
+            _ => return Err(stopped(&run)),
+        };
+        let identity = match &encryption {
+            Some(e) => Some(identity_for(&run, "the run", &e.recipients, ctx)?),
+            None => None,
+        };
+        Ok(StageSource {
+            run,
+            manifests: Vec::new(),
+            schema,
+            identity,
+            counters: ctx.counters.clone(),
+            handle: tokio::runtime::Handle::current(),
+            cancel: ctx.cancel.clone(),
+            following: Some(Following {
+                feed,
+                encryption,
+                manifest,
+            }),
         })
     }
 
     /// Read one part whole: hashed as stored, decrypted when encrypted,
     /// checked against its manifest before any row is given.
-    fn read_part(&self, m: &Manifest, p: &Part) -> Result<bytes::Bytes> {
+    fn read_part(&self, encryption: Option<&Encryption>, p: &Part) -> Result<bytes::Bytes> {
         let shown = self.run.shown_child(&p.name);
         let input = ObjectInput {
             store: self.run.store.clone(),
@@ -238,7 +300,7 @@ impl StageSource {
             counters: self.counters.clone(),
         };
         let mut plain = Vec::with_capacity(p.bytes as usize);
-        let read = match (&m.encryption, &self.identity) {
+        let read = match (encryption, &self.identity) {
             (Some(e), Some(id)) => {
                 crate::security::age::decrypt(&mut hashing, id, &shown, &e.recipients)
                     .and_then(|mut r| Ok(r.read_to_end(&mut plain)?))
@@ -288,6 +350,16 @@ impl Source for StageSource {
     }
 
     fn details(&self) -> Vec<String> {
+        if self.following.is_some() {
+            let mut d = vec![format!(
+                "stage run {}: each part loaded once the extract has written it",
+                self.run.run_id
+            )];
+            if self.identity.is_some() {
+                d.push("parts encrypted (age), decrypted on this machine".to_string());
+            }
+            return d;
+        }
         let parts: usize = self.manifests.iter().map(|m| m.parts.len()).sum();
         let rows: u64 = self.manifests.iter().map(|m| m.rows).sum();
         let mut d = vec![format!(
@@ -306,17 +378,27 @@ impl Source for StageSource {
 
     fn partitions(self: Box<Self>) -> Result<Vec<Partition>> {
         let schema = self.schema.clone();
-        let this = Arc::new(*self);
-        let work: Vec<(usize, usize)> = this
-            .manifests
-            .iter()
-            .enumerate()
-            .flat_map(|(i, m)| (0..m.parts.len()).map(move |j| (i, j)))
-            .collect();
-        let expected: u64 = this.manifests.iter().map(|m| m.rows).sum();
+        let mut this = *self;
+        let mut work = match this.following.take() {
+            Some(f) => Work::Following {
+                feed: f.feed,
+                encryption: f.encryption,
+                manifest: f.manifest,
+                read: Vec::new(),
+            },
+            None => Work::Listed {
+                parts: this
+                    .manifests
+                    .iter()
+                    .flat_map(|m| m.parts.iter().map(|p| (m.encryption.clone(), p.clone())))
+                    .collect::<Vec<_>>()
+                    .into_iter(),
+                expected: this.manifests.iter().map(|m| m.rows).sum(),
+            },
+        };
+        let this = Arc::new(this);
         let mut total = 0u64;
         let mut done = false;
-        let mut work = work.into_iter();
         let mut current: Option<(
             String,
             u64,
@@ -353,19 +435,18 @@ impl Source for StageSource {
                     }
                 }
             }
-            let Some((i, j)) = work.next() else {
-                done = true;
-                if total != expected {
-                    return Some(Err(error::verify(format!(
-                        "{} holds {total} rows, its manifests say {expected}; nothing was loaded",
-                        this.run.shown
-                    ))));
+            let (encryption, p) = match work.next(&this, total) {
+                Ok(Some(next)) => next,
+                Ok(None) => {
+                    done = true;
+                    return None;
                 }
-                return None;
+                Err(e) => {
+                    done = true;
+                    return Some(Err(e));
+                }
             };
-            let m = &this.manifests[i];
-            let p = &m.parts[j];
-            let opened = this.read_part(m, p).and_then(|bytes| {
+            let opened = this.read_part(encryption.as_ref(), &p).and_then(|bytes| {
                 parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes)
                     .and_then(|b| {
                         b.with_batch_size(crate::connect::format::read::BATCH_ROWS)
@@ -406,4 +487,83 @@ impl Source for StageSource {
         });
         Ok(vec![Partition::Blocking(Box::new(iter))])
     }
+}
+
+/// The parts a load reads, in order.
+enum Work {
+    /// A complete run, as its manifests list it.
+    Listed {
+        parts: std::vec::IntoIter<(Option<Encryption>, Part)>,
+        expected: u64,
+    },
+    /// An extract in this process, part by part.
+    Following {
+        feed: tokio::sync::mpsc::UnboundedReceiver<Feed>,
+        encryption: Option<Encryption>,
+        manifest: String,
+        read: Vec<Part>,
+    },
+}
+
+impl Work {
+    /// The next part to read, or `None` after the last one once the rows
+    /// read (`total`) and the parts agree with the manifests.
+    fn next(
+        &mut self,
+        source: &StageSource,
+        total: u64,
+    ) -> Result<Option<(Option<Encryption>, Part)>> {
+        let run = &source.run;
+        match self {
+            Work::Listed { parts, expected } => match parts.next() {
+                Some(next) => Ok(Some(next)),
+                None if total != *expected => Err(error::verify(format!(
+                    "{} holds {total} rows, its manifests say {expected}; nothing was loaded",
+                    run.shown
+                ))),
+                None => Ok(None),
+            },
+            Work::Following {
+                feed,
+                encryption,
+                manifest,
+                read,
+            } => loop {
+                // Waits for the extract; ends when it stops (its sender is
+                // dropped), on a signal too.
+                match feed.blocking_recv() {
+                    Some(Feed::Part(p)) => {
+                        read.push(p.clone());
+                        return Ok(Some((encryption.clone(), p)));
+                    }
+                    Some(Feed::Begun(_)) => {}
+                    Some(Feed::Done) => {
+                        let m = source.handle.block_on(run.read_manifest(manifest))?;
+                        if m.parts != *read || m.rows != total {
+                            return Err(error::verify(format!(
+                                "{}: its manifest lists {} parts with {} rows, the extract wrote {} parts with {total} rows; nothing was loaded",
+                                run.shown_child(manifest),
+                                m.parts.len(),
+                                m.rows,
+                                read.len()
+                            )));
+                        }
+                        return Ok(None);
+                    }
+                    None => return Err(stopped(run)),
+                }
+            },
+        }
+    }
+}
+
+/// A followed extract that ended without completing its run.
+fn stopped(run: &RunPlace) -> anyhow::Error {
+    error::input(
+        format!(
+            "the extract into {} stopped before the run was complete; nothing was loaded",
+            run.shown
+        ),
+        None,
+    )
 }

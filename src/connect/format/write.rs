@@ -48,14 +48,17 @@ pub struct Hashing {
 /// The counting, hashing end of [`Hashing`].
 pub struct Hashed {
     inner: BufWriter<Box<dyn Durable>>,
-    hasher: Sha256,
+    /// `None` when the writer below hashes what it stores itself.
+    hasher: Option<Sha256>,
     bytes: u64,
 }
 
 impl Write for Hashed {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
+        if let Some(h) = &mut self.hasher {
+            h.update(&buf[..n]);
+        }
         self.bytes += n as u64;
         Ok(n)
     }
@@ -75,10 +78,20 @@ impl Hashing {
     }
 
     pub fn over(out: Box<dyn Durable>) -> Hashing {
+        Hashing::with(out, Some(Sha256::new()))
+    }
+
+    /// Counts what passes, but leaves hashing to `out`, which hashes what
+    /// it stores (the SHA-256 [`Hashing::finish`] returns is then empty).
+    pub fn counting(out: Box<dyn Durable>) -> Hashing {
+        Hashing::with(out, None)
+    }
+
+    fn with(out: Box<dyn Durable>, hasher: Option<Sha256>) -> Hashing {
         Hashing {
             out: Some(Encoder::Plain(Hashed {
                 inner: BufWriter::with_capacity(1 << 20, out),
-                hasher: Sha256::new(),
+                hasher,
                 bytes: 0,
             })),
         }
@@ -106,7 +119,9 @@ impl Hashing {
         match self.encoder()? {
             Encoder::Plain(h) => {
                 h.inner.flush()?;
-                h.hasher.update(&data);
+                if let Some(hasher) = &mut h.hasher {
+                    hasher.update(&data);
+                }
                 h.bytes += data.len() as u64;
                 h.inner.get_mut().write_bytes(data)
             }
@@ -120,7 +135,11 @@ impl Hashing {
         let mut h = self.out.take().ok_or_else(finished)?.finish()?;
         h.inner.flush()?;
         h.inner.get_mut().sync()?;
-        Ok((h.bytes, hex::encode(h.hasher.finalize_reset())))
+        let digest = h
+            .hasher
+            .map(|s| hex::encode(s.finalize()))
+            .unwrap_or_default();
+        Ok((h.bytes, digest))
     }
 }
 
