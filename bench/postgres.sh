@@ -155,12 +155,13 @@ row() {
   awk -v n="$1" -v s="$2" -v k="$3" -v c="$4" -v sc="$5" -v r="$ROWS" \
     'BEGIN { printf "%-34s %8.2f s %12.0f rows/s %8.1f MiB   cpu %5.2f s + server %5.2f s\n", n, s, r / s, k / 1024, c, sc }'
 }
-# The server's CPU seconds so far: every live postgres process's own time,
-# plus what the postmaster has collected from the backends that exited.
+# The servers' CPU seconds so far: every live postgres process's own time,
+# plus what the postmaster has collected from the backends that exited, and
+# the S3 emulator's (moto, a Python process on the same cores) once started.
 TICKS=$(getconf CLK_TCK)
 server_cpu() {
   local pid total=0 f
-  for pid in $(pgrep -u postgres); do
+  for pid in $(pgrep -u postgres) ${MOTO_PID:-}; do
     f=$(cut -d' ' -f14-17 "/proc/$pid/stat" 2>/dev/null) || continue
     set -- $f
     total=$((total + $1 + $2 + $3 + $4))

@@ -713,7 +713,10 @@ mode = "merge"
             )
         };
         let e = errors(&text("2048"));
-        assert!(e.contains("copy[0].stage.part_mb") || e.contains("stage.part_mb"), "{e}");
+        assert!(
+            e.contains("copy[0].stage.part_mb") || e.contains("stage.part_mb"),
+            "{e}"
+        );
         assert!(e.contains("at most 1024"), "{e}");
         assert!(errors(&text("0")).contains("must be positive"));
         let parsed = parse_str(&text("4"), "spec.toml", ".".into()).unwrap();

@@ -141,6 +141,8 @@ pub struct StageSink {
     /// A load following this extract, told of every finished part.
     feed: Option<FeedSender>,
     part_bytes: u64,
+    /// Part uploads being started (see [`io::Starting`]).
+    starting: io::Starting,
 }
 
 impl StageSink {
@@ -165,6 +167,7 @@ impl StageSink {
             cancel,
             feed: None,
             part_bytes: PART_BYTES,
+            starting: io::Starting::default(),
         }
     }
 
@@ -211,6 +214,7 @@ impl StageSink {
             self.run.child(&name),
             self.run.shown_child(&name),
             self.cancel.clone(),
+            &mut self.starting,
         )
         .await?;
         self.written.push(name.clone());
@@ -399,6 +403,7 @@ impl Sink for StageSink {
     }
 
     async fn abort(&mut self) -> Result<()> {
+        self.starting.settle().await;
         if let Some(mut cur) = self.current.take() {
             let _ = cur.upload.abort().await;
         }

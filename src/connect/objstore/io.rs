@@ -381,6 +381,27 @@ pub struct Upload {
     task: Option<tokio::task::JoinHandle<Result<()>>>,
 }
 
+/// Multipart uploads being started. Starting one is a request whose answer
+/// (the upload's id) is the only way to abort it later: a caller that stops
+/// waiting (a signal) must not lose it. Each start runs as a task of its
+/// own that aborts the upload itself when nobody takes it; a sink's abort
+/// [`Starting::settle`]s them before it returns.
+#[derive(Default)]
+pub struct Starting(Vec<tokio::task::JoinHandle<()>>);
+
+/// How long an abort waits for uploads still being started.
+const SETTLE: std::time::Duration = std::time::Duration::from_secs(30);
+
+impl Starting {
+    /// Wait (bounded) until every start has ended: taken by its caller, or
+    /// aborted because its caller was gone.
+    pub async fn settle(&mut self) {
+        for h in self.0.drain(..) {
+            let _ = tokio::time::timeout(SETTLE, h).await;
+        }
+    }
+}
+
 /// Start a multipart upload to `path`; returns the writer for the format
 /// writer and the handle that publishes or aborts it.
 pub async fn start(
@@ -388,10 +409,21 @@ pub async fn start(
     path: ObjPath,
     name: String,
     cancel: CancellationToken,
+    starting: &mut Starting,
 ) -> Result<(UploadWriter, Upload)> {
-    let upload = store
-        .put_multipart_opts(&path, PutMultipartOptions::default())
+    let (created_tx, created_rx) = oneshot::channel();
+    starting.0.retain(|h| !h.is_finished());
+    starting.0.push(tokio::spawn(async move {
+        let created = store
+            .put_multipart_opts(&path, PutMultipartOptions::default())
+            .await;
+        if let Err(Ok(mut orphan)) = created_tx.send(created) {
+            let _ = orphan.abort().await;
+        }
+    }));
+    let upload = created_rx
         .await
+        .map_err(|_| anyhow::anyhow!("internal error: starting an upload ended without an answer"))?
         .map_err(|e| super::store_error(&name, "starting the upload", e))?;
     let (tx, rx) = mpsc::channel::<Bytes>(PARTS_QUEUED);
     let (control_tx, control_rx) = oneshot::channel();

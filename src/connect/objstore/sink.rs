@@ -60,6 +60,8 @@ pub struct ObjSink {
     waiting: Vec<(Upload, ObjPath)>,
     /// Split parts this run completed: deleted again on abort.
     written: Vec<ObjPath>,
+    /// Uploads being started (see [`io::Starting`]).
+    starting: io::Starting,
     /// Objects of the previous split output, and parts killed runs left,
     /// deleted after commit.
     previous: Vec<ObjPath>,
@@ -113,6 +115,7 @@ impl ObjSink {
             pending: None,
             waiting: Vec::new(),
             written: Vec::new(),
+            starting: io::Starting::default(),
             previous: Vec::new(),
             seen: None,
             parts: Vec::new(),
@@ -165,6 +168,7 @@ impl ObjSink {
             path.clone(),
             self.shown(&path),
             self.ctx.cancel.clone(),
+            &mut self.starting,
         )
         .await?;
         let (writer, rows) = FormatWriter::open(
@@ -383,6 +387,7 @@ impl ObjSink {
     }
 
     async fn cleanup(&mut self) -> Result<()> {
+        self.starting.settle().await;
         let mut first_err = None;
         if let Some(mut cur) = self.current.take() {
             drop(cur.writer);
