@@ -1228,3 +1228,67 @@ fn a_staged_copy_that_replaces_the_table_it_reads_extracts_before_it_loads() {
     assert_eq!(json["copies"][0]["rows_written"], 1000, "{json:#}");
     assert_eq!(table_digest(c, &t), before);
 }
+
+#[test]
+fn a_staged_copy_killed_while_its_load_follows_leaves_the_table_and_an_incomplete_run() {
+    let c = pg::shared();
+    let m = Machine::new();
+    let dst = unique("follow_killed");
+    c.psql(&format!(
+        "create table {dst} (id bigint, name text, amount numeric); insert into {dst} values (1, 'old', 1)"
+    ));
+    // The source is a pipe that sends 300,000 rows (several 1 MiB parts),
+    // then nothing: the load has taken the first parts when the copy dies.
+    let fifo = m.dir.path("in.csv");
+    let path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
+    m.dir.write("spec.toml", followed_spec(c, &dst, "append"));
+    let mut child = m.cmd(&["run", "spec.toml"]).spawn().unwrap();
+    let feeder = std::thread::spawn(move || {
+        use std::io::Write;
+        let Ok(mut w) = std::fs::OpenOptions::new().write(true).open(fifo) else {
+            return;
+        };
+        // The copy may die before it has read everything.
+        if w.write_all(many_rows_csv(300_000).as_bytes()).is_err() {
+            return;
+        }
+        // Held open, silent, until the test is over.
+        std::thread::sleep(std::time::Duration::from_secs(20));
+    });
+    let started = std::time::Instant::now();
+    loop {
+        let loaded = c.psql(&format!(
+            "select coalesce(sum(tuples_processed), 0) from pg_stat_progress_copy where relid = '{dst}'::regclass"
+        ));
+        if loaded != "0" {
+            break;
+        }
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "the load never took a part"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "the copy ended early");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    unsafe_kill(child.id());
+    child.wait().unwrap();
+    assert_eq!(
+        c.psql(&format!("select string_agg(id || name, ',') from {dst}")),
+        "1old"
+    );
+    // The run has parts but no manifest: it is incomplete, never loaded.
+    let names: Vec<String> = files_under(&m.dir.path("stage"))
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().any(|n| n.starts_with("part-")), "{names:?}");
+    assert!(
+        !names.iter().any(|n| n.starts_with("_manifest")),
+        "{names:?}"
+    );
+    let r = m.run(&["stage", "list", "stage/"]);
+    r.ok();
+    assert!(r.stdout.contains("incomplete"), "{}", r.stdout);
+    drop(feeder);
+}
