@@ -389,8 +389,10 @@ pub struct Upload {
 #[derive(Default)]
 pub struct Starting(Vec<tokio::task::JoinHandle<()>>);
 
-/// How long an abort waits for uploads still being started.
-const SETTLE: std::time::Duration = std::time::Duration::from_secs(30);
+/// How long an abort waits for uploads still being started: well inside
+/// the runner's bound on an abort (`run::ABORT_WITHIN`), leaving time to
+/// delete what was written. A start that takes longer is a stalled store.
+const SETTLE: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl Starting {
     /// Wait (bounded) until every start has ended: taken by its caller, or
