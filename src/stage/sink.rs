@@ -404,8 +404,14 @@ impl Sink for StageSink {
 
     async fn abort(&mut self) -> Result<()> {
         self.starting.settle().await;
-        if let Some(mut cur) = self.current.take() {
-            let _ = cur.upload.abort().await;
+        if let Some(cur) = self.current.take() {
+            let Current {
+                writer, mut upload, ..
+            } = cur;
+            // Dropping the writer flushes what it buffered into the upload's
+            // writer, which may block: not on a runtime thread.
+            tokio::task::block_in_place(move || drop(writer));
+            let _ = upload.abort().await;
         }
         let written: Vec<_> = std::mem::take(&mut self.written)
             .iter()

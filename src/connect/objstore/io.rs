@@ -53,8 +53,10 @@ fn read_error(name: &str, e: object_store::Error) -> std::io::Error {
     std::io::Error::other(crate::error::messages(&e).join(": "))
 }
 
+/// The run was cancelled. Not `ErrorKind::Interrupted`: std's `write_all`,
+/// `BufWriter` and `read_exact` retry that kind, and would retry for ever.
 fn interrupted_io() -> std::io::Error {
-    std::io::Error::new(std::io::ErrorKind::Interrupted, "interrupted")
+    std::io::Error::other("interrupted")
 }
 
 /// `fut` on the runtime from a blocking thread, unless the run is
@@ -661,6 +663,11 @@ impl UploadWriter {
     }
 
     fn deliver(&mut self, part: Bytes) -> std::io::Result<()> {
+        // After a signal nothing more is sent; this also keeps a writer
+        // dropped by an abort from blocking on the runtime's own threads.
+        if self.cancel.is_cancelled() {
+            return Err(interrupted_io());
+        }
         let tx = self
             .tx
             .as_ref()
@@ -789,6 +796,179 @@ mod tests {
         ) -> object_store::Result<()> {
             self.inner.copy_opts(from, to, options).await
         }
+    }
+
+    /// A store that, like S3, holds a multipart upload from the moment it
+    /// is created until it is completed or aborted, and whose answer to
+    /// "start an upload" (the upload's id) is slow to arrive.
+    #[derive(Debug, Default)]
+    struct SlowReply {
+        inner: InMemory,
+        /// Uploads created and neither completed nor aborted.
+        pending: Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    #[derive(Debug)]
+    struct Held {
+        upload: Box<dyn MultipartUpload>,
+        pending: Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    #[async_trait::async_trait]
+    impl MultipartUpload for Held {
+        fn put_part(&mut self, data: object_store::PutPayload) -> object_store::UploadPart {
+            self.upload.put_part(data)
+        }
+        async fn complete(&mut self) -> object_store::Result<object_store::PutResult> {
+            self.pending
+                .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            self.upload.complete().await
+        }
+        async fn abort(&mut self) -> object_store::Result<()> {
+            self.pending
+                .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            self.upload.abort().await
+        }
+    }
+
+    impl std::fmt::Display for SlowReply {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("slow reply")
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl ObjectStore for SlowReply {
+        async fn put_opts(
+            &self,
+            location: &ObjPath,
+            payload: object_store::PutPayload,
+            opts: object_store::PutOptions,
+        ) -> object_store::Result<object_store::PutResult> {
+            self.inner.put_opts(location, payload, opts).await
+        }
+        async fn put_multipart_opts(
+            &self,
+            location: &ObjPath,
+            opts: PutMultipartOptions,
+        ) -> object_store::Result<Box<dyn MultipartUpload>> {
+            let upload = self.inner.put_multipart_opts(location, opts).await?;
+            self.pending
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            Ok(Box::new(Held {
+                upload,
+                pending: self.pending.clone(),
+            }))
+        }
+        async fn get_opts(
+            &self,
+            location: &ObjPath,
+            options: object_store::GetOptions,
+        ) -> object_store::Result<object_store::GetResult> {
+            self.inner.get_opts(location, options).await
+        }
+        fn delete_stream(
+            &self,
+            locations: BoxStream<'static, object_store::Result<ObjPath>>,
+        ) -> BoxStream<'static, object_store::Result<ObjPath>> {
+            self.inner.delete_stream(locations)
+        }
+        fn list(
+            &self,
+            prefix: Option<&ObjPath>,
+        ) -> BoxStream<'static, object_store::Result<object_store::ObjectMeta>> {
+            self.inner.list(prefix)
+        }
+        async fn list_with_delimiter(
+            &self,
+            prefix: Option<&ObjPath>,
+        ) -> object_store::Result<object_store::ListResult> {
+            self.inner.list_with_delimiter(prefix).await
+        }
+        async fn copy_opts(
+            &self,
+            from: &ObjPath,
+            to: &ObjPath,
+            options: object_store::CopyOptions,
+        ) -> object_store::Result<()> {
+            self.inner.copy_opts(from, to, options).await
+        }
+    }
+
+    #[test]
+    fn an_upload_whose_caller_stopped_waiting_for_its_start_is_aborted() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let store = Arc::new(SlowReply::default());
+        let pending = || store.pending.load(std::sync::atomic::Ordering::SeqCst);
+        let dyn_store: Arc<dyn ObjectStore> = store.clone();
+        rt.block_on(async {
+            // Started and taken: pending until aborted.
+            let mut starting = Starting::default();
+            let (_w, mut taken) = start(
+                dyn_store.clone(),
+                ObjPath::from("taken.csv"),
+                "taken.csv".into(),
+                CancellationToken::new(),
+                &mut starting,
+            )
+            .await
+            .unwrap();
+            assert_eq!(pending(), 1);
+            taken.abort().await.unwrap();
+            assert_eq!(pending(), 0);
+            // Abandoned (a signal) after the store created the upload and
+            // before its answer came: aborted once the answer is there.
+            let abandoned = tokio::time::timeout(
+                std::time::Duration::from_millis(100),
+                start(
+                    dyn_store.clone(),
+                    ObjPath::from("abandoned.csv"),
+                    "abandoned.csv".into(),
+                    CancellationToken::new(),
+                    &mut starting,
+                ),
+            )
+            .await;
+            assert!(abandoned.is_err(), "the start answered at once");
+            assert_eq!(pending(), 1, "the store has the upload");
+            starting.settle().await;
+        });
+        assert_eq!(pending(), 0, "an abandoned upload was left pending");
+    }
+
+    #[test]
+    fn a_writer_dropped_on_a_runtime_thread_after_a_signal_gives_up_quietly() {
+        use std::io::Write;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+        rt.block_on(async {
+            let cancel = CancellationToken::new();
+            let (w, mut upload) = start(
+                store,
+                ObjPath::from("a.csv"),
+                "a.csv".into(),
+                cancel.clone(),
+                &mut Starting::default(),
+            )
+            .await
+            .unwrap();
+            // A whole part buffered above the upload's writer, as a format
+            // writer holds it, then an abort drops it on this async task.
+            let mut buffered = std::io::BufWriter::with_capacity(2 * PART_SIZE, w);
+            buffered.write_all(&vec![b'x'; PART_SIZE]).unwrap();
+            cancel.cancel();
+            drop(buffered);
+            upload.abort().await.unwrap();
+        });
     }
 
     #[test]

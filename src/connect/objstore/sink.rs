@@ -389,9 +389,14 @@ impl ObjSink {
     async fn cleanup(&mut self) -> Result<()> {
         self.starting.settle().await;
         let mut first_err = None;
-        if let Some(mut cur) = self.current.take() {
-            drop(cur.writer);
-            if let Err(e) = cur.upload.abort().await {
+        if let Some(cur) = self.current.take() {
+            let Current {
+                writer, mut upload, ..
+            } = cur;
+            // Dropping a text writer flushes what it buffered into the
+            // upload's writer, which may block: not on a runtime thread.
+            tokio::task::block_in_place(move || drop(writer));
+            if let Err(e) = upload.abort().await {
                 first_err.get_or_insert(e);
             }
         }
