@@ -728,12 +728,19 @@ mod tests {
     use object_store::memory::InMemory;
     use object_store::ObjectStoreExt;
 
-    /// Counts range requests, to see which reads reach the store.
-    #[derive(Debug)]
+    /// An in-memory store that counts range requests (to see which reads
+    /// reach the store) and, like S3, holds a multipart upload from the
+    /// moment it is created until it is completed or aborted; its answer to
+    /// "start an upload" (the upload's id) can be made slow.
+    #[derive(Debug, Default)]
     struct Counting {
         inner: InMemory,
         /// Bytes asked for by range requests.
         ranged: std::sync::atomic::AtomicU64,
+        /// Uploads created and neither completed nor aborted.
+        pending: Arc<std::sync::atomic::AtomicUsize>,
+        /// How long the answer to starting an upload takes.
+        slow_start: Option<std::time::Duration>,
     }
 
     impl std::fmt::Display for Counting {
@@ -757,7 +764,16 @@ mod tests {
             location: &ObjPath,
             opts: PutMultipartOptions,
         ) -> object_store::Result<Box<dyn object_store::MultipartUpload>> {
-            self.inner.put_multipart_opts(location, opts).await
+            let upload = self.inner.put_multipart_opts(location, opts).await?;
+            self.pending
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if let Some(slow) = self.slow_start {
+                tokio::time::sleep(slow).await;
+            }
+            Ok(Box::new(Held {
+                upload,
+                pending: self.pending.clone(),
+            }))
         }
         async fn get_opts(
             &self,
@@ -798,16 +814,6 @@ mod tests {
         }
     }
 
-    /// A store that, like S3, holds a multipart upload from the moment it
-    /// is created until it is completed or aborted, and whose answer to
-    /// "start an upload" (the upload's id) is slow to arrive.
-    #[derive(Debug, Default)]
-    struct SlowReply {
-        inner: InMemory,
-        /// Uploads created and neither completed nor aborted.
-        pending: Arc<std::sync::atomic::AtomicUsize>,
-    }
-
     #[derive(Debug)]
     struct Held {
         upload: Box<dyn MultipartUpload>,
@@ -831,71 +837,6 @@ mod tests {
         }
     }
 
-    impl std::fmt::Display for SlowReply {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("slow reply")
-        }
-    }
-
-    #[async_trait::async_trait]
-    impl ObjectStore for SlowReply {
-        async fn put_opts(
-            &self,
-            location: &ObjPath,
-            payload: object_store::PutPayload,
-            opts: object_store::PutOptions,
-        ) -> object_store::Result<object_store::PutResult> {
-            self.inner.put_opts(location, payload, opts).await
-        }
-        async fn put_multipart_opts(
-            &self,
-            location: &ObjPath,
-            opts: PutMultipartOptions,
-        ) -> object_store::Result<Box<dyn MultipartUpload>> {
-            let upload = self.inner.put_multipart_opts(location, opts).await?;
-            self.pending
-                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-            Ok(Box::new(Held {
-                upload,
-                pending: self.pending.clone(),
-            }))
-        }
-        async fn get_opts(
-            &self,
-            location: &ObjPath,
-            options: object_store::GetOptions,
-        ) -> object_store::Result<object_store::GetResult> {
-            self.inner.get_opts(location, options).await
-        }
-        fn delete_stream(
-            &self,
-            locations: BoxStream<'static, object_store::Result<ObjPath>>,
-        ) -> BoxStream<'static, object_store::Result<ObjPath>> {
-            self.inner.delete_stream(locations)
-        }
-        fn list(
-            &self,
-            prefix: Option<&ObjPath>,
-        ) -> BoxStream<'static, object_store::Result<object_store::ObjectMeta>> {
-            self.inner.list(prefix)
-        }
-        async fn list_with_delimiter(
-            &self,
-            prefix: Option<&ObjPath>,
-        ) -> object_store::Result<object_store::ListResult> {
-            self.inner.list_with_delimiter(prefix).await
-        }
-        async fn copy_opts(
-            &self,
-            from: &ObjPath,
-            to: &ObjPath,
-            options: object_store::CopyOptions,
-        ) -> object_store::Result<()> {
-            self.inner.copy_opts(from, to, options).await
-        }
-    }
-
     #[test]
     fn an_upload_whose_caller_stopped_waiting_for_its_start_is_aborted() {
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -903,7 +844,10 @@ mod tests {
             .enable_all()
             .build()
             .unwrap();
-        let store = Arc::new(SlowReply::default());
+        let store = Arc::new(Counting {
+            slow_start: Some(std::time::Duration::from_millis(300)),
+            ..Default::default()
+        });
         let pending = || store.pending.load(std::sync::atomic::Ordering::SeqCst);
         let dyn_store: Arc<dyn ObjectStore> = store.clone();
         rt.block_on(async {
@@ -983,10 +927,7 @@ mod tests {
             .map(|i| (i % 251) as u8)
             .collect::<Vec<_>>()
             .into();
-        let store = Arc::new(Counting {
-            inner: InMemory::new(),
-            ranged: Default::default(),
-        });
+        let store = Arc::new(Counting::default());
         let path = ObjPath::from("t/obj.parquet");
         rt.block_on(store.put(&path, data.clone().into())).unwrap();
         let input = ObjectInput {
