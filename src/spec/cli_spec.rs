@@ -176,17 +176,7 @@ pub fn from_args(
     ] {
         if let Some(v) = value {
             match single_byte(v) {
-                Ok(b) => match flag {
-                    "--delimiter" => {
-                        csv.delimiter = b;
-                        csv.set.delimiter = true;
-                    }
-                    "--quote" => {
-                        csv.quote = b;
-                        csv.set.quote = true;
-                    }
-                    _ => csv.escape = Some(b),
-                },
+                Ok(b) => csv.give(flag.trim_start_matches("--"), b),
                 Err(e) => err(flag, e),
             }
         }

@@ -206,6 +206,24 @@ pub struct CsvSet {
     pub quote: bool,
 }
 
+impl CsvOptions {
+    /// A dialect byte the user gave (`delimiter`, `quote` or `escape`):
+    /// set, and no longer detected.
+    pub fn give(&mut self, key: &str, b: u8) {
+        match key {
+            "delimiter" => {
+                self.delimiter = b;
+                self.set.delimiter = true;
+            }
+            "quote" => {
+                self.quote = b;
+                self.set.quote = true;
+            }
+            _ => self.escape = Some(b),
+        }
+    }
+}
+
 impl Default for CsvOptions {
     fn default() -> Self {
         CsvOptions {
