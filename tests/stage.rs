@@ -1072,7 +1072,7 @@ fn many_rows_csv(rows: u64) -> String {
 }
 
 /// A staged copy into PostgreSQL from a CSV file, its run kept, with
-/// 1 MiB parts; `extra` goes into the copy's table.
+/// 1 MiB parts, in `mode`.
 fn followed_spec(c: &pg::Cluster, dst: &str, mode: &str) -> String {
     format!(
         "{}\n[[copy]]\nname = \"csv\"\nfrom = {{ path = \"in.csv\" }}\n\
