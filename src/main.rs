@@ -3,6 +3,7 @@
 mod cli;
 mod commands;
 mod connect;
+mod cores;
 mod error;
 mod plan;
 mod report;

@@ -294,6 +294,8 @@ pub async fn run_copy(plan: &Plan, copy: &Copy, ctx: &RunContext) -> CopyReport 
         plan.describe(&copy.to),
         ctx,
     );
+    // Kept until the copy ends (see `crate::cores`).
+    let _confined = leave_core_to_local_server(plan, copy, &mut c.report);
     let result = match plan.check_regions(copy, ctx.allow_cross_region) {
         Ok(()) => {
             catching(
@@ -305,6 +307,32 @@ pub async fn run_copy(plan: &Plan, copy: &Copy, ctx: &RunContext) -> CopyReport 
         Err(e) => Err(e),
     };
     c.finish(result)
+}
+
+/// When the copy reads from a database server on this machine into files
+/// or objects, keep convoy's threads off one core: the server's session,
+/// the copy's slowest stage, has it to itself (see [`crate::cores`]).
+fn leave_core_to_local_server(
+    plan: &Plan,
+    copy: &Copy,
+    report: &mut CopyReport,
+) -> Option<crate::cores::Confined> {
+    let (from, to) = (plan.connector(&copy.from), plan.connector(&copy.to));
+    let hosts = from.network();
+    let local = from.is_server()
+        && !to.is_server()
+        && !hosts.is_empty()
+        && hosts.iter().all(|n| crate::cores::is_loopback(&n.host));
+    if !local || crate::cores::disabled() {
+        return None;
+    }
+    let confined = crate::cores::leave_one_core()?;
+    report.details.push(format!(
+        "convoy's threads leave CPU {} to the database server on this machine ({}=0 keeps every core)",
+        confined.left,
+        crate::cores::ENV
+    ));
+    Some(confined)
 }
 
 /// A panic (a bug) ends the copy it happens in, not the run: unwinding

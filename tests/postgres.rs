@@ -309,6 +309,48 @@ fn a_large_table_with_an_integer_primary_key_is_read_in_parallel_unasked_given_t
     assert_eq!(diff, "0");
 }
 
+#[test]
+fn a_copy_from_a_server_on_this_machine_into_a_file_leaves_the_server_a_core() {
+    let c = pg::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let src = unique("cores_src");
+    let dst = unique("cores_dst");
+    c.psql(&format!(
+        "create table {src} (id int, t text); \
+         insert into {src} select g, md5(g::text) from generate_series(1, 1000) g"
+    ));
+    let copies = format!(
+        "[[copy]]\nname = \"file\"\nfrom = {{ connection = \"pg\", table = \"{src}\" }}\nto = {{ path = \"out.parquet\" }}\n\
+         [[copy]]\nname = \"table\"\nfrom = {{ connection = \"pg\", table = \"{src}\" }}\nto = {{ connection = \"pg\", table = \"{dst}\" }}\n"
+    );
+    std::fs::write(
+        dir.path().join("spec.toml"),
+        format!("{}\n{copies}", c.connection("pg", "localhost", "")),
+    )
+    .unwrap();
+    let leaves = "to the database server on this machine";
+    let o = ok(convoy(dir.path(), &["run", "spec.toml", "--json"]));
+    let d = details(&o);
+    // convoy may use the cores this test may use.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cores >= 2 {
+        assert!(d[0].contains(leaves), "{}", d[0]);
+    } else {
+        assert!(!d[0].contains(leaves), "{}", d[0]);
+    }
+    // Into a table, the server works on both sides: convoy keeps every core.
+    assert!(!d[1].contains(leaves), "{}", d[1]);
+    assert_eq!(c.psql(&format!("select count(*) from {dst}")), "1000");
+    let o = ok(pg::convoy_env(
+        dir.path(),
+        &["run", "spec.toml", "--copy", "file", "--json"],
+        &[("CONVOY_LEAVE_CORE", "0")],
+    ));
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(!json["copies"][0]["details"].to_string().contains(leaves));
+    assert_eq!(json["copies"][0]["rows_written"], 1000);
+}
+
 fn mode_copy(src: &str, dst: &str, mode: &str) -> String {
     format!(
         "[[copy]]\nname = \"m\"\nfrom = {{ connection = \"pg\", table = \"{src}\" }}\nto = {{ connection = \"pg\", table = \"{dst}\" }}\n{mode}\n"

@@ -82,6 +82,12 @@ pub trait Connector: Send + Sync {
     fn describe(&self, ep: &Endpoint) -> String;
     /// Outbound connections this connection makes.
     fn network(&self) -> Vec<NetworkEndpoint>;
+    /// Whether a database server does the work of each session (a server
+    /// thread of its own per reading or writing), rather than a store
+    /// serving files.
+    fn is_server(&self) -> bool {
+        false
+    }
     /// How a sink of this connection makes its data visible, in one sentence.
     fn publish(&self, ep: &Endpoint, mode: &Mode) -> String;
     /// `convoy check`: reach, TLS, login and rights, writing nothing.

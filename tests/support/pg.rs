@@ -257,8 +257,14 @@ pub fn plaintext() -> &'static Cluster {
 /// convoy run in `dir` with the clusters' password in `PGPASSWORD` and no
 /// vault from the environment.
 pub fn convoy(dir: &Path, args: &[&str]) -> std::process::Output {
+    convoy_env(dir, args, &[])
+}
+
+/// [`convoy`] with more environment variables.
+pub fn convoy_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     let child = Command::new(super::bin())
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(dir)
         .env("PGPASSWORD", PASSWORD)
         .env_remove("CONVOY_VAULT")

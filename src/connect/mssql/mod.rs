@@ -91,6 +91,10 @@ impl Connector for MssqlConnection {
         }
     }
 
+    fn is_server(&self) -> bool {
+        true
+    }
+
     fn network(&self) -> Vec<NetworkEndpoint> {
         vec![NetworkEndpoint {
             host: self.cfg.host.clone(),

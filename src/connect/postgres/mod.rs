@@ -101,6 +101,10 @@ impl Connector for PgConnection {
         }
     }
 
+    fn is_server(&self) -> bool {
+        true
+    }
+
     fn network(&self) -> Vec<NetworkEndpoint> {
         vec![NetworkEndpoint {
             host: self.cfg.host.clone(),
