@@ -29,7 +29,7 @@ use crate::connect::{self, Encoded, OpenContext, Output, Partition, Sink, Source
 use crate::error;
 use crate::plan::Plan;
 use crate::report::{CopyReport, Progress, Status};
-use crate::spec::Copy;
+use crate::spec::{Copy, Endpoint};
 
 /// Bytes of batches in flight between source and sink.
 pub const BUDGET_BYTES: usize = 48 << 20;
@@ -295,7 +295,7 @@ pub async fn run_copy(plan: &Plan, copy: &Copy, ctx: &RunContext) -> CopyReport 
         ctx,
     );
     // Kept until the copy ends (see `crate::cores`).
-    let _confined = leave_core_to_local_server(plan, copy, &mut c.report);
+    let _confined = leave_core_to_local_server(plan, &copy.from, &copy.to, &mut c.report);
     let result = match plan.check_regions(copy, ctx.allow_cross_region) {
         Ok(()) => {
             catching(
@@ -309,15 +309,16 @@ pub async fn run_copy(plan: &Plan, copy: &Copy, ctx: &RunContext) -> CopyReport 
     c.finish(result)
 }
 
-/// When the copy reads from a database server on this machine into files
+/// When a copy reads from a database server on this machine into files
 /// or objects, keep convoy's threads off one core: the server's session,
 /// the copy's slowest stage, has it to itself (see [`crate::cores`]).
-fn leave_core_to_local_server(
+pub fn leave_core_to_local_server(
     plan: &Plan,
-    copy: &Copy,
+    from: &Endpoint,
+    to: &Endpoint,
     report: &mut CopyReport,
 ) -> Option<crate::cores::Confined> {
-    let (from, to) = (plan.connector(&copy.from), plan.connector(&copy.to));
+    let (from, to) = (plan.connector(from), plan.connector(to));
     let hosts = from.network();
     let local = from.is_server()
         && !to.is_server()

@@ -349,6 +349,19 @@ fn a_copy_from_a_server_on_this_machine_into_a_file_leaves_the_server_a_core() {
     let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(!json["copies"][0]["details"].to_string().contains(leaves));
     assert_eq!(json["copies"][0]["rows_written"], 1000);
+    // An extract writes files too.
+    let url = format!(
+        "postgres://postgres@localhost:{}/postgres?table={src}&sslrootcert={}",
+        c.port,
+        c.ca_file.as_ref().unwrap().display()
+    );
+    let o = ok(convoy(
+        dir.path(),
+        &["extract", &url, "stage/", "--json", "--progress", "never"],
+    ));
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let d = json["copies"][0]["details"].to_string();
+    assert_eq!(d.contains(leaves), cores >= 2, "{d}");
 }
 
 fn mode_copy(src: &str, dst: &str, mode: &str) -> String {

@@ -32,6 +32,14 @@ pub async fn run(plan: &Plan, copy: &Copy, ctx: &RunContext) -> CopyReport {
         None => (plan.describe(&copy.from), plan.describe(&copy.to)),
     };
     let mut c = Copying::start(copy, source, sink, ctx);
+    // An extract writes files: it leaves a core to a server on this
+    // machine as a direct copy into files does.
+    let _confined = match stage.only {
+        Some(StageHalf::Extract) => {
+            run::leave_core_to_local_server(plan, &copy.from, &stage.endpoint, &mut c.report)
+        }
+        _ => None,
+    };
     let result = match plan.check_regions(copy, ctx.allow_cross_region) {
         Err(e) => Err(e),
         Ok(()) => match stage.only {
