@@ -253,6 +253,16 @@ pub fn parse_duration(s: &str, unit: TimeUnit) -> Result<i64, String> {
     i64::try_from(total).map_err(|_| "out of range for the column's unit".to_string())
 }
 
+/// `s.trim()`, without its cost for the values that need none: most start
+/// and end with a visible ASCII character.
+#[inline]
+fn trimmed(s: &str) -> &str {
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(f), Some(l)) if f.is_ascii_graphic() && l.is_ascii_graphic() => s,
+        _ => s.trim(),
+    }
+}
+
 /// A float64 from its text, refusing text the float would change: a number
 /// beyond the range (it would become infinity), one too small (it would
 /// become 0), or one with more significant digits than a float64 keeps (17).
@@ -265,8 +275,12 @@ pub fn parse_float64(s: &str) -> Result<f64, String> {
             (t, v)
         }
     };
-    // Most values: finite, not zero, and too short to hold 18 digits.
-    if t.len() <= 17 && v.is_finite() && v != 0.0 {
+    // Most values: finite, not zero, and too short to hold 18 digits (the
+    // characters less a sign and a decimal point bound the digits).
+    let b = t.as_bytes();
+    let marks =
+        usize::from(matches!(b.first(), Some(b'-' | b'+'))) + usize::from(b.contains(&b'.'));
+    if t.len() - marks <= 17 && v.is_finite() && v != 0.0 {
         return Ok(v);
     }
     if v.is_finite() && v != 0.0 {
@@ -820,7 +834,7 @@ impl Conformer {
                             b.append_null();
                         } else {
                             b.append_value(
-                                parse_decimal128(strings.value(row).trim(), *p, *s)
+                                parse_decimal128(trimmed(strings.value(row)), *p, *s)
                                     .map_err(|e| fail(row, e))?,
                             );
                         }
@@ -834,7 +848,7 @@ impl Conformer {
                             b.append_null();
                         } else {
                             b.append_value(
-                                parse_decimal256(strings.value(row).trim(), *p, *s)
+                                parse_decimal256(trimmed(strings.value(row)), *p, *s)
                                     .map_err(|e| fail(row, e))?,
                             );
                         }
@@ -953,7 +967,8 @@ impl Conformer {
                             b.append_null();
                         } else {
                             b.append_value(
-                                parse_bool(strings.value(row).trim()).map_err(|e| fail(row, e))?,
+                                parse_bool(trimmed(strings.value(row)))
+                                    .map_err(|e| fail(row, e))?,
                             );
                         }
                     }
@@ -965,7 +980,7 @@ impl Conformer {
                         values.push(if strings.is_null(row) {
                             0
                         } else {
-                            let text = strings.value(row).trim();
+                            let text = trimmed(strings.value(row));
                             match conv {
                                 Conv::Duration(unit) => parse_duration(text, *unit),
                                 _ => parse_date64(text),
@@ -1290,10 +1305,22 @@ mod tests {
         assert!(parse_float64("NaN").unwrap().is_nan());
         assert_eq!(parse_float64("-inf"), Ok(f64::NEG_INFINITY));
         assert_eq!(parse_float64(" 2.5 "), Ok(2.5));
+        // 17 digits with both a sign and a point: exact as it is.
+        assert_eq!(
+            parse_float64("-742.62099679949541"),
+            Ok(-742.62099679949541)
+        );
+        assert_eq!(trimmed(" t\u{3000}"), "t");
+        assert_eq!(trimmed("t"), "t");
+        assert_eq!(trimmed("é "), "é");
+        assert_eq!(trimmed(""), "");
         for (bad, why) in [
             ("1e400", "beyond the range"),
             ("-1e-400", "too small"),
             ("3.14159265358979323846", "21 significant digits"),
+            // 18 digits in 19 characters: a sign or a point, not both.
+            ("-123456789012345678", "18 significant digits"),
+            ("12345678901234567.8", "18 significant digits"),
             ("x", "not a number"),
         ] {
             let e = parse_float64(bad).unwrap_err();
