@@ -24,6 +24,19 @@ pub fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// The CPUs of the process before a core was left to a server (0: none
+/// was left).
+static BEFORE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// How many CPUs convoy may use, counting a core left to a server: what
+/// decides how many sessions to read with, which a server's core serves.
+pub fn usable() -> usize {
+    match BEFORE.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    }
+}
+
 /// Whether the environment asks convoy to keep every core.
 pub fn disabled() -> bool {
     std::env::var_os(ENV).is_some_and(|v| v == "0")
@@ -50,12 +63,15 @@ pub fn leave_one_core() -> Option<Confined> {
             return None;
         }
         let left = cpus[0];
+        // Before the confinement: it counts the CPU quota too.
+        let usable_before = std::thread::available_parallelism().map_or(cpus.len(), |n| n.get());
         let mut confined = previous.clone();
         confined.remove(left);
         if !confined.apply_to_all_threads() {
             previous.apply_to_all_threads();
             return None;
         }
+        BEFORE.store(usable_before, std::sync::atomic::Ordering::Relaxed);
         Some(Confined { previous, left })
     }
     #[cfg(not(target_os = "linux"))]
@@ -68,6 +84,7 @@ impl Drop for Confined {
     fn drop(&mut self) {
         #[cfg(target_os = "linux")]
         self.previous.apply_to_all_threads();
+        BEFORE.store(0, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -170,6 +187,7 @@ mod tests {
     #[test]
     fn every_thread_leaves_one_core_until_dropped() {
         let before = linux::CpuSet::of_current_thread().unwrap().cpus();
+        let usable_before = usable();
         // A thread started before, and one after, the confinement.
         let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
         let (tid_tx, tid_rx) = std::sync::mpsc::channel();
@@ -195,7 +213,10 @@ mod tests {
             .join()
             .unwrap();
         assert_eq!(late, expected);
+        // Sessions are still counted on every core.
+        assert_eq!(usable(), usable_before);
         drop(c);
+        assert_eq!(usable(), usable_before);
         assert_eq!(linux::of_thread(0).unwrap(), before);
         assert_eq!(linux::of_thread(early_tid).unwrap(), before);
         stop_tx.send(()).unwrap();

@@ -41,7 +41,7 @@ pub const AUTO_PARTITION_MIN_ROWS: f64 = 1_000_000.0;
 /// half the cores (the other half decode and write), at most 8; none below
 /// 4 cores, where parallel reads only compete with the pipeline.
 pub fn auto_partition_count() -> Option<usize> {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cores = crate::cores::usable();
     (cores >= 4).then(|| (cores / 2).clamp(2, 8))
 }
 
