@@ -198,11 +198,18 @@ struct Windows {
 /// range request instead of a whole window.
 const TAIL: u64 = 256 << 10;
 
+/// Reads within this many bytes of the start (a format's magic number) are
+/// served from one block of the object's head: one small range request,
+/// not a window and the read-ahead of the next, which a byte-for-byte copy
+/// (it streams the whole object afterwards) would fetch for nothing.
+const HEAD: u64 = 64 << 10;
+
 #[derive(Default)]
 struct Cache {
     ready: VecDeque<(u64, Bytes)>,
     ahead: Option<(u64, tokio::task::JoinHandle<object_store::Result<Bytes>>)>,
     tail: Option<Bytes>,
+    head: Option<Bytes>,
 }
 
 impl Windows {
@@ -281,6 +288,24 @@ impl Windows {
             };
             let off = (start - tail_start) as usize;
             return Ok(tail.slice(off..off + len));
+        }
+        if end <= HEAD && self.size > WINDOW && !cache.ready.iter().any(|(i, _)| *i == 0) {
+            let head = match &cache.head {
+                Some(h) => h.clone(),
+                None => {
+                    let h = self
+                        .wait(get_range_pinned(
+                            self.store.as_ref(),
+                            &self.path,
+                            &self.e_tag,
+                            0..HEAD,
+                        ))?
+                        .map_err(|e| read_error(&self.name, e))?;
+                    cache.head = Some(h.clone());
+                    h
+                }
+            };
+            return Ok(head.slice(start as usize..end as usize));
         }
         let (first, last) = (start / WINDOW, (end - 1) / WINDOW);
         if first == last {
@@ -975,6 +1000,52 @@ mod tests {
             out
         });
         assert_eq!(streamed, data);
+        drop(ra);
+    }
+
+    #[test]
+    fn a_read_at_the_start_fetches_only_the_head() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let size = 3 * WINDOW as usize;
+        let data: Bytes = (0..size)
+            .map(|i| (i % 253) as u8)
+            .collect::<Vec<_>>()
+            .into();
+        let store = Arc::new(Counting::default());
+        let path = ObjPath::from("t/head.parquet");
+        rt.block_on(store.put(&path, data.clone().into())).unwrap();
+        let input = ObjectInput {
+            store: store.clone(),
+            path,
+            size: size as u64,
+            name: "mem://t/head.parquet".into(),
+            handle: rt.handle().clone(),
+            e_tag: None,
+            cancel: CancellationToken::new(),
+        };
+        let ra = input.random().unwrap();
+        // A magic number, twice: one small request, and no read-ahead.
+        assert_eq!(ra.bytes(0, 4).unwrap(), data.slice(0..4));
+        assert_eq!(ra.bytes(1, 100).unwrap(), data.slice(1..101));
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let ranged = || store.ranged.load(std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(ranged(), HEAD);
+        // Reads past the head go through windows, exact as before.
+        assert_eq!(
+            ra.bytes(HEAD - 10, 20).unwrap(),
+            data.slice(HEAD as usize - 10..HEAD as usize + 10)
+        );
+        assert!(ranged() >= HEAD + WINDOW, "{}", ranged());
+        // With window 0 held, the head is read from it (once the window
+        // read ahead has arrived, so that the count stays still).
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let before = ranged();
+        assert_eq!(ra.bytes(2, 2).unwrap(), data.slice(2..4));
+        assert_eq!(ranged(), before);
         drop(ra);
     }
 
