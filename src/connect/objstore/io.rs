@@ -260,6 +260,27 @@ impl Windows {
         Ok(w)
     }
 
+    /// The bytes of `range`, kept in `slot` after the first request.
+    fn block(
+        &self,
+        slot: &mut Option<Bytes>,
+        range: std::ops::Range<u64>,
+    ) -> std::io::Result<Bytes> {
+        if let Some(b) = slot {
+            return Ok(b.clone());
+        }
+        let b = self
+            .wait(get_range_pinned(
+                self.store.as_ref(),
+                &self.path,
+                &self.e_tag,
+                range,
+            ))?
+            .map_err(|e| read_error(&self.name, e))?;
+        *slot = Some(b.clone());
+        Ok(b)
+    }
+
     fn fetch(&self, start: u64, len: usize) -> std::io::Result<Bytes> {
         let end = start + len as u64;
         if end > self.size {
@@ -271,40 +292,12 @@ impl Windows {
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         let tail_start = self.size.saturating_sub(TAIL);
         if start >= tail_start && self.size > WINDOW {
-            let tail = match &cache.tail {
-                Some(t) => t.clone(),
-                None => {
-                    let t = self
-                        .wait(get_range_pinned(
-                            self.store.as_ref(),
-                            &self.path,
-                            &self.e_tag,
-                            tail_start..self.size,
-                        ))?
-                        .map_err(|e| read_error(&self.name, e))?;
-                    cache.tail = Some(t.clone());
-                    t
-                }
-            };
+            let tail = self.block(&mut cache.tail, tail_start..self.size)?;
             let off = (start - tail_start) as usize;
             return Ok(tail.slice(off..off + len));
         }
         if end <= HEAD && self.size > WINDOW && !cache.ready.iter().any(|(i, _)| *i == 0) {
-            let head = match &cache.head {
-                Some(h) => h.clone(),
-                None => {
-                    let h = self
-                        .wait(get_range_pinned(
-                            self.store.as_ref(),
-                            &self.path,
-                            &self.e_tag,
-                            0..HEAD,
-                        ))?
-                        .map_err(|e| read_error(&self.name, e))?;
-                    cache.head = Some(h.clone());
-                    h
-                }
-            };
+            let head = self.block(&mut cache.head, 0..HEAD)?;
             return Ok(head.slice(start as usize..end as usize));
         }
         let (first, last) = (start / WINDOW, (end - 1) / WINDOW);
@@ -940,14 +933,14 @@ mod tests {
         });
     }
 
-    #[test]
-    fn footer_reads_fetch_only_the_tail_and_every_read_returns_the_right_bytes() {
+    /// An object of `size` patterned bytes in a [`Counting`] store, as an
+    /// input: (runtime, store, bytes, input).
+    fn counted_object(size: usize) -> (tokio::runtime::Runtime, Arc<Counting>, Bytes, ObjectInput) {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .unwrap();
-        let size = 2 * WINDOW as usize + 12345;
         let data: Bytes = (0..size)
             .map(|i| (i % 251) as u8)
             .collect::<Vec<_>>()
@@ -964,6 +957,13 @@ mod tests {
             e_tag: None,
             cancel: CancellationToken::new(),
         };
+        (rt, store, data, input)
+    }
+
+    #[test]
+    fn footer_reads_fetch_only_the_tail_and_every_read_returns_the_right_bytes() {
+        let size = 2 * WINDOW as usize + 12345;
+        let (rt, store, data, input) = counted_object(size);
         let ra = input.random().unwrap();
         let s = size as u64;
         // A footer: the last 8 bytes, then the metadata before them.
@@ -1005,28 +1005,7 @@ mod tests {
 
     #[test]
     fn a_read_at_the_start_fetches_only_the_head() {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let size = 3 * WINDOW as usize;
-        let data: Bytes = (0..size)
-            .map(|i| (i % 253) as u8)
-            .collect::<Vec<_>>()
-            .into();
-        let store = Arc::new(Counting::default());
-        let path = ObjPath::from("t/head.parquet");
-        rt.block_on(store.put(&path, data.clone().into())).unwrap();
-        let input = ObjectInput {
-            store: store.clone(),
-            path,
-            size: size as u64,
-            name: "mem://t/head.parquet".into(),
-            handle: rt.handle().clone(),
-            e_tag: None,
-            cancel: CancellationToken::new(),
-        };
+        let (_rt, store, data, input) = counted_object(3 * WINDOW as usize);
         let ra = input.random().unwrap();
         // A magic number, twice: one small request, and no read-ahead.
         assert_eq!(ra.bytes(0, 4).unwrap(), data.slice(0..4));
