@@ -339,22 +339,32 @@ async fn load(
     let open = c.open.clone();
     let run = run_place(plan, copy, stage, &open)?;
     c.report.stage = Some(stage_report(&run, stage, true));
-    load_run(plan, copy, stage, run, ctx, &open, &mut c.report).await
+    let opener = complete_run(&run, stage);
+    load_run(plan, copy, run, opener, ctx, &open, &mut c.report).await
 }
 
+/// Opens a complete run as a source (`stage.force`: also one loaded before).
+fn complete_run(
+    run: &RunPlace,
+    stage: &StageSpec,
+) -> impl FnOnce(OpenContext) -> Result<StageSource> + Send + 'static {
+    let (place, force) = (run.clone(), stage.force);
+    move |o: OpenContext| StageSource::open(place, force, &o)
+}
+
+/// A run → the destination through the stage source `opener` makes; the
+/// run is marked loaded after the destination committed.
 async fn load_run(
     plan: &Plan,
     copy: &Copy,
-    stage: &StageSpec,
     run: RunPlace,
+    opener: impl FnOnce(OpenContext) -> Result<StageSource> + Send + 'static,
     ctx: &RunContext,
     open: &OpenContext,
     report: &mut CopyReport,
 ) -> Result<Vec<Output>> {
-    let force = stage.force;
-    let place = run.clone();
     let source = run::open_source(ctx, open, move |o| {
-        Ok(Box::new(StageSource::open(place, force, &o)?) as Box<dyn crate::connect::Source>)
+        Ok(Box::new(opener(o)?) as Box<dyn crate::connect::Source>)
     })
     .await?;
     let sink = plan
@@ -475,20 +485,10 @@ async fn extract_and_load(
     });
     let (i, n) = stage.shard.unwrap_or((1, 1));
     let manifest = manifest::manifest_name(i, n);
-    let load = async {
-        let place = run.clone();
-        let source = run::open_source(ctx, &open, move |o| {
-            let s = StageSource::following(place, followed, encryption, manifest, &o)?;
-            Ok(Box::new(s) as Box<dyn crate::connect::Source>)
-        })
-        .await?;
-        let sink = plan
-            .connector(&copy.to)
-            .open_sink(&copy.to, &copy.mode, &open)?;
-        let outputs = run::transfer(source, sink, &open, ctx, &mut report).await?;
-        mark_loaded(&run, &open, &report, &outputs).await;
-        Ok::<_, anyhow::Error>(outputs)
-    };
+    let place = run.clone();
+    let opener =
+        move |o: OpenContext| StageSource::following(place, followed, encryption, manifest, &o);
+    let load = load_run(plan, copy, run.clone(), opener, ctx, &open, &mut report);
     let (extracted, loaded) = tokio::join!(
         extract_into(plan, copy, stage, ctx, c, run.clone(), Some(feed)),
         load
@@ -533,7 +533,8 @@ async fn extract_then_load(
         .bytes_read
         .store(0, std::sync::atomic::Ordering::Relaxed);
     c.report.details.clear();
-    let loaded = load_run(plan, copy, stage, run.clone(), ctx, &open, &mut c.report).await;
+    let opener = complete_run(&run, stage);
+    let loaded = load_run(plan, copy, run, opener, ctx, &open, &mut c.report).await;
     c.report.rows_read = extracted_rows;
     c.report.source = extracted.source.clone();
     let mut details = extracted.details;
