@@ -22,6 +22,7 @@ pub mod infer;
 pub mod input;
 pub mod pages;
 pub mod read;
+pub mod records;
 pub mod scan;
 pub mod source;
 pub mod write;

@@ -18,6 +18,7 @@ use parquet::file::metadata::ParquetMetaData;
 use super::conform::{Conformer, Location};
 use super::input::{Chunks, Input, RandomAccess, ReadSeek};
 use super::pages;
+use super::records;
 use super::scan;
 use crate::connect::Counters;
 use crate::spec::CsvOptions;
@@ -304,41 +305,61 @@ pub fn csv_batches(
         })
         .collect();
     let scanned = scanner.shared.clone();
-    let mut builder = arrow::csv::ReaderBuilder::new(conformer.wire())
-        .with_header(opts.header)
-        .with_delimiter(opts.delimiter)
-        .with_quote(opts.quote)
-        .with_batch_size(BATCH_ROWS);
-    if let Some(e) = opts.escape {
-        builder = builder.with_escape(e);
-    }
-    if !opts.null.is_empty() {
-        let re = regex::Regex::new(&format!("^{}$", regex::escape(&opts.null)))
-            .expect("an escaped literal is a valid regex");
-        builder = builder.with_null_regex(re);
-    }
-    let reader = builder.build_buffered(BufReader::with_capacity(
-        1 << 20,
-        scan::Scan::new(
-            Counting {
-                inner: input,
-                counters,
-            },
-            scanner,
-        ),
-    ))?;
     let names: Vec<String> = conformer
         .target()
         .fields()
         .iter()
         .map(|f| f.name().clone())
         .collect();
-    let mut next_row = 1u64;
     let header_lines = u64::from(opts.header);
+    let input = scan::Scan::new(
+        Counting {
+            inner: input,
+            counters,
+        },
+        scanner,
+    );
+    let wire = conformer.wire();
+    let decoded: Box<dyn Iterator<Item = Result<RecordBatch>> + Send> =
+        if records::handles(&wire, opts.delimiter, opts.quote, opts.escape) {
+            let null = (!opts.null.is_empty()).then(|| opts.null.as_bytes().to_vec());
+            let records = records::Records::new(
+                input,
+                wire,
+                opts.delimiter,
+                opts.quote,
+                opts.header,
+                null,
+                BATCH_ROWS,
+            );
+            let (file, names, lines) = (file.clone(), names.clone(), scanned.clone());
+            Box::new(records.map(move |batch| {
+                batch.map_err(|p| records_error(&file, p, &names, header_lines, inferred, &lines))
+            }))
+        } else {
+            let mut builder = arrow::csv::ReaderBuilder::new(wire)
+                .with_header(opts.header)
+                .with_delimiter(opts.delimiter)
+                .with_quote(opts.quote)
+                .with_batch_size(BATCH_ROWS);
+            if let Some(e) = opts.escape {
+                builder = builder.with_escape(e);
+            }
+            if !opts.null.is_empty() {
+                let re = regex::Regex::new(&format!("^{}$", regex::escape(&opts.null)))
+                    .expect("an escaped literal is a valid regex");
+                builder = builder.with_null_regex(re);
+            }
+            let reader = builder.build_buffered(BufReader::with_capacity(1 << 20, input))?;
+            let (file, names, lines) = (file.clone(), names.clone(), scanned.clone());
+            Box::new(reader.map(move |batch| {
+                batch.map_err(|e| csv_error(&file, e, &names, header_lines, inferred, &lines))
+            }))
+        };
+    let mut next_row = 1u64;
     let lines = scanned.clone();
-    let batches = reader.map(move |batch| {
-        let batch =
-            batch.map_err(|e| csv_error(&file, e, &names, header_lines, inferred, &lines))?;
+    let batches = decoded.map(move |batch| {
+        let batch = batch?;
         // Records of this batch, the header counted.
         let first = next_row - 1 + header_lines;
         let empty = lines.take_empty_strings(first + batch.num_rows() as u64);
@@ -405,12 +426,7 @@ fn csv_error(
     lines: &scan::Scanned,
 ) -> anyhow::Error {
     if let Some(why) = lines.error() {
-        return crate::error::input(
-            format!("{file}: {why}"),
-            Some(
-                "a quote opens a quoted field only at the start of a field and must close it; check the quote character (--quote) or fix the file".to_string(),
-            ),
-        );
+        return quote_error(file, &why);
     }
     let text = e.to_string();
     let number_after = |marker: &str| -> Option<u64> {
@@ -421,76 +437,181 @@ fn csv_error(
             .parse()
             .ok()
     };
-    let (msg, hint) = if text.contains("incorrect number of fields") {
+    if text.contains("incorrect number of fields") {
         // arrow counts records from 1, the header included.
-        let record = number_after("for line ").unwrap_or(1);
-        let line = lines.line_of(record.saturating_sub(1));
+        let record = number_after("for line ").unwrap_or(1).saturating_sub(1);
         let detail = text
             .split(", expected ")
             .nth(1)
             .map(|r| format!("expected {}", r.replace(" got ", " fields, found ")))
             .unwrap_or_else(|| text.clone());
-        (
-            format!(
-                "{file}: row {} (line {line}): {detail}",
-                record.saturating_sub(header_lines)
-            ),
-            format!(
-                "every row needs {} fields; check the delimiter (--delimiter) and quoting",
-                names.len()
-            ),
-        )
+        fields_error(file, record, detail, names.len(), header_lines, lines)
     } else if text.contains("invalid UTF-8") {
-        let record = number_after("for line ").unwrap_or(1);
-        (
-            format!(
-                "{file}: row {} (line {}): not valid UTF-8",
-                record.saturating_sub(header_lines),
-                lines.line_of(record.saturating_sub(1))
-            ),
-            "convoy reads UTF-8 text; convert the file first, e.g. iconv -f latin1 -t utf-8"
-                .to_string(),
-        )
-    } else if let Some(row) = number_after(" at line ") {
-        // Value errors count data rows from 1.
-        let index = number_after("for column ");
-        let column = index
-            .and_then(|i| names.get(i as usize))
-            .map(|c| format!(", column \"{c}\""))
-            .unwrap_or_default();
+        let record = number_after("for line ").unwrap_or(1).saturating_sub(1);
+        utf8_error(file, record, header_lines, lines)
+    } else if let Some(record) = number_after(" at line ") {
+        // arrow numbers a value's row by its record, from 0, the header
+        // counted.
         let value = text
             .split("parsing value '")
             .nth(1)
             .and_then(|r| r.split("' as type '").next())
             .unwrap_or("?");
-        if let Some(i) = index {
-            lines.misfit(i as usize, value);
-        }
         let ty = text
             .split("' as type '")
             .nth(1)
             .and_then(|r| r.split('\'').next())
-            .unwrap_or("?")
-            .to_ascii_lowercase();
-        (
-            format!(
-                "{file}: row {row} (line {}){column}: {value:?} is not a valid {ty}",
-                lines.line_of((row + header_lines).saturating_sub(1))
-            ),
-            if inferred {
-                "the type was inferred from a sample; declare it with --schema or raise --infer-rows"
-                    .to_string()
-            } else {
-                "fix the value, or declare the column with a type that holds it".to_string()
-            },
+            .unwrap_or("?");
+        let column = number_after("for column ").map(|i| i as usize);
+        value_error(
+            file,
+            record,
+            column,
+            value,
+            ty,
+            (names, header_lines, inferred),
+            lines,
         )
     } else {
-        (
+        crate::error::input(
             format!("{file}: {text}"),
-            "check the file's CSV dialect (--delimiter, --quote, --escape)".to_string(),
+            Some("check the file's CSV dialect (--delimiter, --quote, --escape)".to_string()),
         )
-    };
-    crate::error::input(msg, Some(hint))
+    }
+}
+
+/// The same for [`records::Records`], which says what went wrong directly.
+fn records_error(
+    file: &str,
+    problem: records::Problem,
+    names: &[String],
+    header_lines: u64,
+    inferred: bool,
+    lines: &scan::Scanned,
+) -> anyhow::Error {
+    use records::Problem;
+    if let Some(why) = lines.error() {
+        return quote_error(file, &why);
+    }
+    match problem {
+        Problem::Fields {
+            record,
+            expected,
+            found,
+        } => fields_error(
+            file,
+            record,
+            format!("expected {expected} fields, found {found}"),
+            names.len(),
+            header_lines,
+            lines,
+        ),
+        Problem::Utf8 { record } => utf8_error(file, record, header_lines, lines),
+        Problem::Value {
+            record,
+            column,
+            value,
+            ty,
+        } => value_error(
+            file,
+            record,
+            Some(column),
+            &value,
+            &ty.to_string(),
+            (names, header_lines, inferred),
+            lines,
+        ),
+        // Worded as arrow-csv's reader words them, for the same outcome.
+        Problem::Io(e) => csv_error(
+            file,
+            ArrowError::from(e),
+            names,
+            header_lines,
+            inferred,
+            lines,
+        ),
+        Problem::Other(text) => crate::error::input(format!("{file}: {text}"), None),
+    }
+}
+
+/// What the scanner refused (a quote never closed, text after one).
+fn quote_error(file: &str, why: &str) -> anyhow::Error {
+    crate::error::input(
+        format!("{file}: {why}"),
+        Some(
+            "a quote opens a quoted field only at the start of a field and must close it; check the quote character (--quote) or fix the file".to_string(),
+        ),
+    )
+}
+
+/// A record (from 0, the header counted) with the wrong number of fields.
+fn fields_error(
+    file: &str,
+    record: u64,
+    detail: String,
+    columns: usize,
+    header_lines: u64,
+    lines: &scan::Scanned,
+) -> anyhow::Error {
+    crate::error::input(
+        format!(
+            "{file}: row {} (line {}): {detail}",
+            (record + 1).saturating_sub(header_lines),
+            lines.line_of(record)
+        ),
+        Some(format!(
+            "every row needs {columns} fields; check the delimiter (--delimiter) and quoting"
+        )),
+    )
+}
+
+/// A record (from 0, the header counted) that is not UTF-8.
+fn utf8_error(file: &str, record: u64, header_lines: u64, lines: &scan::Scanned) -> anyhow::Error {
+    crate::error::input(
+        format!(
+            "{file}: row {} (line {}): not valid UTF-8",
+            (record + 1).saturating_sub(header_lines),
+            lines.line_of(record)
+        ),
+        Some(
+            "convoy reads UTF-8 text; convert the file first, e.g. iconv -f latin1 -t utf-8"
+                .to_string(),
+        ),
+    )
+}
+
+/// A value of record `record` (from 0, the header counted) that is not of
+/// its column's type `ty`; remembered for reading the file again wider.
+fn value_error(
+    file: &str,
+    record: u64,
+    column: Option<usize>,
+    value: &str,
+    ty: &str,
+    (names, header_lines, inferred): (&[String], u64, bool),
+    lines: &scan::Scanned,
+) -> anyhow::Error {
+    if let Some(i) = column {
+        lines.misfit(i, value);
+    }
+    let column = column
+        .and_then(|i| names.get(i))
+        .map(|c| format!(", column \"{c}\""))
+        .unwrap_or_default();
+    crate::error::input(
+        format!(
+            "{file}: row {} (line {}){column}: {value:?} is not a valid {}",
+            (record + 1).saturating_sub(header_lines),
+            lines.line_of(record),
+            ty.to_ascii_lowercase()
+        ),
+        if inferred {
+            "the type was inferred from a sample; declare it with --schema or raise --infer-rows"
+                .to_string()
+        } else {
+            "fix the value, or declare the column with a type that holds it".to_string()
+        },
+    )
 }
 
 /// Reads one JSON Lines input as batches of the conformer's target schema.
@@ -1741,6 +1862,77 @@ mod tests {
             Arc::default(),
         )?
         .collect()
+    }
+
+    fn read_csv(text: &'static [u8], schema: &str, opts: &CsvOptions) -> Result<Vec<RecordBatch>> {
+        let schema = crate::schema::parse_schema(schema).unwrap();
+        let (batches, _) = csv_batches(
+            "f.csv".into(),
+            text,
+            opts,
+            Conformer::csv(schema),
+            false,
+            Arc::default(),
+        )?;
+        batches.collect()
+    }
+
+    /// The same errors, rows and lines from both CSV decoders: the one for
+    /// the usual dialect ([`records`]) and arrow-csv's (an escape character).
+    #[test]
+    fn csv_errors_name_row_and_line_whichever_decoder_reads() {
+        let escape = CsvOptions {
+            escape: Some(b'\\'),
+            ..CsvOptions::default()
+        };
+        let no_header = |o: &CsvOptions| CsvOptions {
+            header: false,
+            ..o.clone()
+        };
+        for opts in [CsvOptions::default(), escape] {
+            assert_eq!(
+                records::handles(
+                    &Conformer::csv(crate::schema::parse_schema("a:int64").unwrap()).wire(),
+                    opts.delimiter,
+                    opts.quote,
+                    opts.escape
+                ),
+                opts.escape.is_none()
+            );
+            let cases: [(&'static [u8], &CsvOptions, &str); 4] = [
+                // A value that does not fit, after a line break in quotes.
+                (
+                    b"a,b\n1,\"x\ny\"\n2,z\nnope,w\n",
+                    &opts,
+                    "f.csv: row 3 (line 5), column \"a\": \"nope\" is not a valid int64",
+                ),
+                (
+                    b"1,x\nnope,y\n",
+                    &no_header(&opts),
+                    "f.csv: row 2 (line 2), column \"a\": \"nope\" is not a valid int64",
+                ),
+                (
+                    b"a,b\n1,x\n\n2,y,z\n",
+                    &opts,
+                    "f.csv: row 2 (line 4): expected 2 fields, found 3",
+                ),
+                (
+                    b"a,b\n1,x\n2,\"\xff\"\n",
+                    &opts,
+                    "f.csv: row 2 (line 3): not valid UTF-8",
+                ),
+            ];
+            for (text, o, want) in cases {
+                let err = read_csv(text, "a:int64,b:string", o).unwrap_err();
+                assert_eq!(err.to_string(), want, "escape {:?}", o.escape);
+            }
+            let rows: usize = read_csv(b"a,b\n1,\"x\"\"y\"\n\n,\n", "a:int64,b:string", &opts)
+                .unwrap()
+                .iter()
+                .map(|b| b.num_rows())
+                .sum();
+            assert_eq!(rows, 2);
+        }
     }
 
     #[test]
