@@ -8,6 +8,10 @@
 //!   both ways.
 //! - `read`: text samples, CSV and JSON readers, Parquet and IPC openers
 //!   (what a Parquet file promises is checked before a row is read).
+//! - `records`: CSV records split and built into columns, for the usual
+//!   dialect (arrow-csv reads the rest).
+//! - `scan`: a pass over CSV bytes for what the decoders do not tell (quotes
+//!   never closed, blank lines, file lines).
 //! - `pages`: Parquet page checksums checked from a file's bytes, for the
 //!   byte-for-byte copy, which decodes no page.
 //! - `infer`: exact schema inference from a sample of text.

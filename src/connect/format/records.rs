@@ -249,11 +249,12 @@ impl<R: Read> Records<R> {
     /// to `spans` and `record` moves past them. Returns how many were split.
     fn split_counted(&mut self, max: usize) -> Result<usize, Problem> {
         let ncols = self.wire.fields().len();
+        let mut cut = Cut::at(self.pos, self.spans.len());
         let mut got = 0;
-        while got < max {
-            let (n, end) = split(
+        loop {
+            got += split(
                 &self.buf[..self.filled],
-                self.pos,
+                &mut cut,
                 self.eof,
                 max - got,
                 self.delimiter,
@@ -266,8 +267,7 @@ impl<R: Read> Records<R> {
                 expected: ncols,
                 found,
             })?;
-            self.pos = end;
-            got += n;
+            self.pos = cut.record_start;
             if got == max || self.eof {
                 break;
             }
@@ -326,7 +326,9 @@ impl Column<'_> {
         let rows = self.rows();
         let mut offsets: Vec<i32> = Vec::with_capacity(rows + 1);
         offsets.push(0);
-        let mut values: Vec<u8> = Vec::new();
+        // The fields' bytes, quotes included: what the values need at most.
+        let bytes = (0..rows).map(|row| self.raw(row).len()).sum();
+        let mut values: Vec<u8> = Vec::with_capacity(bytes);
         let mut valid = BooleanBufferBuilder::new(rows);
         let mut nulls = 0;
         for row in 0..rows {
@@ -562,43 +564,68 @@ fn structure(block: &[u8; 64], carry: Carry, delimiter: u8, quote: u8) -> (u64, 
     )
 }
 
-/// Split records from `buf[from..]`, at most `max`, appending the spans of
-/// their fields. A record cut off by the end of `buf` is left for later
-/// unless `at_end`. Returns the records split and the position after the
-/// last; or, for the first record whose field count is not `ncols`, its
-/// index among those split and the fields found.
+/// Where splitting stands: at a block boundary, possibly inside a record
+/// whose fields so far are in `spans` already, so that a record longer than
+/// what was read is scanned once however many reads it takes.
+#[derive(Debug)]
+struct Cut {
+    /// The next byte to scan.
+    p: usize,
+    field_start: usize,
+    /// The start of the record being split (after the last one split).
+    record_start: usize,
+    /// The index in `spans` of the record's first field.
+    first_span: usize,
+    carry: Carry,
+}
+
+impl Cut {
+    /// At the start of a record at `pos`, with `spans` fields held before it.
+    fn at(pos: usize, spans: usize) -> Cut {
+        Cut {
+            p: pos,
+            field_start: pos,
+            record_start: pos,
+            first_span: spans,
+            carry: Carry {
+                quoted: false,
+                boundary: true,
+            },
+        }
+    }
+}
+
+/// Split records from `buf` where `cut` stands, at most `max`, appending
+/// the spans of their fields. Bytes after the last whole block are left for
+/// when more are read, unless `at_end`. Returns the records split; or, for
+/// the first record whose field count is not `ncols`, its index among those
+/// split and the fields found.
 #[allow(clippy::too_many_arguments)]
 fn split(
     buf: &[u8],
-    from: usize,
+    cut: &mut Cut,
     at_end: bool,
     max: usize,
     delimiter: u8,
     quote: u8,
     spans: &mut Vec<Span>,
     ncols: usize,
-) -> Result<(usize, usize), (usize, usize)> {
+) -> Result<usize, (usize, usize)> {
     let mut n = 0;
-    let mut field_start = from;
-    let mut record_start = from;
-    let mut first_span = spans.len();
-    let mut carry = Carry {
-        quoted: false,
-        boundary: true,
-    };
-    let mut p = from;
     let mut tail = [0u8; 64];
-    while p < buf.len() {
+    while cut.p < buf.len() {
+        let p = cut.p;
         let len = (buf.len() - p).min(64);
         let block: &[u8; 64] = if len == 64 {
             buf[p..p + 64].try_into().expect("64 bytes")
-        } else {
+        } else if at_end {
             // Padding is a plain byte (0 is neither delimiter nor quote).
-            tail.fill(0);
             tail[..len].copy_from_slice(&buf[p..]);
             &tail
+        } else {
+            break;
         };
-        let (mut stops, next) = structure(block, carry, delimiter, quote);
+        let (mut stops, next) = structure(block, cut.carry, delimiter, quote);
         if len < 64 {
             stops &= (1u64 << len) - 1;
         }
@@ -607,50 +634,51 @@ fn split(
             stops &= stops - 1;
             if buf[at] == delimiter {
                 spans.push(Span {
-                    start: field_start,
+                    start: cut.field_start,
                     end: at,
                 });
-                field_start = at + 1;
+                cut.field_start = at + 1;
                 continue;
             }
-            if spans.len() == first_span && field_start == at {
+            if spans.len() == cut.first_span && cut.field_start == at {
                 // A line end where a record would start: skipped.
-                field_start = at + 1;
-                record_start = at + 1;
+                cut.field_start = at + 1;
+                cut.record_start = at + 1;
                 continue;
             }
             spans.push(Span {
-                start: field_start,
+                start: cut.field_start,
                 end: at,
             });
-            let found = spans.len() - first_span;
+            let found = spans.len() - cut.first_span;
             if found != ncols {
                 return Err((n, found));
             }
             n += 1;
-            field_start = at + 1;
-            record_start = at + 1;
-            first_span = spans.len();
             if n == max {
-                return Ok((n, at + 1));
+                *cut = Cut::at(at + 1, spans.len());
+                return Ok(n);
             }
+            cut.field_start = at + 1;
+            cut.record_start = at + 1;
+            cut.first_span = spans.len();
         }
-        carry = next;
-        p += len;
+        cut.carry = next;
+        cut.p = p + len;
     }
-    if at_end && (spans.len() > first_span || field_start < buf.len()) {
+    if at_end && (spans.len() > cut.first_span || cut.field_start < buf.len()) {
         spans.push(Span {
-            start: field_start,
+            start: cut.field_start,
             end: buf.len(),
         });
-        let found = spans.len() - first_span;
+        let found = spans.len() - cut.first_span;
         if found != ncols {
             return Err((n, found));
         }
-        return Ok((n + 1, buf.len()));
+        *cut = Cut::at(buf.len(), spans.len());
+        return Ok(n + 1);
     }
-    spans.truncate(first_span);
-    Ok((n, record_start))
+    Ok(n)
 }
 
 #[cfg(test)]
@@ -788,6 +816,36 @@ mod tests {
                 .map(|(i, t)| Field::new(format!("c{i}"), t.clone(), true))
                 .collect::<Vec<_>>(),
         ))
+    }
+
+    /// Fields longer than a read and than the buffer held so far, quotes
+    /// doubled and line breaks inside, across batches.
+    #[test]
+    fn long_fields_are_whole() {
+        let long: String = (0..200_000)
+            .map(|i| ["ab", "\"\"", "\n", "é"][i % 4])
+            .collect();
+        let text = format!(
+            "n,s\n1,\"{long}\"\n2,plain\n3,\"{long}\"\r\n4,{}\n",
+            "x".repeat(700_000)
+        );
+        let s = schema(&[DataType::Int64, DataType::Utf8]);
+        let got = ours(text.as_bytes(), &s, true, None, 3, 1);
+        assert_eq!(got, arrows(text.as_bytes(), &s, true, None, 3));
+        let Outcome::Batches(batches) = got else {
+            panic!("{got:?}")
+        };
+        let strings = batches[0]
+            .column(1)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
+        assert_eq!(strings.value(0), long.replace("\"\"", "\""));
+        assert_eq!(strings.value(1), "plain");
+        assert_eq!(batches[1].num_rows(), 1);
+        let records = Records::new(text.as_bytes(), s.clone(), b',', b'"', true, None, 1000);
+        let rows: usize = records.map(|b| b.unwrap().num_rows()).sum();
+        assert_eq!(rows, 4);
     }
 
     /// Random texts over the bytes that matter to CSV (and some that do

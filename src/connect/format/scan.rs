@@ -1,7 +1,8 @@
 //! A light pass over CSV bytes on their way to the decoder, for what the
-//! decoder (arrow-csv over csv-core) does not tell: csv-core is lenient, so
-//! a quote opened and never closed merges the lines after it into one value,
-//! blank lines vanish, and its record numbers are not file lines.
+//! decoders (convoy's [`super::records`], or arrow-csv over csv-core) do not
+//! tell: both read as csv-core does, which is lenient, so a quote opened and
+//! never closed merges the lines after it into one value, blank lines
+//! vanish, and record numbers are not file lines.
 //!
 //! The pass follows only quotes and line ends (found with `memchr`, so it
 //! costs a small fraction of decoding) and:
