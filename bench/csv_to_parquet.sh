@@ -124,16 +124,18 @@ run_tool() { # tool run_no
     [[ -z $target ]] || rm -f "$target"
     local t0 t1 wall _ rss_kib out_bytes=0
     t0=$EPOCHREALTIME
-    if ! /usr/bin/time -f '%e %M' -o "$tfile" "${cmd[@]}" >"$runlog" 2>&1; then
+    if ! /usr/bin/time -f '%e %M %U %S' -o "$tfile" "${cmd[@]}" >"$runlog" 2>&1; then
         log "$tool failed on run $n:"
         cat "$runlog" >&2
         exit 1
     fi
     t1=$EPOCHREALTIME
     # Wall time from bash's microsecond clock (time's %e has 10 ms steps);
-    # peak RSS (KiB) from GNU time.
+    # peak RSS (KiB) and CPU time (user + system) from GNU time.
     wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
-    read -r _ rss_kib <"$tfile"
+    local user sys cpu
+    read -r _ rss_kib user sys <"$tfile"
+    cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')
     if [[ -z $target ]]; then
         :
     elif [[ -f $target ]]; then
@@ -148,8 +150,8 @@ run_tool() { # tool run_no
         log "warning: $tool exited 0 but wrote no $target"
     fi
     [[ -z $target ]] || rm -f "$target"
-    printf '%s\t%s\t%s\t%s\t%s\n' "$tool" "$n" "$wall" "$rss_kib" "$out_bytes" >>"$results"
-    log "run $n  $tool  wall ${wall}s  peak RSS $((rss_kib / 1024)) MiB  output $((out_bytes / 1000000)) MB"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$tool" "$n" "$wall" "$rss_kib" "$out_bytes" "$cpu" >>"$results"
+    log "run $n  $tool  wall ${wall}s  CPU ${cpu}s  peak RSS $((rss_kib / 1024)) MiB  output $((out_bytes / 1000000)) MB"
 }
 
 read -r -a tools <<<"$BENCH_TOOLS"
@@ -172,27 +174,34 @@ path, rows, runs, csv_bytes, cpus, duckdb_version = sys.argv[1:]
 rows, runs, csv_bytes = int(rows), int(runs), int(csv_bytes)
 by_tool = {}
 for line in open(path):
-    tool, _, wall, rss_kib, out_bytes = line.split("\t")
-    by_tool.setdefault(tool, []).append((float(wall), int(rss_kib), int(out_bytes)))
+    tool, _, wall, rss_kib, out_bytes, cpu = line.split("\t")
+    by_tool.setdefault(tool, []).append((float(wall), int(rss_kib), int(out_bytes), float(cpu)))
 
 print(f"CSV -> Parquet: {rows:,} rows, input {csv_bytes / 1e6:.1f} MB, "
       f"{runs} run(s) per tool, {cpus} CPUs, duckdb {duckdb_version}")
-head = f"{'tool':<10} {'wall s':>8} {'rows/s':>12} {'MB/s':>8} {'peak RSS MiB':>13} {'out MB':>8}"
+head = (f"{'tool':<10} {'wall s':>8} {'CPU s':>7} {'rows/s':>12} {'MB/s':>8} "
+        f"{'peak RSS MiB':>13} {'out MB':>8}")
 print(head)
 print("-" * len(head))
-med_wall = {}
+med_wall, med_cpu = {}, {}
 for tool, rs in by_tool.items():
-    walls = [w for w, _, _ in rs]
+    walls = [w for w, _, _, _ in rs]
     med_wall[tool] = statistics.median(walls)
+    med_cpu[tool] = statistics.median(c for _, _, _, c in rs)
     rps = statistics.median(rows / max(w, 1e-9) for w in walls)
     mbs = statistics.median(csv_bytes / 1e6 / max(w, 1e-9) for w in walls)
-    rss = max(r for _, r, _ in rs) / 1024
-    outmb = max(o for _, _, o in rs) / 1e6
-    print(f"{tool:<10} {med_wall[tool]:>8.2f} {rps:>12,.0f} {mbs:>8.1f} {rss:>13.0f} {outmb:>8.1f}")
+    rss = max(r for _, r, _, _ in rs) / 1024
+    outmb = max(o for _, _, o, _ in rs) / 1e6
+    print(f"{tool:<10} {med_wall[tool]:>8.2f} {med_cpu[tool]:>7.2f} {rps:>12,.0f} {mbs:>8.1f} "
+          f"{rss:>13.0f} {outmb:>8.1f}")
 if "convoy" in med_wall and "duckdb" in med_wall and med_wall["duckdb"] > 0:
     print(f"wall time convoy/duckdb: {med_wall['convoy'] / med_wall['duckdb']:.2f}x")
+    bound = med_cpu["convoy"] / int(cpus)
+    print(f"convoy's CPU bound: {med_cpu['convoy']:.2f} CPU-s over {cpus} CPUs = {bound:.2f} s "
+          f"({bound / med_wall['duckdb']:.2f}x duckdb's wall time)")
 if "convoy-gz" in med_wall and "zcat" in med_wall and med_wall["zcat"] > 0:
     print(f"wall time convoy-gz/zcat: {med_wall['convoy-gz'] / med_wall['zcat']:.2f}x "
           "(zcat: the gzip input decompressed to /dev/null)")
-print("(wall s, rows/s, MB/s: medians over runs, MB/s of the uncompressed CSV; peak RSS: max over runs)")
+print("(wall s, CPU s (user + system), rows/s, MB/s: medians over runs, MB/s of the uncompressed CSV; "
+      "peak RSS: max over runs)")
 PY
