@@ -836,6 +836,38 @@ fn csv_blank_lines_in_wider_files_are_counted_in_a_warning() {
     );
 }
 
+/// Quotes escaped with a backslash, as Spark writes CSV: refused naming the
+/// line, with a hint that names `--escape '\'` (whether the refusal comes
+/// from the sample or from past it), and read exactly with it.
+#[test]
+fn backslash_escaped_quotes_are_refused_with_a_hint_and_read_with_escape() {
+    let dir = Dir::new();
+    let early = "id,txt\n1,\"say \\\"hi\\\" now\"\n2,plain\n".to_string();
+    let mut late = String::from("id,txt\n");
+    // Past the 4 MiB sample.
+    for i in 0..200_000 {
+        late.push_str(&format!("{i},\"row {i}, plain\"\n"));
+    }
+    late.push_str("200000,\"say \\\"hi\\\" now\"\n");
+    for (name, text, line) in [("early.csv", &early, 2), ("late.csv", &late, 200_002)] {
+        dir.write(name, text.as_bytes());
+        let run = copy(&dir, name, "out.jsonl", &[]);
+        assert_eq!(run.code, 1, "{}", run.stdout);
+        assert!(
+            run.stderr.contains(&format!("{name}: line {line}: ")),
+            "{}",
+            run.stderr
+        );
+        assert!(run.stderr.contains("--escape '\\'"), "{}", run.stderr);
+        assert!(!dir.path("out.jsonl").exists());
+        let run = copy(&dir, name, "out.jsonl", &["--escape", "\\"]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let out = std::fs::read_to_string(dir.path("out.jsonl")).unwrap();
+        assert!(out.contains(r#""txt":"say \"hi\" now""#), "{out}");
+        std::fs::remove_file(dir.path("out.jsonl")).unwrap();
+    }
+}
+
 /// A quote that is never closed is refused naming the line it opened on,
 /// in a dry run too; error lines count the newlines inside quoted fields
 /// (issue 12: items 1 and 18). The destination is left as it was.

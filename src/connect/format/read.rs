@@ -426,7 +426,7 @@ fn csv_error(
     lines: &scan::Scanned,
 ) -> anyhow::Error {
     if let Some(why) = lines.error() {
-        return quote_error(file, &why);
+        return quote_error(file, &why, lines);
     }
     let text = e.to_string();
     let number_after = |marker: &str| -> Option<u64> {
@@ -491,7 +491,7 @@ fn records_error(
 ) -> anyhow::Error {
     use records::Problem;
     if let Some(why) = lines.error() {
-        return quote_error(file, &why);
+        return quote_error(file, &why, lines);
     }
     match problem {
         Problem::Fields {
@@ -535,13 +535,16 @@ fn records_error(
 }
 
 /// What the scanner refused (a quote never closed, text after one).
-fn quote_error(file: &str, why: &str) -> anyhow::Error {
-    crate::error::input(
-        format!("{file}: {why}"),
-        Some(
-            "a quote opens a quoted field only at the start of a field and must close it; check the quote character (--quote) or fix the file".to_string(),
-        ),
-    )
+pub fn quote_error(file: &str, why: &str, lines: &scan::Scanned) -> anyhow::Error {
+    let hint = if lines.backslash_quote() {
+        // Not detected: with `\` as the escape, a backslash before any
+        // character in quotes is dropped, which changes values in files
+        // that do not escape that way.
+        "the quote follows a backslash: if the file escapes quotes with \\ (as Spark writes CSV), read it with --escape '\\' (a backslash in a quoted field then always escapes the next character)"
+    } else {
+        "a quote opens a quoted field only at the start of a field and must close it; check the quote character (--quote) or fix the file"
+    };
+    crate::error::input(format!("{file}: {why}"), Some(hint.to_string()))
 }
 
 /// A record (from 0, the header counted) with the wrong number of fields.
@@ -1925,6 +1928,15 @@ mod tests {
             for (text, o, want) in cases {
                 let err = read_csv(text, "a:int64,b:string", o).unwrap_err();
                 assert_eq!(err.to_string(), want, "escape {:?}", o.escape);
+            }
+            // A quote escaped with a backslash: refused, the hint naming
+            // --escape; read as a value with it.
+            let read = read_csv(b"a,b\n1,\"x \\\"y\\\"\"\n", "a:int64,b:string", &opts);
+            if opts.escape.is_none() {
+                let hint = crate::error::hint(&read.unwrap_err()).unwrap();
+                assert!(hint.contains("--escape '\\'"), "{hint}");
+            } else {
+                assert_eq!(read.unwrap()[0].num_rows(), 1);
             }
             let rows: usize = read_csv(b"a,b\n1,\"x\"\"y\"\n\n,\n", "a:int64,b:string", &opts)
                 .unwrap()

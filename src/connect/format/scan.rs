@@ -43,6 +43,9 @@ struct ScannedInner {
     marks: Vec<(u64, u64)>,
     blank_lines: u64,
     error: Option<String>,
+    /// The refused closing quote followed a backslash: the file may escape
+    /// quotes with one (as Spark writes CSV).
+    backslash_quote: bool,
     /// The first value that did not fit its column: (column, value).
     misfit: Option<(usize, String)>,
     /// Quoted empty fields (`""`): (record, field), in order.
@@ -102,6 +105,11 @@ impl Scanned {
     pub fn error(&self) -> Option<String> {
         self.lock().error.clone()
     }
+
+    /// Whether the quote it was refused for followed a backslash.
+    pub fn backslash_quote(&self) -> bool {
+        self.lock().backslash_quote
+    }
 }
 
 /// Where the pass is between two pieces of input.
@@ -131,6 +139,8 @@ pub struct Scanner {
     line_has_bytes: bool,
     /// The last byte seen (a quote opens a field only at its start).
     last: u8,
+    /// The quote that may close the open field followed a backslash.
+    after_backslash: bool,
     quote_line: u64,
     /// Records and lines no longer correspond from the next record on.
     moved: bool,
@@ -212,6 +222,7 @@ impl Scanner {
             record: 0,
             line_has_bytes: false,
             last: b'\n',
+            after_backslash: false,
             quote_line: 0,
             moved: false,
             started: false,
@@ -342,6 +353,7 @@ impl Scanner {
                         self.moved = true;
                     } else if b == q {
                         self.state = State::QuoteSeen;
+                        self.after_backslash = at > 0 && buf[at - 1] == b'\\';
                     } else {
                         self.state = State::Escaped;
                     }
@@ -371,6 +383,8 @@ impl Scanner {
                         // The line end (if it is one) is handled as plain.
                     } else {
                         let shown = char_at(&buf[i..]);
+                        self.shared.lock().backslash_quote =
+                            self.after_backslash && self.d.escape.is_none();
                         return Err(self.fail(format!(
                             "line {}: the quoted field that starts there ends on line {} with {shown:?} after its closing quote; a quote inside a quoted field must be doubled (\"\")",
                             self.quote_line, self.line
@@ -543,6 +557,18 @@ mod tests {
         // Quotes inside a field that did not start with one are data.
         let (r, _) = scan("a,b\n1,5\" disk\n2,\"say \"\"hi\"\"\"\n", false);
         assert!(r.is_ok());
+    }
+
+    /// A quote escaped with a backslash (as Spark writes CSV) is refused,
+    /// and noted so that the hint can name `--escape`.
+    #[test]
+    fn a_backslash_before_the_refused_quote_is_noted() {
+        let (r, s) = scan("id,txt\n1,\"say \\\"hi\\\" now\"\n", false);
+        assert!(r.unwrap_err().starts_with("line 2: "));
+        assert!(s.backslash_quote());
+        let (r, s) = scan("id,txt\n1,\"say \"hi\" now\"\n", false);
+        assert!(r.is_err());
+        assert!(!s.backslash_quote());
     }
 
     #[test]

@@ -108,12 +108,7 @@ fn csv_probe(
         }
     });
     if let Err(why) = scanned {
-        return Err(crate::error::input(
-            format!("{file}: {why}"),
-            Some(
-                "a quote opens a quoted field only at the start of a field and must close it; check the quote character (--quote) or fix the file".to_string(),
-            ),
-        ));
+        return Err(read::quote_error(&file, &why, &scanner.shared));
     }
     let (header, records) = read::csv_sample_records(&file, &sampled, &csv, ep.infer_rows)?;
     let (names, renamed) = match header {
