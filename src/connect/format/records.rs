@@ -306,13 +306,12 @@ struct Column<'a> {
 }
 
 impl Column<'_> {
-    fn rows(&self) -> usize {
-        self.spans.len() / self.ncols
-    }
-
-    fn raw(&self, row: usize) -> &[u8] {
-        let s = self.spans[row * self.ncols + self.col];
-        &self.buf[s.start..s.end]
+    /// The column's fields, quotes included, row by row.
+    fn fields(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        self.spans[self.col..]
+            .iter()
+            .step_by(self.ncols)
+            .map(|s| &self.buf[s.start..s.end])
     }
 
     fn is_null(&self, value: &[u8]) -> bool {
@@ -323,35 +322,33 @@ impl Column<'_> {
     }
 
     fn strings(&self, scratch: &mut Vec<u8>) -> Result<ArrayRef, Problem> {
-        let rows = self.rows();
+        let rows = self.spans.len() / self.ncols;
+        // The fields' bytes, quotes included: what the values need at most.
+        let bytes: usize = self.fields().map(<[u8]>::len).sum();
+        if i32::try_from(bytes).is_err() {
+            return Err(Problem::Other(format!(
+                "column {} holds more than 2 GiB of text in {rows} rows",
+                self.col + 1
+            )));
+        }
         let mut offsets: Vec<i32> = Vec::with_capacity(rows + 1);
         offsets.push(0);
-        // The fields' bytes, quotes included: what the values need at most.
-        let bytes = (0..rows).map(|row| self.raw(row).len()).sum();
         let mut values: Vec<u8> = Vec::with_capacity(bytes);
-        let mut valid = BooleanBufferBuilder::new(rows);
-        let mut nulls = 0;
-        for row in 0..rows {
-            let v = value(self.raw(row), self.quote, scratch);
+        let mut nulls = Vec::new();
+        for (row, raw) in self.fields().enumerate() {
+            let v = value(raw, self.quote, scratch);
             if self.is_null(v) {
-                valid.append(false);
-                nulls += 1;
+                nulls.push(row);
             } else {
                 values.extend_from_slice(v);
-                valid.append(true);
             }
-            offsets.push(i32::try_from(values.len()).map_err(|_| {
-                Problem::Other(format!(
-                    "column {} holds more than 2 GiB of text in {rows} rows",
-                    self.col + 1
-                ))
-            })?);
+            // At most `bytes`, checked above.
+            offsets.push(values.len() as i32);
         }
-        let nulls = (nulls > 0).then(|| NullBuffer::new(valid.finish()));
         let array = StringArray::try_new(
             OffsetBuffer::new(ScalarBuffer::from(offsets)),
             values.into(),
-            nulls,
+            null_buffer(rows, &nulls),
         )
         .map_err(|e| Problem::Other(e.to_string()))?;
         Ok(Arc::new(array))
@@ -361,16 +358,14 @@ impl Column<'_> {
         &self,
         scratch: &mut Vec<u8>,
     ) -> Result<ArrayRef, Problem> {
-        let rows = self.rows();
+        let rows = self.spans.len() / self.ncols;
         let mut values: Vec<T::Native> = Vec::with_capacity(rows);
-        let mut valid = BooleanBufferBuilder::new(rows);
-        let mut nulls = 0;
-        for row in 0..rows {
-            let v = value(self.raw(row), self.quote, scratch);
+        let mut nulls = Vec::new();
+        for (row, raw) in self.fields().enumerate() {
+            let v = value(raw, self.quote, scratch);
             if self.is_null(v) {
                 values.push(T::Native::default());
-                valid.append(false);
-                nulls += 1;
+                nulls.push(row);
                 continue;
             }
             let record = self.first + row as u64;
@@ -386,11 +381,25 @@ impl Column<'_> {
                     })
                 }
             }
-            valid.append(true);
         }
-        let nulls = (nulls > 0).then(|| NullBuffer::new(valid.finish()));
-        Ok(Arc::new(PrimitiveArray::<T>::new(values.into(), nulls)))
+        Ok(Arc::new(PrimitiveArray::<T>::new(
+            values.into(),
+            null_buffer(rows, &nulls),
+        )))
     }
+}
+
+/// The validity of `rows` values of which those at `nulls` are NULL.
+fn null_buffer(rows: usize, nulls: &[usize]) -> Option<NullBuffer> {
+    if nulls.is_empty() {
+        return None;
+    }
+    let mut valid = BooleanBufferBuilder::new(rows);
+    valid.append_n(rows, true);
+    for &row in nulls {
+        valid.set_bit(row, false);
+    }
+    Some(NullBuffer::new(valid.finish()))
 }
 
 /// A field's value: its bytes, or for a quoted field those between the
