@@ -28,6 +28,10 @@ use arrow::datatypes::*;
 /// Bytes asked of the input at a time.
 const READ_BYTES: usize = 256 << 10;
 
+/// A batch ends early once its records hold this many bytes, so that wide
+/// rows keep memory flat (and a text column within Arrow's 2 GiB).
+const BATCH_BYTES: usize = 16 << 20;
+
 /// Why a batch could not be read; worded for the user by the caller.
 #[derive(Debug)]
 pub enum Problem {
@@ -103,6 +107,7 @@ pub struct Records<R> {
     /// The next record, counted from 0 with the header.
     record: u64,
     batch_rows: usize,
+    batch_bytes: usize,
     spans: Vec<Span>,
     scratch: Vec<u8>,
     done: bool,
@@ -131,6 +136,7 @@ impl<R: Read> Records<R> {
             header,
             record: 0,
             batch_rows: batch_rows.max(1),
+            batch_bytes: BATCH_BYTES,
             spans: Vec::new(),
             scratch: Vec::new(),
             done: false,
@@ -244,11 +250,13 @@ impl<R: Read> Records<R> {
         Ok(columns)
     }
 
-    /// Split up to `max` records from `pos`, reading more input as needed,
-    /// each checked to have one field per column; their fields are appended
-    /// to `spans` and `record` moves past them. Returns how many were split.
+    /// Split up to `max` records from `pos` (fewer once they hold
+    /// `batch_bytes`), reading more input as needed, each checked to have one
+    /// field per column; their fields are appended to `spans` and `record`
+    /// moves past them. Returns how many were split.
     fn split_counted(&mut self, max: usize) -> Result<usize, Problem> {
         let ncols = self.wire.fields().len();
+        let start = self.pos;
         let mut cut = Cut::at(self.pos, self.spans.len());
         let mut got = 0;
         loop {
@@ -256,7 +264,7 @@ impl<R: Read> Records<R> {
                 &self.buf[..self.filled],
                 &mut cut,
                 self.eof,
-                max - got,
+                (max - got, start + self.batch_bytes),
                 self.delimiter,
                 self.quote,
                 &mut self.spans,
@@ -268,11 +276,14 @@ impl<R: Read> Records<R> {
                 found,
             })?;
             self.pos = cut.record_start;
-            if got == max || self.eof {
+            if got == max || self.eof || self.pos >= start + self.batch_bytes {
                 break;
             }
             self.fill()?;
         }
+        // A batch ended by its bytes may hold the start of the next record,
+        // which the next batch splits again.
+        self.spans.truncate(cut.first_span);
         self.record += got as u64;
         Ok(got)
     }
@@ -611,8 +622,9 @@ impl Cut {
     }
 }
 
-/// Split records from `buf` where `cut` stands, at most `max`, appending
-/// the spans of their fields. Bytes after the last whole block are left for
+/// Split records from `buf` where `cut` stands, at most `max` and none
+/// after the one that ends at or past `until`, appending the spans of their
+/// fields. Bytes after the last whole block are left for
 /// when more are read, unless `at_end`. Returns the records split; or, for
 /// the first record whose field count is not `ncols`, its index among those
 /// split and the fields found.
@@ -621,7 +633,7 @@ fn split(
     buf: &[u8],
     cut: &mut Cut,
     at_end: bool,
-    max: usize,
+    (max, until): (usize, usize),
     delimiter: u8,
     quote: u8,
     spans: &mut Vec<Span>,
@@ -671,7 +683,7 @@ fn split(
                 return Err((n, found));
             }
             n += 1;
-            if n == max {
+            if n == max || at + 1 >= until {
                 *cut = Cut::at(at + 1, spans.len());
                 return Ok(n);
             }
@@ -832,6 +844,29 @@ mod tests {
                 .map(|(i, t)| Field::new(format!("c{i}"), t.clone(), true))
                 .collect::<Vec<_>>(),
         ))
+    }
+
+    /// Wide rows end a batch early: the same rows, in batches that hold
+    /// about `batch_bytes` each.
+    #[test]
+    fn batches_of_wide_rows_end_early() {
+        let mut text = String::from("n,s\n");
+        for i in 0..50 {
+            text.push_str(&format!("{i},\"row {i}, wide\"\n"));
+        }
+        let s = schema(&[DataType::Int64, DataType::Utf8]);
+        let mut records = Records::new(text.as_bytes(), s.clone(), b',', b'"', true, None, 1000);
+        records.batch_bytes = 100;
+        let batches: Vec<RecordBatch> = records.map(|b| b.unwrap()).collect();
+        assert!(batches.len() >= 5, "{}", batches.len());
+        assert!(batches.iter().all(|b| b.num_rows() < 10));
+        let Outcome::Batches(want) = arrows(text.as_bytes(), &s, true, None, 1000) else {
+            panic!()
+        };
+        assert_eq!(
+            arrow::compute::concat_batches(&s, &batches).unwrap(),
+            arrow::compute::concat_batches(&s, &want).unwrap()
+        );
     }
 
     /// The vector masks and the plain ones agree, for every byte value in

@@ -411,6 +411,11 @@ pub struct Finished {
     pub sha256: String,
 }
 
+/// A row group also ends once its columns hold this many bytes in memory
+/// (as Spark's 128 MB blocks), so that wide rows keep memory flat: the
+/// encoded pages of a group are held until the group is written.
+const GROUP_BYTES: usize = 128 << 20;
+
 /// A Parquet writer that encodes the columns of each batch on several
 /// threads. Encoding (dictionaries, statistics, compression) is the costly
 /// part of writing Parquet and columns are independent, so they are split
@@ -423,6 +428,8 @@ pub struct ParallelParquet {
     columns: Vec<parquet::arrow::arrow_writer::ArrowColumnWriter>,
     group_rows: usize,
     max_group_rows: usize,
+    /// See [`GROUP_BYTES`].
+    max_group_bytes: usize,
     group_index: usize,
     threads: usize,
     /// Types written otherwise than they are read (see [`ParquetCoerce`]).
@@ -446,6 +453,7 @@ impl ParallelParquet {
             columns,
             group_rows: 0,
             max_group_rows,
+            max_group_bytes: GROUP_BYTES,
             group_index: 0,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             coerce,
@@ -461,7 +469,8 @@ impl ParallelParquet {
             self.encode(&batch.slice(offset, take))?;
             offset += take;
             self.group_rows += take;
-            if self.group_rows == self.max_group_rows {
+            let held: usize = self.columns.iter().map(|c| c.memory_size()).sum();
+            if self.group_rows == self.max_group_rows || held >= self.max_group_bytes {
                 self.close_group()?;
             }
         }
@@ -1384,6 +1393,59 @@ mod tests {
             w.write_bytes(bytes::Bytes::copy_from_slice(c))?;
         }
         w.finish()
+    }
+
+    /// Wide rows end a row group before its row count: the group's pages
+    /// are held in memory until it is written.
+    #[test]
+    fn row_groups_of_wide_rows_end_at_their_bytes() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let schema = Arc::new(Schema::new(vec![Field::new("s", DataType::Utf8, false)]));
+        let file = tempfile::NamedTempFile::new().unwrap();
+        let props = WriterProperties::builder()
+            .set_max_row_group_row_count(Some(1000))
+            .build();
+        let mut w =
+            ParallelParquet::new(Hashing::new(file.reopen().unwrap()), schema.clone(), props)
+                .unwrap();
+        w.max_group_bytes = 1 << 20;
+        let mut want = Vec::new();
+        for _ in 0..10 {
+            // 10 rows of 50 KB that do not compress.
+            let rows: Vec<String> = (0..10)
+                .map(|_| (0..50_000).map(|_| rng.random_range('a'..='z')).collect())
+                .collect();
+            want.extend(rows.clone());
+            let batch = RecordBatch::try_new(
+                schema.clone(),
+                vec![Arc::new(arrow::array::StringArray::from(rows))],
+            )
+            .unwrap();
+            w.write(&batch).unwrap();
+        }
+        let (rows, _) = w.finish().unwrap();
+        assert_eq!(rows, 100);
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+            file.reopen().unwrap(),
+        )
+        .unwrap();
+        let groups = reader.metadata().num_row_groups();
+        assert!((4..=6).contains(&groups), "{groups} row groups");
+        let got: Vec<String> = reader
+            .build()
+            .unwrap()
+            .flat_map(|b| {
+                let b = b.unwrap();
+                let s = b
+                    .column(0)
+                    .as_any()
+                    .downcast_ref::<arrow::array::StringArray>()
+                    .unwrap();
+                s.iter().map(|v| v.unwrap().to_string()).collect::<Vec<_>>()
+            })
+            .collect();
+        assert_eq!(got, want);
     }
 
     #[test]
