@@ -320,6 +320,13 @@ pub fn csv_batches(
         scanner,
     );
     let wire = conformer.wire();
+    let errors = CsvErrors {
+        file: file.clone(),
+        names,
+        header_lines,
+        inferred,
+        lines: scanned.clone(),
+    };
     let decoded: Box<dyn Iterator<Item = Result<RecordBatch>> + Send> =
         if records::handles(&wire, opts.delimiter, opts.quote, opts.escape) {
             let null = (!opts.null.is_empty()).then(|| opts.null.as_bytes().to_vec());
@@ -332,10 +339,7 @@ pub fn csv_batches(
                 null,
                 BATCH_ROWS,
             );
-            let (file, names, lines) = (file.clone(), names.clone(), scanned.clone());
-            Box::new(records.map(move |batch| {
-                batch.map_err(|p| records_error(&file, p, &names, header_lines, inferred, &lines))
-            }))
+            Box::new(records.map(move |batch| batch.map_err(|p| errors.records(p))))
         } else {
             let mut builder = arrow::csv::ReaderBuilder::new(wire)
                 .with_header(opts.header)
@@ -351,10 +355,7 @@ pub fn csv_batches(
                 builder = builder.with_null_regex(re);
             }
             let reader = builder.build_buffered(BufReader::with_capacity(1 << 20, input))?;
-            let (file, names, lines) = (file.clone(), names.clone(), scanned.clone());
-            Box::new(reader.map(move |batch| {
-                batch.map_err(|e| csv_error(&file, e, &names, header_lines, inferred, &lines))
-            }))
+            Box::new(reader.map(move |batch| batch.map_err(|e| errors.arrow(e))))
         };
     let mut next_row = 1u64;
     let lines = scanned.clone();
@@ -415,122 +416,146 @@ fn empty_strings(
     Ok(RecordBatch::try_new(batch.schema(), columns)?)
 }
 
-/// Rewrite arrow-csv's messages the way a user reads the file: data rows
-/// counted from 1 after the header, file lines, column names.
-fn csv_error(
-    file: &str,
-    e: ArrowError,
-    names: &[String],
+/// How CSV errors are worded: the file, its columns, whether line 1 was a
+/// header, whether the types were inferred, and what the scanner found
+/// (file lines, a refused quote). Data rows count from 1 after the header.
+struct CsvErrors {
+    file: String,
+    names: Vec<String>,
     header_lines: u64,
     inferred: bool,
-    lines: &scan::Scanned,
-) -> anyhow::Error {
-    if let Some(why) = lines.error() {
-        return quote_error(file, &why, lines);
-    }
-    let text = e.to_string();
-    let number_after = |marker: &str| -> Option<u64> {
-        text.split(marker)
-            .nth(1)?
-            .split(|c: char| !c.is_ascii_digit())
-            .next()?
-            .parse()
-            .ok()
-    };
-    if text.contains("incorrect number of fields") {
-        // arrow counts records from 1, the header included.
-        let record = number_after("for line ").unwrap_or(1).saturating_sub(1);
-        let detail = text
-            .split(", expected ")
-            .nth(1)
-            .map(|r| format!("expected {}", r.replace(" got ", " fields, found ")))
-            .unwrap_or_else(|| text.clone());
-        fields_error(file, record, detail, names.len(), header_lines, lines)
-    } else if text.contains("invalid UTF-8") {
-        let record = number_after("for line ").unwrap_or(1).saturating_sub(1);
-        utf8_error(file, record, header_lines, lines)
-    } else if let Some(record) = number_after(" at line ") {
-        // arrow numbers a value's row by its record, from 0, the header
-        // counted.
-        let value = text
-            .split("parsing value '")
-            .nth(1)
-            .and_then(|r| r.split("' as type '").next())
-            .unwrap_or("?");
-        let ty = text
-            .split("' as type '")
-            .nth(1)
-            .and_then(|r| r.split('\'').next())
-            .unwrap_or("?");
-        let column = number_after("for column ").map(|i| i as usize);
-        value_error(
-            file,
-            record,
-            column,
-            value,
-            ty,
-            (names, header_lines, inferred),
-            lines,
-        )
-    } else {
-        crate::error::input(
-            format!("{file}: {text}"),
-            Some("check the file's CSV dialect (--delimiter, --quote, --escape)".to_string()),
-        )
-    }
+    lines: Arc<scan::Scanned>,
 }
 
-/// The same for [`records::Records`], which says what went wrong directly.
-fn records_error(
-    file: &str,
-    problem: records::Problem,
-    names: &[String],
-    header_lines: u64,
-    inferred: bool,
-    lines: &scan::Scanned,
-) -> anyhow::Error {
-    use records::Problem;
-    if let Some(why) = lines.error() {
-        return quote_error(file, &why, lines);
+impl CsvErrors {
+    /// arrow-csv's messages, rewritten the way a user reads the file.
+    fn arrow(&self, e: ArrowError) -> anyhow::Error {
+        if let Some(why) = self.lines.error() {
+            return quote_error(&self.file, &why, &self.lines);
+        }
+        let text = e.to_string();
+        let number_after = |marker: &str| -> Option<u64> {
+            text.split(marker)
+                .nth(1)?
+                .split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse()
+                .ok()
+        };
+        if text.contains("incorrect number of fields") {
+            // arrow counts records from 1, the header included.
+            let record = number_after("for line ").unwrap_or(1).saturating_sub(1);
+            let detail = text
+                .split(", expected ")
+                .nth(1)
+                .map(|r| format!("expected {}", r.replace(" got ", " fields, found ")))
+                .unwrap_or_else(|| text.clone());
+            self.fields(record, detail)
+        } else if text.contains("invalid UTF-8") {
+            self.utf8(number_after("for line ").unwrap_or(1).saturating_sub(1))
+        } else if let Some(record) = number_after(" at line ") {
+            // arrow numbers a value's row by its record, from 0, the header
+            // counted.
+            let value = text
+                .split("parsing value '")
+                .nth(1)
+                .and_then(|r| r.split("' as type '").next())
+                .unwrap_or("?");
+            let ty = text
+                .split("' as type '")
+                .nth(1)
+                .and_then(|r| r.split('\'').next())
+                .unwrap_or("?");
+            let column = number_after("for column ").map(|i| i as usize);
+            self.value(record, column, value, ty)
+        } else {
+            crate::error::input(
+                format!("{}: {text}", self.file),
+                Some("check the file's CSV dialect (--delimiter, --quote, --escape)".to_string()),
+            )
+        }
     }
-    match problem {
-        Problem::Fields {
-            record,
-            expected,
-            found,
-        } => fields_error(
-            file,
-            record,
-            format!("expected {expected} fields, found {found}"),
-            names.len(),
-            header_lines,
-            lines,
-        ),
-        Problem::Utf8 { record } => utf8_error(file, record, header_lines, lines),
-        Problem::Value {
-            record,
-            column,
-            value,
-            ty,
-        } => value_error(
-            file,
-            record,
-            Some(column),
-            &value,
-            &ty.to_string(),
-            (names, header_lines, inferred),
-            lines,
-        ),
-        // Worded as arrow-csv's reader words them, for the same outcome.
-        Problem::Io(e) => csv_error(
-            file,
-            ArrowError::from(e),
-            names,
-            header_lines,
-            inferred,
-            lines,
-        ),
-        Problem::Other(text) => crate::error::input(format!("{file}: {text}"), None),
+
+    /// What [`records::Records`] found, which it says directly.
+    fn records(&self, problem: records::Problem) -> anyhow::Error {
+        use records::Problem;
+        if let Some(why) = self.lines.error() {
+            return quote_error(&self.file, &why, &self.lines);
+        }
+        match problem {
+            Problem::Fields {
+                record,
+                expected,
+                found,
+            } => self.fields(record, format!("expected {expected} fields, found {found}")),
+            Problem::Utf8 { record } => self.utf8(record),
+            Problem::Value {
+                record,
+                column,
+                value,
+                ty,
+            } => self.value(record, Some(column), &value, &ty.to_string()),
+            // Worded as arrow-csv's reader words them, for the same outcome.
+            Problem::Io(e) => self.arrow(ArrowError::from(e)),
+            Problem::Other(text) => crate::error::input(format!("{}: {text}", self.file), None),
+        }
+    }
+
+    /// "row N (line L)" of a record (from 0, the header counted).
+    fn row(&self, record: u64) -> String {
+        format!(
+            "row {} (line {})",
+            (record + 1).saturating_sub(self.header_lines),
+            self.lines.line_of(record)
+        )
+    }
+
+    /// A record with the wrong number of fields.
+    fn fields(&self, record: u64, detail: String) -> anyhow::Error {
+        crate::error::input(
+            format!("{}: {}: {detail}", self.file, self.row(record)),
+            Some(format!(
+                "every row needs {} fields; check the delimiter (--delimiter) and quoting",
+                self.names.len()
+            )),
+        )
+    }
+
+    /// A record that is not UTF-8.
+    fn utf8(&self, record: u64) -> anyhow::Error {
+        crate::error::input(
+            format!("{}: {}: not valid UTF-8", self.file, self.row(record)),
+            Some(
+                "convoy reads UTF-8 text; convert the file first, e.g. iconv -f latin1 -t utf-8"
+                    .to_string(),
+            ),
+        )
+    }
+
+    /// A value that is not of its column's type `ty`; remembered for
+    /// reading the file again wider.
+    fn value(&self, record: u64, column: Option<usize>, value: &str, ty: &str) -> anyhow::Error {
+        if let Some(i) = column {
+            self.lines.misfit(i, value);
+        }
+        let column = column
+            .and_then(|i| self.names.get(i))
+            .map(|c| format!(", column \"{c}\""))
+            .unwrap_or_default();
+        crate::error::input(
+            format!(
+                "{}: {}{column}: {value:?} is not a valid {}",
+                self.file,
+                self.row(record),
+                ty.to_ascii_lowercase()
+            ),
+            if self.inferred {
+                "the type was inferred from a sample; declare it with --schema or raise --infer-rows"
+                    .to_string()
+            } else {
+                "fix the value, or declare the column with a type that holds it".to_string()
+            },
+        )
     }
 }
 
@@ -545,76 +570,6 @@ pub fn quote_error(file: &str, why: &str, lines: &scan::Scanned) -> anyhow::Erro
         "a quote opens a quoted field only at the start of a field and must close it; check the quote character (--quote) or fix the file"
     };
     crate::error::input(format!("{file}: {why}"), Some(hint.to_string()))
-}
-
-/// A record (from 0, the header counted) with the wrong number of fields.
-fn fields_error(
-    file: &str,
-    record: u64,
-    detail: String,
-    columns: usize,
-    header_lines: u64,
-    lines: &scan::Scanned,
-) -> anyhow::Error {
-    crate::error::input(
-        format!(
-            "{file}: row {} (line {}): {detail}",
-            (record + 1).saturating_sub(header_lines),
-            lines.line_of(record)
-        ),
-        Some(format!(
-            "every row needs {columns} fields; check the delimiter (--delimiter) and quoting"
-        )),
-    )
-}
-
-/// A record (from 0, the header counted) that is not UTF-8.
-fn utf8_error(file: &str, record: u64, header_lines: u64, lines: &scan::Scanned) -> anyhow::Error {
-    crate::error::input(
-        format!(
-            "{file}: row {} (line {}): not valid UTF-8",
-            (record + 1).saturating_sub(header_lines),
-            lines.line_of(record)
-        ),
-        Some(
-            "convoy reads UTF-8 text; convert the file first, e.g. iconv -f latin1 -t utf-8"
-                .to_string(),
-        ),
-    )
-}
-
-/// A value of record `record` (from 0, the header counted) that is not of
-/// its column's type `ty`; remembered for reading the file again wider.
-fn value_error(
-    file: &str,
-    record: u64,
-    column: Option<usize>,
-    value: &str,
-    ty: &str,
-    (names, header_lines, inferred): (&[String], u64, bool),
-    lines: &scan::Scanned,
-) -> anyhow::Error {
-    if let Some(i) = column {
-        lines.misfit(i, value);
-    }
-    let column = column
-        .and_then(|i| names.get(i))
-        .map(|c| format!(", column \"{c}\""))
-        .unwrap_or_default();
-    crate::error::input(
-        format!(
-            "{file}: row {} (line {}){column}: {value:?} is not a valid {}",
-            (record + 1).saturating_sub(header_lines),
-            lines.line_of(record),
-            ty.to_ascii_lowercase()
-        ),
-        if inferred {
-            "the type was inferred from a sample; declare it with --schema or raise --infer-rows"
-                .to_string()
-        } else {
-            "fix the value, or declare the column with a type that holds it".to_string()
-        },
-    )
 }
 
 /// Reads one JSON Lines input as batches of the conformer's target schema.

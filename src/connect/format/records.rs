@@ -66,20 +66,10 @@ pub fn handles(wire: &Schema, delimiter: u8, quote: u8, escape: Option<u8>) -> b
         && plain(delimiter)
         && plain(quote)
         && delimiter != quote
-        && wire.fields().iter().all(|f| {
-            matches!(
-                f.data_type(),
-                DataType::Utf8
-                    | DataType::Int8
-                    | DataType::Int16
-                    | DataType::Int32
-                    | DataType::Int64
-                    | DataType::UInt8
-                    | DataType::UInt16
-                    | DataType::UInt32
-                    | DataType::UInt64
-            )
-        })
+        && wire
+            .fields()
+            .iter()
+            .all(|f| f.data_type() == &DataType::Utf8 || f.data_type().is_integer())
 }
 
 /// Where a field's bytes are in the buffer, quotes included.
