@@ -542,9 +542,11 @@ impl CsvErrors {
             .and_then(|i| self.names.get(i))
             .map(|c| format!(", column \"{c}\""))
             .unwrap_or_default();
+        let shown: String = value.chars().take(60).collect();
+        let ellipsis = if shown.len() < value.len() { "…" } else { "" };
         crate::error::input(
             format!(
-                "{}: {}{column}: {value:?} is not a valid {}",
+                "{}: {}{column}: {shown:?}{ellipsis} is not a valid {}",
                 self.file,
                 self.row(record),
                 ty.to_ascii_lowercase()
