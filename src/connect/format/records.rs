@@ -266,7 +266,8 @@ impl<R: Read> Records<R> {
                 found,
             })?;
             self.pos = cut.record_start;
-            if got == max || self.eof || self.pos >= start + self.batch_bytes {
+            // Blank lines alone do not end a batch: only records do.
+            if got == max || self.eof || (got > 0 && self.pos >= start + self.batch_bytes) {
                 break;
             }
             self.fill()?;
@@ -857,6 +858,12 @@ mod tests {
             arrow::compute::concat_batches(&s, &batches).unwrap(),
             arrow::compute::concat_batches(&s, &want).unwrap()
         );
+        // More blank lines than a batch's bytes, then a row.
+        let text = format!("n,s\n{}1,a\n", "\n".repeat(1000));
+        let mut records = Records::new(text.as_bytes(), s.clone(), b',', b'"', true, None, 1000);
+        records.batch_bytes = 100;
+        let rows: usize = records.map(|b| b.unwrap().num_rows()).sum();
+        assert_eq!(rows, 1);
     }
 
     /// The vector masks and the plain ones agree, for every byte value in
