@@ -327,18 +327,16 @@ pub fn csv_batches(
         inferred,
         lines: scanned.clone(),
     };
+    let dialect = records::Dialect {
+        delimiter: opts.delimiter,
+        quote: opts.quote,
+        escape: opts.escape,
+    };
     let decoded: Box<dyn Iterator<Item = Result<RecordBatch>> + Send> =
-        if records::handles(&wire, opts.delimiter, opts.quote, opts.escape) {
+        if records::handles(&wire, dialect) {
             let null = (!opts.null.is_empty()).then(|| opts.null.as_bytes().to_vec());
-            let records = records::Records::new(
-                input,
-                wire,
-                opts.delimiter,
-                opts.quote,
-                opts.header,
-                null,
-                BATCH_ROWS,
-            );
+            let records =
+                records::Records::new(input, wire, dialect, opts.header, null, BATCH_ROWS);
             Box::new(records.map(move |batch| batch.map_err(|p| errors.records(p))))
         } else {
             let mut builder = arrow::csv::ReaderBuilder::new(wire)
@@ -1837,27 +1835,32 @@ mod tests {
         batches.collect()
     }
 
-    /// The same errors, rows and lines from both CSV decoders: the one for
-    /// the usual dialect ([`records`]) and arrow-csv's (an escape character).
+    /// The same errors, rows and lines from both CSV decoders: convoy's
+    /// ([`records`]; quotes doubled or escaped with a backslash) and
+    /// arrow-csv's (here an escape character that is the quote, which reads
+    /// as doubled quotes).
     #[test]
     fn csv_errors_name_row_and_line_whichever_decoder_reads() {
-        let escape = CsvOptions {
-            escape: Some(b'\\'),
+        let escape = |e: u8| CsvOptions {
+            escape: Some(e),
             ..CsvOptions::default()
         };
         let no_header = |o: &CsvOptions| CsvOptions {
             header: false,
             ..o.clone()
         };
-        for opts in [CsvOptions::default(), escape] {
+        for opts in [CsvOptions::default(), escape(b'\\'), escape(b'"')] {
+            let dialect = records::Dialect {
+                delimiter: opts.delimiter,
+                quote: opts.quote,
+                escape: opts.escape,
+            };
             assert_eq!(
                 records::handles(
                     &Conformer::csv(crate::schema::parse_schema("a:int64").unwrap()).wire(),
-                    opts.delimiter,
-                    opts.quote,
-                    opts.escape
+                    dialect
                 ),
-                opts.escape.is_none()
+                opts.escape != Some(b'"')
             );
             let cases: [(&'static [u8], &CsvOptions, &str); 4] = [
                 // A value that does not fit, after a line break in quotes.
@@ -1889,11 +1892,13 @@ mod tests {
             // A quote escaped with a backslash: refused, the hint naming
             // --escape; read as a value with it.
             let read = read_csv(b"a,b\n1,\"x \\\"y\\\"\"\n", "a:int64,b:string", &opts);
-            if opts.escape.is_none() {
-                let hint = crate::error::hint(&read.unwrap_err()).unwrap();
-                assert!(hint.contains("--escape '\\'"), "{hint}");
-            } else {
-                assert_eq!(read.unwrap()[0].num_rows(), 1);
+            match opts.escape {
+                None => {
+                    let hint = crate::error::hint(&read.unwrap_err()).unwrap();
+                    assert!(hint.contains("--escape '\\'"), "{hint}");
+                }
+                Some(b'\\') => assert_eq!(read.unwrap()[0].num_rows(), 1),
+                Some(_) => assert!(read.is_err()),
             }
             let rows: usize = read_csv(b"a,b\n1,\"x\"\"y\"\n\n,\n", "a:int64,b:string", &opts)
                 .unwrap()

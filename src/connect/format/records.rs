@@ -1,7 +1,8 @@
-//! CSV records split and decoded into Arrow columns, for the dialect nearly
+//! CSV records split and decoded into Arrow columns, for the dialects nearly
 //! every file has: an ASCII delimiter and quote, quotes doubled inside quoted
-//! fields, no escape character, and columns that are text or integers on the
-//! wire (the conformer turns text into every other type).
+//! fields or escaped with an ASCII escape character, and columns that are
+//! text or integers on the wire (the conformer turns text into every other
+//! type).
 //!
 //! It reads exactly what csv-core (under arrow-csv) reads — the same records,
 //! fields and values, blank lines skipped, `\r`, `\n` and `\r\n` ending
@@ -57,15 +58,25 @@ pub enum Problem {
     Other(String),
 }
 
+/// The bytes that matter to splitting records.
+#[derive(Debug, Clone, Copy)]
+pub struct Dialect {
+    pub delimiter: u8,
+    pub quote: u8,
+    /// Inside a quoted field, the byte after it is taken as it is.
+    pub escape: Option<u8>,
+}
+
 /// Whether [`Records`] reads this dialect and these wire types (otherwise
 /// arrow-csv does).
-pub fn handles(wire: &Schema, delimiter: u8, quote: u8, escape: Option<u8>) -> bool {
+pub fn handles(wire: &Schema, d: Dialect) -> bool {
     let plain = |b: u8| b.is_ascii() && b != 0 && b != b'\r' && b != b'\n';
-    escape.is_none()
-        && !wire.fields().is_empty()
-        && plain(delimiter)
-        && plain(quote)
-        && delimiter != quote
+    !wire.fields().is_empty()
+        && plain(d.delimiter)
+        && plain(d.quote)
+        && d.delimiter != d.quote
+        && d.escape
+            .is_none_or(|e| plain(e) && e != d.delimiter && e != d.quote)
         && wire
             .fields()
             .iter()
@@ -88,8 +99,7 @@ pub struct Records<R> {
     /// ... of which those before `pos` are split into batches already.
     pos: usize,
     eof: bool,
-    delimiter: u8,
-    quote: u8,
+    dialect: Dialect,
     wire: SchemaRef,
     /// The text of a NULL; `None`: an empty field is NULL.
     null: Option<Vec<u8>>,
@@ -107,8 +117,7 @@ impl<R: Read> Records<R> {
     pub fn new(
         input: R,
         wire: SchemaRef,
-        delimiter: u8,
-        quote: u8,
+        dialect: Dialect,
         header: bool,
         null: Option<Vec<u8>>,
         batch_rows: usize,
@@ -119,8 +128,7 @@ impl<R: Read> Records<R> {
             filled: 0,
             pos: 0,
             eof: false,
-            delimiter,
-            quote,
+            dialect,
             wire,
             null,
             header,
@@ -215,7 +223,7 @@ impl<R: Read> Records<R> {
                 spans: &self.spans,
                 col,
                 ncols,
-                quote: self.quote,
+                dialect: self.dialect,
                 null: self.null.as_deref(),
                 first,
             };
@@ -255,8 +263,7 @@ impl<R: Read> Records<R> {
                 &mut cut,
                 self.eof,
                 (max - got, start + self.batch_bytes),
-                self.delimiter,
-                self.quote,
+                self.dialect,
                 &mut self.spans,
                 ncols,
             )
@@ -301,7 +308,7 @@ struct Column<'a> {
     spans: &'a [Span],
     col: usize,
     ncols: usize,
-    quote: u8,
+    dialect: Dialect,
     null: Option<&'a [u8]>,
     /// The batch's first record (header counted).
     first: u64,
@@ -338,7 +345,7 @@ impl Column<'_> {
         let mut values: Vec<u8> = Vec::with_capacity(bytes);
         let mut nulls = Vec::new();
         for (row, raw) in self.fields().enumerate() {
-            let v = value(raw, self.quote, scratch);
+            let v = value(raw, self.dialect, scratch);
             if self.is_null(v) {
                 nulls.push(row);
             } else {
@@ -364,7 +371,7 @@ impl Column<'_> {
         let mut values: Vec<T::Native> = Vec::with_capacity(rows);
         let mut nulls = Vec::new();
         for (row, raw) in self.fields().enumerate() {
-            let v = value(raw, self.quote, scratch);
+            let v = value(raw, self.dialect, scratch);
             if self.is_null(v) {
                 values.push(T::Native::default());
                 nulls.push(row);
@@ -405,22 +412,28 @@ fn null_buffer(rows: usize, nulls: &[usize]) -> Option<NullBuffer> {
 }
 
 /// A field's value: its bytes, or for a quoted field those between the
-/// quotes with doubled quotes made single (in `scratch` when it has any).
-fn value<'a>(raw: &'a [u8], quote: u8, scratch: &'a mut Vec<u8>) -> &'a [u8] {
+/// quotes with doubled and escaped quotes made single (in `scratch` when it
+/// has any).
+fn value<'a>(raw: &'a [u8], d: Dialect, scratch: &'a mut Vec<u8>) -> &'a [u8] {
+    let quote = d.quote;
     let Some(inner) = raw.strip_prefix(&[quote]) else {
         return raw;
     };
     if let Some(body) = inner.strip_suffix(&[quote]) {
-        if memchr::memchr(quote, body).is_none() {
+        if memchr::memchr(quote, body).is_none()
+            && d.escape.is_none_or(|e| memchr::memchr(e, body).is_none())
+        {
             return body;
         }
     }
     // What csv-core does inside a quoted field: a quote followed by a quote
-    // is one quote; a quote followed by anything else ends the quoted part,
-    // and the rest is taken as it is.
+    // is one quote, the escape character takes the byte after it as it is,
+    // a quote followed by anything else ends the quoted part, and the rest
+    // is taken as it is.
     #[derive(PartialEq)]
     enum St {
         Quoted,
+        Escaped,
         QuoteSeen,
         After,
     }
@@ -429,6 +442,11 @@ fn value<'a>(raw: &'a [u8], quote: u8, scratch: &'a mut Vec<u8>) -> &'a [u8] {
     for &b in inner {
         match st {
             St::Quoted if b == quote => st = St::QuoteSeen,
+            St::Quoted if Some(b) == d.escape => st = St::Escaped,
+            St::Escaped => {
+                scratch.push(b);
+                st = St::Quoted;
+            }
             St::QuoteSeen if b == quote => {
                 scratch.push(quote);
                 st = St::Quoted;
@@ -451,6 +469,9 @@ struct Carry {
     /// The last byte ended a field or closed a quote: a quote next opens a
     /// field (or is the second of a doubled quote).
     boundary: bool,
+    /// The last byte was the escape character inside a quoted field: the
+    /// next is taken as it is.
+    escaped: bool,
 }
 
 /// The quotes of a block, and its delimiters and line ends: bit `i` set
@@ -514,8 +535,13 @@ fn prefix_xor(mut x: u64) -> u64 {
 /// The delimiters and line ends of a block that are outside quoted fields,
 /// and the state after it.
 #[inline(always)]
-fn structure(block: &[u8; 64], carry: Carry, delimiter: u8, quote: u8) -> (u64, Carry) {
-    let (quotes, stops) = masks(block, delimiter, quote);
+fn structure(block: &[u8; 64], carry: Carry, d: Dialect) -> (u64, Carry) {
+    if let Some(e) = d.escape {
+        if carry.escaped || memchr::memchr(e, block).is_some() {
+            return structure_bytewise(block, carry, d);
+        }
+    }
+    let (quotes, stops) = masks(block, d.delimiter, d.quote);
     if quotes == 0 {
         if carry.quoted {
             return (0, carry);
@@ -525,6 +551,7 @@ fn structure(block: &[u8; 64], carry: Carry, delimiter: u8, quote: u8) -> (u64, 
             Carry {
                 quoted: false,
                 boundary: stops >> 63 == 1,
+                escaped: false,
             },
         );
     }
@@ -541,18 +568,27 @@ fn structure(block: &[u8; 64], carry: Carry, delimiter: u8, quote: u8) -> (u64, 
             Carry {
                 quoted: after >> 63 == 1,
                 boundary: (outside | closing) >> 63 == 1,
+                escaped: false,
             },
         );
     }
-    // A quote inside an unquoted field, which is a plain byte there: byte
-    // by byte.
+    // A quote inside an unquoted field, which is a plain byte there.
+    structure_bytewise(block, carry, d)
+}
+
+/// [`structure`] byte by byte, as csv-core reads: for blocks with a quote
+/// inside an unquoted field or an escape character.
+fn structure_bytewise(block: &[u8; 64], carry: Carry, d: Dialect) -> (u64, Carry) {
     #[derive(PartialEq)]
     enum St {
         Boundary,
         Field,
         Quoted,
+        Escaped,
     }
-    let mut st = if carry.quoted {
+    let mut st = if carry.escaped {
+        St::Escaped
+    } else if carry.quoted {
         St::Quoted
     } else if carry.boundary {
         St::Boundary
@@ -561,23 +597,25 @@ fn structure(block: &[u8; 64], carry: Carry, delimiter: u8, quote: u8) -> (u64, 
     };
     let mut out = 0u64;
     for (i, &b) in block.iter().enumerate() {
-        let stop = b == delimiter || b == b'\n' || b == b'\r';
+        let stop = b == d.delimiter || b == b'\n' || b == b'\r';
         st = match st {
-            St::Boundary if b == quote => St::Quoted,
+            St::Boundary if b == d.quote => St::Quoted,
             St::Boundary | St::Field if stop => {
                 out |= 1 << i;
                 St::Boundary
             }
             St::Boundary | St::Field => St::Field,
-            St::Quoted if b == quote => St::Boundary,
-            St::Quoted => St::Quoted,
+            St::Quoted if b == d.quote => St::Boundary,
+            St::Quoted if Some(b) == d.escape => St::Escaped,
+            St::Quoted | St::Escaped => St::Quoted,
         };
     }
     (
         out,
         Carry {
-            quoted: st == St::Quoted,
+            quoted: matches!(st, St::Quoted | St::Escaped),
             boundary: st == St::Boundary,
+            escaped: st == St::Escaped,
         },
     )
 }
@@ -608,6 +646,7 @@ impl Cut {
             carry: Carry {
                 quoted: false,
                 boundary: true,
+                escaped: false,
             },
         }
     }
@@ -625,8 +664,7 @@ fn split(
     cut: &mut Cut,
     at_end: bool,
     (max, until): (usize, usize),
-    delimiter: u8,
-    quote: u8,
+    d: Dialect,
     spans: &mut Vec<Span>,
     ncols: usize,
 ) -> Result<usize, (usize, usize)> {
@@ -644,14 +682,14 @@ fn split(
         } else {
             break;
         };
-        let (mut stops, next) = structure(block, cut.carry, delimiter, quote);
+        let (mut stops, next) = structure(block, cut.carry, d);
         if len < 64 {
             stops &= (1u64 << len) - 1;
         }
         while stops != 0 {
             let at = p + stops.trailing_zeros() as usize;
             stops &= stops - 1;
-            if buf[at] == delimiter {
+            if buf[at] == d.delimiter {
                 spans.push(Span {
                     start: cut.field_start,
                     end: at,
@@ -706,6 +744,12 @@ mod tests {
     use crate::connect::format::scan;
     use rand::{Rng, SeedableRng};
 
+    const COMMA: Dialect = Dialect {
+        delimiter: b',',
+        quote: b'"',
+        escape: None,
+    };
+
     /// Hands out its bytes a few at a time, as a network read might.
     struct Dribble<'a> {
         bytes: &'a [u8],
@@ -740,6 +784,7 @@ mod tests {
         null: Option<&str>,
         rows: usize,
         seed: u64,
+        escape: Option<u8>,
     ) -> Outcome {
         let input = Dribble {
             bytes,
@@ -748,8 +793,7 @@ mod tests {
         let records = Records::new(
             input,
             schema.clone(),
-            b',',
-            b'"',
+            Dialect { escape, ..COMMA },
             header,
             null.map(|n| n.as_bytes().to_vec()),
             rows,
@@ -773,10 +817,14 @@ mod tests {
         header: bool,
         null: Option<&str>,
         rows: usize,
+        escape: Option<u8>,
     ) -> Outcome {
         let mut b = arrow::csv::ReaderBuilder::new(schema.clone())
             .with_header(header)
             .with_batch_size(rows);
+        if let Some(e) = escape {
+            b = b.with_escape(e);
+        }
         if let Some(n) = null {
             b = b.with_null_regex(regex::Regex::new(&format!("^{}$", regex::escape(n))).unwrap());
         }
@@ -813,11 +861,16 @@ mod tests {
 
     /// What the scanner lets through to the decoder, or `None` if it
     /// refuses the input.
-    fn scanned(bytes: &[u8], header: bool, one_column: bool) -> Option<Vec<u8>> {
+    fn scanned(
+        bytes: &[u8],
+        header: bool,
+        one_column: bool,
+        escape: Option<u8>,
+    ) -> Option<Vec<u8>> {
         let d = scan::Dialect {
             delimiter: b',',
             quote: b'"',
-            escape: None,
+            escape,
             header,
         };
         let mut out = Vec::new();
@@ -846,12 +899,12 @@ mod tests {
             text.push_str(&format!("{i},\"row {i}, wide\"\n"));
         }
         let s = schema(&[DataType::Int64, DataType::Utf8]);
-        let mut records = Records::new(text.as_bytes(), s.clone(), b',', b'"', true, None, 1000);
+        let mut records = Records::new(text.as_bytes(), s.clone(), COMMA, true, None, 1000);
         records.batch_bytes = 100;
         let batches: Vec<RecordBatch> = records.map(|b| b.unwrap()).collect();
         assert!(batches.len() >= 5, "{}", batches.len());
         assert!(batches.iter().all(|b| b.num_rows() < 10));
-        let Outcome::Batches(want) = arrows(text.as_bytes(), &s, true, None, 1000) else {
+        let Outcome::Batches(want) = arrows(text.as_bytes(), &s, true, None, 1000, None) else {
             panic!()
         };
         assert_eq!(
@@ -860,7 +913,7 @@ mod tests {
         );
         // More blank lines than a batch's bytes, then a row.
         let text = format!("n,s\n{}1,a\n", "\n".repeat(1000));
-        let mut records = Records::new(text.as_bytes(), s.clone(), b',', b'"', true, None, 1000);
+        let mut records = Records::new(text.as_bytes(), s.clone(), COMMA, true, None, 1000);
         records.batch_bytes = 100;
         let rows: usize = records.map(|b| b.unwrap().num_rows()).sum();
         assert_eq!(rows, 1);
@@ -899,8 +952,8 @@ mod tests {
             "x".repeat(700_000)
         );
         let s = schema(&[DataType::Int64, DataType::Utf8]);
-        let got = ours(text.as_bytes(), &s, true, None, 3, 1);
-        assert_eq!(got, arrows(text.as_bytes(), &s, true, None, 3));
+        let got = ours(text.as_bytes(), &s, true, None, 3, 1, None);
+        assert_eq!(got, arrows(text.as_bytes(), &s, true, None, 3, None));
         let Outcome::Batches(batches) = got else {
             panic!("{got:?}")
         };
@@ -912,7 +965,7 @@ mod tests {
         assert_eq!(strings.value(0), long.replace("\"\"", "\""));
         assert_eq!(strings.value(1), "plain");
         assert_eq!(batches[1].num_rows(), 1);
-        let records = Records::new(text.as_bytes(), s.clone(), b',', b'"', true, None, 1000);
+        let records = Records::new(text.as_bytes(), s.clone(), COMMA, true, None, 1000);
         let rows: usize = records.map(|b| b.unwrap().num_rows()).sum();
         assert_eq!(rows, 4);
     }
@@ -946,6 +999,8 @@ mod tests {
             b"x\"y",
             b"\xff",
             b"0123456789abcdef0123456789abcdef0123456789",
+            b"\\",
+            b"\\\"",
         ];
         let values = [
             "7",
@@ -961,6 +1016,7 @@ mod tests {
             "é",
             "",
             "\r",
+            "C:\\dir",
         ];
         let types = [
             DataType::Utf8,
@@ -970,7 +1026,7 @@ mod tests {
             DataType::Int32,
         ];
         let mut compared = [0usize; 4];
-        for case in 0..12_000u64 {
+        for case in 0..16_000u64 {
             let ncols = rng.random_range(1..=4);
             let s = schema(
                 &(0..ncols)
@@ -978,6 +1034,7 @@ mod tests {
                     .collect::<Vec<_>>(),
             );
             let header = rng.random_bool(0.5);
+            let escape = rng.random_bool(0.3).then_some(b'\\');
             let null = rng.random_bool(0.3).then_some("NA");
             let rows = rng.random_range(1..=5);
             let mut text = Vec::new();
@@ -1006,7 +1063,15 @@ mod tests {
                         for _ in 0..rng.random_range(0..4) {
                             let piece = values[rng.random_range(0..values.len())];
                             if quoted {
-                                text.extend_from_slice(&piece.replace('"', "\"\"").into_bytes());
+                                // Quotes doubled, or escaped where there is
+                                // an escape character (as Spark writes).
+                                let escaped = match escape {
+                                    Some(_) if rng.random_bool(0.5) => {
+                                        piece.replace('\\', "\\\\").replace('"', "\\\"")
+                                    }
+                                    _ => piece.replace('"', "\"\""),
+                                };
+                                text.extend_from_slice(escaped.as_bytes());
                             } else {
                                 text.extend_from_slice(piece.as_bytes());
                             }
@@ -1018,11 +1083,11 @@ mod tests {
                     text.extend_from_slice([&b"\n"[..], b"\r\n", b"\n\n"][rng.random_range(0..3)]);
                 }
             }
-            let Some(input) = scanned(&text, header, ncols == 1) else {
+            let Some(input) = scanned(&text, header, ncols == 1, escape) else {
                 continue;
             };
-            let want = arrows(&input, &s, header, null, rows);
-            let got = ours(&input, &s, header, null, rows, case);
+            let want = arrows(&input, &s, header, null, rows, escape);
+            let got = ours(&input, &s, header, null, rows, case, escape);
             assert_eq!(
                 got,
                 want,
