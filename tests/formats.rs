@@ -836,6 +836,34 @@ fn csv_blank_lines_in_wider_files_are_counted_in_a_warning() {
     );
 }
 
+/// A UTF-8 byte-order mark (pandas' `utf-8-sig`, Excel's "CSV UTF-8") is
+/// not part of the first value, with or without a header, quoted or not.
+#[test]
+fn a_byte_order_mark_is_not_part_of_the_first_value() {
+    let dir = Dir::new();
+    for (name, text, args) in [
+        ("plain.csv", "\u{feff}1,a\n2,b\n", &["--no-header"][..]),
+        (
+            "quoted.csv",
+            "\u{feff}\"1\",\"a\"\n\"2\",\"b\"\n",
+            &["--no-header"][..],
+        ),
+        ("header.csv", "\u{feff}\"c1\",c2\n1,a\n2,b\n", &[][..]),
+    ] {
+        dir.write(name, text.as_bytes());
+        let out = format!("{name}.jsonl");
+        let run = copy(&dir, name, &out, args);
+        assert_eq!(run.code, 0, "{name}: {}", run.stderr);
+        assert!(!run.stderr.contains("read again"), "{name}: {}", run.stderr);
+        let rows = std::fs::read_to_string(dir.path(&out)).unwrap();
+        let first = rows.lines().next().unwrap();
+        assert!(
+            first.contains(":1,") && !first.contains('\u{feff}'),
+            "{name}: {first}"
+        );
+    }
+}
+
 /// Quotes escaped with a backslash, as Spark writes CSV: refused naming the
 /// line, with a hint that names `--escape '\'` (whether the refusal comes
 /// from the sample or from past it), and read exactly with it.

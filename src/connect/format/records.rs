@@ -110,6 +110,8 @@ pub struct Records<R> {
     batch_bytes: usize,
     spans: Vec<Span>,
     scratch: Vec<u8>,
+    /// Nothing has been split yet (a byte-order mark may lead).
+    first: bool,
     done: bool,
 }
 
@@ -137,6 +139,7 @@ impl<R: Read> Records<R> {
             batch_bytes: BATCH_BYTES,
             spans: Vec::new(),
             scratch: Vec::new(),
+            first: true,
             done: false,
         }
     }
@@ -171,6 +174,17 @@ impl<R: Read> Records<R> {
         }
         let ncols = self.wire.fields().len();
         self.spans.clear();
+        if self.first {
+            // A UTF-8 byte-order mark before the first record is no part of
+            // it, as csv-core has it.
+            self.first = false;
+            while self.filled < 3 && !self.eof {
+                self.fill()?;
+            }
+            if self.buf[..self.filled].starts_with(b"\xef\xbb\xbf") {
+                self.pos = 3;
+            }
+        }
         if self.header {
             let n = self.split_counted(1)?;
             self.spans.clear();
@@ -1082,6 +1096,9 @@ mod tests {
                     }
                     text.extend_from_slice([&b"\n"[..], b"\r\n", b"\n\n"][rng.random_range(0..3)]);
                 }
+            }
+            if rng.random_bool(0.05) {
+                text.splice(0..0, *b"\xef\xbb\xbf");
             }
             let Some(input) = scanned(&text, header, ncols == 1, escape) else {
                 continue;
