@@ -692,6 +692,13 @@ pub struct Location<'a> {
     pub inferred: bool,
 }
 
+/// A value as an error shows it: quoted, its first 60 characters.
+pub fn shown(value: &str) -> String {
+    let head: String = value.chars().take(60).collect();
+    let ellipsis = if head.len() < value.len() { "…" } else { "" };
+    format!("{head:?}{ellipsis}")
+}
+
 /// Converts batches decoded with the "wire" schema (strings for the columns
 /// that need strict parsing) into the declared schema.
 #[derive(Debug, Clone)]
@@ -792,8 +799,6 @@ impl Conformer {
                 if let Some((lines, _)) = at.lines {
                     lines.misfit(i, value);
                 }
-                let shown: String = value.chars().take(60).collect();
-                let ellipsis = if shown.len() < value.len() { "…" } else { "" };
                 let hint = if at.inferred {
                     format!(
                         "the type was inferred from a sample; declare it, e.g. --schema '{}:string', or raise --infer-rows",
@@ -814,11 +819,10 @@ impl Conformer {
                 };
                 crate::error::input(
                     format!(
-                        "{}: row {row_no}{line}, column \"{}\": {:?}{} is not a valid {}: {}",
+                        "{}: row {row_no}{line}, column \"{}\": {} is not a valid {}: {}",
                         at.file,
                         field.name(),
-                        shown,
-                        ellipsis,
+                        shown(value),
                         type_name(field),
                         reason
                     ),

@@ -540,13 +540,12 @@ impl CsvErrors {
             .and_then(|i| self.names.get(i))
             .map(|c| format!(", column \"{c}\""))
             .unwrap_or_default();
-        let shown: String = value.chars().take(60).collect();
-        let ellipsis = if shown.len() < value.len() { "…" } else { "" };
         crate::error::input(
             format!(
-                "{}: {}{column}: {shown:?}{ellipsis} is not a valid {}",
+                "{}: {}{column}: {} is not a valid {}",
                 self.file,
                 self.row(record),
+                super::conform::shown(value),
                 ty.to_ascii_lowercase()
             ),
             if self.inferred {
